@@ -1,0 +1,372 @@
+// Package engine drives micro-batches from a source through an extractor
+// into a sink, keeping the exactly-once contract of DESIGN.md: every batch
+// starts at the committed positions, and after any failure the engine
+// forgets what it read, re-reads the committed positions and seeks there.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/kappa-stream/kappa/sdk"
+)
+
+// Config tunes an Engine. Zero values are replaced by the defaults named
+// on each field.
+type Config struct {
+	// Window is the tumbling event-time window (default 1m).
+	Window time.Duration
+	// Dimensions are the dimension names every fact carries.
+	Dimensions []string
+	// Limits bound each poll (defaults: 50,000 records, 64 MiB, 1s wait).
+	Limits sdk.Limits
+	// PollTimeout, ExtractTimeout and CommitTimeout bound each call to a
+	// plugin (defaults 30s, 30s, 60s). PollTimeout is added to Limits.MaxWait.
+	PollTimeout, ExtractTimeout, CommitTimeout time.Duration
+	// Drain makes Run return once every partition has reached the end its
+	// log had when Run started.
+	Drain bool
+	// RetryFor is how long the engine keeps recovering from consecutive
+	// failed batches before Run gives up (default 2m).
+	RetryFor time.Duration
+	// Logger receives one line per batch and every recovery (default: slog.Default()).
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.Window <= 0 {
+		c.Window = time.Minute
+	}
+	if c.Limits.MaxRecords <= 0 {
+		c.Limits.MaxRecords = 50_000
+	}
+	if c.Limits.MaxBytes <= 0 {
+		c.Limits.MaxBytes = 64 << 20
+	}
+	if c.Limits.MaxWait <= 0 {
+		c.Limits.MaxWait = time.Second
+	}
+	if c.PollTimeout <= 0 {
+		c.PollTimeout = 30 * time.Second
+	}
+	if c.ExtractTimeout <= 0 {
+		c.ExtractTimeout = 30 * time.Second
+	}
+	if c.CommitTimeout <= 0 {
+		c.CommitTimeout = time.Minute
+	}
+	if c.RetryFor <= 0 {
+		c.RetryFor = 2 * time.Minute
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Engine runs one pipeline. Its plugins must already be open.
+type Engine struct {
+	cfg       Config
+	stream    string
+	source    sdk.Source
+	extractor sdk.Extractor
+	sink      sdk.Sink
+
+	// committed is the next offset of every partition as the sink last
+	// confirmed it (or as a successful commit advanced it).
+	committed map[int32]int64
+	totals    Totals
+	out       sdk.Extraction
+}
+
+// Totals counts what an engine has committed since it started.
+type Totals struct {
+	Batches, Records, Facts, Skipped, Rejected, Rows int64
+}
+
+// New returns an engine over opened plugins; stream is what the source
+// reported from Open.
+func New(cfg Config, stream string, source sdk.Source, extractor sdk.Extractor, sink sdk.Sink) *Engine {
+	cfg.setDefaults()
+	return &Engine{cfg: cfg, stream: stream, source: source, extractor: extractor, sink: sink}
+}
+
+// Totals reports what has been committed so far.
+func (e *Engine) Totals() Totals { return e.totals }
+
+// Run processes batches until ctx is cancelled (then it finishes or drops
+// the batch in flight and returns nil), until the backlog is drained when
+// Config.Drain is set, or until failures persist for Config.RetryFor.
+func (e *Engine) Run(ctx context.Context) error {
+	log := e.cfg.Logger
+	var targets []sdk.Watermark
+	if e.cfg.Drain {
+		var err error
+		if targets, err = e.source.Watermarks(ctx); err != nil {
+			return fmt.Errorf("read watermarks to drain to: %w", err)
+		}
+	}
+	if err := e.resume(ctx); err != nil {
+		return err
+	}
+
+	var failingSince time.Time
+	backoff := newBackoff(100*time.Millisecond, 5*time.Second)
+	for ctx.Err() == nil {
+		if e.cfg.Drain && e.caughtUp(targets) {
+			log.Info("drained", "partitions", len(targets), "batches", e.totals.Batches, "records", e.totals.Records)
+			return nil
+		}
+		err := e.step(ctx)
+		if err == nil {
+			failingSince = time.Time{}
+			backoff.reset()
+			continue
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		if failingSince.IsZero() {
+			failingSince = time.Now()
+		} else if time.Since(failingSince) > e.cfg.RetryFor {
+			return fmt.Errorf("batches kept failing for %s: %w", e.cfg.RetryFor.Round(time.Second), err)
+		}
+		if errors.Is(err, sdk.ErrFenced) {
+			log.Warn("batch fenced: another writer committed these partitions; re-reading positions", "err", err)
+		} else {
+			log.Error("batch failed; re-reading committed positions", "err", err)
+		}
+		if !sleep(ctx, backoff.next()) {
+			break
+		}
+		if err := e.resume(ctx); err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			log.Error("resume failed", "err", err)
+		}
+	}
+	log.Info("stopped", "batches", e.totals.Batches, "records", e.totals.Records)
+	return nil
+}
+
+// resume reads the committed positions and seeks the source there. It is
+// how the engine starts and how it recovers from any failure, including a
+// commit whose outcome it never learnt.
+func (e *Engine) resume(ctx context.Context) error {
+	positions, err := e.sink.Positions(ctx, e.stream)
+	if err != nil {
+		return fmt.Errorf("read committed positions: %w", err)
+	}
+	e.committed = make(map[int32]int64, len(positions))
+	for _, p := range positions {
+		e.committed[p.Partition] = p.NextOffset
+	}
+	if err := e.source.Seek(ctx, positions); err != nil {
+		return fmt.Errorf("seek source to committed positions: %w", err)
+	}
+	e.cfg.Logger.Info("resumed at committed positions", "stream", e.stream, "partitions", len(positions))
+	return nil
+}
+
+// caughtUp reports whether every partition has reached its drain target.
+func (e *Engine) caughtUp(targets []sdk.Watermark) bool {
+	for _, w := range targets {
+		if w.End <= w.Start {
+			continue // nothing to read
+		}
+		next, ok := e.committed[w.Partition]
+		if !ok || next < w.End {
+			return false
+		}
+	}
+	return true
+}
+
+// step polls one batch, extracts, aggregates and commits it.
+func (e *Engine) step(ctx context.Context) error {
+	started := time.Now()
+	pollCtx, cancel := context.WithTimeout(ctx, e.cfg.Limits.MaxWait+e.cfg.PollTimeout)
+	batch, err := e.source.Poll(pollCtx, e.cfg.Limits)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("poll: %w", err)
+	}
+	if err := e.checkContiguous(batch); err != nil {
+		return err
+	}
+	commit, stats, err := e.process(ctx, batch)
+	if err != nil || len(commit.Ranges) == 0 {
+		return err
+	}
+
+	// A commit is not cut short by SIGINT: it either lands whole or not at
+	// all, and letting it finish saves re-reading the batch.
+	commitCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.CommitTimeout)
+	commitStarted := time.Now()
+	err = e.sink.Commit(commitCtx, commit)
+	cancel()
+	commitTime := time.Since(commitStarted)
+	if err != nil {
+		return fmt.Errorf("commit batch of %d records: %w", stats.Records, err)
+	}
+	for _, r := range commit.Ranges {
+		e.committed[r.Partition] = r.End
+	}
+	e.totals.Batches++
+	e.totals.Records += stats.Records
+	e.totals.Facts += stats.Facts
+	e.totals.Skipped += stats.Skipped
+	e.totals.Rejected += stats.Rejected
+	e.totals.Rows += int64(len(commit.Rows))
+
+	attrs := []any{
+		"records", stats.Records, "facts", stats.Facts, "skipped", stats.Skipped, "rejected", stats.Rejected,
+		"partitions", len(commit.Ranges), "rows", len(commit.Rows),
+		"commit_ms", float64(commitTime.Microseconds()) / 1000, "batch_ms", float64(time.Since(started).Microseconds()) / 1000,
+		"lag", lag(batch, e.committed),
+	}
+	if len(stats.reasons) > 0 {
+		attrs = append(attrs, "reasons", stats.reasons)
+	}
+	e.cfg.Logger.Info("batch committed", attrs...)
+	return nil
+}
+
+// checkContiguous enforces the source contract: a range starts where the
+// partition's committed position is. A source that breaks it would make
+// the sink fence every batch, so say clearly what happened.
+func (e *Engine) checkContiguous(b sdk.Batch) error {
+	seen := make(map[int32]bool, len(b.Partitions))
+	for _, p := range b.Partitions {
+		if seen[p.Partition] {
+			return fmt.Errorf("source broke its contract: partition %d appears twice in one batch", p.Partition)
+		}
+		seen[p.Partition] = true
+		if p.End < p.Start {
+			return fmt.Errorf("source broke its contract: partition %d range [%d, %d) ends before it starts", p.Partition, p.Start, p.End)
+		}
+		if next, ok := e.committed[p.Partition]; ok && p.Start != next && p.End > p.Start {
+			return fmt.Errorf("source broke its contract: partition %d range starts at %d, committed position is %d", p.Partition, p.Start, next)
+		}
+	}
+	return nil
+}
+
+type batchStats struct {
+	Records, Facts, Skipped, Rejected int64
+	reasons                           map[string]int
+}
+
+// process extracts and aggregates a batch into the commit that records it.
+// Partitions whose range is empty are left out: there is nothing to advance.
+func (e *Engine) process(ctx context.Context, b sdk.Batch) (sdk.Commit, batchStats, error) {
+	var stats batchStats
+	var records []sdk.Record
+	partitionOf := make([]int32, 0)
+	ranges := make(map[int32]sdk.OffsetRange, len(b.Partitions))
+	rangeStats := make(map[int32]*sdk.RangeStats, len(b.Partitions))
+	for _, p := range b.Partitions {
+		if p.End == p.Start {
+			continue
+		}
+		ranges[p.Partition] = p.OffsetRange
+		rangeStats[p.Partition] = &sdk.RangeStats{OffsetRange: p.OffsetRange, Records: int64(len(p.Records))}
+		records = append(records, p.Records...)
+		for range p.Records {
+			partitionOf = append(partitionOf, p.Partition)
+		}
+	}
+	if len(ranges) == 0 {
+		return sdk.Commit{}, stats, nil
+	}
+	stats.Records = int64(len(records))
+
+	agg := newAggregator(e.cfg.Window, len(e.cfg.Dimensions))
+	if len(records) > 0 {
+		e.out.Reset()
+		extractCtx, cancel := context.WithTimeout(ctx, e.cfg.ExtractTimeout)
+		err := e.extractor.Extract(extractCtx, records, &e.out)
+		cancel()
+		if err != nil {
+			return sdk.Commit{}, stats, fmt.Errorf("extract %d records: %w", len(records), err)
+		}
+		if err := checkOutcomes(&e.out, len(records)); err != nil {
+			return sdk.Commit{}, stats, err
+		}
+		for _, f := range e.out.Facts {
+			p := partitionOf[f.Record]
+			if err := agg.add(p, f); err != nil {
+				return sdk.Commit{}, stats, fmt.Errorf("extractor broke its contract: %w", err)
+			}
+			rangeStats[p].Facts++
+		}
+		for _, v := range e.out.Skipped {
+			rangeStats[partitionOf[v.Record]].Skipped++
+		}
+		for _, v := range e.out.Rejected {
+			rangeStats[partitionOf[v.Record]].Rejected++
+			if stats.reasons == nil {
+				stats.reasons = make(map[string]int)
+			}
+			stats.reasons[v.Reason]++
+		}
+		stats.Facts = int64(len(e.out.Facts))
+		stats.Skipped = int64(len(e.out.Skipped))
+		stats.Rejected = int64(len(e.out.Rejected))
+	}
+
+	commit := sdk.Commit{Stream: e.stream, Rows: agg.result(ranges)}
+	for _, p := range slices.Sorted(maps.Keys(rangeStats)) {
+		commit.Ranges = append(commit.Ranges, *rangeStats[p])
+	}
+	return commit, stats, nil
+}
+
+// checkOutcomes enforces the extractor contract: one outcome per record
+// (one or more facts, or one skip, or one reject). A record without an
+// outcome would silently vanish from the counts.
+func checkOutcomes(x *sdk.Extraction, n int) error {
+	const (
+		none = iota
+		fact
+		verdict
+	)
+	seen := make([]uint8, n)
+	for _, f := range x.Facts {
+		if f.Record < 0 || f.Record >= n || seen[f.Record] == verdict {
+			return fmt.Errorf("extractor broke its contract: fact for record %d of %d", f.Record, n)
+		}
+		seen[f.Record] = fact
+	}
+	for _, vs := range [][]sdk.Verdict{x.Skipped, x.Rejected} {
+		for _, v := range vs {
+			if v.Record < 0 || v.Record >= n || seen[v.Record] != none {
+				return fmt.Errorf("extractor broke its contract: second outcome for record %d of %d", v.Record, n)
+			}
+			seen[v.Record] = verdict
+		}
+	}
+	for i, s := range seen {
+		if s == none {
+			return fmt.Errorf("extractor broke its contract: no outcome for record %d of %d", i, n)
+		}
+	}
+	return nil
+}
+
+// lag sums, over the batch's partitions, how far the committed position
+// is behind the log end the source last saw.
+func lag(b sdk.Batch, committed map[int32]int64) int64 {
+	var total int64
+	for _, p := range b.Partitions {
+		if p.HighWatermark > 0 {
+			total += max(0, p.HighWatermark-committed[p.Partition])
+		}
+	}
+	return total
+}

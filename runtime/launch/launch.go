@@ -1,0 +1,131 @@
+// Package launch finds plugin binaries and starts them as go-plugin
+// processes speaking Kappa's gRPC protocol.
+package launch
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"github.com/kappa-stream/kappa/sdk"
+)
+
+// ErrPluginNotFound is wrapped by Find's error when no binary matches.
+var ErrPluginNotFound = errors.New("plugin binary not found")
+
+// SearchPath lists, in order, where Find looks for a plugin named without
+// a path: the pipeline file's folder, the runtime binary's folder, then
+// each folder of $KAPPA_PLUGIN_PATH.
+func SearchPath(pipelineFile string) []string {
+	dirs := []string{filepath.Dir(pipelineFile)}
+	if exe, err := os.Executable(); err == nil {
+		if resolved, err := filepath.EvalSymlinks(exe); err == nil {
+			exe = resolved
+		}
+		dirs = append(dirs, filepath.Dir(exe))
+	}
+	for _, d := range filepath.SplitList(os.Getenv("KAPPA_PLUGIN_PATH")) {
+		if d != "" {
+			dirs = append(dirs, d)
+		}
+	}
+	return dirs
+}
+
+// Find resolves a pipeline's `plugin:` value to an executable file. A value
+// with a slash is a path relative to the pipeline file's folder; a bare
+// name is looked up in dirs.
+func Find(name, pipelineFile string, dirs []string) (string, error) {
+	if strings.ContainsRune(name, '/') {
+		path := name
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(filepath.Dir(pipelineFile), name)
+		}
+		if err := checkExecutable(path); err != nil {
+			return "", fmt.Errorf("plugin %q: %w", name, err)
+		}
+		return path, nil
+	}
+	for _, d := range dirs {
+		path := filepath.Join(d, name)
+		if checkExecutable(path) == nil {
+			return path, nil
+		}
+	}
+	return "", fmt.Errorf("plugin %q: %w (looked in %s; set KAPPA_PLUGIN_PATH or give a path)", name, ErrPluginNotFound, strings.Join(dirs, ", "))
+}
+
+func checkExecutable(path string) error {
+	info, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w: %s", ErrPluginNotFound, path)
+	}
+	if err != nil {
+		return err
+	}
+	if info.IsDir() || info.Mode()&0o111 == 0 {
+		return fmt.Errorf("%s is not an executable file", path)
+	}
+	return nil
+}
+
+// Process is a running plugin.
+type Process struct {
+	Kind   string
+	Path   string
+	client *plugin.Client
+	impl   any
+}
+
+// Start launches the plugin binary at path and dispenses the interface of
+// the given kind (sdk.KindSource, …). The plugin's stderr goes to logger.
+// startTimeout bounds the handshake.
+func Start(kind, path string, logger hclog.Logger, startTimeout time.Duration) (*Process, error) {
+	client := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  sdk.Handshake,
+		Plugins:          sdk.PluginSet(),
+		Cmd:              exec.Command(path),
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		Logger:           logger.Named(kind),
+		StartTimeout:     startTimeout,
+		SyncStderr:       io.Discard, // plugin stderr arrives through Logger
+		Managed:          true,
+	})
+	rpc, err := client.Client()
+	if err != nil {
+		client.Kill()
+		return nil, fmt.Errorf("start %s plugin %s: %w", kind, path, err)
+	}
+	raw, err := rpc.Dispense(kind)
+	if err != nil {
+		client.Kill()
+		return nil, fmt.Errorf("start %s plugin %s: it does not serve a %s: %w", kind, path, kind, err)
+	}
+	return &Process{Kind: kind, Path: path, client: client, impl: raw}, nil
+}
+
+// Source returns the process's Source; it panics on another kind.
+func (p *Process) Source() sdk.Source { return p.impl.(sdk.Source) }
+
+// Extractor returns the process's Extractor; it panics on another kind.
+func (p *Process) Extractor() sdk.Extractor { return p.impl.(sdk.Extractor) }
+
+// Sink returns the process's Sink; it panics on another kind.
+func (p *Process) Sink() sdk.Sink { return p.impl.(sdk.Sink) }
+
+// Exited reports whether the plugin process has ended.
+func (p *Process) Exited() bool { return p.client.Exited() }
+
+// Stop ends the plugin process, gracefully if it answers.
+func (p *Process) Stop() { p.client.Kill() }
+
+// StopAll ends every plugin process this runtime started; call it on exit.
+func StopAll() { plugin.CleanupClients() }

@@ -1,0 +1,178 @@
+package sdk
+
+import (
+	"time"
+
+	pb "github.com/kappa-stream/kappa/internal/rpc/kappapb"
+)
+
+// Conversions between the SDK's Go values and their protobuf form. Byte
+// slices are shared, not copied: a batch crosses the boundary once.
+
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromUnixNano(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+func setupToPB(s Setup) *pb.Setup {
+	return &pb.Setup{Pipeline: s.Pipeline, Config: s.Config, WindowNanos: int64(s.Window), Dimensions: s.Dimensions}
+}
+
+func setupFromPB(s *pb.Setup) Setup {
+	return Setup{Pipeline: s.GetPipeline(), Config: s.GetConfig(), Window: time.Duration(s.GetWindowNanos()), Dimensions: s.GetDimensions()}
+}
+
+func rangeToPB(r OffsetRange) *pb.OffsetRange {
+	return &pb.OffsetRange{Partition: r.Partition, Start: r.Start, End: r.End}
+}
+
+func rangeFromPB(r *pb.OffsetRange) OffsetRange {
+	return OffsetRange{Partition: r.GetPartition(), Start: r.GetStart(), End: r.GetEnd()}
+}
+
+// recordsToPB converts records; the partition is left out when it is
+// implied by the enclosing PartitionBatch.
+func recordsToPB(rs []Record, withPartition bool) []*pb.Record {
+	out := make([]*pb.Record, len(rs))
+	backing := make([]pb.Record, len(rs))
+	for i := range rs {
+		r := &rs[i]
+		p := &backing[i]
+		if withPartition {
+			p.Partition = r.Partition
+		}
+		p.Offset, p.Key, p.Value, p.TimeUnixNano = r.Offset, r.Key, r.Value, unixNano(r.Time)
+		out[i] = p
+	}
+	return out
+}
+
+func recordsFromPB(rs []*pb.Record, partition int32, withPartition bool) []Record {
+	out := make([]Record, len(rs))
+	for i, r := range rs {
+		p := partition
+		if withPartition {
+			p = r.GetPartition()
+		}
+		out[i] = Record{Partition: p, Offset: r.GetOffset(), Key: r.GetKey(), Value: r.GetValue(), Time: fromUnixNano(r.GetTimeUnixNano())}
+	}
+	return out
+}
+
+func batchToPB(b Batch) *pb.PollResponse {
+	out := &pb.PollResponse{Partitions: make([]*pb.PartitionBatch, len(b.Partitions))}
+	for i, p := range b.Partitions {
+		out.Partitions[i] = &pb.PartitionBatch{Range: rangeToPB(p.OffsetRange), Records: recordsToPB(p.Records, false), HighWatermark: p.HighWatermark}
+	}
+	return out
+}
+
+func batchFromPB(resp *pb.PollResponse) Batch {
+	b := Batch{Partitions: make([]PartitionBatch, len(resp.GetPartitions()))}
+	for i, p := range resp.GetPartitions() {
+		r := rangeFromPB(p.GetRange())
+		b.Partitions[i] = PartitionBatch{OffsetRange: r, Records: recordsFromPB(p.GetRecords(), r.Partition, false), HighWatermark: p.GetHighWatermark()}
+	}
+	return b
+}
+
+func positionsToPB(ps []Position) []*pb.Position {
+	out := make([]*pb.Position, len(ps))
+	for i, p := range ps {
+		out[i] = &pb.Position{Partition: p.Partition, NextOffset: p.NextOffset}
+	}
+	return out
+}
+
+func positionsFromPB(ps []*pb.Position) []Position {
+	out := make([]Position, len(ps))
+	for i, p := range ps {
+		out[i] = Position{Partition: p.GetPartition(), NextOffset: p.GetNextOffset()}
+	}
+	return out
+}
+
+func watermarksToPB(ws []Watermark) []*pb.Watermark {
+	out := make([]*pb.Watermark, len(ws))
+	for i, w := range ws {
+		out[i] = &pb.Watermark{Partition: w.Partition, Start: w.Start, End: w.End}
+	}
+	return out
+}
+
+func watermarksFromPB(ws []*pb.Watermark) []Watermark {
+	out := make([]Watermark, len(ws))
+	for i, w := range ws {
+		out[i] = Watermark{Partition: w.GetPartition(), Start: w.GetStart(), End: w.GetEnd()}
+	}
+	return out
+}
+
+func extractionToPB(x *Extraction) *pb.ExtractResponse {
+	out := &pb.ExtractResponse{
+		Facts:    make([]*pb.Fact, len(x.Facts)),
+		Skipped:  verdictsToPB(x.Skipped),
+		Rejected: verdictsToPB(x.Rejected),
+	}
+	backing := make([]pb.Fact, len(x.Facts))
+	for i, f := range x.Facts {
+		p := &backing[i]
+		p.Record, p.TimeUnixNano, p.Dims, p.Value = int32(f.Record), f.Time.UnixNano(), f.Dims, f.Value
+		out.Facts[i] = p
+	}
+	return out
+}
+
+func extractionFromPB(resp *pb.ExtractResponse, out *Extraction) {
+	for _, f := range resp.GetFacts() {
+		out.Facts = append(out.Facts, Fact{Record: int(f.GetRecord()), Time: time.Unix(0, f.GetTimeUnixNano()).UTC(), Dims: f.GetDims(), Value: f.GetValue()})
+	}
+	out.Skipped = verdictsFromPB(resp.GetSkipped(), out.Skipped)
+	out.Rejected = verdictsFromPB(resp.GetRejected(), out.Rejected)
+}
+
+func verdictsToPB(vs []Verdict) []*pb.Verdict {
+	out := make([]*pb.Verdict, len(vs))
+	for i, v := range vs {
+		out[i] = &pb.Verdict{Record: int32(v.Record), Reason: v.Reason}
+	}
+	return out
+}
+
+func verdictsFromPB(vs []*pb.Verdict, out []Verdict) []Verdict {
+	for _, v := range vs {
+		out = append(out, Verdict{Record: int(v.GetRecord()), Reason: v.GetReason()})
+	}
+	return out
+}
+
+func commitToPB(c Commit) *pb.CommitRequest {
+	out := &pb.CommitRequest{Stream: c.Stream, Ranges: make([]*pb.RangeStats, len(c.Ranges)), Rows: make([]*pb.Row, len(c.Rows))}
+	for i, r := range c.Ranges {
+		out.Ranges[i] = &pb.RangeStats{Range: rangeToPB(r.OffsetRange), Records: r.Records, Facts: r.Facts, Skipped: r.Skipped, Rejected: r.Rejected}
+	}
+	for i, r := range c.Rows {
+		out.Rows[i] = &pb.Row{Range: rangeToPB(r.OffsetRange), WindowUnixNano: r.Window.UnixNano(), Dims: r.Dims, Count: r.Count, Sum: r.Sum}
+	}
+	return out
+}
+
+func commitFromPB(req *pb.CommitRequest) Commit {
+	c := Commit{Stream: req.GetStream(), Ranges: make([]RangeStats, len(req.GetRanges())), Rows: make([]Row, len(req.GetRows()))}
+	for i, r := range req.GetRanges() {
+		c.Ranges[i] = RangeStats{OffsetRange: rangeFromPB(r.GetRange()), Records: r.GetRecords(), Facts: r.GetFacts(), Skipped: r.GetSkipped(), Rejected: r.GetRejected()}
+	}
+	for i, r := range req.GetRows() {
+		c.Rows[i] = Row{OffsetRange: rangeFromPB(r.GetRange()), Window: time.Unix(0, r.GetWindowUnixNano()).UTC(), Dims: r.GetDims(), Count: r.GetCount(), Sum: r.GetSum()}
+	}
+	return c
+}

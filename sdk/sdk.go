@@ -1,0 +1,239 @@
+// Package sdk is everything a Kappa plugin author imports: the three plugin
+// interfaces (Source, Extractor, Sink), the values that cross the process
+// boundary, strict config decoding, and one Serve function per plugin kind.
+//
+// A plugin binary's main only calls Serve:
+//
+//	func main() { sdk.ServeExtractor(&myExtractor{}) }
+//
+// The go-plugin handshake and the gRPC shims live behind this package; a
+// plugin never imports go-plugin or gRPC.
+package sdk
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ProtocolVersion is carried in the go-plugin handshake. The runtime refuses
+// a plugin built against another protocol version.
+const ProtocolVersion = 1
+
+// Setup is what every plugin receives when it is opened.
+type Setup struct {
+	// Pipeline is the pipeline's name. Sinks key committed positions by it.
+	Pipeline string
+	// Config is the plugin's `config:` block from the pipeline file, as YAML.
+	// Decode it with DecodeConfig to get strict checks and error paths the
+	// runtime can turn into file:line positions.
+	Config []byte
+	// Window is the length of the tumbling event-time windows.
+	Window time.Duration
+	// Dimensions names the dimensions each fact carries, in order.
+	// Empty for a pipeline that only counts per window.
+	Dimensions []string
+}
+
+// Record is one record read from a partition.
+type Record struct {
+	Partition int32
+	Offset    int64
+	Key       []byte
+	Value     []byte
+	// Time is the timestamp the producer or broker put on the record; it is
+	// not the event time, which the extractor decides.
+	Time time.Time
+}
+
+// OffsetRange is the half-open range [Start, End) of one partition.
+// End is the offset the source will read next, which may lie past the last
+// record's offset + 1: transaction markers, aborted and compacted records
+// leave gaps that a range still covers.
+type OffsetRange struct {
+	Partition int32
+	Start     int64
+	End       int64
+}
+
+// PartitionBatch is the part of a batch read from one partition.
+type PartitionBatch struct {
+	OffsetRange
+	Records []Record
+	// HighWatermark is the partition's log end as the source last saw it,
+	// for reporting lag; 0 when unknown.
+	HighWatermark int64
+}
+
+// Batch is what one Poll returns: at most one range per partition.
+type Batch struct {
+	Partitions []PartitionBatch
+}
+
+// Position is a partition's committed progress: the next offset to read.
+type Position struct {
+	Partition  int32
+	NextOffset int64
+}
+
+// Watermark describes a partition's log at one instant.
+type Watermark struct {
+	Partition int32
+	// Start is the first offset still in the log.
+	Start int64
+	// End is the offset a reader reaches when it has read everything there is:
+	// the high watermark, or the last stable offset when reading committed data.
+	End int64
+}
+
+// SourceInfo describes what a source reads.
+type SourceInfo struct {
+	// Stream names what is read (a Kafka topic). Positions are kept per
+	// (pipeline, stream, partition).
+	Stream string
+}
+
+// Limits bounds one Poll.
+type Limits struct {
+	// MaxRecords and MaxBytes bound the batch; a batch may exceed MaxBytes by
+	// at most one record.
+	MaxRecords int
+	MaxBytes   int64
+	// MaxWait is how long Poll may wait for the first records before it
+	// returns an empty batch.
+	MaxWait time.Duration
+}
+
+// Source reads partitions of one stream.
+//
+// The runtime calls Open once, then Seek, then Poll in a loop. After any
+// failure in the pipeline it calls Seek again with the committed positions.
+// Calls are never concurrent.
+type Source interface {
+	// Open checks the config and connects. Reaching the servers belongs here:
+	// an unreachable server is an error that names its address.
+	Open(ctx context.Context, setup Setup) (SourceInfo, error)
+	// Seek sets where reading continues: each partition in positions at its
+	// NextOffset, every other partition (including partitions added later)
+	// at the configured start. Records read before Seek are forgotten.
+	Seek(ctx context.Context, positions []Position) error
+	// Poll returns the next batch. For each partition in it, Start equals
+	// the End of that partition's previous range (or its Seek position), so
+	// ranges are contiguous. It waits up to limits.MaxWait for data and may
+	// return an empty batch. A range may hold no records (only markers).
+	Poll(ctx context.Context, limits Limits) (Batch, error)
+	// Watermarks reports the current log start and end of every partition.
+	Watermarks(ctx context.Context) ([]Watermark, error)
+	// Close releases connections. The source is not used afterwards.
+	Close(ctx context.Context) error
+}
+
+// Fact is what an extractor makes of a record: an event at a time, with
+// optional dimension values and a value to sum.
+type Fact struct {
+	// Record is the index of the record in the slice given to Extract.
+	Record int
+	// Time is the event time; the runtime puts it in the UTC window holding it.
+	Time time.Time
+	// Dims holds one value per dimension of Setup.Dimensions, in order.
+	Dims []string
+	// Value is summed per window besides the count. Zero when unused.
+	Value float64
+}
+
+// Verdict is a reason why a record gave no fact.
+type Verdict struct {
+	Record int
+	Reason string
+}
+
+// Extraction collects what an extractor makes of a batch. Every record gets
+// exactly one outcome: one or more facts, or one skip, or one reject.
+type Extraction struct {
+	Facts []Fact
+	// Skipped records are valid input that holds no fact (a stream notice).
+	Skipped []Verdict
+	// Rejected records are bad input (malformed, missing time). They are
+	// counted and their offsets still advance.
+	Rejected []Verdict
+}
+
+// Fact records a fact for record i.
+func (x *Extraction) Fact(f Fact) { x.Facts = append(x.Facts, f) }
+
+// Skip records that record i holds no fact, and why.
+func (x *Extraction) Skip(i int, reason string) {
+	x.Skipped = append(x.Skipped, Verdict{Record: i, Reason: reason})
+}
+
+// Reject records that record i is bad input, and why.
+func (x *Extraction) Reject(i int, reason string) {
+	x.Rejected = append(x.Rejected, Verdict{Record: i, Reason: reason})
+}
+
+// Reset empties x, keeping its memory.
+func (x *Extraction) Reset() {
+	x.Facts, x.Skipped, x.Rejected = x.Facts[:0], x.Skipped[:0], x.Rejected[:0]
+}
+
+// Extractor turns records into facts.
+type Extractor interface {
+	// Open checks the config.
+	Open(ctx context.Context, setup Setup) error
+	// Extract appends to out one outcome for every record. Bad input is a
+	// Reject, never an error: an error means the extractor itself failed and
+	// the runtime drops the whole batch. Extract must be deterministic.
+	Extract(ctx context.Context, records []Record, out *Extraction) error
+	// Close releases resources.
+	Close(ctx context.Context) error
+}
+
+// Row is one aggregate: the facts of one partition's range that fell into
+// one window (and one combination of dimension values).
+type Row struct {
+	OffsetRange
+	// Window is the window's start, in UTC.
+	Window time.Time
+	// Dims holds one value per dimension of Setup.Dimensions, in order.
+	Dims  []string
+	Count int64
+	Sum   float64
+}
+
+// RangeStats is one partition's range in a commit and what was read in it.
+type RangeStats struct {
+	OffsetRange
+	Records  int64
+	Facts    int64
+	Skipped  int64
+	Rejected int64
+}
+
+// Commit is one batch's result: the ranges it covers, every partition of
+// the batch included even when it produced no row, and the aggregate rows.
+type Commit struct {
+	Stream string
+	Ranges []RangeStats
+	Rows   []Row
+}
+
+// ErrFenced is returned by Sink.Commit when a range's Start is not the
+// partition's committed position: another writer moved first.
+var ErrFenced = errors.New("fenced: committed position moved")
+
+// Sink stores aggregates and positions.
+type Sink interface {
+	// Open checks the config, connects and creates what is missing.
+	Open(ctx context.Context, setup Setup) error
+	// Positions returns the committed position of every partition of stream
+	// that has one.
+	Positions(ctx context.Context, stream string) ([]Position, error)
+	// Commit stores c atomically: for every range, advance the partition's
+	// position from Start to End only if it still is Start, and insert the
+	// rows, all in one transaction. If any position differs, nothing is
+	// stored and the error wraps ErrFenced. Any other error may leave the
+	// outcome unknown; the runtime resolves it by reading Positions again.
+	Commit(ctx context.Context, c Commit) error
+	// Close releases connections.
+	Close(ctx context.Context) error
+}

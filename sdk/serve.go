@@ -1,0 +1,138 @@
+package sdk
+
+import (
+	"context"
+	"os"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	pb "github.com/kappa-stream/kappa/internal/rpc/kappapb"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/stats"
+)
+
+// Plugin kinds, as dispensed by the runtime.
+const (
+	KindSource    = "source"
+	KindExtractor = "extractor"
+	KindSink      = "sink"
+)
+
+// Handshake is the go-plugin handshake shared by the runtime and plugins.
+// It only keeps a user from running a plugin binary by hand and refuses a
+// plugin built for another ProtocolVersion.
+var Handshake = plugin.HandshakeConfig{
+	ProtocolVersion:  ProtocolVersion,
+	MagicCookieKey:   "KAPPA_PLUGIN",
+	MagicCookieValue: "e4b1c9f0-kappa-stream-plugin",
+}
+
+// maxMessageBytes bounds one batch on the wire. The runtime bounds batches
+// by bytes far below this; gRPC's default of 4 MB is too small for them.
+const maxMessageBytes = 1 << 30
+
+// PluginSet is the go-plugin plugin set the runtime dispenses from.
+// Plugin authors do not need it.
+func PluginSet() plugin.PluginSet {
+	return plugin.PluginSet{
+		KindSource:    &sourcePlugin{},
+		KindExtractor: &extractorPlugin{},
+		KindSink:      &sinkPlugin{},
+	}
+}
+
+// ServeSource serves s as a plugin process until the runtime stops it.
+// Call it from main and do nothing else there: stdout belongs to the
+// handshake; log to stderr.
+func ServeSource(s Source) { serve(KindSource, &sourcePlugin{impl: s}) }
+
+// ServeExtractor serves e as a plugin process; see ServeSource.
+func ServeExtractor(e Extractor) { serve(KindExtractor, &extractorPlugin{impl: e}) }
+
+// ServeSink serves s as a plugin process; see ServeSource.
+func ServeSink(s Sink) { serve(KindSink, &sinkPlugin{impl: s}) }
+
+func serve(kind string, p plugin.Plugin) {
+	plugin.Serve(&plugin.ServeConfig{
+		HandshakeConfig: Handshake,
+		Plugins:         plugin.PluginSet{kind: p},
+		Logger:          hclog.New(&hclog.LoggerOptions{Name: kind, Output: os.Stderr, JSONFormat: true, Level: hclog.Info}),
+		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+			return grpc.NewServer(append(opts,
+				grpc.MaxRecvMsgSize(maxMessageBytes),
+				grpc.MaxSendMsgSize(maxMessageBytes),
+				grpc.StatsHandler(exitOnDisconnect{}),
+			)...)
+		},
+	})
+}
+
+// exitOnDisconnect ends the plugin process when the runtime's connection
+// ends. A runtime killed with SIGKILL cannot stop its plugins, and a plugin
+// left running would keep its connections, transactions and locks.
+type exitOnDisconnect struct{}
+
+func (exitOnDisconnect) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context {
+	return ctx
+}
+func (exitOnDisconnect) HandleRPC(context.Context, stats.RPCStats) {}
+func (exitOnDisconnect) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context {
+	return ctx
+}
+func (exitOnDisconnect) HandleConn(_ context.Context, s stats.ConnStats) {
+	if _, ok := s.(*stats.ConnEnd); ok {
+		os.Exit(0)
+	}
+}
+
+// The go-plugin glue, one type per kind: the server half delegates to the
+// plain Go implementation, the client half implements the same interface
+// over gRPC for the runtime.
+
+type sourcePlugin struct {
+	plugin.NetRPCUnsupportedPlugin
+	impl Source
+}
+
+func (p *sourcePlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+	pb.RegisterSourceServer(s, &sourceServer{impl: p.impl})
+	return nil
+}
+
+func (p *sourcePlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
+	return &sourceClient{rpc: pb.NewSourceClient(c)}, nil
+}
+
+type extractorPlugin struct {
+	plugin.NetRPCUnsupportedPlugin
+	impl Extractor
+}
+
+func (p *extractorPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+	pb.RegisterExtractorServer(s, &extractorServer{impl: p.impl})
+	return nil
+}
+
+func (p *extractorPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
+	return &extractorClient{rpc: pb.NewExtractorClient(c)}, nil
+}
+
+type sinkPlugin struct {
+	plugin.NetRPCUnsupportedPlugin
+	impl Sink
+}
+
+func (p *sinkPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+	pb.RegisterSinkServer(s, &sinkServer{impl: p.impl})
+	return nil
+}
+
+func (p *sinkPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
+	return &sinkClient{rpc: pb.NewSinkClient(c)}, nil
+}
+
+var (
+	_ plugin.GRPCPlugin = (*sourcePlugin)(nil)
+	_ plugin.GRPCPlugin = (*extractorPlugin)(nil)
+	_ plugin.GRPCPlugin = (*sinkPlugin)(nil)
+)
