@@ -1,0 +1,60 @@
+package mysqlsink
+
+import (
+	"database/sql/driver"
+	"errors"
+	"fmt"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/kappa-stream/kappa/sdk"
+)
+
+// MySQL error numbers the sink tells apart.
+const (
+	errDuplicateKey    = 1062
+	errUnknownDatabase = 1049
+	errLockWaitTimeout = 1205
+	errDeadlock        = 1213
+)
+
+// FencedError says that a partition's committed position was not the
+// range's Start: another writer moved first. It wraps sdk.ErrFenced.
+type FencedError struct {
+	Stream    string
+	Partition int32
+	// Expected is the range's Start; Found is the committed position seen,
+	// or -1 when it could not be read.
+	Expected int64
+	Found    int64
+}
+
+func (e *FencedError) Error() string {
+	return fmt.Sprintf("%v: stream %s partition %d: expected position %d, found %d",
+		sdk.ErrFenced, e.Stream, e.Partition, e.Expected, e.Found)
+}
+
+// Unwrap lets errors.Is(err, sdk.ErrFenced) hold.
+func (e *FencedError) Unwrap() error { return sdk.ErrFenced }
+
+// IsRetryable reports whether err is transient, so that the same commit may
+// succeed if tried again. Lock wait timeouts (1205) and deadlocks (1213) roll
+// back only because of a concurrent transaction; a lost connection leaves the
+// outcome unknown but harms nothing. Retrying is only safe because the
+// runtime re-reads Positions first: a commit that did land is then seen and
+// not repeated. A fenced commit is not retryable: its batch is stale.
+func IsRetryable(err error) bool {
+	if err == nil || errors.Is(err, sdk.ErrFenced) {
+		return false
+	}
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		return me.Number == errLockWaitTimeout || me.Number == errDeadlock
+	}
+	return errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, driver.ErrBadConn)
+}
+
+func isMySQLError(err error, number uint16) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && me.Number == number
+}

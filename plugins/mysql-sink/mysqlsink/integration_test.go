@@ -1,0 +1,487 @@
+package mysqlsink
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/kappa-stream/kappa/sdk"
+)
+
+// The real MariaDB the integration tests run against.
+const (
+	serverAddr = "127.0.0.1:3306"
+	serverDSN  = "root@tcp(" + serverAddr + ")/"
+)
+
+const startServerHint = "start MariaDB with `install -d -o mysql -g mysql /run/mysqld; " +
+	"start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- --user=mysql` " +
+	"or `service mariadb start`, wait for `mariadb-admin ping`, or run go test -short to skip integration tests"
+
+// testDatabase reserves a fresh database name on the test server, which the
+// sink creates, and drops it when the test ends. It returns a connection
+// without a database for the test's own queries.
+func testDatabase(tb testing.TB) (string, *sql.DB) {
+	tb.Helper()
+	if testing.Short() {
+		tb.Skip("integration test against MariaDB at " + serverAddr + ": skipped under -short")
+	}
+	admin, err := sql.Open("mysql", serverDSN+"?parseTime=true&loc=UTC")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { admin.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := admin.PingContext(ctx); err != nil {
+		tb.Fatalf("MariaDB at %s as root with an empty password is not reachable: %v\n%s", serverAddr, err, startServerHint)
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	name := "kappa_test_" + hex.EncodeToString(b[:])
+	tb.Cleanup(func() {
+		if _, err := admin.Exec("DROP DATABASE IF EXISTS " + quoteIdent(name)); err != nil {
+			tb.Errorf("drop test database %s: %v", name, err)
+		}
+	})
+	return name, admin
+}
+
+func sinkConfig(database string, extra string) []byte {
+	return []byte(fmt.Sprintf("dsn: '%s%s%s'\ntable: twitter\n", serverDSN, database, extra))
+}
+
+func openSink(tb testing.TB, setup sdk.Setup) *Sink {
+	tb.Helper()
+	if setup.Pipeline == "" {
+		setup.Pipeline = "tweets"
+	}
+	if setup.Window == 0 {
+		setup.Window = time.Minute
+	}
+	s := New()
+	if err := s.Open(context.Background(), setup); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := s.Close(context.Background()); err != nil {
+			tb.Error(err)
+		}
+	})
+	return s
+}
+
+var minute = time.Date(2016, 6, 1, 19, 36, 0, 0, time.UTC)
+
+// rangeCommit is a commit of one range with one row per given window count.
+func rangeCommit(partition int32, start, end int64, counts ...int64) sdk.Commit {
+	r := sdk.OffsetRange{Partition: partition, Start: start, End: end}
+	c := sdk.Commit{Stream: "twitter", Ranges: []sdk.RangeStats{{OffsetRange: r, Records: end - start, Facts: end - start}}}
+	for i, n := range counts {
+		c.Rows = append(c.Rows, sdk.Row{OffsetRange: r, Window: minute.Add(time.Duration(i) * time.Minute), Count: n})
+	}
+	return c
+}
+
+func countRows(tb testing.TB, db *sql.DB, query string, args ...any) int64 {
+	tb.Helper()
+	var n int64
+	if err := db.QueryRow(query, args...).Scan(&n); err != nil {
+		tb.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+func positions(tb testing.TB, s *Sink) map[int32]int64 {
+	tb.Helper()
+	ps, err := s.Positions(context.Background(), "twitter")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	m := map[int32]int64{}
+	for _, p := range ps {
+		m[p.Partition] = p.NextOffset
+	}
+	return m
+}
+
+func TestOpenCreatesDatabaseAndTables(t *testing.T) {
+	db, admin := testDatabase(t)
+	openSink(t, sdk.Setup{Config: sinkConfig(db, "")})
+	rows, err := admin.Query("SELECT TABLE_NAME, ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME", db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var name, engine string
+		if err := rows.Scan(&name, &engine); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, name+"/"+engine)
+	}
+	if want := "kappa_batches/InnoDB kappa_offsets/InnoDB twitter/InnoDB"; strings.Join(got, " ") != want {
+		t.Fatalf("tables %v, want %s", got, want)
+	}
+	// A second Open finds the tables and accepts them.
+	openSink(t, sdk.Setup{Config: sinkConfig(db, "")})
+}
+
+// columnsOf describes a table's columns and keys as the server shows them.
+func columnsOf(tb testing.TB, admin *sql.DB, database, table string) []string {
+	tb.Helper()
+	rows, err := admin.Query(`SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_KEY, IFNULL(COLUMN_DEFAULT, 'none'), EXTRA
+		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, database, table)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer rows.Close()
+	var cols []string
+	for rows.Next() {
+		var name, typ, nullable, key, def, extra string
+		if err := rows.Scan(&name, &typ, &nullable, &key, &def, &extra); err != nil {
+			tb.Fatal(err)
+		}
+		cols = append(cols, strings.Join([]string{name, typ, nullable, key, def, extra}, " "))
+	}
+	return cols
+}
+
+func showCreate(tb testing.TB, admin *sql.DB, database, table string) string {
+	tb.Helper()
+	var name, create string
+	if err := admin.QueryRow("SHOW CREATE TABLE "+quoteIdent(database)+"."+quoteIdent(table)).Scan(&name, &create); err != nil {
+		tb.Fatal(err)
+	}
+	return strings.TrimPrefix(create, "CREATE TABLE `"+table+"`")
+}
+
+func TestAggregateTableIsExactlyThe2016Layout(t *testing.T) {
+	db, admin := testDatabase(t)
+	openSink(t, sdk.Setup{Config: sinkConfig(db, "")})
+	// The original job's statement, verbatim, beside the sink's table.
+	if _, err := admin.Exec("CREATE TABLE " + quoteIdent(db) + ".original (start_offset bigint NOT NULL, end_offset bigint NOT NULL, " +
+		"timestamp datetime NOT NULL, partition_id int NOT NULL, count int NOT NULL, " +
+		"PRIMARY KEY (start_offset, end_offset, timestamp, partition_id))"); err != nil {
+		t.Fatal(err)
+	}
+	got, want := columnsOf(t, admin, db, "twitter"), columnsOf(t, admin, db, "original")
+	if len(want) != 5 || strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("columns\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if got, want := showCreate(t, admin, db, "twitter"), showCreate(t, admin, db, "original"); got != want {
+		t.Fatalf("SHOW CREATE TABLE differs:\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestCommitThenPositionsAndTheOriginalQuery(t *testing.T) {
+	db, admin := testDatabase(t)
+	s := openSink(t, sdk.Setup{Config: sinkConfig(db, "")})
+	ctx := context.Background()
+	if ps := positions(t, s); len(ps) != 0 {
+		t.Fatalf("positions on an empty database: %v", ps)
+	}
+	// Partition 1 advances with no rows: all its records were skipped.
+	first := rangeCommit(0, 0, 100, 5, 7)
+	first.Ranges = append(first.Ranges, sdk.RangeStats{OffsetRange: sdk.OffsetRange{Partition: 1, Start: 40, End: 45}, Records: 5, Skipped: 5})
+	if err := s.Commit(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	// A late event adds a row to an old window; partition 2 is new, so
+	// one position advances and another is created in the same commit.
+	second := rangeCommit(0, 100, 180, 1, 0, 4)
+	second.Ranges = append(second.Ranges, sdk.RangeStats{OffsetRange: sdk.OffsetRange{Partition: 2, Start: 0, End: 3}, Records: 3, Rejected: 3})
+	if err := s.Commit(ctx, second); err != nil {
+		t.Fatal(err)
+	}
+	if got := positions(t, s); len(got) != 3 || got[0] != 180 || got[1] != 45 || got[2] != 3 {
+		t.Fatalf("positions %v, want 0:180 1:45 2:3", got)
+	}
+	// Another pipeline on the same stream has positions of its own.
+	other := openSink(t, sdk.Setup{Pipeline: "other", Config: sinkConfig(db, "")})
+	if got := positions(t, other); len(got) != 0 {
+		t.Fatalf("other pipeline sees positions %v", got)
+	}
+
+	rows, err := admin.Query("SELECT timestamp, sum(count) FROM " + quoteIdent(db) + ".twitter GROUP BY timestamp ORDER BY timestamp;")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var ts time.Time
+		var sum int64
+		if err := rows.Scan(&ts, &sum); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%s=%d", ts.Format("15:04"), sum))
+	}
+	if want := "19:36=6 19:37=7 19:38=4"; strings.Join(got, " ") != want {
+		t.Fatalf("original query: %v, want %s", got, want)
+	}
+	if n := countRows(t, admin, "SELECT count(*) FROM "+quoteIdent(db)+".kappa_batches WHERE pipeline = 'tweets' AND stream = 'twitter'"); n != 4 {
+		t.Fatalf("%d batch records, want 4", n)
+	}
+	var skipped int64
+	if err := admin.QueryRow("SELECT skipped FROM " + quoteIdent(db) + ".kappa_batches WHERE partition_id = 1 AND start_offset = 40 AND end_offset = 45").Scan(&skipped); err != nil || skipped != 5 {
+		t.Fatalf("batch record of partition 1: skipped=%d, %v", skipped, err)
+	}
+}
+
+func TestStaleStartIsFencedAndWritesNothing(t *testing.T) {
+	db, admin := testDatabase(t)
+	s := openSink(t, sdk.Setup{Config: sinkConfig(db, "")})
+	ctx := context.Background()
+	if err := s.Commit(ctx, rangeCommit(3, 0, 10, 2)); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Commit(ctx, rangeCommit(3, 5, 15, 9))
+	if !errors.Is(err, sdk.ErrFenced) {
+		t.Fatalf("got %v, want ErrFenced", err)
+	}
+	var fenced *FencedError
+	if !errors.As(err, &fenced) || fenced.Partition != 3 || fenced.Expected != 5 || fenced.Found != 10 {
+		t.Fatalf("got %#v, want partition 3 expected 5 found 10", fenced)
+	}
+	if IsRetryable(err) {
+		t.Error("fenced reported retryable")
+	}
+	if n := countRows(t, admin, "SELECT count(*) FROM "+quoteIdent(db)+".twitter"); n != 1 {
+		t.Fatalf("%d aggregate rows, want 1", n)
+	}
+	if n := countRows(t, admin, "SELECT count(*) FROM "+quoteIdent(db)+".kappa_batches"); n != 1 {
+		t.Fatalf("%d batch records, want 1", n)
+	}
+	if got := positions(t, s); got[3] != 10 {
+		t.Fatalf("position moved to %d", got[3])
+	}
+	// The sink keeps working after a fence.
+	if err := s.Commit(ctx, rangeCommit(3, 10, 15, 1)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCommitIsAllOrNothing(t *testing.T) {
+	db, admin := testDatabase(t)
+	s := openSink(t, sdk.Setup{Config: sinkConfig(db, "")})
+	ctx := context.Background()
+	setup := rangeCommit(0, 0, 10, 1)
+	setup.Ranges = append(setup.Ranges, sdk.RangeStats{OffsetRange: sdk.OffsetRange{Partition: 1, Start: 0, End: 10}})
+	if err := s.Commit(ctx, setup); err != nil {
+		t.Fatal(err)
+	}
+	// Partition 0 is right, partition 1 is stale, and partition 2 is new.
+	c := rangeCommit(0, 10, 20, 4, 4)
+	stale := sdk.OffsetRange{Partition: 1, Start: 3, End: 20}
+	fresh := sdk.OffsetRange{Partition: 2, Start: 0, End: 7}
+	c.Ranges = append(c.Ranges, sdk.RangeStats{OffsetRange: stale}, sdk.RangeStats{OffsetRange: fresh})
+	c.Rows = append(c.Rows, sdk.Row{OffsetRange: stale, Window: minute, Count: 8}, sdk.Row{OffsetRange: fresh, Window: minute, Count: 3})
+	err := s.Commit(ctx, c)
+	var fenced *FencedError
+	if !errors.As(err, &fenced) || fenced.Partition != 1 {
+		t.Fatalf("got %v, want partition 1 fenced", err)
+	}
+	if got := positions(t, s); len(got) != 2 || got[0] != 10 || got[1] != 10 {
+		t.Fatalf("positions %v, want 0:10 1:10 only", got)
+	}
+	if n := countRows(t, admin, "SELECT count(*) FROM "+quoteIdent(db)+".twitter"); n != 1 {
+		t.Fatalf("%d aggregate rows, want 1", n)
+	}
+	if n := countRows(t, admin, "SELECT count(*) FROM "+quoteIdent(db)+".kappa_batches"); n != 2 {
+		t.Fatalf("%d batch records, want 2", n)
+	}
+}
+
+func TestCommitRejectsInvalidInputWithoutWriting(t *testing.T) {
+	db, admin := testDatabase(t)
+	s := openSink(t, sdk.Setup{Config: sinkConfig(db, "")})
+	c := rangeCommit(0, 0, 10, 1)
+	c.Ranges = append(c.Ranges, sdk.RangeStats{OffsetRange: sdk.OffsetRange{Partition: 1, Start: 5, End: 5}})
+	err := s.Commit(context.Background(), c)
+	if err == nil || errors.Is(err, sdk.ErrFenced) {
+		t.Fatalf("empty range: got %v, want a non-fenced error", err)
+	}
+	if got := positions(t, s); len(got) != 0 {
+		t.Fatalf("positions %v after a rejected commit", got)
+	}
+	if n := countRows(t, admin, "SELECT count(*) FROM "+quoteIdent(db)+".twitter"); n != 0 {
+		t.Fatalf("%d rows after a rejected commit", n)
+	}
+}
+
+// TestRacingWritersExactlyOneWins races two sinks (two pools, as two
+// processes would have) committing the same partition from the same start.
+func TestRacingWritersExactlyOneWins(t *testing.T) {
+	db, admin := testDatabase(t)
+	a := openSink(t, sdk.Setup{Config: sinkConfig(db, "")})
+	b := openSink(t, sdk.Setup{Config: sinkConfig(db, "")})
+	ctx := context.Background()
+	if err := a.Commit(ctx, rangeCommit(0, 0, 10, 1)); err != nil {
+		t.Fatal(err)
+	}
+	const races = 50
+	var wantSum int64 = 1
+	for i := range races {
+		// Even races move an existing position; odd ones create a
+		// partition's first position, where both writers find no row.
+		commitA, commitB := rangeCommit(0, int64(10+10*i/2), int64(20+10*i/2), 100), rangeCommit(0, int64(10+10*i/2), int64(20+10*i/2), 200)
+		if i%2 == 1 {
+			p := int32(100 + i)
+			commitA, commitB = rangeCommit(p, 0, 10, 100), rangeCommit(p, 0, 10, 200)
+		}
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		errs := make([]error, 2)
+		for j, w := range []struct {
+			s *Sink
+			c sdk.Commit
+		}{{a, commitA}, {b, commitB}} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				errs[j] = w.s.Commit(ctx, w.c)
+			}()
+		}
+		close(start)
+		wg.Wait()
+		switch {
+		case errs[0] == nil && errors.Is(errs[1], sdk.ErrFenced):
+			wantSum += 100
+		case errs[1] == nil && errors.Is(errs[0], sdk.ErrFenced):
+			wantSum += 200
+		default:
+			t.Fatalf("race %d: errors %v and %v, want exactly one nil and one fenced", i, errs[0], errs[1])
+		}
+	}
+	if got := countRows(t, admin, "SELECT sum(count) FROM "+quoteIdent(db)+".twitter"); got != wantSum {
+		t.Fatalf("sum of counts %d, want %d (the winners' rows only)", got, wantSum)
+	}
+	if got := positions(t, a); got[0] != 10+10*races/2 || len(got) != 1+races/2 {
+		t.Fatalf("positions %v", got)
+	}
+}
+
+func TestDimensionColumns(t *testing.T) {
+	db, admin := testDatabase(t)
+	dims := []string{"lang", "Country"}
+	s := openSink(t, sdk.Setup{Config: sinkConfig(db, ""), Dimensions: dims})
+	got := columnsOf(t, admin, db, "twitter")
+	if len(got) != 7 || !strings.HasPrefix(got[5], "lang varchar(191) NO PRI") || !strings.HasPrefix(got[6], "Country varchar(191) NO PRI") {
+		t.Fatalf("columns:\n%s", strings.Join(got, "\n"))
+	}
+	r := sdk.OffsetRange{Partition: 0, Start: 0, End: 10}
+	c := sdk.Commit{Stream: "twitter", Ranges: []sdk.RangeStats{{OffsetRange: r}}, Rows: []sdk.Row{
+		{OffsetRange: r, Window: minute, Dims: []string{"en", "US"}, Count: 3},
+		{OffsetRange: r, Window: minute, Dims: []string{"EN", "US"}, Count: 2}, // another value: bytes compare
+		{OffsetRange: r, Window: minute, Dims: []string{"ja", "日本"}, Count: 4},
+	}}
+	if err := s.Commit(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	if err := admin.QueryRow("SELECT count FROM " + quoteIdent(db) + ".twitter WHERE lang = 'ja' AND Country = '日本'").Scan(&n); err != nil || n != 4 {
+		t.Fatalf("ja/日本: %d, %v", n, err)
+	}
+	if err := admin.QueryRow("SELECT count FROM " + quoteIdent(db) + ".twitter WHERE lang = 'EN'").Scan(&n); err != nil || n != 2 {
+		t.Fatalf("EN: %d, %v", n, err)
+	}
+	// Opening the table with other dimensions must fail, not mix layouts.
+	err := New().Open(context.Background(), sdk.Setup{Pipeline: "p", Window: time.Minute, Config: sinkConfig(db, ""), Dimensions: []string{"lang"}})
+	if err == nil || !strings.Contains(err.Error(), "unexpected column Country") {
+		t.Fatalf("got %v, want a layout error naming Country", err)
+	}
+}
+
+func TestOpenRefusesATableWithAnotherLayout(t *testing.T) {
+	db, admin := testDatabase(t)
+	if _, err := admin.Exec("CREATE DATABASE " + quoteIdent(db)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Exec("CREATE TABLE " + quoteIdent(db) + ".twitter (start_offset bigint NOT NULL, end_offset bigint NOT NULL, " +
+		"timestamp timestamp NOT NULL, partition_id int NOT NULL, count int NOT NULL, PRIMARY KEY (start_offset, end_offset, timestamp, partition_id))"); err != nil {
+		t.Fatal(err)
+	}
+	err := New().Open(context.Background(), sdk.Setup{Pipeline: "p", Window: time.Minute, Config: sinkConfig(db, "")})
+	if err == nil || !strings.Contains(err.Error(), "column timestamp is timestamp, want datetime") {
+		t.Fatalf("got %v, want a layout error", err)
+	}
+}
+
+func TestSessionTimeZoneDoesNotShiftWindows(t *testing.T) {
+	db, admin := testDatabase(t)
+	// time_zone='+05:00' for every session of the sink's pool.
+	s := openSink(t, sdk.Setup{Config: sinkConfig(db, "?time_zone=%27%2B05%3A00%27")})
+	var zone string
+	if err := s.db.QueryRow("SELECT @@session.time_zone").Scan(&zone); err != nil || zone != "+05:00" {
+		t.Fatalf("session time zone %q, %v: the test would prove nothing", zone, err)
+	}
+	c := rangeCommit(0, 0, 10, 1)
+	// A window handed over in another zone is still the same instant.
+	c.Rows[0].Window = minute.In(time.FixedZone("EST", -5*3600))
+	if err := s.Commit(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	var stored string
+	if err := admin.QueryRow("SELECT DATE_FORMAT(timestamp, '%Y-%m-%d %H:%i:%s') FROM " + quoteIdent(db) + ".twitter").Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if stored != "2016-06-01 19:36:00" {
+		t.Fatalf("stored %s, want 2016-06-01 19:36:00 (UTC)", stored)
+	}
+	var viaSink time.Time
+	if err := s.db.QueryRow("SELECT timestamp FROM twitter").Scan(&viaSink); err != nil || !viaSink.Equal(minute) {
+		t.Fatalf("read through the +05:00 session: %v, %v", viaSink, err)
+	}
+}
+
+func TestWrongPasswordNeverShown(t *testing.T) {
+	db, _ := testDatabase(t)
+	const password = "Wr0ng-s3cret-xyzzy"
+	config := []byte("dsn: 'root:" + password + "@tcp(" + serverAddr + ")/" + db + "'\ntable: twitter\n")
+	err := New().Open(context.Background(), sdk.Setup{Pipeline: "p", Window: time.Minute, Config: config})
+	if err == nil {
+		t.Fatal("root accepted a wrong password; the test cannot check redaction")
+	}
+	t.Log(err)
+	if strings.Contains(err.Error(), password) {
+		t.Fatalf("error shows the password: %v", err)
+	}
+	if !strings.Contains(err.Error(), serverAddr) {
+		t.Fatalf("error does not name the server: %v", err)
+	}
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) || me.Number != 1045 {
+		t.Fatalf("got %v, want access denied (1045) wrapped", err)
+	}
+}
+
+func TestUnreachableServerFailsFast(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	begin := time.Now()
+	err := New().Open(context.Background(), sdk.Setup{Pipeline: "p", Window: time.Minute,
+		Config: []byte("dsn: 'root:pw@tcp(127.0.0.1:1)/aggregates'\ntable: twitter\n")})
+	if err == nil {
+		t.Fatal("opened a sink on 127.0.0.1:1")
+	}
+	t.Log(err)
+	if took := time.Since(begin); took > 5*time.Second {
+		t.Errorf("took %v to fail", took)
+	}
+	if !strings.Contains(err.Error(), "mysql-sink: connect to 127.0.0.1:1") {
+		t.Fatalf("error does not name the address: %v", err)
+	}
+}

@@ -1,0 +1,471 @@
+// Package mysqlsink is Kappa's MySQL/MariaDB sink: it stores per-window
+// aggregates together with the positions they were read up to, in one
+// transaction per batch, so that a crash can neither lose nor double count.
+//
+// Three tables live in the DSN's database, all created when missing:
+//   - the aggregate table, laid out exactly like the 2016 job's table
+//     (plus one column per dimension), one row per (range, window[, dims]);
+//   - the offsets table, one row per (pipeline, stream, partition) holding
+//     next_offset: the single source of truth for progress;
+//   - the batches table, one row per committed range with what was read in
+//     it, for audits.
+//
+// Commit advances every partition's position with a conditional UPDATE
+// whose matched-row count is checked (the fence), inserts the rows and
+// commits; a position that moved makes it roll back with sdk.ErrFenced.
+package mysqlsink
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/kappa-stream/kappa/sdk"
+)
+
+var _ sdk.Sink = (*Sink)(nil)
+
+// openTimeout bounds Open's connecting and schema work when the caller's
+// context has no earlier deadline: a server that accepts TCP but never
+// answers must not hang the pipeline's start.
+const openTimeout = 15 * time.Second
+
+// Sink is the MySQL sink. Once Open has returned, Positions and Commit may
+// be called from several goroutines; Open and Close must not race them.
+type Sink struct {
+	pipeline   string
+	dimensions int
+	// server names the server in messages without the password.
+	server string
+	db     *sql.DB
+	stmts  statements
+}
+
+// New returns a sink that is ready to be opened.
+func New() *Sink { return &Sink{} }
+
+var errNotOpen = errors.New("mysql-sink: not open")
+
+// Open checks the config, connects, creates the database and the tables
+// when missing and checks the layout of those that exist.
+func (s *Sink) Open(ctx context.Context, setup sdk.Setup) error {
+	if s.db != nil {
+		return errors.New("mysql-sink: already open")
+	}
+	cfg, err := ParseConfig(setup.Config)
+	if err != nil {
+		return err
+	}
+	if err := checkSetup(setup); err != nil {
+		return fmt.Errorf("mysql-sink: %w", err)
+	}
+	dc, err := cfg.driverConfig()
+	if err != nil { // Validate already parsed it; kept for safety.
+		return fmt.Errorf("mysql-sink: dsn: %w", err)
+	}
+	server := fmt.Sprintf("%s as %s", dc.Addr, dc.User)
+
+	ctx, cancel := context.WithTimeout(ctx, openTimeout)
+	defer cancel()
+	db, err := connect(ctx, dc)
+	if err != nil {
+		return fmt.Errorf("mysql-sink: connect to %s: %w", server, err)
+	}
+	aggregate := aggregateSchema(cfg.Table, setup.Dimensions)
+	offsets := offsetsSchema(cfg.OffsetsTable)
+	batches := batchesSchema(cfg.BatchesTable)
+	for _, t := range []tableSchema{offsets, batches, aggregate} {
+		if err := ensureTable(ctx, db, dc.DBName, t); err != nil {
+			db.Close()
+			return fmt.Errorf("mysql-sink: %s: %w", server, err)
+		}
+	}
+	s.pipeline = setup.Pipeline
+	s.dimensions = len(setup.Dimensions)
+	s.server = server
+	s.db = db
+	s.stmts = newStatements(offsets, aggregate, batches)
+	return nil
+}
+
+// checkSetup checks what the runtime passes besides the config block.
+func checkSetup(setup sdk.Setup) error {
+	if setup.Pipeline == "" {
+		return errors.New("pipeline name is empty")
+	}
+	if utf8.RuneCountInString(setup.Pipeline) > 191 {
+		return fmt.Errorf("pipeline name is longer than 191 characters")
+	}
+	// The timestamp column is a DATETIME of whole seconds, as in 2016.
+	if setup.Window < 0 || setup.Window%time.Second != 0 {
+		return fmt.Errorf("window %v is not a whole number of seconds, which the DATETIME column needs", setup.Window)
+	}
+	taken := map[string]bool{}
+	for _, c := range aggregateSchema("", nil).Columns {
+		taken[c.Name] = true
+	}
+	for _, d := range setup.Dimensions {
+		if err := checkIdentifier(d); err != nil {
+			return fmt.Errorf("dimension: %w", err)
+		}
+		// Column names are case-insensitive in MySQL.
+		folded := strings.ToLower(d)
+		if taken[folded] {
+			return fmt.Errorf("dimension %q clashes with another column of the aggregate table", d)
+		}
+		taken[folded] = true
+	}
+	return nil
+}
+
+// connect opens a pool on dc's database, creating the database first if the
+// server does not know it.
+func connect(ctx context.Context, dc *mysql.Config) (*sql.DB, error) {
+	db, err := openPool(dc)
+	if err != nil {
+		return nil, err
+	}
+	err = db.PingContext(ctx)
+	if isMySQLError(err, errUnknownDatabase) {
+		err = createDatabase(ctx, dc)
+		if err == nil {
+			err = db.PingContext(ctx)
+		}
+	}
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// createDatabase connects without a database to create dc's.
+func createDatabase(ctx context.Context, dc *mysql.Config) error {
+	bare := dc.Clone()
+	bare.DBName = ""
+	db, err := openPool(bare)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, "CREATE DATABASE IF NOT EXISTS "+quoteIdent(dc.DBName)); err != nil {
+		return fmt.Errorf("create database %s: %w", dc.DBName, err)
+	}
+	return nil
+}
+
+func openPool(dc *mysql.Config) (*sql.DB, error) {
+	connector, err := mysql.NewConnector(dc)
+	if err != nil {
+		return nil, err
+	}
+	db := sql.OpenDB(sessionConnector{connector})
+	// Commits are serial; a few connections leave room for Positions and
+	// for a Close that races a Commit, and no more hold server threads.
+	db.SetMaxOpenConns(4)
+	db.SetMaxIdleConns(4)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	return db, nil
+}
+
+// sessionConnector prepares every new connection of the pool.
+type sessionConnector struct{ driver.Connector }
+
+// readCommitted makes the fence race cleanly. Under the default REPEATABLE
+// READ, two writers that both find no position row take gap locks and then
+// deadlock on their INSERTs (1213); under READ COMMITTED the second INSERT
+// waits for the first writer and fails with a duplicate key, which reads as
+// fenced. The commit reads nothing it relies on without a lock, so the
+// weaker isolation costs nothing. Set per session, not per transaction,
+// to save a round trip on every commit.
+const readCommitted = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"
+
+func (c sessionConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	execer, ok := conn.(driver.ExecerContext)
+	if !ok {
+		conn.Close()
+		return nil, errors.New("driver connection cannot execute statements")
+	}
+	if _, err := execer.ExecContext(ctx, readCommitted, nil); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("set isolation level: %w", err)
+	}
+	return conn, nil
+}
+
+// Positions returns the committed positions of this pipeline in stream.
+func (s *Sink) Positions(ctx context.Context, stream string) ([]sdk.Position, error) {
+	if s.db == nil {
+		return nil, errNotOpen
+	}
+	rows, err := s.db.QueryContext(ctx, s.stmts.positions, s.pipeline, stream)
+	if err != nil {
+		return nil, fmt.Errorf("mysql-sink: read positions of stream %s: %w", stream, err)
+	}
+	defer rows.Close()
+	var positions []sdk.Position
+	for rows.Next() {
+		var p sdk.Position
+		if err := rows.Scan(&p.Partition, &p.NextOffset); err != nil {
+			return nil, fmt.Errorf("mysql-sink: read positions of stream %s: %w", stream, err)
+		}
+		positions = append(positions, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("mysql-sink: read positions of stream %s: %w", stream, err)
+	}
+	return positions, nil
+}
+
+// Commit stores c in one transaction: for each range, in partition order,
+// the position advances from Start to End only if it still is Start (or is
+// created at End if the partition has none); then the aggregate rows and one
+// batches row per range are inserted. If a position differs, nothing is
+// stored and the error is a *FencedError wrapping sdk.ErrFenced.
+func (s *Sink) Commit(ctx context.Context, c sdk.Commit) error {
+	if s.db == nil {
+		return errNotOpen
+	}
+	ranges, err := s.checkCommit(c)
+	if err != nil {
+		return fmt.Errorf("mysql-sink: commit to stream %s: %w", c.Stream, err)
+	}
+	if len(ranges) == 0 {
+		return nil
+	}
+	if err := s.commit(ctx, c.Stream, ranges, c.Rows); err != nil {
+		return fmt.Errorf("mysql-sink: commit to stream %s: %w", c.Stream, err)
+	}
+	return nil
+}
+
+// errPositionsDiffer says that the one-statement advance did not find every
+// partition at its range's Start.
+var errPositionsDiffer = errors.New("positions differ from the ranges' starts")
+
+func (s *Sink) commit(ctx context.Context, stream string, ranges []sdk.RangeStats, rows []sdk.Row) error {
+	err := s.commitTx(ctx, stream, ranges, rows, s.advanceAll)
+	if errors.Is(err, errPositionsDiffer) {
+		// Some partition has no position yet, or another writer moved it.
+		// Only the partition-by-partition advance tells the two apart and
+		// creates missing positions; it runs in a fresh transaction, so it
+		// judges positions as they are now.
+		err = s.commitTx(ctx, stream, ranges, rows, s.advanceEach)
+	}
+	return err
+}
+
+// advanceFunc moves every range's position from Start to End inside tx.
+type advanceFunc func(ctx context.Context, tx *sql.Tx, stream string, ranges []sdk.RangeStats, now time.Time) error
+
+func (s *Sink) commitTx(ctx context.Context, stream string, ranges []sdk.RangeStats, rows []sdk.Row, advance advanceFunc) (err error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			// The rollback's own error adds nothing: the server discards an
+			// unfinished transaction when its connection goes.
+			_ = tx.Rollback()
+		}
+	}()
+	now := time.Now().UTC()
+	if err := advance(ctx, tx, stream, ranges, now); err != nil {
+		return err
+	}
+	cols := len(s.stmts.aggregateColumns)
+	for chunk := range slices.Chunk(rows, maxRowsPerInsert) {
+		args := make([]any, 0, len(chunk)*cols)
+		for _, r := range chunk {
+			args = append(args, r.Start, r.End, r.Window.UTC(), r.Partition, r.Count)
+			for _, d := range r.Dims {
+				args = append(args, d)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, s.stmts.insertRowsSQL(len(chunk)), args...); err != nil {
+			return fmt.Errorf("insert %d aggregate rows into %s: %w", len(chunk), s.stmts.aggregateTable, err)
+		}
+	}
+	for chunk := range slices.Chunk(ranges, maxRowsPerInsert) {
+		args := make([]any, 0, len(chunk)*len(s.stmts.batchesColumns))
+		for _, r := range chunk {
+			args = append(args, s.pipeline, stream, r.Partition, r.Start, r.End,
+				r.Records, r.Facts, r.Skipped, r.Rejected, now)
+		}
+		if _, err := tx.ExecContext(ctx, s.stmts.insertBatchesSQL(len(chunk)), args...); err != nil {
+			return fmt.Errorf("insert %d batch records into %s: %w", len(chunk), s.stmts.batchesTable, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit transaction (outcome unknown, re-read positions): %w", err)
+	}
+	return nil
+}
+
+// advanceAll is the fence in one round trip, the common case: one UPDATE
+// moves every position that still is its range's Start, and the number of
+// rows it matched says whether that was all of them.
+func (s *Sink) advanceAll(ctx context.Context, tx *sql.Tx, stream string, ranges []sdk.RangeStats, now time.Time) error {
+	args := make([]any, 0, 4*len(ranges)+3)
+	for _, r := range ranges {
+		args = append(args, r.Partition, r.End)
+	}
+	args = append(args, now, s.pipeline, stream)
+	for _, r := range ranges {
+		args = append(args, r.Partition, r.Start)
+	}
+	res, err := tx.ExecContext(ctx, advanceAllSQL(s.stmts.offsetsTable, len(ranges)), args...)
+	if err != nil {
+		return fmt.Errorf("advance %d partitions: %w", len(ranges), err)
+	}
+	// clientFoundRows makes this the number of rows that held Start.
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("advance %d partitions: %w", len(ranges), err)
+	}
+	if n != int64(len(ranges)) {
+		return errPositionsDiffer
+	}
+	return nil
+}
+
+// advanceEach is the fence one partition at a time, in partition order.
+func (s *Sink) advanceEach(ctx context.Context, tx *sql.Tx, stream string, ranges []sdk.RangeStats, now time.Time) error {
+	for _, r := range ranges {
+		if err := s.advance(ctx, tx, stream, r.OffsetRange, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// advance moves r.Partition's position from r.Start to r.End inside tx, or
+// creates it at r.End if the partition has none, or returns a *FencedError.
+func (s *Sink) advance(ctx context.Context, tx *sql.Tx, stream string, r sdk.OffsetRange, now time.Time) error {
+	res, err := tx.ExecContext(ctx, s.stmts.advance, r.End, now, s.pipeline, stream, r.Partition, r.Start)
+	if err != nil {
+		return fmt.Errorf("advance partition %d: %w", r.Partition, err)
+	}
+	// clientFoundRows makes this the number of rows that held Start.
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("advance partition %d: %w", r.Partition, err)
+	}
+	if n == 1 {
+		return nil
+	}
+	// No row held Start: the partition has no position yet, or another
+	// writer moved it. Creating the row tells the two apart atomically: a
+	// concurrent creator makes this INSERT wait for it and then fail.
+	_, err = tx.ExecContext(ctx, s.stmts.insertPosition, s.pipeline, stream, r.Partition, r.End, now)
+	if err == nil {
+		return nil
+	}
+	if !isMySQLError(err, errDuplicateKey) {
+		return fmt.Errorf("insert position of partition %d: %w", r.Partition, err)
+	}
+	fenced := &FencedError{Stream: stream, Partition: r.Partition, Expected: r.Start, Found: -1}
+	// The found position only makes the message useful; the commit is
+	// fenced whether or not it can be read.
+	_ = tx.QueryRowContext(ctx, s.stmts.readPosition, s.pipeline, stream, r.Partition).Scan(&fenced.Found)
+	return fenced
+}
+
+// checkCommit rejects a commit the tables cannot hold faithfully, before
+// anything is sent, and returns its ranges in partition order: writers
+// that lock partitions in the same order cannot deadlock each other.
+func (s *Sink) checkCommit(c sdk.Commit) ([]sdk.RangeStats, error) {
+	if len(c.Ranges) == 0 {
+		if len(c.Rows) > 0 {
+			return nil, fmt.Errorf("%d rows but no ranges", len(c.Rows))
+		}
+		return nil, nil
+	}
+	if c.Stream == "" || utf8.RuneCountInString(c.Stream) > 255 {
+		return nil, fmt.Errorf("stream name %q is empty or longer than 255 characters", c.Stream)
+	}
+	ranges := slices.Clone(c.Ranges)
+	slices.SortFunc(ranges, func(a, b sdk.RangeStats) int { return cmp.Compare(a.Partition, b.Partition) })
+	for i, r := range ranges {
+		switch {
+		case r.Partition < 0:
+			return nil, fmt.Errorf("partition %d: negative partition", r.Partition)
+		case r.Start < 0 || r.End <= r.Start:
+			// An empty range would advance nothing and must not be
+			// committed: the runtime leaves such partitions out.
+			return nil, fmt.Errorf("partition %d: range [%d, %d) is empty or invalid", r.Partition, r.Start, r.End)
+		case i > 0 && ranges[i-1].Partition == r.Partition:
+			return nil, fmt.Errorf("partition %d: more than one range", r.Partition)
+		}
+	}
+	for _, row := range c.Rows {
+		if err := s.checkRow(row, ranges); err != nil {
+			return nil, fmt.Errorf("row of partition %d at %v: %w", row.Partition, row.Window, err)
+		}
+	}
+	return ranges, nil
+}
+
+// Bounds of a DATETIME column.
+var (
+	minDatetime = time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxDatetime = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+)
+
+func (s *Sink) checkRow(row sdk.Row, ranges []sdk.RangeStats) error {
+	i, found := slices.BinarySearchFunc(ranges, row.Partition, func(r sdk.RangeStats, p int32) int { return cmp.Compare(r.Partition, p) })
+	if !found || ranges[i].OffsetRange != row.OffsetRange {
+		return fmt.Errorf("range [%d, %d) is not one of the commit's ranges", row.Start, row.End)
+	}
+	w := row.Window.UTC()
+	if w.Before(minDatetime) || w.After(maxDatetime) || w.Nanosecond() != 0 {
+		return errors.New("window start is outside DATETIME's range or not a whole second")
+	}
+	if row.Count < 0 || row.Count > math.MaxInt32 {
+		return fmt.Errorf("count %d does not fit the int column", row.Count)
+	}
+	// The 2016 layout has no column for a sum; dropping it silently would
+	// lose data.
+	if row.Sum != 0 {
+		return fmt.Errorf("sum %v has no column in the aggregate table", row.Sum)
+	}
+	if len(row.Dims) != s.dimensions {
+		return fmt.Errorf("%d dimension values for %d dimensions", len(row.Dims), s.dimensions)
+	}
+	for _, d := range row.Dims {
+		// Checked here because a server outside strict mode would truncate
+		// the value and merge rows silently.
+		if !utf8.ValidString(d) || utf8.RuneCountInString(d) > dimensionLength {
+			return fmt.Errorf("dimension value %.40q is not UTF-8 of at most %d characters", d, dimensionLength)
+		}
+	}
+	return nil
+}
+
+// Close releases the connections.
+func (s *Sink) Close(ctx context.Context) error {
+	if s.db == nil {
+		return nil
+	}
+	err := s.db.Close()
+	s.db = nil
+	if err != nil {
+		return fmt.Errorf("mysql-sink: close connections to %s: %w", s.server, err)
+	}
+	return nil
+}
