@@ -1,0 +1,152 @@
+package kafkasource
+
+import (
+	"fmt"
+	"math"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kappa-stream/kappa/sdk"
+)
+
+// Values accepted by Config.Start.
+const (
+	StartEarliest = "earliest"
+	StartLatest   = "latest"
+)
+
+// Values accepted by Config.Isolation.
+const (
+	ReadCommitted   = "read_committed"
+	ReadUncommitted = "read_uncommitted"
+)
+
+// Config is the source's `config:` block in a pipeline file.
+type Config struct {
+	// Brokers is a comma-separated list of host:port seed brokers, usually
+	// `${KAPPA_BROKERS:-127.0.0.1:9092}`.
+	Brokers string `yaml:"brokers"`
+	// Topic is the Kafka topic read; every one of its partitions is read.
+	Topic string `yaml:"topic"`
+	// Start is where a partition with no committed position begins:
+	// "earliest" (the log start, the default) or "latest" (the log end at
+	// Seek). Partitions created after Seek are read from their beginning
+	// either way, since everything in them is newer than the Seek.
+	Start string `yaml:"start"`
+	// Isolation is "read_committed" (the default: records of aborted or
+	// open transactions are never returned) or "read_uncommitted".
+	Isolation string `yaml:"isolation"`
+	// ClientID names this client in the brokers' logs and quotas.
+	ClientID string `yaml:"client_id"`
+	// DialTimeout bounds connecting to a broker, and Open as a whole.
+	DialTimeout time.Duration `yaml:"dial_timeout"`
+	// FetchMaxBytes is how much one fetch response may carry; with one fetch
+	// in flight per broker it bounds the client's buffered memory.
+	FetchMaxBytes int64 `yaml:"fetch_max_bytes"`
+}
+
+// DefaultConfig returns the values a config block starts from.
+func DefaultConfig() Config {
+	return Config{
+		Start:         StartEarliest,
+		Isolation:     ReadCommitted,
+		ClientID:      "kappa",
+		DialTimeout:   10 * time.Second,
+		FetchMaxBytes: 16 << 20,
+	}
+}
+
+// ParseConfig decodes a config block over the defaults and validates it.
+func ParseConfig(raw []byte) (Config, error) {
+	cfg := DefaultConfig()
+	if err := sdk.DecodeConfig(raw, &cfg); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// BrokerList returns the seed brokers, trimmed, empty entries dropped.
+func (c Config) BrokerList() []string {
+	var brokers []string
+	for _, b := range strings.Split(c.Brokers, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			brokers = append(brokers, b)
+		}
+	}
+	return brokers
+}
+
+// Validate reports every invalid value at once, each at its key.
+func (c *Config) Validate() error {
+	var errs sdk.ConfigErrors
+	add := func(path, format string, args ...any) {
+		errs = append(errs, sdk.ConfigError{Path: path, Message: fmt.Sprintf(format, args...)})
+	}
+
+	brokers := c.BrokerList()
+	if len(brokers) == 0 {
+		add("brokers", "must list at least one host:port")
+	}
+	for _, b := range brokers {
+		if err := checkHostPort(b); err != nil {
+			add("brokers", "%q: %v", b, err)
+		}
+	}
+	if err := checkTopicName(c.Topic); err != nil {
+		add("topic", "%v", err)
+	}
+	if c.Start != StartEarliest && c.Start != StartLatest {
+		add("start", "%q is not one of %s, %s", c.Start, StartEarliest, StartLatest)
+	}
+	if c.Isolation != ReadCommitted && c.Isolation != ReadUncommitted {
+		add("isolation", "%q is not one of %s, %s", c.Isolation, ReadCommitted, ReadUncommitted)
+	}
+	if strings.TrimSpace(c.ClientID) == "" {
+		add("client_id", "must not be empty")
+	}
+	if c.DialTimeout <= 0 {
+		add("dial_timeout", "%v is not positive", c.DialTimeout)
+	}
+	if c.FetchMaxBytes <= 0 || c.FetchMaxBytes > math.MaxInt32 {
+		add("fetch_max_bytes", "%d is outside 1..%d", c.FetchMaxBytes, math.MaxInt32)
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+func checkHostPort(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("not host:port: %w", err)
+	}
+	if host == "" {
+		return fmt.Errorf("missing host")
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
+		return fmt.Errorf("port %q is not a number in 1..65535", port)
+	}
+	return nil
+}
+
+// checkTopicName applies Kafka's own rules so a typo fails at load time
+// rather than as an unknown topic at Open.
+func checkTopicName(topic string) error {
+	switch {
+	case topic == "":
+		return fmt.Errorf("must not be empty")
+	case topic == "." || topic == "..":
+		return fmt.Errorf("%q is not a valid topic name", topic)
+	case len(topic) > 249:
+		return fmt.Errorf("is %d characters, more than Kafka's 249", len(topic))
+	}
+	for _, r := range topic {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return fmt.Errorf("%q holds %q; Kafka allows only letters, digits, '.', '_' and '-'", topic, r)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,35 @@
+package kafkasource
+
+import (
+	"errors"
+	"fmt"
+)
+
+// errPollBeforeSeek is returned by Poll when no Seek placed the reader yet.
+var errPollBeforeSeek = errors.New("kafka source: Poll called before Seek")
+
+// OffsetOutOfRangeError reports that a partition's position is no longer in
+// the log, most often because retention deleted records before they were
+// read. The source never skips ahead on its own: that would silently lose
+// records, so the decision is left to whoever runs the pipeline.
+type OffsetOutOfRangeError struct {
+	Topic     string
+	Partition int32
+	// Offset is where reading was to continue; -1 when the partition was
+	// still being placed at the configured start.
+	Offset int64
+	// LogStart and HighWatermark bound the log as the broker reported it,
+	// -1 when unknown.
+	LogStart      int64
+	HighWatermark int64
+	// Err is the broker's error (kerr.OffsetOutOfRange).
+	Err error
+}
+
+func (e *OffsetOutOfRangeError) Error() string {
+	return fmt.Sprintf("topic %s partition %d: offset %d is out of range (log start %d, high watermark %d): "+
+		"records were deleted before they were read: %v",
+		e.Topic, e.Partition, e.Offset, e.LogStart, e.HighWatermark, e.Err)
+}
+
+func (e *OffsetOutOfRangeError) Unwrap() error { return e.Err }
