@@ -77,8 +77,9 @@ sink:
 	}
 }
 
-// A plugin's decoding errors may quote the value (yaml.v3 quotes the first
-// characters of it); for secret keys the positioned error must not.
+// A plugin's errors may quote the value (yaml.v3's own messages quote the
+// first characters of it, and a third-party plugin may pass them on); for
+// secret keys the positioned error must not.
 func TestConfigErrorsHideSecrets(t *testing.T) {
 	const password = "hunter2-correct-horse"
 	vars := map[string]string{"KAPPA_MYSQL_DSN": "admin:" + password + "@tcp(db:3306)/aggregates"}
@@ -86,18 +87,10 @@ func TestConfigErrorsHideSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wrong struct {
-		DSN   int    `yaml:"dsn"`
-		Table int    `yaml:"table"`
-		TLS   string `yaml:"tls"`
-	}
-	decodeErr := sdk.DecodeConfig(p.Sink.Config, &wrong)
-	var ces sdk.ConfigErrors
-	if !errors.As(decodeErr, &ces) || len(ces) != 3 {
-		t.Fatalf("DecodeConfig: %v, want 3 ConfigErrors", decodeErr)
-	}
-	if !strings.Contains(ces.Error(), "admin:h") {
-		t.Fatalf("the SDK no longer echoes values (%q); this test needs a new leaking message", ces.Error())
+	ces := sdk.ConfigErrors{
+		{Path: "dsn", Message: "cannot unmarshal !!str `admin:h...` into int"},
+		{Path: "table", Message: "cannot unmarshal !!str `twitter` into int"},
+		{Path: "tls", Message: "cannot unmarshal !!map into string"},
 	}
 	got := messages(t, p.Sink.ConfigErrors(ces))
 	want := []string{

@@ -85,6 +85,9 @@ func TestReadsKcatCompressedRecords(t *testing.T) {
 		seen := codecs[run.partition]
 		switch {
 		case len(seen) == 1 && seen[run.codecType]:
+		case run.codec == "zstd" && seen[run.codecType]:
+			// librdkafka sends a batch uncompressed when compressing it
+			// does not make it smaller; some zstd batches are enough.
 		case run.codec != "zstd" && len(seen) == 1 && seen[0]:
 			// librdkafka 2.0.2 infers gzip, snappy and lz4 support from
 			// Produce v0, which kfake (like Kafka 4) no longer serves, so it
