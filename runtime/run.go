@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/kappa-stream/kappa/runtime/engine"
+	"github.com/kappa-stream/kappa/runtime/launch"
+	"github.com/kappa-stream/kappa/runtime/pipeline"
+	"github.com/kappa-stream/kappa/sdk"
+)
+
+const runUsage = `usage: kappa-runtime [run] [flags] PIPELINE.yaml
+
+Runs the pipeline until SIGINT or SIGTERM (or, with --drain, until every
+partition has reached the end its log had at start), then exits 0.
+
+Flags:
+`
+
+func runCommand(ctx context.Context, args []string) int {
+	flags := flag.NewFlagSet("run", flag.ContinueOnError)
+	drain := flags.Bool("drain", false, "exit 0 once every partition has reached the end its log had at start")
+	logJSON := flags.Bool("log-json", false, "log as JSON lines instead of text")
+	flags.Usage = func() {
+		fmt.Fprint(os.Stderr, runUsage)
+		flags.PrintDefaults()
+	}
+	if err := flags.Parse(args); err != nil {
+		return 2
+	}
+	if flags.NArg() != 1 {
+		flags.Usage()
+		return 2
+	}
+	if err := run(ctx, flags.Arg(0), *drain, newLogger(*logJSON)); err != nil {
+		return fail(err)
+	}
+	return 0
+}
+
+func run(ctx context.Context, file string, drain bool, logger *slog.Logger) error {
+	p, err := pipeline.Load(file)
+	if err != nil {
+		return err
+	}
+	bs := blocks(p)
+	paths, err := findPlugins(p, bs)
+	if err != nil {
+		return err
+	}
+	procs := make([]*launch.Process, len(bs))
+	for i, b := range bs {
+		if procs[i], err = launch.Start(b.kind, paths[i], pluginLogger(), p.Timeouts.Open); err != nil {
+			return err
+		}
+		defer procs[i].Stop()
+	}
+	source, extractor, sink := procs[0].Source(), procs[1].Extractor(), procs[2].Sink()
+
+	openCtx, cancel := context.WithTimeout(ctx, p.Timeouts.Open)
+	defer cancel()
+	// The source opens first: it reaches the broker, and an unreachable one
+	// must stop the run before the sink creates anything.
+	info, err := source.Open(openCtx, setup(p, p.Source))
+	if err != nil {
+		return pluginError(p, bs[0], err)
+	}
+	defer closeQuietly(source)
+	if err := extractor.Open(openCtx, setup(p, p.Extractor)); err != nil {
+		return pluginError(p, bs[1], err)
+	}
+	defer closeQuietly(extractor)
+	if err := sink.Open(openCtx, setup(p, p.Sink)); err != nil {
+		return pluginError(p, bs[2], err)
+	}
+	defer closeQuietly(sink)
+
+	logger.Info("pipeline started", "pipeline", p.Name, "file", file, "stream", info.Stream,
+		"window", p.Window, "drain", drain, "source", paths[0], "extractor", paths[1], "sink", paths[2])
+	eng := engine.New(engine.Config{
+		Window:         p.Window,
+		Dimensions:     p.Dimensions,
+		Limits:         sdk.Limits{MaxRecords: p.Batch.MaxRecords, MaxBytes: p.Batch.MaxBytes, MaxWait: p.Batch.Interval},
+		PollTimeout:    p.Timeouts.Poll,
+		ExtractTimeout: p.Timeouts.Extract,
+		CommitTimeout:  p.Timeouts.Commit,
+		Drain:          drain,
+		Logger:         logger,
+	}, info.Stream, source, extractor, sink)
+	if err := eng.Run(ctx); err != nil {
+		return fmt.Errorf("pipeline %s: %w", p.Name, err)
+	}
+	t := eng.Totals()
+	logger.Info("pipeline stopped", "pipeline", p.Name, "batches", t.Batches, "records", t.Records,
+		"facts", t.Facts, "skipped", t.Skipped, "rejected", t.Rejected, "rows", t.Rows)
+	return nil
+}
