@@ -24,11 +24,11 @@ func fromUnixNano(n int64) time.Time {
 }
 
 func setupToPB(s Setup) *pb.Setup {
-	return &pb.Setup{Pipeline: s.Pipeline, Config: s.Config, WindowNanos: int64(s.Window), Dimensions: s.Dimensions}
+	return &pb.Setup{Pipeline: s.Pipeline, Config: s.Config, WindowNanos: int64(s.Window), Dimensions: s.Dimensions, Aggregates: s.Aggregates}
 }
 
 func setupFromPB(s *pb.Setup) Setup {
-	return Setup{Pipeline: s.GetPipeline(), Config: s.GetConfig(), Window: time.Duration(s.GetWindowNanos()), Dimensions: s.GetDimensions()}
+	return Setup{Pipeline: s.GetPipeline(), Config: s.GetConfig(), Window: time.Duration(s.GetWindowNanos()), Dimensions: s.GetDimensions(), Aggregates: s.GetAggregates()}
 }
 
 func rangeToPB(r OffsetRange) *pb.OffsetRange {

@@ -33,6 +33,26 @@ type Setup struct {
 	// Dimensions names the dimensions each fact carries, in order.
 	// Empty for a pipeline that only counts per window.
 	Dimensions []string
+	// Aggregates names what each row holds besides its key: always
+	// AggregateCount, and AggregateSum (the sum of Fact.Value) when the
+	// pipeline declares it. A sink stores a sum only when asked to.
+	Aggregates []string
+}
+
+// Aggregates a pipeline can declare.
+const (
+	AggregateCount = "count"
+	AggregateSum   = "sum"
+)
+
+// Sums reports whether the pipeline declared AggregateSum.
+func (s Setup) Sums() bool {
+	for _, a := range s.Aggregates {
+		if a == AggregateSum {
+			return true
+		}
+	}
+	return false
 }
 
 // Record is one record read from a partition.

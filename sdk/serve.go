@@ -3,9 +3,12 @@ package sdk
 import (
 	"context"
 	"os"
+	"path/filepath"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	"github.com/kappa-stream/kappa/internal/grpcopts"
+	"github.com/kappa-stream/kappa/internal/profile"
 	pb "github.com/kappa-stream/kappa/internal/rpc/kappapb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/stats"
@@ -52,12 +55,19 @@ func ServeExtractor(e Extractor) { serve(KindExtractor, &extractorPlugin{impl: e
 // ServeSink serves s as a plugin process; see ServeSource.
 func ServeSink(s Sink) { serve(KindSink, &sinkPlugin{impl: s}) }
 
+// stopProfile ends the profiles profile.Start began in serve; the process
+// usually ends in exitOnDisconnect, which must write them first.
+var stopProfile = func() {}
+
 func serve(kind string, p plugin.Plugin) {
+	stopProfile = profile.Start(filepath.Base(os.Args[0]))
+	defer stopProfile()
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: Handshake,
 		Plugins:         plugin.PluginSet{kind: p},
 		Logger:          hclog.New(&hclog.LoggerOptions{Name: kind, Output: os.Stderr, JSONFormat: true, Level: hclog.Info}),
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+			opts = append(opts, grpcopts.Server()...)
 			return grpc.NewServer(append(opts,
 				grpc.MaxRecvMsgSize(maxMessageBytes),
 				grpc.MaxSendMsgSize(maxMessageBytes),
@@ -81,6 +91,7 @@ func (exitOnDisconnect) TagConn(ctx context.Context, _ *stats.ConnTagInfo) conte
 }
 func (exitOnDisconnect) HandleConn(_ context.Context, s stats.ConnStats) {
 	if _, ok := s.(*stats.ConnEnd); ok {
+		stopProfile()
 		os.Exit(0)
 	}
 }

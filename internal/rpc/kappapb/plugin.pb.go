@@ -31,6 +31,7 @@ type Setup struct {
 	Config        []byte                 `protobuf:"bytes,2,opt,name=config,proto3" json:"config,omitempty"` // the plugin's config: block, YAML
 	WindowNanos   int64                  `protobuf:"varint,3,opt,name=window_nanos,json=windowNanos,proto3" json:"window_nanos,omitempty"`
 	Dimensions    []string               `protobuf:"bytes,4,rep,name=dimensions,proto3" json:"dimensions,omitempty"`
+	Aggregates    []string               `protobuf:"bytes,5,rep,name=aggregates,proto3" json:"aggregates,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -89,6 +90,13 @@ func (x *Setup) GetWindowNanos() int64 {
 func (x *Setup) GetDimensions() []string {
 	if x != nil {
 		return x.Dimensions
+	}
+	return nil
+}
+
+func (x *Setup) GetAggregates() []string {
+	if x != nil {
+		return x.Aggregates
 	}
 	return nil
 }
@@ -1294,18 +1302,360 @@ func (x *CommitRequest) GetRows() []*Row {
 	return nil
 }
 
+// AggregateRange sums the aggregate rows of one committed range.
+type AggregateRange struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Range         *OffsetRange           `protobuf:"bytes,1,opt,name=range,proto3" json:"range,omitempty"`
+	Rows          int64                  `protobuf:"varint,2,opt,name=rows,proto3" json:"rows,omitempty"`
+	Count         int64                  `protobuf:"varint,3,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AggregateRange) Reset() {
+	*x = AggregateRange{}
+	mi := &file_kappa_v1_plugin_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AggregateRange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AggregateRange) ProtoMessage() {}
+
+func (x *AggregateRange) ProtoReflect() protoreflect.Message {
+	mi := &file_kappa_v1_plugin_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AggregateRange.ProtoReflect.Descriptor instead.
+func (*AggregateRange) Descriptor() ([]byte, []int) {
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *AggregateRange) GetRange() *OffsetRange {
+	if x != nil {
+		return x.Range
+	}
+	return nil
+}
+
+func (x *AggregateRange) GetRows() int64 {
+	if x != nil {
+		return x.Rows
+	}
+	return 0
+}
+
+func (x *AggregateRange) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+// StreamAudit is what a sink holds about one stream of a pipeline.
+type StreamAudit struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stream        string                 `protobuf:"bytes,1,opt,name=stream,proto3" json:"stream,omitempty"`
+	Positions     []*Position            `protobuf:"bytes,2,rep,name=positions,proto3" json:"positions,omitempty"`
+	Batches       []*RangeStats          `protobuf:"bytes,3,rep,name=batches,proto3" json:"batches,omitempty"`
+	Aggregates    []*AggregateRange      `protobuf:"bytes,4,rep,name=aggregates,proto3" json:"aggregates,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamAudit) Reset() {
+	*x = StreamAudit{}
+	mi := &file_kappa_v1_plugin_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamAudit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamAudit) ProtoMessage() {}
+
+func (x *StreamAudit) ProtoReflect() protoreflect.Message {
+	mi := &file_kappa_v1_plugin_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamAudit.ProtoReflect.Descriptor instead.
+func (*StreamAudit) Descriptor() ([]byte, []int) {
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *StreamAudit) GetStream() string {
+	if x != nil {
+		return x.Stream
+	}
+	return ""
+}
+
+func (x *StreamAudit) GetPositions() []*Position {
+	if x != nil {
+		return x.Positions
+	}
+	return nil
+}
+
+func (x *StreamAudit) GetBatches() []*RangeStats {
+	if x != nil {
+		return x.Batches
+	}
+	return nil
+}
+
+func (x *StreamAudit) GetAggregates() []*AggregateRange {
+	if x != nil {
+		return x.Aggregates
+	}
+	return nil
+}
+
+type AuditResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Streams       []*StreamAudit         `protobuf:"bytes,1,rep,name=streams,proto3" json:"streams,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditResponse) Reset() {
+	*x = AuditResponse{}
+	mi := &file_kappa_v1_plugin_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditResponse) ProtoMessage() {}
+
+func (x *AuditResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kappa_v1_plugin_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditResponse.ProtoReflect.Descriptor instead.
+func (*AuditResponse) Descriptor() ([]byte, []int) {
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *AuditResponse) GetStreams() []*StreamAudit {
+	if x != nil {
+		return x.Streams
+	}
+	return nil
+}
+
+// PluginInfo is what a plugin says about itself, for `kappa-runtime
+// plugins` and `validate`. Validate checks a Setup's config against the
+// same schema without connecting anywhere; its problems travel as
+// ConfigProblems of an InvalidArgument error, and a plugin that does not
+// describe its config answers FailedPrecondition.
+type PluginInfo struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Name            string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Kind            string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	Version         string                 `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
+	Description     string                 `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
+	Config          []*ConfigField         `protobuf:"bytes,5,rep,name=config,proto3" json:"config,omitempty"`
+	ConfigDescribed bool                   `protobuf:"varint,6,opt,name=config_described,json=configDescribed,proto3" json:"config_described,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *PluginInfo) Reset() {
+	*x = PluginInfo{}
+	mi := &file_kappa_v1_plugin_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PluginInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PluginInfo) ProtoMessage() {}
+
+func (x *PluginInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_kappa_v1_plugin_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PluginInfo.ProtoReflect.Descriptor instead.
+func (*PluginInfo) Descriptor() ([]byte, []int) {
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *PluginInfo) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *PluginInfo) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *PluginInfo) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *PluginInfo) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *PluginInfo) GetConfig() []*ConfigField {
+	if x != nil {
+		return x.Config
+	}
+	return nil
+}
+
+func (x *PluginInfo) GetConfigDescribed() bool {
+	if x != nil {
+		return x.ConfigDescribed
+	}
+	return false
+}
+
+type ConfigField struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"` // dotted path inside the config block: "tls.ca"
+	Type          string                 `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	Default       string                 `protobuf:"bytes,3,opt,name=default,proto3" json:"default,omitempty"`
+	Required      bool                   `protobuf:"varint,4,opt,name=required,proto3" json:"required,omitempty"`
+	Description   string                 `protobuf:"bytes,5,opt,name=description,proto3" json:"description,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfigField) Reset() {
+	*x = ConfigField{}
+	mi := &file_kappa_v1_plugin_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfigField) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfigField) ProtoMessage() {}
+
+func (x *ConfigField) ProtoReflect() protoreflect.Message {
+	mi := &file_kappa_v1_plugin_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfigField.ProtoReflect.Descriptor instead.
+func (*ConfigField) Descriptor() ([]byte, []int) {
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ConfigField) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ConfigField) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *ConfigField) GetDefault() string {
+	if x != nil {
+		return x.Default
+	}
+	return ""
+}
+
+func (x *ConfigField) GetRequired() bool {
+	if x != nil {
+		return x.Required
+	}
+	return false
+}
+
+func (x *ConfigField) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
 var File_kappa_v1_plugin_proto protoreflect.FileDescriptor
 
 const file_kappa_v1_plugin_proto_rawDesc = "" +
 	"\n" +
-	"\x15kappa/v1/plugin.proto\x12\bkappa.v1\"~\n" +
+	"\x15kappa/v1/plugin.proto\x12\bkappa.v1\"\x9e\x01\n" +
 	"\x05Setup\x12\x1a\n" +
 	"\bpipeline\x18\x01 \x01(\tR\bpipeline\x12\x16\n" +
 	"\x06config\x18\x02 \x01(\fR\x06config\x12!\n" +
 	"\fwindow_nanos\x18\x03 \x01(\x03R\vwindowNanos\x12\x1e\n" +
 	"\n" +
 	"dimensions\x18\x04 \x03(\tR\n" +
-	"dimensions\"=\n" +
+	"dimensions\x12\x1e\n" +
+	"\n" +
+	"aggregates\x18\x05 \x03(\tR\n" +
+	"aggregates\"=\n" +
 	"\rConfigProblem\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\"E\n" +
@@ -1385,23 +1735,57 @@ const file_kappa_v1_plugin_proto_rawDesc = "" +
 	"\rCommitRequest\x12\x16\n" +
 	"\x06stream\x18\x01 \x01(\tR\x06stream\x12,\n" +
 	"\x06ranges\x18\x02 \x03(\v2\x14.kappa.v1.RangeStatsR\x06ranges\x12!\n" +
-	"\x04rows\x18\x03 \x03(\v2\r.kappa.v1.RowR\x04rows2\x8e\x02\n" +
+	"\x04rows\x18\x03 \x03(\v2\r.kappa.v1.RowR\x04rows\"g\n" +
+	"\x0eAggregateRange\x12+\n" +
+	"\x05range\x18\x01 \x01(\v2\x15.kappa.v1.OffsetRangeR\x05range\x12\x12\n" +
+	"\x04rows\x18\x02 \x01(\x03R\x04rows\x12\x14\n" +
+	"\x05count\x18\x03 \x01(\x03R\x05count\"\xc1\x01\n" +
+	"\vStreamAudit\x12\x16\n" +
+	"\x06stream\x18\x01 \x01(\tR\x06stream\x120\n" +
+	"\tpositions\x18\x02 \x03(\v2\x12.kappa.v1.PositionR\tpositions\x12.\n" +
+	"\abatches\x18\x03 \x03(\v2\x14.kappa.v1.RangeStatsR\abatches\x128\n" +
+	"\n" +
+	"aggregates\x18\x04 \x03(\v2\x18.kappa.v1.AggregateRangeR\n" +
+	"aggregates\"@\n" +
+	"\rAuditResponse\x12/\n" +
+	"\astreams\x18\x01 \x03(\v2\x15.kappa.v1.StreamAuditR\astreams\"\xca\x01\n" +
+	"\n" +
+	"PluginInfo\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\tR\aversion\x12 \n" +
+	"\vdescription\x18\x04 \x01(\tR\vdescription\x12-\n" +
+	"\x06config\x18\x05 \x03(\v2\x15.kappa.v1.ConfigFieldR\x06config\x12)\n" +
+	"\x10config_described\x18\x06 \x01(\bR\x0fconfigDescribed\"\x8d\x01\n" +
+	"\vConfigField\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12\x18\n" +
+	"\adefault\x18\x03 \x01(\tR\adefault\x12\x1a\n" +
+	"\brequired\x18\x04 \x01(\bR\brequired\x12 \n" +
+	"\vdescription\x18\x05 \x01(\tR\vdescription2\xef\x02\n" +
 	"\x06Source\x125\n" +
 	"\x04Open\x12\x0f.kappa.v1.Setup\x1a\x1c.kappa.v1.OpenSourceResponse\x12.\n" +
 	"\x04Seek\x12\x15.kappa.v1.SeekRequest\x1a\x0f.kappa.v1.Empty\x125\n" +
 	"\x04Poll\x12\x15.kappa.v1.PollRequest\x1a\x16.kappa.v1.PollResponse\x12;\n" +
 	"\n" +
 	"Watermarks\x12\x0f.kappa.v1.Empty\x1a\x1c.kappa.v1.WatermarksResponse\x12)\n" +
-	"\x05Close\x12\x0f.kappa.v1.Empty\x1a\x0f.kappa.v1.Empty2\xa0\x01\n" +
+	"\x05Close\x12\x0f.kappa.v1.Empty\x1a\x0f.kappa.v1.Empty\x121\n" +
+	"\bDescribe\x12\x0f.kappa.v1.Empty\x1a\x14.kappa.v1.PluginInfo\x12,\n" +
+	"\bValidate\x12\x0f.kappa.v1.Setup\x1a\x0f.kappa.v1.Empty2\x81\x02\n" +
 	"\tExtractor\x12(\n" +
 	"\x04Open\x12\x0f.kappa.v1.Setup\x1a\x0f.kappa.v1.Empty\x12>\n" +
 	"\aExtract\x12\x18.kappa.v1.ExtractRequest\x1a\x19.kappa.v1.ExtractResponse\x12)\n" +
-	"\x05Close\x12\x0f.kappa.v1.Empty\x1a\x0f.kappa.v1.Empty2\xd5\x01\n" +
+	"\x05Close\x12\x0f.kappa.v1.Empty\x1a\x0f.kappa.v1.Empty\x121\n" +
+	"\bDescribe\x12\x0f.kappa.v1.Empty\x1a\x14.kappa.v1.PluginInfo\x12,\n" +
+	"\bValidate\x12\x0f.kappa.v1.Setup\x1a\x0f.kappa.v1.Empty2\xe9\x02\n" +
 	"\x04Sink\x12(\n" +
 	"\x04Open\x12\x0f.kappa.v1.Setup\x1a\x0f.kappa.v1.Empty\x12D\n" +
 	"\tPositions\x12\x1a.kappa.v1.PositionsRequest\x1a\x1b.kappa.v1.PositionsResponse\x122\n" +
 	"\x06Commit\x12\x17.kappa.v1.CommitRequest\x1a\x0f.kappa.v1.Empty\x12)\n" +
-	"\x05Close\x12\x0f.kappa.v1.Empty\x1a\x0f.kappa.v1.EmptyB4Z2github.com/kappa-stream/kappa/internal/rpc/kappapbb\x06proto3"
+	"\x05Close\x12\x0f.kappa.v1.Empty\x1a\x0f.kappa.v1.Empty\x121\n" +
+	"\bDescribe\x12\x0f.kappa.v1.Empty\x1a\x14.kappa.v1.PluginInfo\x12,\n" +
+	"\bValidate\x12\x0f.kappa.v1.Setup\x1a\x0f.kappa.v1.Empty\x121\n" +
+	"\x05Audit\x12\x0f.kappa.v1.Empty\x1a\x17.kappa.v1.AuditResponseB4Z2github.com/kappa-stream/kappa/internal/rpc/kappapbb\x06proto3"
 
 var (
 	file_kappa_v1_plugin_proto_rawDescOnce sync.Once
@@ -1415,7 +1799,7 @@ func file_kappa_v1_plugin_proto_rawDescGZIP() []byte {
 	return file_kappa_v1_plugin_proto_rawDescData
 }
 
-var file_kappa_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_kappa_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_kappa_v1_plugin_proto_goTypes = []any{
 	(*Setup)(nil),              // 0: kappa.v1.Setup
 	(*ConfigProblem)(nil),      // 1: kappa.v1.ConfigProblem
@@ -1440,6 +1824,11 @@ var file_kappa_v1_plugin_proto_goTypes = []any{
 	(*RangeStats)(nil),         // 20: kappa.v1.RangeStats
 	(*Row)(nil),                // 21: kappa.v1.Row
 	(*CommitRequest)(nil),      // 22: kappa.v1.CommitRequest
+	(*AggregateRange)(nil),     // 23: kappa.v1.AggregateRange
+	(*StreamAudit)(nil),        // 24: kappa.v1.StreamAudit
+	(*AuditResponse)(nil),      // 25: kappa.v1.AuditResponse
+	(*PluginInfo)(nil),         // 26: kappa.v1.PluginInfo
+	(*ConfigField)(nil),        // 27: kappa.v1.ConfigField
 }
 var file_kappa_v1_plugin_proto_depIdxs = []int32{
 	1,  // 0: kappa.v1.ConfigProblems.problems:type_name -> kappa.v1.ConfigProblem
@@ -1457,35 +1846,55 @@ var file_kappa_v1_plugin_proto_depIdxs = []int32{
 	4,  // 12: kappa.v1.Row.range:type_name -> kappa.v1.OffsetRange
 	20, // 13: kappa.v1.CommitRequest.ranges:type_name -> kappa.v1.RangeStats
 	21, // 14: kappa.v1.CommitRequest.rows:type_name -> kappa.v1.Row
-	0,  // 15: kappa.v1.Source.Open:input_type -> kappa.v1.Setup
-	10, // 16: kappa.v1.Source.Seek:input_type -> kappa.v1.SeekRequest
-	11, // 17: kappa.v1.Source.Poll:input_type -> kappa.v1.PollRequest
-	8,  // 18: kappa.v1.Source.Watermarks:input_type -> kappa.v1.Empty
-	8,  // 19: kappa.v1.Source.Close:input_type -> kappa.v1.Empty
-	0,  // 20: kappa.v1.Extractor.Open:input_type -> kappa.v1.Setup
-	14, // 21: kappa.v1.Extractor.Extract:input_type -> kappa.v1.ExtractRequest
-	8,  // 22: kappa.v1.Extractor.Close:input_type -> kappa.v1.Empty
-	0,  // 23: kappa.v1.Sink.Open:input_type -> kappa.v1.Setup
-	18, // 24: kappa.v1.Sink.Positions:input_type -> kappa.v1.PositionsRequest
-	22, // 25: kappa.v1.Sink.Commit:input_type -> kappa.v1.CommitRequest
-	8,  // 26: kappa.v1.Sink.Close:input_type -> kappa.v1.Empty
-	9,  // 27: kappa.v1.Source.Open:output_type -> kappa.v1.OpenSourceResponse
-	8,  // 28: kappa.v1.Source.Seek:output_type -> kappa.v1.Empty
-	12, // 29: kappa.v1.Source.Poll:output_type -> kappa.v1.PollResponse
-	13, // 30: kappa.v1.Source.Watermarks:output_type -> kappa.v1.WatermarksResponse
-	8,  // 31: kappa.v1.Source.Close:output_type -> kappa.v1.Empty
-	8,  // 32: kappa.v1.Extractor.Open:output_type -> kappa.v1.Empty
-	17, // 33: kappa.v1.Extractor.Extract:output_type -> kappa.v1.ExtractResponse
-	8,  // 34: kappa.v1.Extractor.Close:output_type -> kappa.v1.Empty
-	8,  // 35: kappa.v1.Sink.Open:output_type -> kappa.v1.Empty
-	19, // 36: kappa.v1.Sink.Positions:output_type -> kappa.v1.PositionsResponse
-	8,  // 37: kappa.v1.Sink.Commit:output_type -> kappa.v1.Empty
-	8,  // 38: kappa.v1.Sink.Close:output_type -> kappa.v1.Empty
-	27, // [27:39] is the sub-list for method output_type
-	15, // [15:27] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	4,  // 15: kappa.v1.AggregateRange.range:type_name -> kappa.v1.OffsetRange
+	6,  // 16: kappa.v1.StreamAudit.positions:type_name -> kappa.v1.Position
+	20, // 17: kappa.v1.StreamAudit.batches:type_name -> kappa.v1.RangeStats
+	23, // 18: kappa.v1.StreamAudit.aggregates:type_name -> kappa.v1.AggregateRange
+	24, // 19: kappa.v1.AuditResponse.streams:type_name -> kappa.v1.StreamAudit
+	27, // 20: kappa.v1.PluginInfo.config:type_name -> kappa.v1.ConfigField
+	0,  // 21: kappa.v1.Source.Open:input_type -> kappa.v1.Setup
+	10, // 22: kappa.v1.Source.Seek:input_type -> kappa.v1.SeekRequest
+	11, // 23: kappa.v1.Source.Poll:input_type -> kappa.v1.PollRequest
+	8,  // 24: kappa.v1.Source.Watermarks:input_type -> kappa.v1.Empty
+	8,  // 25: kappa.v1.Source.Close:input_type -> kappa.v1.Empty
+	8,  // 26: kappa.v1.Source.Describe:input_type -> kappa.v1.Empty
+	0,  // 27: kappa.v1.Source.Validate:input_type -> kappa.v1.Setup
+	0,  // 28: kappa.v1.Extractor.Open:input_type -> kappa.v1.Setup
+	14, // 29: kappa.v1.Extractor.Extract:input_type -> kappa.v1.ExtractRequest
+	8,  // 30: kappa.v1.Extractor.Close:input_type -> kappa.v1.Empty
+	8,  // 31: kappa.v1.Extractor.Describe:input_type -> kappa.v1.Empty
+	0,  // 32: kappa.v1.Extractor.Validate:input_type -> kappa.v1.Setup
+	0,  // 33: kappa.v1.Sink.Open:input_type -> kappa.v1.Setup
+	18, // 34: kappa.v1.Sink.Positions:input_type -> kappa.v1.PositionsRequest
+	22, // 35: kappa.v1.Sink.Commit:input_type -> kappa.v1.CommitRequest
+	8,  // 36: kappa.v1.Sink.Close:input_type -> kappa.v1.Empty
+	8,  // 37: kappa.v1.Sink.Describe:input_type -> kappa.v1.Empty
+	0,  // 38: kappa.v1.Sink.Validate:input_type -> kappa.v1.Setup
+	8,  // 39: kappa.v1.Sink.Audit:input_type -> kappa.v1.Empty
+	9,  // 40: kappa.v1.Source.Open:output_type -> kappa.v1.OpenSourceResponse
+	8,  // 41: kappa.v1.Source.Seek:output_type -> kappa.v1.Empty
+	12, // 42: kappa.v1.Source.Poll:output_type -> kappa.v1.PollResponse
+	13, // 43: kappa.v1.Source.Watermarks:output_type -> kappa.v1.WatermarksResponse
+	8,  // 44: kappa.v1.Source.Close:output_type -> kappa.v1.Empty
+	26, // 45: kappa.v1.Source.Describe:output_type -> kappa.v1.PluginInfo
+	8,  // 46: kappa.v1.Source.Validate:output_type -> kappa.v1.Empty
+	8,  // 47: kappa.v1.Extractor.Open:output_type -> kappa.v1.Empty
+	17, // 48: kappa.v1.Extractor.Extract:output_type -> kappa.v1.ExtractResponse
+	8,  // 49: kappa.v1.Extractor.Close:output_type -> kappa.v1.Empty
+	26, // 50: kappa.v1.Extractor.Describe:output_type -> kappa.v1.PluginInfo
+	8,  // 51: kappa.v1.Extractor.Validate:output_type -> kappa.v1.Empty
+	8,  // 52: kappa.v1.Sink.Open:output_type -> kappa.v1.Empty
+	19, // 53: kappa.v1.Sink.Positions:output_type -> kappa.v1.PositionsResponse
+	8,  // 54: kappa.v1.Sink.Commit:output_type -> kappa.v1.Empty
+	8,  // 55: kappa.v1.Sink.Close:output_type -> kappa.v1.Empty
+	26, // 56: kappa.v1.Sink.Describe:output_type -> kappa.v1.PluginInfo
+	8,  // 57: kappa.v1.Sink.Validate:output_type -> kappa.v1.Empty
+	25, // 58: kappa.v1.Sink.Audit:output_type -> kappa.v1.AuditResponse
+	40, // [40:59] is the sub-list for method output_type
+	21, // [21:40] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_kappa_v1_plugin_proto_init() }
@@ -1499,7 +1908,7 @@ func file_kappa_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kappa_v1_plugin_proto_rawDesc), len(file_kappa_v1_plugin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   23,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

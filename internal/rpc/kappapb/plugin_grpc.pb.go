@@ -28,6 +28,8 @@ const (
 	Source_Poll_FullMethodName       = "/kappa.v1.Source/Poll"
 	Source_Watermarks_FullMethodName = "/kappa.v1.Source/Watermarks"
 	Source_Close_FullMethodName      = "/kappa.v1.Source/Close"
+	Source_Describe_FullMethodName   = "/kappa.v1.Source/Describe"
+	Source_Validate_FullMethodName   = "/kappa.v1.Source/Validate"
 )
 
 // SourceClient is the client API for Source service.
@@ -39,6 +41,9 @@ type SourceClient interface {
 	Poll(ctx context.Context, in *PollRequest, opts ...grpc.CallOption) (*PollResponse, error)
 	Watermarks(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*WatermarksResponse, error)
 	Close(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*Empty, error)
+	// Describe and Validate need no Open; see PluginInfo.
+	Describe(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*PluginInfo, error)
+	Validate(ctx context.Context, in *Setup, opts ...grpc.CallOption) (*Empty, error)
 }
 
 type sourceClient struct {
@@ -99,6 +104,26 @@ func (c *sourceClient) Close(ctx context.Context, in *Empty, opts ...grpc.CallOp
 	return out, nil
 }
 
+func (c *sourceClient) Describe(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*PluginInfo, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PluginInfo)
+	err := c.cc.Invoke(ctx, Source_Describe_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sourceClient) Validate(ctx context.Context, in *Setup, opts ...grpc.CallOption) (*Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Empty)
+	err := c.cc.Invoke(ctx, Source_Validate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SourceServer is the server API for Source service.
 // All implementations must embed UnimplementedSourceServer
 // for forward compatibility.
@@ -108,6 +133,9 @@ type SourceServer interface {
 	Poll(context.Context, *PollRequest) (*PollResponse, error)
 	Watermarks(context.Context, *Empty) (*WatermarksResponse, error)
 	Close(context.Context, *Empty) (*Empty, error)
+	// Describe and Validate need no Open; see PluginInfo.
+	Describe(context.Context, *Empty) (*PluginInfo, error)
+	Validate(context.Context, *Setup) (*Empty, error)
 	mustEmbedUnimplementedSourceServer()
 }
 
@@ -132,6 +160,12 @@ func (UnimplementedSourceServer) Watermarks(context.Context, *Empty) (*Watermark
 }
 func (UnimplementedSourceServer) Close(context.Context, *Empty) (*Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method Close not implemented")
+}
+func (UnimplementedSourceServer) Describe(context.Context, *Empty) (*PluginInfo, error) {
+	return nil, status.Error(codes.Unimplemented, "method Describe not implemented")
+}
+func (UnimplementedSourceServer) Validate(context.Context, *Setup) (*Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method Validate not implemented")
 }
 func (UnimplementedSourceServer) mustEmbedUnimplementedSourceServer() {}
 func (UnimplementedSourceServer) testEmbeddedByValue()                {}
@@ -244,6 +278,42 @@ func _Source_Close_Handler(srv interface{}, ctx context.Context, dec func(interf
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Source_Describe_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Empty)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SourceServer).Describe(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Source_Describe_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SourceServer).Describe(ctx, req.(*Empty))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Source_Validate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Setup)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SourceServer).Validate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Source_Validate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SourceServer).Validate(ctx, req.(*Setup))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Source_ServiceDesc is the grpc.ServiceDesc for Source service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -271,15 +341,25 @@ var Source_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "Close",
 			Handler:    _Source_Close_Handler,
 		},
+		{
+			MethodName: "Describe",
+			Handler:    _Source_Describe_Handler,
+		},
+		{
+			MethodName: "Validate",
+			Handler:    _Source_Validate_Handler,
+		},
 	},
 	Streams:  []grpc.StreamDesc{},
 	Metadata: "kappa/v1/plugin.proto",
 }
 
 const (
-	Extractor_Open_FullMethodName    = "/kappa.v1.Extractor/Open"
-	Extractor_Extract_FullMethodName = "/kappa.v1.Extractor/Extract"
-	Extractor_Close_FullMethodName   = "/kappa.v1.Extractor/Close"
+	Extractor_Open_FullMethodName     = "/kappa.v1.Extractor/Open"
+	Extractor_Extract_FullMethodName  = "/kappa.v1.Extractor/Extract"
+	Extractor_Close_FullMethodName    = "/kappa.v1.Extractor/Close"
+	Extractor_Describe_FullMethodName = "/kappa.v1.Extractor/Describe"
+	Extractor_Validate_FullMethodName = "/kappa.v1.Extractor/Validate"
 )
 
 // ExtractorClient is the client API for Extractor service.
@@ -289,6 +369,8 @@ type ExtractorClient interface {
 	Open(ctx context.Context, in *Setup, opts ...grpc.CallOption) (*Empty, error)
 	Extract(ctx context.Context, in *ExtractRequest, opts ...grpc.CallOption) (*ExtractResponse, error)
 	Close(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*Empty, error)
+	Describe(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*PluginInfo, error)
+	Validate(ctx context.Context, in *Setup, opts ...grpc.CallOption) (*Empty, error)
 }
 
 type extractorClient struct {
@@ -329,6 +411,26 @@ func (c *extractorClient) Close(ctx context.Context, in *Empty, opts ...grpc.Cal
 	return out, nil
 }
 
+func (c *extractorClient) Describe(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*PluginInfo, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PluginInfo)
+	err := c.cc.Invoke(ctx, Extractor_Describe_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *extractorClient) Validate(ctx context.Context, in *Setup, opts ...grpc.CallOption) (*Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Empty)
+	err := c.cc.Invoke(ctx, Extractor_Validate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ExtractorServer is the server API for Extractor service.
 // All implementations must embed UnimplementedExtractorServer
 // for forward compatibility.
@@ -336,6 +438,8 @@ type ExtractorServer interface {
 	Open(context.Context, *Setup) (*Empty, error)
 	Extract(context.Context, *ExtractRequest) (*ExtractResponse, error)
 	Close(context.Context, *Empty) (*Empty, error)
+	Describe(context.Context, *Empty) (*PluginInfo, error)
+	Validate(context.Context, *Setup) (*Empty, error)
 	mustEmbedUnimplementedExtractorServer()
 }
 
@@ -354,6 +458,12 @@ func (UnimplementedExtractorServer) Extract(context.Context, *ExtractRequest) (*
 }
 func (UnimplementedExtractorServer) Close(context.Context, *Empty) (*Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method Close not implemented")
+}
+func (UnimplementedExtractorServer) Describe(context.Context, *Empty) (*PluginInfo, error) {
+	return nil, status.Error(codes.Unimplemented, "method Describe not implemented")
+}
+func (UnimplementedExtractorServer) Validate(context.Context, *Setup) (*Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method Validate not implemented")
 }
 func (UnimplementedExtractorServer) mustEmbedUnimplementedExtractorServer() {}
 func (UnimplementedExtractorServer) testEmbeddedByValue()                   {}
@@ -430,6 +540,42 @@ func _Extractor_Close_Handler(srv interface{}, ctx context.Context, dec func(int
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Extractor_Describe_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Empty)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ExtractorServer).Describe(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Extractor_Describe_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ExtractorServer).Describe(ctx, req.(*Empty))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Extractor_Validate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Setup)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ExtractorServer).Validate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Extractor_Validate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ExtractorServer).Validate(ctx, req.(*Setup))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Extractor_ServiceDesc is the grpc.ServiceDesc for Extractor service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -449,6 +595,14 @@ var Extractor_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "Close",
 			Handler:    _Extractor_Close_Handler,
 		},
+		{
+			MethodName: "Describe",
+			Handler:    _Extractor_Describe_Handler,
+		},
+		{
+			MethodName: "Validate",
+			Handler:    _Extractor_Validate_Handler,
+		},
 	},
 	Streams:  []grpc.StreamDesc{},
 	Metadata: "kappa/v1/plugin.proto",
@@ -459,6 +613,9 @@ const (
 	Sink_Positions_FullMethodName = "/kappa.v1.Sink/Positions"
 	Sink_Commit_FullMethodName    = "/kappa.v1.Sink/Commit"
 	Sink_Close_FullMethodName     = "/kappa.v1.Sink/Close"
+	Sink_Describe_FullMethodName  = "/kappa.v1.Sink/Describe"
+	Sink_Validate_FullMethodName  = "/kappa.v1.Sink/Validate"
+	Sink_Audit_FullMethodName     = "/kappa.v1.Sink/Audit"
 )
 
 // SinkClient is the client API for Sink service.
@@ -469,6 +626,10 @@ type SinkClient interface {
 	Positions(ctx context.Context, in *PositionsRequest, opts ...grpc.CallOption) (*PositionsResponse, error)
 	Commit(ctx context.Context, in *CommitRequest, opts ...grpc.CallOption) (*Empty, error)
 	Close(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*Empty, error)
+	Describe(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*PluginInfo, error)
+	Validate(ctx context.Context, in *Setup, opts ...grpc.CallOption) (*Empty, error)
+	// Audit is optional: a sink without it answers Unimplemented.
+	Audit(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*AuditResponse, error)
 }
 
 type sinkClient struct {
@@ -519,6 +680,36 @@ func (c *sinkClient) Close(ctx context.Context, in *Empty, opts ...grpc.CallOpti
 	return out, nil
 }
 
+func (c *sinkClient) Describe(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*PluginInfo, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PluginInfo)
+	err := c.cc.Invoke(ctx, Sink_Describe_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sinkClient) Validate(ctx context.Context, in *Setup, opts ...grpc.CallOption) (*Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Empty)
+	err := c.cc.Invoke(ctx, Sink_Validate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sinkClient) Audit(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*AuditResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AuditResponse)
+	err := c.cc.Invoke(ctx, Sink_Audit_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SinkServer is the server API for Sink service.
 // All implementations must embed UnimplementedSinkServer
 // for forward compatibility.
@@ -527,6 +718,10 @@ type SinkServer interface {
 	Positions(context.Context, *PositionsRequest) (*PositionsResponse, error)
 	Commit(context.Context, *CommitRequest) (*Empty, error)
 	Close(context.Context, *Empty) (*Empty, error)
+	Describe(context.Context, *Empty) (*PluginInfo, error)
+	Validate(context.Context, *Setup) (*Empty, error)
+	// Audit is optional: a sink without it answers Unimplemented.
+	Audit(context.Context, *Empty) (*AuditResponse, error)
 	mustEmbedUnimplementedSinkServer()
 }
 
@@ -548,6 +743,15 @@ func (UnimplementedSinkServer) Commit(context.Context, *CommitRequest) (*Empty, 
 }
 func (UnimplementedSinkServer) Close(context.Context, *Empty) (*Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method Close not implemented")
+}
+func (UnimplementedSinkServer) Describe(context.Context, *Empty) (*PluginInfo, error) {
+	return nil, status.Error(codes.Unimplemented, "method Describe not implemented")
+}
+func (UnimplementedSinkServer) Validate(context.Context, *Setup) (*Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method Validate not implemented")
+}
+func (UnimplementedSinkServer) Audit(context.Context, *Empty) (*AuditResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Audit not implemented")
 }
 func (UnimplementedSinkServer) mustEmbedUnimplementedSinkServer() {}
 func (UnimplementedSinkServer) testEmbeddedByValue()              {}
@@ -642,6 +846,60 @@ func _Sink_Close_Handler(srv interface{}, ctx context.Context, dec func(interfac
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Sink_Describe_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Empty)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SinkServer).Describe(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Sink_Describe_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SinkServer).Describe(ctx, req.(*Empty))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Sink_Validate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Setup)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SinkServer).Validate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Sink_Validate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SinkServer).Validate(ctx, req.(*Setup))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Sink_Audit_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Empty)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SinkServer).Audit(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Sink_Audit_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SinkServer).Audit(ctx, req.(*Empty))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Sink_ServiceDesc is the grpc.ServiceDesc for Sink service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -664,6 +922,18 @@ var Sink_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Close",
 			Handler:    _Sink_Close_Handler,
+		},
+		{
+			MethodName: "Describe",
+			Handler:    _Sink_Describe_Handler,
+		},
+		{
+			MethodName: "Validate",
+			Handler:    _Sink_Validate_Handler,
+		},
+		{
+			MethodName: "Audit",
+			Handler:    _Sink_Audit_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

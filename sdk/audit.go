@@ -1,0 +1,41 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+)
+
+// Auditor is implemented by a sink that can account for everything it
+// committed, so that `kappa-runtime audit` can check a pipeline's results
+// back to exact offset ranges. It is optional: the runtime tells a sink
+// without it from one with it by ErrAuditUnsupported.
+type Auditor interface {
+	// Audit returns, for every stream the pipeline (the Setup's) committed
+	// to, what the sink holds: the committed positions, the per-range
+	// counters recorded in each commit's transaction, and the aggregate
+	// rows summed per range. It only reads.
+	Audit(ctx context.Context) ([]StreamAudit, error)
+}
+
+// StreamAudit is what a sink holds about one stream of a pipeline.
+type StreamAudit struct {
+	Stream    string
+	Positions []Position
+	// Batches holds one entry per committed range, with the counters the
+	// runtime passed in Commit.Ranges.
+	Batches []RangeStats
+	// Aggregates holds one entry per distinct range found on aggregate
+	// rows: how many rows carry it and the sum of their counts.
+	Aggregates []AggregateRange
+}
+
+// AggregateRange sums the aggregate rows that carry one offset range.
+type AggregateRange struct {
+	OffsetRange
+	Rows  int64
+	Count int64
+}
+
+// ErrAuditUnsupported is returned by the runtime's view of a sink that does
+// not implement Auditor.
+var ErrAuditUnsupported = errors.New("sink does not support audits")

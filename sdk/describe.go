@@ -1,0 +1,302 @@
+package sdk
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Info describes a plugin to `kappa-runtime plugins` and lets
+// `kappa-runtime validate` check a pipeline's config block without opening
+// the plugin. A plugin describes itself by implementing Describer:
+//
+//	func (*Files) Describe() sdk.Info {
+//		return sdk.Info{
+//			Version:     "1.0.0",
+//			Description: "reads JSON-lines files",
+//			Config:      &Config{Stream: "jsonl"}, // the defaults
+//		}
+//	}
+//
+// The config schema is derived from Config, the same struct Open decodes
+// with DecodeConfig: one field per yaml key, its type, its default (the
+// value Config holds), a description from the field's `doc:"…"` tag or
+// from Docs, and required from a `required:"true"` tag or Required.
+type Info struct {
+	// Name defaults to the binary's file name.
+	Name string `json:"name"`
+	// Kind is set by the SDK: source, extractor or sink.
+	Kind string `json:"kind"`
+	// Version defaults to the module version the binary was built from
+	// (or its VCS revision).
+	Version     string `json:"version"`
+	Description string `json:"description,omitempty"`
+	// Config points to a config struct holding the defaults. It stays in
+	// the plugin process; the runtime receives Fields.
+	Config any `json:"-"`
+	// Docs and Required describe Config's keys (dotted paths: "tls.ca")
+	// when the struct's tags do not.
+	Docs     map[string]string `json:"-"`
+	Required []string          `json:"-"`
+	// Fields is the schema derived from Config; filled in by the SDK.
+	Fields []Field `json:"config"`
+	// ConfigDescribed is false for a plugin that gives no Config: its
+	// config cannot be listed or checked without opening it.
+	ConfigDescribed bool `json:"config_described"`
+}
+
+// Field is one key of a plugin's config block.
+type Field struct {
+	// Name is the key's dotted path inside the config block.
+	Name        string `json:"name"`
+	Type        string `json:"type"`
+	Default     string `json:"default,omitempty"` // empty when the zero value
+	Required    bool   `json:"required"`
+	Description string `json:"description,omitempty"`
+}
+
+// Describer is implemented by plugins that describe themselves.
+type Describer interface {
+	Describe() Info
+}
+
+// ErrNotDescribed is wrapped by a validation that cannot run because the
+// plugin gives no config schema (it is no Describer, or its Info has no
+// Config, or it was built with an SDK that predates Describe).
+var ErrNotDescribed = errors.New("plugin does not describe its config")
+
+// describe completes what impl says about itself.
+func describe(kind string, impl any) Info {
+	var info Info
+	if d, ok := impl.(Describer); ok {
+		info = d.Describe()
+	}
+	info.Kind = kind
+	if info.Name == "" {
+		info.Name = filepath.Base(os.Args[0])
+	}
+	if info.Version == "" {
+		info.Version = buildVersion()
+	}
+	if info.Config != nil {
+		info.ConfigDescribed = true
+		info.Fields = ConfigFields(info.Config)
+		for i, f := range info.Fields {
+			if doc, ok := info.Docs[f.Name]; ok {
+				info.Fields[i].Description = doc
+			}
+			for _, r := range info.Required {
+				if r == f.Name {
+					info.Fields[i].Required = true
+				}
+			}
+		}
+	}
+	return info
+}
+
+func buildVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "-dirty"
+			}
+		}
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if rev == "" {
+		return "(devel)"
+	}
+	return "(devel) " + rev + dirty
+}
+
+// ConfigFields derives the schema of a config struct; defaults is the
+// struct, or a pointer to it, holding the default values.
+func ConfigFields(defaults any) []Field {
+	v := reflect.ValueOf(defaults)
+	for v.Kind() == reflect.Pointer {
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return nil
+	}
+	addressable := reflect.New(v.Type()).Elem() // for the Unmarshaler check
+	addressable.Set(v)
+	var fields []Field
+	appendFields(&fields, addressable, "")
+	return fields
+}
+
+func appendFields(fields *[]Field, v reflect.Value, prefix string) {
+	t := v.Type()
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		if !sf.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(sf.Name)
+		}
+		path := joinPath(prefix, name)
+		fv := v.Field(i)
+		if fv.Kind() == reflect.Struct && !implementsUnmarshaler(fv) && sf.Type != reflect.TypeFor[time.Time]() {
+			appendFields(fields, fv, path)
+			continue
+		}
+		*fields = append(*fields, Field{
+			Name:        path,
+			Type:        schemaType(sf.Type),
+			Default:     defaultText(fv),
+			Required:    sf.Tag.Get("required") == "true",
+			Description: sf.Tag.Get("doc"),
+		})
+	}
+}
+
+func schemaType(t reflect.Type) string {
+	switch {
+	case t == reflect.TypeFor[time.Duration]():
+		return "duration"
+	case t.Kind() == reflect.Bool:
+		return "bool"
+	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Uint64:
+		return "int"
+	case t.Kind() == reflect.Float32 || t.Kind() == reflect.Float64:
+		return "number"
+	case t.Kind() == reflect.String:
+		return "string"
+	case t.Kind() == reflect.Slice:
+		return "list of " + schemaType(t.Elem())
+	case t.Kind() == reflect.Map:
+		return "map of " + schemaType(t.Elem())
+	case t.Kind() == reflect.Pointer:
+		return schemaType(t.Elem())
+	}
+	return t.String()
+}
+
+// defaultText renders a default as it would be written in YAML; empty for
+// a zero value.
+func defaultText(v reflect.Value) string {
+	if v.IsZero() {
+		return ""
+	}
+	if d, ok := v.Interface().(time.Duration); ok {
+		return d.String()
+	}
+	out, err := yaml.Marshal(v.Interface())
+	if err != nil {
+		return fmt.Sprint(v.Interface())
+	}
+	text := strings.TrimSpace(string(out))
+	if v.Kind() == reflect.Slice || v.Kind() == reflect.Map {
+		// Flow style reads better on one line.
+		var n yaml.Node
+		if yaml.Unmarshal(out, &n) == nil && len(n.Content) > 0 {
+			n.Content[0].Style = yaml.FlowStyle
+			if flow, err := yaml.Marshal(n.Content[0]); err == nil {
+				text = strings.TrimSpace(string(flow))
+			}
+		}
+	}
+	return text
+}
+
+// validateConfig checks raw against info's schema the way Open would
+// decode it: into a copy of the defaults, strictly, with the struct's
+// Validator, and with every required key present. It reads and writes
+// nothing outside the process.
+func validateConfig(info Info, raw []byte) error {
+	if info.Config == nil {
+		return ErrNotDescribed
+	}
+	def := reflect.ValueOf(info.Config)
+	if def.Kind() != reflect.Pointer || def.Elem().Kind() != reflect.Struct {
+		return fmt.Errorf("%w: Info.Config must point to a struct, is %T", ErrNotDescribed, info.Config)
+	}
+	cfg := reflect.New(def.Elem().Type())
+	cfg.Elem().Set(def.Elem())
+	var problems ConfigErrors
+	if err := DecodeConfig(raw, cfg.Interface()); err != nil {
+		problems = asConfigErrors(err)
+	}
+	problems = append(problems, missingRequired(info.Fields, raw, problems)...)
+	if len(problems) > 0 {
+		return problems
+	}
+	return nil
+}
+
+// missingRequired reports required keys absent from raw, unless a problem
+// already names them.
+func missingRequired(fields []Field, raw []byte, found ConfigErrors) ConfigErrors {
+	var doc yaml.Node
+	if yaml.Unmarshal(raw, &doc) != nil {
+		return nil
+	}
+	var out ConfigErrors
+	for _, f := range fields {
+		if !f.Required || hasKey(&doc, f.Name) {
+			continue
+		}
+		reported := false
+		for _, p := range found {
+			reported = reported || p.Path == f.Name
+		}
+		if !reported {
+			out = append(out, ConfigError{Path: f.Name, Message: "required (" + f.Type + ")"})
+		}
+	}
+	return out
+}
+
+// hasKey reports whether the dotted path names a non-null value in doc.
+func hasKey(doc *yaml.Node, path string) bool {
+	n := doc
+	if n.Kind == yaml.DocumentNode {
+		if len(n.Content) == 0 {
+			return false
+		}
+		n = n.Content[0]
+	}
+	for _, part := range strings.Split(path, ".") {
+		if n.Kind != yaml.MappingNode {
+			return false
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == part {
+				next = n.Content[i+1]
+			}
+		}
+		if next == nil {
+			return false
+		}
+		n = next
+	}
+	return !(n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null")
+}
