@@ -21,7 +21,7 @@ func TestParseConfigDefaults(t *testing.T) {
 		Isolation:     ReadCommitted,
 		ClientID:      "kappa",
 		DialTimeout:   10 * time.Second,
-		FetchMaxBytes: 16 << 20,
+		FetchMaxBytes: 2 << 20,
 	}
 	if cfg != want {
 		t.Errorf("got %+v, want %+v", cfg, want)

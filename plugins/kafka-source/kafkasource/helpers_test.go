@@ -120,6 +120,11 @@ func (r *reader) poll() sdk.Batch {
 		if pb.End <= pb.Start {
 			r.tb.Fatalf("partition %d: empty or inverted range [%d, %d)", p, pb.Start, pb.End)
 		}
+		// The lag the runtime reports rests on it: the log end the source
+		// saw can never lie before what it just read.
+		if pb.HighWatermark < pb.End {
+			r.tb.Fatalf("partition %d: high watermark %d before range end %d", p, pb.HighWatermark, pb.End)
+		}
 		if prev, ok := r.ends[p]; ok && pb.Start != prev {
 			r.tb.Fatalf("partition %d: range starts at %d, previous ended at %d", p, pb.Start, prev)
 		}

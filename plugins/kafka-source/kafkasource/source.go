@@ -68,6 +68,9 @@ type Source struct {
 	pending        map[int32]*recordQueue
 	pendingRecords int
 	pendingBytes   int64
+	// logEnd is each partition's log end as the last fetch reported it,
+	// passed on in every batch so the runtime can report lag.
+	logEnd map[int32]int64
 	// rotation varies which partition fills a batch first, so that a busy
 	// partition cannot starve the others when limits cut a batch short.
 	rotation int
@@ -127,6 +130,7 @@ func (s *Source) Seek(ctx context.Context, positions []sdk.Position) error {
 	s.next = make(map[int32]int64, len(positions))
 	s.pending = make(map[int32]*recordQueue)
 	s.pendingRecords, s.pendingBytes = 0, 0
+	s.logEnd = make(map[int32]int64)
 
 	partitions, err := s.topicPartitions(ctx)
 	if err != nil {
@@ -268,6 +272,7 @@ func (s *Source) absorb(ctx context.Context, fetches kgo.Fetches) error {
 				if t.Topic != s.cfg.Topic {
 					continue
 				}
+				s.noteLogEnd(fp)
 				if err := s.enqueue(fp.Partition, fp.Records); err != nil {
 					return err
 				}
@@ -353,6 +358,18 @@ func (s *Source) enqueue(p int32, records []*kgo.Record) error {
 	return nil
 }
 
+// noteLogEnd keeps the end a caught-up reader reaches, as Watermarks
+// defines it: the last stable offset under read_committed.
+func (s *Source) noteLogEnd(fp *kgo.FetchPartition) {
+	end := fp.HighWatermark
+	if s.cfg.Isolation == ReadCommitted && fp.LastStableOffset >= 0 {
+		end = fp.LastStableOffset
+	}
+	if end > s.logEnd[fp.Partition] {
+		s.logEnd[fp.Partition] = end
+	}
+}
+
 func recordBytes(r *kgo.Record) int64 { return int64(len(r.Key) + len(r.Value)) }
 
 // takeBatch cuts the next batch from pending within limits. A batch may pass
@@ -419,8 +436,9 @@ func (s *Source) takeBatch(limits sdk.Limits) sdk.Batch {
 		}
 		s.next[p] = end
 		batch.Partitions = append(batch.Partitions, sdk.PartitionBatch{
-			OffsetRange: sdk.OffsetRange{Partition: p, Start: start, End: end},
-			Records:     out,
+			OffsetRange:   sdk.OffsetRange{Partition: p, Start: start, End: end},
+			Records:       out,
+			HighWatermark: s.logEnd[p],
 		})
 	}
 	return batch

@@ -485,3 +485,34 @@ func TestUnreachableServerFailsFast(t *testing.T) {
 		t.Fatalf("error does not name the address: %v", err)
 	}
 }
+
+// `aggregates: [count, sum]` adds a sum column (not part of the key); a
+// sink without it refuses a row with a sum rather than dropping it.
+func TestSumColumnOnlyWhenDeclared(t *testing.T) {
+	db, admin := testDatabase(t)
+	s := openSink(t, sdk.Setup{Config: sinkConfig(db, ""), Dimensions: []string{"lang"}, Aggregates: []string{sdk.AggregateCount, sdk.AggregateSum}})
+	got := columnsOf(t, admin, db, "twitter")
+	if len(got) != 7 || !strings.HasPrefix(got[5], "sum double NO ") || !strings.HasPrefix(got[6], "lang varchar(191) NO PRI") {
+		t.Fatalf("columns:\n%s", strings.Join(got, "\n"))
+	}
+	r := sdk.OffsetRange{Partition: 0, Start: 0, End: 10}
+	c := sdk.Commit{Stream: "twitter", Ranges: []sdk.RangeStats{{OffsetRange: r}}, Rows: []sdk.Row{
+		{OffsetRange: r, Window: minute, Dims: []string{"en"}, Count: 3, Sum: 12.5},
+		{OffsetRange: r, Window: minute, Dims: []string{"ja"}, Count: 1, Sum: -2},
+	}}
+	if err := s.Commit(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	if err := admin.QueryRow("SELECT SUM(sum) FROM " + quoteIdent(db) + ".twitter").Scan(&sum); err != nil || sum != 10.5 {
+		t.Fatalf("SUM(sum) = %v, %v; want 10.5", sum, err)
+	}
+
+	plainDB, _ := testDatabase(t)
+	plain := openSink(t, sdk.Setup{Config: sinkConfig(plainDB, "")})
+	withSum := rangeCommit(0, 0, 5, 2)
+	withSum.Rows[0].Sum = 1
+	if err := plain.Commit(context.Background(), withSum); err == nil || !strings.Contains(err.Error(), "no column") {
+		t.Fatalf("commit of a sum without a sum column = %v, want refused", err)
+	}
+}

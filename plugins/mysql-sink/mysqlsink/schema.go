@@ -38,11 +38,12 @@ const (
 	colTimestamp   = "timestamp"
 	colPartition   = "partition_id"
 	colCount       = "count"
+	colSum         = "sum"
 )
 
 // aggregateSchema is the 2016 job's table, with one column per dimension
 // after partition_id in the primary key.
-func aggregateSchema(table string, dimensions []string) tableSchema {
+func aggregateSchema(table string, dimensions []string, sums bool) tableSchema {
 	s := tableSchema{
 		Name: table,
 		Columns: []column{
@@ -55,6 +56,11 @@ func aggregateSchema(table string, dimensions []string) tableSchema {
 			{Name: colCount, Type: "int NOT NULL", DataType: "int"},
 		},
 		PrimaryKey: []string{colStartOffset, colEndOffset, colTimestamp, colPartition},
+	}
+	if sums {
+		// Only when the pipeline declares `aggregates: [count, sum]`, so that
+		// a pipeline without it keeps the 2016 layout exactly.
+		s.Columns = append(s.Columns, column{Name: colSum, Type: "double NOT NULL", DataType: "double"})
 	}
 	for _, d := range dimensions {
 		s.Columns = append(s.Columns, column{

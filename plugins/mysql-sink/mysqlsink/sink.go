@@ -45,6 +45,8 @@ const openTimeout = 15 * time.Second
 type Sink struct {
 	pipeline   string
 	dimensions int
+	// sums is whether the aggregate table has a sum column.
+	sums bool
 	// server names the server in messages without the password.
 	server string
 	db     *sql.DB
@@ -81,7 +83,7 @@ func (s *Sink) Open(ctx context.Context, setup sdk.Setup) error {
 	if err != nil {
 		return fmt.Errorf("mysql-sink: connect to %s: %w", server, err)
 	}
-	aggregate := aggregateSchema(cfg.Table, setup.Dimensions)
+	aggregate := aggregateSchema(cfg.Table, setup.Dimensions, setup.Sums())
 	offsets := offsetsSchema(cfg.OffsetsTable)
 	batches := batchesSchema(cfg.BatchesTable)
 	for _, t := range []tableSchema{offsets, batches, aggregate} {
@@ -92,6 +94,7 @@ func (s *Sink) Open(ctx context.Context, setup sdk.Setup) error {
 	}
 	s.pipeline = setup.Pipeline
 	s.dimensions = len(setup.Dimensions)
+	s.sums = setup.Sums()
 	s.server = server
 	s.db = db
 	s.stmts = newStatements(offsets, aggregate, batches)
@@ -111,7 +114,7 @@ func checkSetup(setup sdk.Setup) error {
 		return fmt.Errorf("window %v is not a whole number of seconds, which the DATETIME column needs", setup.Window)
 	}
 	taken := map[string]bool{}
-	for _, c := range aggregateSchema("", nil).Columns {
+	for _, c := range aggregateSchema("", nil, setup.Sums()).Columns {
 		taken[c.Name] = true
 	}
 	for _, d := range setup.Dimensions {
@@ -293,6 +296,9 @@ func (s *Sink) commitTx(ctx context.Context, stream string, ranges []sdk.RangeSt
 		args := make([]any, 0, len(chunk)*cols)
 		for _, r := range chunk {
 			args = append(args, r.Start, r.End, r.Window.UTC(), r.Partition, r.Count)
+			if s.sums {
+				args = append(args, r.Sum)
+			}
 			for _, d := range r.Dims {
 				args = append(args, d)
 			}
@@ -311,9 +317,12 @@ func (s *Sink) commitTx(ctx context.Context, stream string, ranges []sdk.RangeSt
 			return fmt.Errorf("insert %d batch records into %s: %w", len(chunk), s.stmts.batchesTable, err)
 		}
 	}
+	hook := loadFaults()
+	hook.maybeDie(hook.before(), "before COMMIT")
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit transaction (outcome unknown, re-read positions): %w", err)
 	}
+	hook.maybeDie(hook.after(), "after COMMIT")
 	return nil
 }
 
@@ -439,10 +448,13 @@ func (s *Sink) checkRow(row sdk.Row, ranges []sdk.RangeStats) error {
 	if row.Count < 0 || row.Count > math.MaxInt32 {
 		return fmt.Errorf("count %d does not fit the int column", row.Count)
 	}
-	// The 2016 layout has no column for a sum; dropping it silently would
-	// lose data.
-	if row.Sum != 0 {
-		return fmt.Errorf("sum %v has no column in the aggregate table", row.Sum)
+	// Without `aggregates: [count, sum]` the table has no column for a sum;
+	// dropping it silently would lose data.
+	if row.Sum != 0 && !s.sums {
+		return fmt.Errorf("sum %v has no column in the aggregate table (declare aggregates: [count, sum])", row.Sum)
+	}
+	if math.IsNaN(row.Sum) || math.IsInf(row.Sum, 0) {
+		return fmt.Errorf("sum %v is not a finite number", row.Sum)
 	}
 	if len(row.Dims) != s.dimensions {
 		return fmt.Errorf("%d dimension values for %d dimensions", len(row.Dims), s.dimensions)

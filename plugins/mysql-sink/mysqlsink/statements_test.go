@@ -14,7 +14,7 @@ import (
 )
 
 func TestCreateAggregateTableIsThe2016Layout(t *testing.T) {
-	got := createTableSQL(aggregateSchema("twitter", nil))
+	got := createTableSQL(aggregateSchema("twitter", nil, false))
 	want := "CREATE TABLE IF NOT EXISTS `twitter` (`start_offset` bigint NOT NULL, `end_offset` bigint NOT NULL, " +
 		"`timestamp` datetime NOT NULL, `partition_id` int NOT NULL, `count` int NOT NULL, " +
 		"PRIMARY KEY (`start_offset`, `end_offset`, `timestamp`, `partition_id`)) ENGINE=InnoDB"
@@ -24,7 +24,7 @@ func TestCreateAggregateTableIsThe2016Layout(t *testing.T) {
 }
 
 func TestCreateAggregateTableWithDimensions(t *testing.T) {
-	got := createTableSQL(aggregateSchema("tweets_by_lang", []string{"lang", "country"}))
+	got := createTableSQL(aggregateSchema("tweets_by_lang", []string{"lang", "country"}, false))
 	for _, part := range []string{
 		"CREATE TABLE IF NOT EXISTS `tweets_by_lang` (",
 		"`count` int NOT NULL, `lang` varchar(191) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL, `country` varchar(191)",
@@ -43,7 +43,7 @@ func TestQuoteIdentKeepsBackticksInert(t *testing.T) {
 }
 
 func TestStatements(t *testing.T) {
-	s := newStatements(offsetsSchema("offs"), aggregateSchema("twitter", []string{"lang"}), batchesSchema("bats"))
+	s := newStatements(offsetsSchema("offs"), aggregateSchema("twitter", []string{"lang"}, false), batchesSchema("bats"))
 	if want := "UPDATE `offs` SET `next_offset` = ?, `updated_at` = ? WHERE `pipeline` = ? AND `stream` = ? AND `partition_id` = ? AND `next_offset` = ?"; s.advance != want {
 		t.Errorf("advance:\n%s\nwant\n%s", s.advance, want)
 	}
@@ -75,7 +75,7 @@ func TestAdvanceAllSQL(t *testing.T) {
 }
 
 func TestMismatches(t *testing.T) {
-	want := aggregateSchema("twitter", nil)
+	want := aggregateSchema("twitter", nil, false)
 	good := tableLayout{Engine: "InnoDB", PrimaryKey: []string{"start_offset", "end_offset", "timestamp", "partition_id"}}
 	for _, c := range want.Columns {
 		good.Columns = append(good.Columns, existingColumn{Name: strings.ToUpper(c.Name), DataType: c.DataType, Nullable: "NO"})
@@ -97,7 +97,7 @@ func TestMismatches(t *testing.T) {
 			t.Errorf("mismatches\n%s\ndo not mention %q", got, part)
 		}
 	}
-	withDims := aggregateSchema("twitter", []string{"lang"})
+	withDims := aggregateSchema("twitter", []string{"lang"}, false)
 	short := bad
 	short.Engine = "InnoDB"
 	short.Columns = append([]existingColumn(nil), good.Columns...)
@@ -181,6 +181,18 @@ func TestIsRetryable(t *testing.T) {
 	} {
 		if got := IsRetryable(tt.err); got != tt.want {
 			t.Errorf("IsRetryable(%v) = %v, want %v", tt.err, got, tt.want)
+		}
+	}
+}
+
+func TestCreateAggregateTableWithSum(t *testing.T) {
+	got := createTableSQL(aggregateSchema("t", []string{"lang"}, true))
+	for _, part := range []string{
+		"`count` int NOT NULL, `sum` double NOT NULL, `lang` varchar(191)",
+		"PRIMARY KEY (`start_offset`, `end_offset`, `timestamp`, `partition_id`, `lang`))",
+	} {
+		if !strings.Contains(got, part) {
+			t.Errorf("%s\ndoes not contain\n%s", got, part)
 		}
 	}
 }
