@@ -13,11 +13,15 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/kappa-stream/kappa/internal/profile"
 	"github.com/kappa-stream/kappa/runtime/launch"
 )
 
 const usage = `usage:
   kappa-runtime [run] [--drain] [--log-json] PIPELINE.yaml   run a pipeline
+  kappa-runtime audit PIPELINE.yaml                          check what the sink committed
+  kappa-runtime validate PIPELINE.yaml                       check a pipeline file and its plugins' config
+  kappa-runtime plugins [--json] [PIPELINE.yaml]             list the plugins found, with their config fields
 
 Run "kappa-runtime COMMAND -h" for a command's flags.
 `
@@ -25,12 +29,17 @@ Run "kappa-runtime COMMAND -h" for a command's flags.
 // commands maps subcommand names to their implementations. Each parses its
 // own flags and returns the process exit code.
 var commands = map[string]func(ctx context.Context, args []string) int{
-	"run": runCommand,
+	"run":      runCommand,
+	"audit":    auditCommand,
+	"validate": validateCommand,
+	"plugins":  pluginsCommand,
 }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	stopProfile := profile.Start("kappa-runtime")
 	code := dispatch(ctx, os.Args[1:])
+	stopProfile()
 	stop()
 	launch.StopAll()
 	os.Exit(code)

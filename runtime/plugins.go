@@ -49,7 +49,7 @@ func pluginLogger() hclog.Logger {
 
 // setup is what every plugin of p is opened with.
 func setup(p *pipeline.Pipeline, pl pipeline.Plugin) sdk.Setup {
-	return sdk.Setup{Pipeline: p.Name, Config: pl.Config, Window: p.Window, Dimensions: p.Dimensions}
+	return sdk.Setup{Pipeline: p.Name, Config: pl.Config, Window: p.Window, Dimensions: p.Dimensions, Aggregates: p.Aggregates}
 }
 
 // pluginError places a plugin's config problems at their lines in the

@@ -8,8 +8,8 @@ import (
 	"os"
 
 	"github.com/kappa-stream/kappa/runtime/engine"
-	"github.com/kappa-stream/kappa/runtime/launch"
 	"github.com/kappa-stream/kappa/runtime/pipeline"
+	"github.com/kappa-stream/kappa/runtime/supervise"
 	"github.com/kappa-stream/kappa/sdk"
 )
 
@@ -52,9 +52,12 @@ func run(ctx context.Context, file string, drain bool, logger *slog.Logger) erro
 	if err != nil {
 		return err
 	}
-	procs := make([]*launch.Process, len(bs))
+	// Each plugin runs under a supervisor that restarts it when it dies or
+	// stops answering; the engine then resumes from committed positions.
+	procs := make([]*supervise.Plugin, len(bs))
 	for i, b := range bs {
-		if procs[i], err = launch.Start(b.kind, paths[i], pluginLogger(), p.Timeouts.Open); err != nil {
+		cfg := supervise.Config{StartTimeout: p.Timeouts.Open, Logger: logger, PluginLogger: pluginLogger()}
+		if procs[i], err = supervise.Start(b.kind, paths[i], cfg); err != nil {
 			return err
 		}
 		defer procs[i].Stop()
@@ -89,6 +92,7 @@ func run(ctx context.Context, file string, drain bool, logger *slog.Logger) erro
 		ExtractTimeout: p.Timeouts.Extract,
 		CommitTimeout:  p.Timeouts.Commit,
 		Drain:          drain,
+		OnFenced:       fencedPolicy(p.OnFenced),
 		Logger:         logger,
 	}, info.Stream, source, extractor, sink)
 	if err := eng.Run(ctx); err != nil {
@@ -98,4 +102,12 @@ func run(ctx context.Context, file string, drain bool, logger *slog.Logger) erro
 	logger.Info("pipeline stopped", "pipeline", p.Name, "batches", t.Batches, "records", t.Records,
 		"facts", t.Facts, "skipped", t.Skipped, "rejected", t.Rejected, "rows", t.Rows)
 	return nil
+}
+
+// fencedPolicy maps the pipeline's `on_fenced:` to the engine's policy.
+func fencedPolicy(onFenced string) engine.FencedPolicy {
+	if onFenced == pipeline.OnFencedExit {
+		return engine.FencedExit
+	}
+	return engine.FencedRetry
 }

@@ -23,7 +23,7 @@ type Config struct {
 	Window time.Duration
 	// Dimensions are the dimension names every fact carries.
 	Dimensions []string
-	// Limits bound each poll (defaults: 50,000 records, 64 MiB, 1s wait).
+	// Limits bound each poll (defaults: 50,000 records, 8 MiB, 1s wait).
 	Limits sdk.Limits
 	// PollTimeout, ExtractTimeout and CommitTimeout bound each call to a
 	// plugin (defaults 30s, 30s, 60s). PollTimeout is added to Limits.MaxWait.
@@ -31,9 +31,17 @@ type Config struct {
 	// Drain makes Run return once every partition has reached the end its
 	// log had when Run started.
 	Drain bool
+	// PollAhead is how many batches are polled while the one before them
+	// is extracted and committed (default 1); negative polls only when the
+	// previous batch is committed. See prefetch.go.
+	PollAhead int
 	// RetryFor is how long the engine keeps recovering from consecutive
-	// failed batches before Run gives up (default 2m).
+	// failed batches before Run gives up (default 2m). Fenced batches
+	// do not count: see OnFenced.
 	RetryFor time.Duration
+	// OnFenced is what Run does when another writer committed its
+	// partitions first (default FencedRetry).
+	OnFenced FencedPolicy
 	// Logger receives one line per batch and every recovery (default: slog.Default()).
 	Logger *slog.Logger
 }
@@ -46,7 +54,7 @@ func (c *Config) setDefaults() {
 		c.Limits.MaxRecords = 50_000
 	}
 	if c.Limits.MaxBytes <= 0 {
-		c.Limits.MaxBytes = 64 << 20
+		c.Limits.MaxBytes = 8 << 20
 	}
 	if c.Limits.MaxWait <= 0 {
 		c.Limits.MaxWait = time.Second
@@ -62,6 +70,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.RetryFor <= 0 {
 		c.RetryFor = 2 * time.Minute
+	}
+	if c.PollAhead == 0 {
+		c.PollAhead = 1
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -81,6 +92,10 @@ type Engine struct {
 	committed map[int32]int64
 	totals    Totals
 	out       sdk.Extraction
+	// poller polls ahead of the batch in process; nil when stopped.
+	poller *poller
+	// fencing tracks a run of fenced batches (fencing.go).
+	fencing fencing
 }
 
 // Totals counts what an engine has committed since it started.
@@ -110,6 +125,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			return fmt.Errorf("read watermarks to drain to: %w", err)
 		}
 	}
+	defer e.stopPoller()
 	if err := e.resume(ctx); err != nil {
 		return err
 	}
@@ -125,19 +141,28 @@ func (e *Engine) Run(ctx context.Context) error {
 		if err == nil {
 			failingSince = time.Time{}
 			backoff.reset()
+			e.unfenced()
 			continue
 		}
 		if ctx.Err() != nil {
 			break
 		}
-		if failingSince.IsZero() {
+		if errors.Is(err, ErrFatal) {
+			return err
+		}
+		fenced := errors.Is(err, sdk.ErrFenced)
+		if fenced {
+			// Being fenced is no failure to give up on: another runtime
+			// works, and this one stands by (fencing.go).
+			if err := e.fenced(err); err != nil {
+				return err
+			}
+		} else if failingSince.IsZero() {
 			failingSince = time.Now()
 		} else if time.Since(failingSince) > e.cfg.RetryFor {
 			return fmt.Errorf("batches kept failing for %s: %w", e.cfg.RetryFor.Round(time.Second), err)
 		}
-		if errors.Is(err, sdk.ErrFenced) {
-			log.Warn("batch fenced: another writer committed these partitions; re-reading positions", "err", err)
-		} else {
+		if !fenced {
 			log.Error("batch failed; re-reading committed positions", "err", err)
 		}
 		if !sleep(ctx, backoff.next()) {
@@ -146,6 +171,9 @@ func (e *Engine) Run(ctx context.Context) error {
 		if err := e.resume(ctx); err != nil {
 			if ctx.Err() != nil {
 				break
+			}
+			if errors.Is(err, ErrFatal) {
+				return err
 			}
 			log.Error("resume failed", "err", err)
 		}
@@ -158,6 +186,7 @@ func (e *Engine) Run(ctx context.Context) error {
 // how the engine starts and how it recovers from any failure, including a
 // commit whose outcome it never learnt.
 func (e *Engine) resume(ctx context.Context) error {
+	e.stopPoller() // batches polled ahead start where the failed one did
 	positions, err := e.sink.Positions(ctx, e.stream)
 	if err != nil {
 		return fmt.Errorf("read committed positions: %w", err)
@@ -190,9 +219,7 @@ func (e *Engine) caughtUp(targets []sdk.Watermark) bool {
 // step polls one batch, extracts, aggregates and commits it.
 func (e *Engine) step(ctx context.Context) error {
 	started := time.Now()
-	pollCtx, cancel := context.WithTimeout(ctx, e.cfg.Limits.MaxWait+e.cfg.PollTimeout)
-	batch, err := e.source.Poll(pollCtx, e.cfg.Limits)
-	cancel()
+	batch, err := e.poll(ctx)
 	if err != nil {
 		return fmt.Errorf("poll: %w", err)
 	}
@@ -229,6 +256,9 @@ func (e *Engine) step(ctx context.Context) error {
 		"partitions", len(commit.Ranges), "rows", len(commit.Rows),
 		"commit_ms", float64(commitTime.Microseconds()) / 1000, "batch_ms", float64(time.Since(started).Microseconds()) / 1000,
 		"lag", lag(batch, e.committed),
+	}
+	if oldest, newest, ok := recordAges(batch, commitStarted.Add(commitTime)); ok {
+		attrs = append(attrs, "oldest_record_ms", millis(oldest), "newest_record_ms", millis(newest))
 	}
 	if len(stats.reasons) > 0 {
 		attrs = append(attrs, "reasons", stats.reasons)

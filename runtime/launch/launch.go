@@ -15,6 +15,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	"github.com/kappa-stream/kappa/internal/grpcopts"
 	"github.com/kappa-stream/kappa/sdk"
 )
 
@@ -98,6 +99,7 @@ func Start(kind, path string, logger hclog.Logger, startTimeout time.Duration) (
 		StartTimeout:     startTimeout,
 		SyncStderr:       io.Discard, // plugin stderr arrives through Logger
 		Managed:          true,
+		GRPCDialOptions:  grpcopts.Dial(),
 	})
 	rpc, err := client.Client()
 	if err != nil {

@@ -26,6 +26,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kappa-stream/kappa/sdk"
 	"gopkg.in/yaml.v3"
 )
 
@@ -47,8 +48,14 @@ type Pipeline struct {
 	Window time.Duration
 	// Dimensions names the dimensions each fact carries, in order; default none.
 	Dimensions []string
+	// Aggregates names what each row holds: sdk.AggregateCount, always
+	// first, then sdk.AggregateSum when declared; default [count].
+	Aggregates []string
 	Batch      Batch
 	Timeouts   Timeouts
+	// OnFenced is what the runtime does when another runtime committed
+	// its partitions first: OnFencedRetry (default) or OnFencedExit.
+	OnFenced string
 }
 
 // Batch bounds one Poll of the source.
@@ -57,7 +64,9 @@ type Batch struct {
 	Interval time.Duration
 	// MaxRecords caps the records of one batch; default 50000.
 	MaxRecords int
-	// MaxBytes caps the record bytes of one batch; default 64MiB.
+	// MaxBytes caps the record bytes of one batch; default 8MiB. Every
+	// process holds a few batches at once (polled, in flight, decoded),
+	// so this bounds memory; see BENCHMARKS.md.
 	MaxBytes int64
 }
 
@@ -76,7 +85,7 @@ const (
 	DefaultWindow          = time.Minute
 	DefaultBatchInterval   = time.Second
 	DefaultBatchMaxRecords = 50000
-	DefaultBatchMaxBytes   = 64 << 20
+	DefaultBatchMaxBytes   = 8 << 20
 	DefaultOpenTimeout     = 30 * time.Second
 	DefaultPollTimeout     = 30 * time.Second
 	DefaultExtractTimeout  = 30 * time.Second
@@ -283,7 +292,7 @@ func (l *loader) mapping(e entry, known ...string) map[string]entry {
 
 func (l *loader) pipeline(root *yaml.Node) *Pipeline {
 	top := l.fields(root, "", "version", "name", "source", "extractor", "sink",
-		"window", "dimensions", "batch", "timeouts")
+		"window", "dimensions", "aggregates", "batch", "timeouts", "on_fenced")
 	p := &Pipeline{
 		File:       l.file,
 		Version:    l.version(top["version"], root),
@@ -293,6 +302,8 @@ func (l *loader) pipeline(root *yaml.Node) *Pipeline {
 		Sink:       l.plugin(top["sink"], "sink", root),
 		Window:     l.window(top["window"]),
 		Dimensions: l.dimensions(top["dimensions"]),
+		Aggregates: l.aggregates(top["aggregates"]),
+		OnFenced:   l.onFenced(top["on_fenced"]),
 	}
 	batch := l.mapping(top["batch"], "interval", "max_records", "max_bytes")
 	p.Batch = Batch{
@@ -489,6 +500,35 @@ func (l *loader) dimensions(e entry) []string {
 		}
 	}
 	return dims
+}
+
+// aggregates reads the list of aggregates. Every row counts its facts, so
+// count is always there; sum adds the sum of the facts' values.
+func (l *loader) aggregates(e entry) []string {
+	out := []string{sdk.AggregateCount}
+	if !l.usable(e) {
+		return out
+	}
+	if e.val.Kind != yaml.SequenceNode {
+		l.errorf(e.key, e.path, "must be a list of aggregates (count, sum), not %s", kindOf(e.val))
+		return out
+	}
+	for i, item := range e.val.Content {
+		a := entry{key: item, val: item, path: fmt.Sprintf("%s[%d]", e.path, i)}
+		if l.failed[item] || !l.scalar(a, "a string", "!!str") {
+			continue
+		}
+		switch item.Value {
+		case sdk.AggregateCount:
+		case sdk.AggregateSum:
+			if !slices.Contains(out, sdk.AggregateSum) {
+				out = append(out, sdk.AggregateSum)
+			}
+		default:
+			l.errorf(item, a.path, "unknown aggregate; the aggregates are count (always kept) and sum")
+		}
+	}
+	return out
 }
 
 func (l *loader) maxRecords(e entry) int {

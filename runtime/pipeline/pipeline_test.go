@@ -126,7 +126,7 @@ func TestBrokenFiles(t *testing.T) {
 		file: "unknown-keys.yaml",
 		want: []string{
 			"testdata/unknown-keys.yaml:4:3: source.confg: unknown key (known: config, plugin)",
-			"testdata/unknown-keys.yaml:10:1: windw: unknown key (known: batch, dimensions, extractor, name, sink, source, timeouts, version, window)",
+			"testdata/unknown-keys.yaml:10:1: windw: unknown key (known: aggregates, batch, dimensions, extractor, name, on_fenced, sink, source, timeouts, version, window)",
 			"testdata/unknown-keys.yaml:12:3: batch.max_recrods: unknown key (known: interval, max_bytes, max_records)",
 			"testdata/unknown-keys.yaml:15:3: timeouts.flush: unknown key (known: commit, extract, open, poll)",
 		},
@@ -236,7 +236,7 @@ func pipelineWith(block, lines string) string {
 
 func TestUnknownKeysAtEveryLevel(t *testing.T) {
 	for _, tc := range []struct{ block, want string }{
-		{"", "x.yaml:12:1: colour: unknown key (known: batch, dimensions, extractor, name, sink, source, timeouts, version, window)"},
+		{"", "x.yaml:12:1: colour: unknown key (known: aggregates, batch, dimensions, extractor, name, on_fenced, sink, source, timeouts, version, window)"},
 		{"source", "x.yaml:4:3: source.colour: unknown key (known: config, plugin)"},
 		{"extractor", "x.yaml:6:3: extractor.colour: unknown key (known: config, plugin)"},
 		{"sink", "x.yaml:8:3: sink.colour: unknown key (known: config, plugin)"},
@@ -279,6 +279,11 @@ func TestValues(t *testing.T) {
 		{"", "dimensions: [lang, count]\n", nil, "x.yaml:12:20: dimensions[1]: is a column of every aggregate table (partition_id, start_offset, end_offset, timestamp, count); choose another name"},
 		{"", "dimensions: [lang, [a]]\n", nil, "x.yaml:12:20: dimensions[1]: must be a string, not a list"},
 		{"", "dimensions:\n  - lang\n  - country\n", func(p *Pipeline) bool { return slices.Equal(p.Dimensions, []string{"lang", "country"}) }, ""},
+		{"", "window: 1m\n", func(p *Pipeline) bool { return slices.Equal(p.Aggregates, []string{"count"}) }, ""},
+		{"", "aggregates: [sum]\n", func(p *Pipeline) bool { return slices.Equal(p.Aggregates, []string{"count", "sum"}) }, ""},
+		{"", "aggregates: [count, sum, sum]\n", func(p *Pipeline) bool { return slices.Equal(p.Aggregates, []string{"count", "sum"}) }, ""},
+		{"", "aggregates: [count, avg]\n", nil, "x.yaml:12:21: aggregates[1]: unknown aggregate; the aggregates are count (always kept) and sum"},
+		{"", "aggregates: sum\n", nil, "x.yaml:12:1: aggregates: must be a list of aggregates (count, sum), not a string"},
 		{"sink", "  config:\n    table: a\n    table: b\n", nil, "x.yaml:10:5: sink.config.table: duplicate key (first at line 9)"},
 		{"source", "  config:\n", func(p *Pipeline) bool { return string(p.Source.Config) == "{}\n" }, ""},
 	} {

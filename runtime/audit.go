@@ -1,0 +1,251 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"text/tabwriter"
+
+	"github.com/kappa-stream/kappa/runtime/launch"
+	"github.com/kappa-stream/kappa/runtime/pipeline"
+	"github.com/kappa-stream/kappa/sdk"
+)
+
+const auditUsage = `usage: kappa-runtime audit PIPELINE.yaml
+
+Checks what the pipeline's sink committed: per partition, the committed
+ranges are contiguous and non-overlapping from the first committed offset up
+to the committed position, every aggregate row belongs to a committed range,
+and each range's counters add up (facts = the sum of its rows' counts;
+skipped + rejected <= records <= end - start). Prints a summary table and
+exits 1 on any gap, overlap or mismatch. Only the sink is started; the
+broker is not needed. The sink must implement audits (sdk.Auditor).
+`
+
+func auditCommand(ctx context.Context, args []string) int {
+	flags := flag.NewFlagSet("audit", flag.ContinueOnError)
+	flags.Usage = func() {
+		fmt.Fprint(os.Stderr, auditUsage)
+		flags.PrintDefaults()
+	}
+	if err := flags.Parse(args); err != nil {
+		return 2
+	}
+	if flags.NArg() != 1 {
+		flags.Usage()
+		return 2
+	}
+	streams, err := readAudit(ctx, flags.Arg(0))
+	if err != nil {
+		return fail(err)
+	}
+	clean := true
+	for _, st := range streams {
+		r := checkAudit(st)
+		r.print(os.Stdout)
+		clean = clean && len(r.problems) == 0
+	}
+	if !clean {
+		fmt.Fprintln(os.Stderr, "kappa-runtime: audit failed")
+		return 1
+	}
+	return 0
+}
+
+// readAudit starts and opens the pipeline's sink and asks it for its audit.
+func readAudit(ctx context.Context, file string) ([]sdk.StreamAudit, error) {
+	p, err := pipeline.Load(file)
+	if err != nil {
+		return nil, err
+	}
+	b := blocks(p)[2]
+	paths, err := findPlugins(p, []block{b})
+	if err != nil {
+		return nil, err
+	}
+	proc, err := launch.Start(b.kind, paths[0], pluginLogger(), p.Timeouts.Open)
+	if err != nil {
+		return nil, err
+	}
+	defer proc.Stop()
+	sink := proc.Sink()
+	openCtx, cancel := context.WithTimeout(ctx, p.Timeouts.Open)
+	defer cancel()
+	if err := sink.Open(openCtx, setup(p, p.Sink)); err != nil {
+		return nil, pluginError(p, b, err)
+	}
+	defer closeQuietly(sink)
+	auditor, ok := sink.(sdk.Auditor)
+	if !ok {
+		return nil, fmt.Errorf("%s: sink: %w", p.File, sdk.ErrAuditUnsupported)
+	}
+	streams, err := auditor.Audit(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: sink: %w", p.File, err)
+	}
+	if len(streams) == 0 {
+		return nil, fmt.Errorf("%s: pipeline %s has committed nothing yet", p.File, p.Name)
+	}
+	return streams, nil
+}
+
+// partitionAudit sums one partition's committed ranges.
+type partitionAudit struct {
+	partition                         int32
+	first, next                       int64 // first committed offset, committed position
+	batches                           int
+	records, facts, skipped, rejected int64
+	rows, counted                     int64 // aggregate rows and the sum of their counts
+	problems                          int
+	hasPosition, hasBatches           bool
+}
+
+// auditReport is the outcome of checking one stream.
+type auditReport struct {
+	stream     string
+	partitions []*partitionAudit
+	problems   []string
+}
+
+// checkAudit checks one stream's audit; see auditUsage.
+func checkAudit(st sdk.StreamAudit) auditReport {
+	r := auditReport{stream: st.Stream}
+	byPartition := map[int32]*partitionAudit{}
+	get := func(p int32) *partitionAudit {
+		if a, ok := byPartition[p]; ok {
+			return a
+		}
+		a := &partitionAudit{partition: p}
+		byPartition[p] = a
+		return a
+	}
+	problem := func(a *partitionAudit, format string, args ...any) {
+		a.problems++
+		r.problems = append(r.problems, fmt.Sprintf("partition %d: ", a.partition)+fmt.Sprintf(format, args...))
+	}
+	for _, p := range st.Positions {
+		a := get(p.Partition)
+		a.next, a.hasPosition = p.NextOffset, true
+	}
+
+	type rangeKey = sdk.OffsetRange
+	aggregates := map[rangeKey]sdk.AggregateRange{}
+	for _, g := range st.Aggregates {
+		aggregates[g.OffsetRange] = g
+	}
+	batches := slices.Clone(st.Batches)
+	slices.SortFunc(batches, func(x, y sdk.RangeStats) int {
+		return cmp.Or(cmp.Compare(x.Partition, y.Partition), cmp.Compare(x.Start, y.Start), cmp.Compare(x.End, y.End))
+	})
+	var prev *sdk.RangeStats
+	for i := range batches {
+		b := &batches[i]
+		a := get(b.Partition)
+		if prev == nil || prev.Partition != b.Partition {
+			a.first, a.hasBatches = b.Start, true
+		} else if b.Start > prev.End {
+			problem(a, "gap: offsets [%d, %d) lie between committed ranges [%d, %d) and [%d, %d)", prev.End, b.Start, prev.Start, prev.End, b.Start, b.End)
+		} else if b.Start < prev.End {
+			problem(a, "overlap: committed ranges [%d, %d) and [%d, %d) share offsets", prev.Start, prev.End, b.Start, b.End)
+		}
+		prev = b
+		a.batches++
+		a.records += b.Records
+		a.facts += b.Facts
+		a.skipped += b.Skipped
+		a.rejected += b.Rejected
+
+		g := aggregates[b.OffsetRange]
+		delete(aggregates, b.OffsetRange)
+		a.rows += g.Rows
+		a.counted += g.Count
+		switch {
+		case b.End <= b.Start:
+			problem(a, "range [%d, %d) is empty or reversed", b.Start, b.End)
+		case b.Records > b.End-b.Start:
+			problem(a, "range [%d, %d): %d records read from %d offsets", b.Start, b.End, b.Records, b.End-b.Start)
+		case b.Skipped+b.Rejected > b.Records:
+			problem(a, "range [%d, %d): %d skipped and %d rejected of %d records", b.Start, b.End, b.Skipped, b.Rejected, b.Records)
+		case b.Facts < b.Records-b.Skipped-b.Rejected:
+			problem(a, "range [%d, %d): %d facts for %d records neither skipped nor rejected", b.Start, b.End, b.Facts, b.Records-b.Skipped-b.Rejected)
+		}
+		if g.Count != b.Facts {
+			problem(a, "range [%d, %d): %d facts committed but its aggregate rows count %d", b.Start, b.End, b.Facts, g.Count)
+		}
+	}
+	for _, a := range byPartition {
+		switch {
+		case !a.hasBatches && a.hasPosition:
+			problem(a, "committed position %d but no committed range", a.next)
+		case a.hasBatches && !a.hasPosition:
+			problem(a, "committed ranges but no committed position")
+		}
+	}
+	// The last range of each partition must end at its position.
+	for i, b := range batches {
+		if i+1 < len(batches) && batches[i+1].Partition == b.Partition {
+			continue
+		}
+		a := get(b.Partition)
+		switch {
+		case !a.hasPosition:
+		case b.End < a.next:
+			problem(a, "gap: committed position %d is past the last committed range [%d, %d)", a.next, b.Start, b.End)
+		case b.End > a.next:
+			problem(a, "overlap: committed range [%d, %d) ends past the committed position %d", b.Start, b.End, a.next)
+		}
+	}
+	for _, g := range slices.SortedFunc(func(yield func(sdk.AggregateRange) bool) {
+		for _, g := range aggregates {
+			if !yield(g) {
+				return
+			}
+		}
+	}, func(x, y sdk.AggregateRange) int {
+		return cmp.Or(cmp.Compare(x.Partition, y.Partition), cmp.Compare(x.Start, y.Start))
+	}) {
+		a := get(g.Partition)
+		a.rows += g.Rows
+		a.counted += g.Count
+		problem(a, "%d aggregate rows counting %d carry range [%d, %d), which no commit recorded", g.Rows, g.Count, g.Start, g.End)
+	}
+	for _, a := range byPartition {
+		r.partitions = append(r.partitions, a)
+	}
+	slices.SortFunc(r.partitions, func(x, y *partitionAudit) int { return cmp.Compare(x.partition, y.partition) })
+	return r
+}
+
+// print writes the summary table and every problem.
+func (r auditReport) print(w io.Writer) {
+	fmt.Fprintf(w, "stream %s\n", r.stream)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "partition\tfirst\tnext_offset\tbatches\trecords\tfacts\tskipped\trejected\trows\tcounted\tproblems\t")
+	var total partitionAudit
+	for _, a := range r.partitions {
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", a.partition, a.first, a.next, a.batches,
+			a.records, a.facts, a.skipped, a.rejected, a.rows, a.counted, a.problems)
+		total.batches += a.batches
+		total.records += a.records
+		total.facts += a.facts
+		total.skipped += a.skipped
+		total.rejected += a.rejected
+		total.rows += a.rows
+		total.counted += a.counted
+		total.problems += a.problems
+	}
+	fmt.Fprintf(tw, "all\t\t\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", total.batches, total.records, total.facts,
+		total.skipped, total.rejected, total.rows, total.counted, total.problems)
+	tw.Flush()
+	if len(r.problems) == 0 {
+		fmt.Fprintln(w, "audit clean: ranges contiguous, counters add up")
+		return
+	}
+	for _, p := range r.problems {
+		fmt.Fprintln(w, "PROBLEM:", p)
+	}
+}
