@@ -2,7 +2,7 @@
 GO ?= go
 BINS := kappa-runtime kappa-dev kafka-source tweet-extractor mysql-sink
 
-.PHONY: build test test-short demo proto vet fmt clean
+.PHONY: build test test-short chaos demo proto vet fmt clean bench
 
 build:
 	@mkdir -p bin
@@ -11,6 +11,9 @@ build:
 	$(GO) build -o bin/kafka-source ./plugins/kafka-source
 	$(GO) build -o bin/tweet-extractor ./plugins/tweet-extractor
 	$(GO) build -o bin/mysql-sink ./plugins/mysql-sink
+	$(GO) build -o bin/hashtag-extractor ./examples/hashtag-extractor
+	$(GO) build -o bin/jsonl-source ./examples/jsonl-source
+	$(GO) build -o bin/csv-sink ./examples/csv-sink
 
 # The whole suite: unit, integration (kfake in-process, MariaDB on
 # 127.0.0.1:3306, kcat) and end to end (real processes). scripts/test
@@ -18,12 +21,29 @@ build:
 test:
 	./scripts/test
 
+# The full chaos test (e2e/chaos_test.go) and the MariaDB restart test:
+# 30+ kill -9 of the runtime, kills of every plugin and at the sink's
+# commit boundary, a second runtime, MariaDB restarted mid-run. It
+# restarts MariaDB, so it runs alone, never beside `make test`. Replay a
+# run with KAPPA_CHAOS_SEED=<seed printed by the run>.
+chaos:
+	./scripts/services
+	KAPPA_CHAOS_FULL=1 $(GO) test -count=1 -v -timeout 20m -run 'TestChaos|TestMariaDBRestart' ./e2e
+
 # Unit tests only; no server needed.
 test-short:
 	$(GO) test -short ./...
 
 demo: build
 	./scripts/demo
+
+# Throughput, memory, commit latency and freshness on this machine: a
+# broker preloaded with 1M tweets, read in-process (the limit) and by the
+# full pipeline into MariaDB. Prints the figures and writes
+# bench/results/UTC-TIME.json. See BENCHMARKS.md; flags: go run ./cmd/kappa-bench -h
+bench: build
+	./scripts/services
+	$(GO) run ./cmd/kappa-bench $(BENCHFLAGS)
 
 vet:
 	$(GO) vet ./...
