@@ -63,8 +63,8 @@ func TestAuditCatchesHandWrittenGapOverlapAndMismatch(t *testing.T) {
 		},
 		{
 			name: "overlap",
-			breakIt: "INSERT INTO %[1]s.kappa_batches (pipeline, stream, partition_id, start_offset, end_offset, records, facts, skipped, rejected, committed_at)" +
-				" VALUES ('twitter', 'twitter', 1, 1, 2, 1, 0, 1, 0, NOW())",
+			breakIt: "INSERT INTO %[1]s.kappa_batches (pipeline, stream, partition_id, start_offset, end_offset, records, facts, skipped, rejected, lost, committed_at)" +
+				" VALUES ('twitter', 'twitter', 1, 1, 2, 1, 0, 1, 0, 0, NOW())",
 			repair: "DELETE FROM %[1]s.kappa_batches WHERE partition_id = 1 AND start_offset = 1 AND end_offset = 2",
 			want:   "partition 1: overlap: committed ranges",
 		},

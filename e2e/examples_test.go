@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,32 +22,8 @@ import (
 )
 
 // The examples run as a user runs them: built beside kappa-runtime, named
-// by their bare names in the pipeline files under examples/.
-
-var (
-	examplesOnce sync.Once
-	examplesErr  error
-)
-
-// exampleBins builds the example plugins into the folder of bins(t).
-func exampleBins(t *testing.T) string {
-	t.Helper()
-	dir := bins(t)
-	examplesOnce.Do(func() {
-		for _, name := range []string{"hashtag-extractor", "jsonl-source", "csv-sink"} {
-			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), "./examples/"+name)
-			cmd.Dir = repoRoot()
-			if out, err := cmd.CombinedOutput(); err != nil {
-				examplesErr = fmt.Errorf("go build ./examples/%s: %v\n%s", name, err, out)
-				return
-			}
-		}
-	})
-	if examplesErr != nil {
-		t.Fatal(examplesErr)
-	}
-	return dir
-}
+// by their bare names in the pipeline files under examples/ (bins builds
+// them with the rest).
 
 func examplePipeline(name string) string {
 	return filepath.Join(repoRoot(), "examples", name, "pipeline.yaml")
@@ -90,7 +65,7 @@ func minuteTruth(g *firehose.Generator) map[string]int64 {
 // an independent count: the firehose's event times and encoding/json's
 // reading of each tweet's hashtags.
 func TestHashtagExtractorExample(t *testing.T) {
-	exampleBins(t)
+	bins(t)
 	broker := startBroker(t, "twitter", 4)
 	recs, _ := generate(t, 20000, 7)
 	truth, reach := map[string]int64{}, map[string]int64{}
@@ -176,7 +151,7 @@ func produceRecords(t *testing.T, broker, topic string, recs []firehose.Record) 
 // killed with SIGKILL mid-stream, lines are appended afterwards and the
 // last line is only half written when the drain starts.
 func TestJSONLSourceExample(t *testing.T) {
-	bin := exampleBins(t)
+	bin := bins(t)
 	recs, gen := generate(t, 30000, 11)
 	truth := minuteTruth(gen)
 	dir := t.TempDir()
@@ -262,7 +237,7 @@ func TestJSONLSourceExample(t *testing.T) {
 // swapped in; per-minute sums of the CSV file equal the ground truth, and a
 // second drain adds nothing.
 func TestCSVSinkExample(t *testing.T) {
-	exampleBins(t)
+	bins(t)
 	broker := startBroker(t, "twitter", 4)
 	_, truth := runFirehose(t, broker, "twitter", "--count", "20000", "--seed", "5")
 	dir := t.TempDir()

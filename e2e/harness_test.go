@@ -57,6 +57,10 @@ func bins(t *testing.T) string {
 			"kafka-source":    "./plugins/kafka-source",
 			"tweet-extractor": "./plugins/tweet-extractor",
 			"mysql-sink":      "./plugins/mysql-sink",
+			// the examples, each a plugin swapped in for a stock one
+			"hashtag-extractor": "./examples/hashtag-extractor",
+			"jsonl-source":      "./examples/jsonl-source",
+			"csv-sink":          "./examples/csv-sink",
 		} {
 			cmd := exec.Command("go", "build", "-o", filepath.Join(binDir, name), pkg)
 			cmd.Dir = repoRoot()

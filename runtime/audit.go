@@ -99,6 +99,7 @@ type partitionAudit struct {
 	first, next                       int64 // first committed offset, committed position
 	batches                           int
 	records, facts, skipped, rejected int64
+	lost                              int64 // offsets deleted before they were read (on_out_of_range: skip)
 	rows, counted                     int64 // aggregate rows and the sum of their counts
 	problems                          int
 	hasPosition, hasBatches           bool
@@ -158,6 +159,7 @@ func checkAudit(st sdk.StreamAudit) auditReport {
 		a.facts += b.Facts
 		a.skipped += b.Skipped
 		a.rejected += b.Rejected
+		a.lost += b.Lost
 
 		g := aggregates[b.OffsetRange]
 		delete(aggregates, b.OffsetRange)
@@ -166,8 +168,8 @@ func checkAudit(st sdk.StreamAudit) auditReport {
 		switch {
 		case b.End <= b.Start:
 			problem(a, "range [%d, %d) is empty or reversed", b.Start, b.End)
-		case b.Records > b.End-b.Start:
-			problem(a, "range [%d, %d): %d records read from %d offsets", b.Start, b.End, b.Records, b.End-b.Start)
+		case b.Records+b.Lost > b.End-b.Start || b.Lost < 0:
+			problem(a, "range [%d, %d): %d records read and %d offsets lost of %d offsets", b.Start, b.End, b.Records, b.Lost, b.End-b.Start)
 		case b.Skipped+b.Rejected > b.Records:
 			problem(a, "range [%d, %d): %d skipped and %d rejected of %d records", b.Start, b.End, b.Skipped, b.Rejected, b.Records)
 		case b.Facts < b.Records-b.Skipped-b.Rejected:
@@ -224,22 +226,23 @@ func checkAudit(st sdk.StreamAudit) auditReport {
 func (r auditReport) print(w io.Writer) {
 	fmt.Fprintf(w, "stream %s\n", r.stream)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "partition\tfirst\tnext_offset\tbatches\trecords\tfacts\tskipped\trejected\trows\tcounted\tproblems\t")
+	fmt.Fprintln(tw, "partition\tfirst\tnext_offset\tbatches\trecords\tfacts\tskipped\trejected\tlost\trows\tcounted\tproblems\t")
 	var total partitionAudit
 	for _, a := range r.partitions {
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", a.partition, a.first, a.next, a.batches,
-			a.records, a.facts, a.skipped, a.rejected, a.rows, a.counted, a.problems)
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", a.partition, a.first, a.next, a.batches,
+			a.records, a.facts, a.skipped, a.rejected, a.lost, a.rows, a.counted, a.problems)
 		total.batches += a.batches
 		total.records += a.records
 		total.facts += a.facts
 		total.skipped += a.skipped
 		total.rejected += a.rejected
+		total.lost += a.lost
 		total.rows += a.rows
 		total.counted += a.counted
 		total.problems += a.problems
 	}
-	fmt.Fprintf(tw, "all\t\t\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", total.batches, total.records, total.facts,
-		total.skipped, total.rejected, total.rows, total.counted, total.problems)
+	fmt.Fprintf(tw, "all\t\t\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", total.batches, total.records, total.facts,
+		total.skipped, total.rejected, total.lost, total.rows, total.counted, total.problems)
 	tw.Flush()
 	if len(r.problems) == 0 {
 		fmt.Fprintln(w, "audit clean: ranges contiguous, counters add up")

@@ -60,7 +60,8 @@ func TestAuditFindsEachKindOfProblem(t *testing.T) {
 		{"range past the position", func(a *sdk.StreamAudit) { a.Positions[0].NextOffset = 29 }, "partition 0: overlap: committed range [10, 30) ends past"},
 		{"rows counting more than the facts", func(a *sdk.StreamAudit) { a.Aggregates[0].Count++ }, "range [0, 10): 9 facts committed but its aggregate rows count 10"},
 		{"rows of no committed range", func(a *sdk.StreamAudit) { a.Aggregates = append(a.Aggregates, agg(1, 0, 5, 1, 3)) }, "partition 1: 1 aggregate rows counting 3 carry range [0, 5), which no commit"},
-		{"more records than offsets", func(a *sdk.StreamAudit) { a.Batches[3].Records = 11 }, "11 records read from 10 offsets"},
+		{"more records than offsets", func(a *sdk.StreamAudit) { a.Batches[3].Records = 11 }, "11 records read and 0 offsets lost of 10 offsets"},
+		{"more lost than offsets", func(a *sdk.StreamAudit) { a.Batches[3].Lost = 3 }, "9 records read and 3 offsets lost of 10 offsets"},
 		{"records without outcome", func(a *sdk.StreamAudit) { a.Batches[0].Facts, a.Aggregates[0].Count = 8, 8 }, "8 facts for 9 records"},
 		{"position without ranges", func(a *sdk.StreamAudit) { a.Positions = append(a.Positions, sdk.Position{Partition: 2, NextOffset: 4}) }, "partition 2: committed position 4 but no committed range"},
 	} {

@@ -71,7 +71,7 @@ func recordsFromPB(rs []*pb.Record, partition int32, withPartition bool) []Recor
 func batchToPB(b Batch) *pb.PollResponse {
 	out := &pb.PollResponse{Partitions: make([]*pb.PartitionBatch, len(b.Partitions))}
 	for i, p := range b.Partitions {
-		out.Partitions[i] = &pb.PartitionBatch{Range: rangeToPB(p.OffsetRange), Records: recordsToPB(p.Records, false), HighWatermark: p.HighWatermark}
+		out.Partitions[i] = &pb.PartitionBatch{Range: rangeToPB(p.OffsetRange), Records: recordsToPB(p.Records, false), HighWatermark: p.HighWatermark, Lost: p.Lost}
 	}
 	return out
 }
@@ -80,7 +80,7 @@ func batchFromPB(resp *pb.PollResponse) Batch {
 	b := Batch{Partitions: make([]PartitionBatch, len(resp.GetPartitions()))}
 	for i, p := range resp.GetPartitions() {
 		r := rangeFromPB(p.GetRange())
-		b.Partitions[i] = PartitionBatch{OffsetRange: r, Records: recordsFromPB(p.GetRecords(), r.Partition, false), HighWatermark: p.GetHighWatermark()}
+		b.Partitions[i] = PartitionBatch{OffsetRange: r, Records: recordsFromPB(p.GetRecords(), r.Partition, false), HighWatermark: p.GetHighWatermark(), Lost: p.GetLost()}
 	}
 	return b
 }
@@ -158,7 +158,7 @@ func verdictsFromPB(vs []*pb.Verdict, out []Verdict) []Verdict {
 func commitToPB(c Commit) *pb.CommitRequest {
 	out := &pb.CommitRequest{Stream: c.Stream, Ranges: make([]*pb.RangeStats, len(c.Ranges)), Rows: make([]*pb.Row, len(c.Rows))}
 	for i, r := range c.Ranges {
-		out.Ranges[i] = &pb.RangeStats{Range: rangeToPB(r.OffsetRange), Records: r.Records, Facts: r.Facts, Skipped: r.Skipped, Rejected: r.Rejected}
+		out.Ranges[i] = &pb.RangeStats{Range: rangeToPB(r.OffsetRange), Records: r.Records, Facts: r.Facts, Skipped: r.Skipped, Rejected: r.Rejected, Lost: r.Lost}
 	}
 	for i, r := range c.Rows {
 		out.Rows[i] = &pb.Row{Range: rangeToPB(r.OffsetRange), WindowUnixNano: r.Window.UnixNano(), Dims: r.Dims, Count: r.Count, Sum: r.Sum}
@@ -169,7 +169,7 @@ func commitToPB(c Commit) *pb.CommitRequest {
 func commitFromPB(req *pb.CommitRequest) Commit {
 	c := Commit{Stream: req.GetStream(), Ranges: make([]RangeStats, len(req.GetRanges())), Rows: make([]Row, len(req.GetRows()))}
 	for i, r := range req.GetRanges() {
-		c.Ranges[i] = RangeStats{OffsetRange: rangeFromPB(r.GetRange()), Records: r.GetRecords(), Facts: r.GetFacts(), Skipped: r.GetSkipped(), Rejected: r.GetRejected()}
+		c.Ranges[i] = RangeStats{OffsetRange: rangeFromPB(r.GetRange()), Records: r.GetRecords(), Facts: r.GetFacts(), Skipped: r.GetSkipped(), Rejected: r.GetRejected(), Lost: r.GetLost()}
 	}
 	for i, r := range req.GetRows() {
 		c.Rows[i] = Row{OffsetRange: rangeFromPB(r.GetRange()), Window: time.Unix(0, r.GetWindowUnixNano()).UTC(), Dims: r.GetDims(), Count: r.GetCount(), Sum: r.GetSum()}

@@ -10,6 +10,25 @@ import (
 	"google.golang.org/grpc/status"
 )
 
+// ErrPermanent is matched (errors.Is) by errors that no retry can cure,
+// such as records deleted before they could be read. The runtime stops on
+// them at once instead of re-reading positions and trying again. Mark an
+// error with Permanent.
+var ErrPermanent = errors.New("permanent error")
+
+// Permanent marks err as one that no retry can cure; its message is kept.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanentError{err}
+}
+
+type permanentError struct{ error }
+
+func (e permanentError) Unwrap() error        { return e.error }
+func (e permanentError) Is(target error) bool { return target == ErrPermanent }
+
 // ErrPluginUnavailable is wrapped by errors of calls whose plugin process
 // could not be reached: it died, or its connection broke.
 var ErrPluginUnavailable = errors.New("plugin unavailable")
@@ -25,6 +44,8 @@ func toStatus(err error) error {
 	switch {
 	case errors.Is(err, ErrFenced):
 		return status.Error(codes.Aborted, err.Error())
+	case errors.Is(err, ErrPermanent):
+		return status.Error(codes.FailedPrecondition, err.Error())
 	case errors.As(err, &cerrs), errors.As(err, &cerr):
 		if cerrs == nil {
 			cerrs = ConfigErrors{cerr}
@@ -58,6 +79,8 @@ func fromStatus(op string, err error) error {
 	switch st.Code() {
 	case codes.Aborted:
 		return fmt.Errorf("%s: %s: %w", op, st.Message(), ErrFenced)
+	case codes.FailedPrecondition:
+		return Permanent(fmt.Errorf("%s: %s", op, st.Message()))
 	case codes.InvalidArgument:
 		for _, d := range st.Details() {
 			if problems, ok := d.(*pb.ConfigProblems); ok {

@@ -83,6 +83,10 @@ type PartitionBatch struct {
 	// HighWatermark is the partition's log end as the source last saw it,
 	// for reporting lag; 0 when unknown.
 	HighWatermark int64
+	// Lost counts offsets at the start of the range whose records were
+	// deleted (by retention) before they could be read, and that the source
+	// skipped because it was told to. They are recorded, never counted.
+	Lost int64
 }
 
 // Batch is what one Poll returns: at most one range per partition.
@@ -227,6 +231,8 @@ type RangeStats struct {
 	Facts    int64
 	Skipped  int64
 	Rejected int64
+	// Lost is PartitionBatch.Lost: offsets deleted before they were read.
+	Lost int64
 }
 
 // Commit is one batch's result: the ranges it covers, every partition of

@@ -147,7 +147,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			break
 		}
-		if errors.Is(err, ErrFatal) {
+		if errors.Is(err, ErrFatal) || errors.Is(err, sdk.ErrPermanent) {
 			return err
 		}
 		fenced := errors.Is(err, sdk.ErrFenced)
@@ -172,7 +172,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				break
 			}
-			if errors.Is(err, ErrFatal) {
+			if errors.Is(err, ErrFatal) || errors.Is(err, sdk.ErrPermanent) {
 				return err
 			}
 			log.Error("resume failed", "err", err)
@@ -305,7 +305,11 @@ func (e *Engine) process(ctx context.Context, b sdk.Batch) (sdk.Commit, batchSta
 			continue
 		}
 		ranges[p.Partition] = p.OffsetRange
-		rangeStats[p.Partition] = &sdk.RangeStats{OffsetRange: p.OffsetRange, Records: int64(len(p.Records))}
+		rangeStats[p.Partition] = &sdk.RangeStats{OffsetRange: p.OffsetRange, Records: int64(len(p.Records)), Lost: p.Lost}
+		if p.Lost > 0 {
+			e.cfg.Logger.Warn("offsets lost: deleted before they were read, skipped as configured; recorded with the range",
+				"partition", p.Partition, "from", p.Start, "to", p.Start+p.Lost, "lost", p.Lost)
+		}
 		records = append(records, p.Records...)
 		for range p.Records {
 			partitionOf = append(partitionOf, p.Partition)

@@ -4,5 +4,6 @@ import "errors"
 
 // ErrFatal marks an error that no retry can cure: a plugin that cannot be
 // started again, or a pipeline whose policy is to stop when fenced. Run
-// returns such an error at once instead of recovering from it.
+// returns such an error at once instead of recovering from it, and so it
+// does with errors a plugin marked sdk.ErrPermanent.
 var ErrFatal = errors.New("fatal")

@@ -339,6 +339,7 @@ type PartitionBatch struct {
 	Range         *OffsetRange           `protobuf:"bytes,1,opt,name=range,proto3" json:"range,omitempty"`
 	Records       []*Record              `protobuf:"bytes,2,rep,name=records,proto3" json:"records,omitempty"`
 	HighWatermark int64                  `protobuf:"varint,3,opt,name=high_watermark,json=highWatermark,proto3" json:"high_watermark,omitempty"`
+	Lost          int64                  `protobuf:"varint,4,opt,name=lost,proto3" json:"lost,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -390,6 +391,13 @@ func (x *PartitionBatch) GetRecords() []*Record {
 func (x *PartitionBatch) GetHighWatermark() int64 {
 	if x != nil {
 		return x.HighWatermark
+	}
+	return 0
+}
+
+func (x *PartitionBatch) GetLost() int64 {
+	if x != nil {
+		return x.Lost
 	}
 	return 0
 }
@@ -1097,6 +1105,7 @@ type RangeStats struct {
 	Facts         int64                  `protobuf:"varint,3,opt,name=facts,proto3" json:"facts,omitempty"`
 	Skipped       int64                  `protobuf:"varint,4,opt,name=skipped,proto3" json:"skipped,omitempty"`
 	Rejected      int64                  `protobuf:"varint,5,opt,name=rejected,proto3" json:"rejected,omitempty"`
+	Lost          int64                  `protobuf:"varint,6,opt,name=lost,proto3" json:"lost,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1162,6 +1171,13 @@ func (x *RangeStats) GetSkipped() int64 {
 func (x *RangeStats) GetRejected() int64 {
 	if x != nil {
 		return x.Rejected
+	}
+	return 0
+}
+
+func (x *RangeStats) GetLost() int64 {
+	if x != nil {
+		return x.Lost
 	}
 	return 0
 }
@@ -1670,11 +1686,12 @@ const file_kappa_v1_plugin_proto_rawDesc = "" +
 	"\vOffsetRange\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\x05R\tpartition\x12\x14\n" +
 	"\x05start\x18\x02 \x01(\x03R\x05start\x12\x10\n" +
-	"\x03end\x18\x03 \x01(\x03R\x03end\"\x90\x01\n" +
+	"\x03end\x18\x03 \x01(\x03R\x03end\"\xa4\x01\n" +
 	"\x0ePartitionBatch\x12+\n" +
 	"\x05range\x18\x01 \x01(\v2\x15.kappa.v1.OffsetRangeR\x05range\x12*\n" +
 	"\arecords\x18\x02 \x03(\v2\x10.kappa.v1.RecordR\arecords\x12%\n" +
-	"\x0ehigh_watermark\x18\x03 \x01(\x03R\rhighWatermark\"I\n" +
+	"\x0ehigh_watermark\x18\x03 \x01(\x03R\rhighWatermark\x12\x12\n" +
+	"\x04lost\x18\x04 \x01(\x03R\x04lost\"I\n" +
 	"\bPosition\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\x05R\tpartition\x12\x1f\n" +
 	"\vnext_offset\x18\x02 \x01(\x03R\n" +
@@ -1718,14 +1735,15 @@ const file_kappa_v1_plugin_proto_rawDesc = "" +
 	"\x10PositionsRequest\x12\x16\n" +
 	"\x06stream\x18\x01 \x01(\tR\x06stream\"E\n" +
 	"\x11PositionsResponse\x120\n" +
-	"\tpositions\x18\x01 \x03(\v2\x12.kappa.v1.PositionR\tpositions\"\x9f\x01\n" +
+	"\tpositions\x18\x01 \x03(\v2\x12.kappa.v1.PositionR\tpositions\"\xb3\x01\n" +
 	"\n" +
 	"RangeStats\x12+\n" +
 	"\x05range\x18\x01 \x01(\v2\x15.kappa.v1.OffsetRangeR\x05range\x12\x18\n" +
 	"\arecords\x18\x02 \x01(\x03R\arecords\x12\x14\n" +
 	"\x05facts\x18\x03 \x01(\x03R\x05facts\x12\x18\n" +
 	"\askipped\x18\x04 \x01(\x03R\askipped\x12\x1a\n" +
-	"\brejected\x18\x05 \x01(\x03R\brejected\"\x98\x01\n" +
+	"\brejected\x18\x05 \x01(\x03R\brejected\x12\x12\n" +
+	"\x04lost\x18\x06 \x01(\x03R\x04lost\"\x98\x01\n" +
 	"\x03Row\x12+\n" +
 	"\x05range\x18\x01 \x01(\v2\x15.kappa.v1.OffsetRangeR\x05range\x12(\n" +
 	"\x10window_unix_nano\x18\x02 \x01(\x03R\x0ewindowUnixNano\x12\x12\n" +

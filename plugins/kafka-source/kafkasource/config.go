@@ -17,6 +17,12 @@ const (
 	StartLatest   = "latest"
 )
 
+// Values accepted by Config.OnOutOfRange.
+const (
+	OutOfRangeFail = "fail"
+	OutOfRangeSkip = "skip"
+)
+
 // Values accepted by Config.Isolation.
 const (
 	ReadCommitted   = "read_committed"
@@ -42,6 +48,12 @@ type Config struct {
 	ClientID string `yaml:"client_id"`
 	// DialTimeout bounds connecting to a broker, and Open as a whole.
 	DialTimeout time.Duration `yaml:"dial_timeout"`
+	// OnOutOfRange is what happens when a partition's position is no longer
+	// in the log because retention deleted the records there: "fail" (the
+	// default) stops with an error naming the partition and offsets; "skip"
+	// continues at the log start and hands the deleted offsets on as the
+	// range's Lost, so the sink records the gap and the log says so.
+	OnOutOfRange string `yaml:"on_out_of_range"`
 	// FetchMaxBytes is how much one fetch response may carry; with one fetch
 	// in flight per broker it bounds the client's buffered memory. It counts
 	// compressed bytes: snappy tweets grow about 6x when decoded, so the
@@ -56,6 +68,7 @@ func DefaultConfig() Config {
 	return Config{
 		Start:         StartEarliest,
 		Isolation:     ReadCommitted,
+		OnOutOfRange:  OutOfRangeFail,
 		ClientID:      "kappa",
 		DialTimeout:   10 * time.Second,
 		FetchMaxBytes: 2 << 20,
@@ -106,6 +119,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Isolation != ReadCommitted && c.Isolation != ReadUncommitted {
 		add("isolation", "%q is not one of %s, %s", c.Isolation, ReadCommitted, ReadUncommitted)
+	}
+	if c.OnOutOfRange != OutOfRangeFail && c.OnOutOfRange != OutOfRangeSkip {
+		add("on_out_of_range", "%q is not one of %s, %s", c.OnOutOfRange, OutOfRangeFail, OutOfRangeSkip)
 	}
 	if strings.TrimSpace(c.ClientID) == "" {
 		add("client_id", "must not be empty")

@@ -21,6 +21,7 @@ func TestParseConfigDefaults(t *testing.T) {
 		Isolation:     ReadCommitted,
 		ClientID:      "kappa",
 		DialTimeout:   10 * time.Second,
+		OnOutOfRange:  OutOfRangeFail,
 		FetchMaxBytes: 2 << 20,
 	}
 	if cfg != want {
@@ -61,7 +62,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"unknown key", "brokers: a:1\ntopic: t\ngroup: g\n", []string{"group"}},
 		{"bad broker", "brokers: a:1,nohost,b:0\ntopic: t\n", []string{"brokers", "brokers"}},
 		{"bad topic", "brokers: a:1\ntopic: tw itter\n", []string{"topic"}},
-		{"bad enums", "brokers: a:1\ntopic: t\nstart: beginning\nisolation: committed\n", []string{"start", "isolation"}},
+		{"bad enums", "brokers: a:1\ntopic: t\nstart: beginning\nisolation: committed\non_out_of_range: ignore\n", []string{"start", "isolation", "on_out_of_range"}},
 		{"bad duration", "brokers: a:1\ntopic: t\ndial_timeout: soon\n", []string{"dial_timeout"}},
 		{"integer duration", "brokers: a:1\ntopic: t\ndial_timeout: 10\n", []string{"dial_timeout"}},
 		{"non-positive values", "brokers: a:1\ntopic: t\ndial_timeout: 0s\nfetch_max_bytes: 0\nclient_id: ' '\n",

@@ -16,6 +16,7 @@ func (*Source) Describe() sdk.Info {
 			"start":           "where a partition without a committed position begins: earliest or latest",
 			"isolation":       "read_committed (records of aborted transactions never count) or read_uncommitted",
 			"client_id":       "names this client in the brokers' logs and quotas",
+			"on_out_of_range": "fail (default) or skip: continue at the log start, recording the deleted offsets as lost",
 			"dial_timeout":    "bounds connecting to a broker, and Open as a whole",
 			"fetch_max_bytes": "how much one fetch response may carry (compressed bytes)",
 		},

@@ -27,9 +27,12 @@ type OffsetOutOfRangeError struct {
 }
 
 func (e *OffsetOutOfRangeError) Error() string {
-	return fmt.Sprintf("topic %s partition %d: offset %d is out of range (log start %d, high watermark %d): "+
-		"records were deleted before they were read: %v",
-		e.Topic, e.Partition, e.Offset, e.LogStart, e.HighWatermark, e.Err)
+	why := "records were deleted before they were read (on_out_of_range: skip would go on at the log start)"
+	if e.HighWatermark >= 0 && e.Offset > e.HighWatermark {
+		why = "the position is past the log end: the topic was truncated or recreated, so offsets no longer name the records that were counted"
+	}
+	return fmt.Sprintf("topic %s partition %d: offset %d is out of range (log start %d, high watermark %d): %s: %v",
+		e.Topic, e.Partition, e.Offset, e.LogStart, e.HighWatermark, why, e.Err)
 }
 
 func (e *OffsetOutOfRangeError) Unwrap() error { return e.Err }

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -71,6 +72,10 @@ type Source struct {
 	// logEnd is each partition's log end as the last fetch reported it,
 	// passed on in every batch so the runtime can report lag.
 	logEnd map[int32]int64
+	// lostTo holds, for a partition whose position retention deleted and
+	// that on_out_of_range: skip moved to the log start, that log start: the
+	// partition's next range covers the deleted offsets as Lost.
+	lostTo map[int32]int64
 	// rotation varies which partition fills a batch first, so that a busy
 	// partition cannot starve the others when limits cut a batch short.
 	rotation int
@@ -117,7 +122,23 @@ func (s *Source) clientOpts() []kgo.Opt {
 		kgo.ClientID(s.cfg.ClientID),
 		kgo.DialTimeout(s.cfg.DialTimeout),
 		kgo.MetadataMinAge(metadataMinAge),
+		kgo.WithLogger(kgoLogger{sdk.Logger()}),
 	}
+}
+
+// kgoLogger passes franz-go's warnings and errors to the plugin's log: while
+// a broker cannot be reached the client retries with backoff, and each
+// failed attempt shows in the runtime's log.
+type kgoLogger struct{ log *slog.Logger }
+
+func (kgoLogger) Level() kgo.LogLevel { return kgo.LogLevelWarn }
+
+func (l kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
+	lvl := slog.LevelWarn
+	if level == kgo.LogLevelError {
+		lvl = slog.LevelError
+	}
+	l.log.Log(context.Background(), lvl, "kafka client: "+msg, keyvals...)
 }
 
 // Seek forgets everything read so far and places every partition: those in
@@ -131,6 +152,7 @@ func (s *Source) Seek(ctx context.Context, positions []sdk.Position) error {
 	s.pending = make(map[int32]*recordQueue)
 	s.pendingRecords, s.pendingBytes = 0, 0
 	s.logEnd = make(map[int32]int64)
+	s.lostTo = make(map[int32]int64)
 
 	partitions, err := s.topicPartitions(ctx)
 	if err != nil {
@@ -292,7 +314,12 @@ func (s *Source) fetchError(ctx context.Context, topic string, fp *kgo.FetchPart
 		}
 		return nil
 	case errors.Is(err, kerr.OffsetOutOfRange):
-		return s.outOfRange(ctx, fp)
+		oor := s.outOfRange(ctx, fp)
+		if s.cfg.OnOutOfRange == OutOfRangeSkip && s.skipDeleted(oor) {
+			return nil
+		}
+		// Re-reading positions finds the same deleted offsets: stop.
+		return sdk.Permanent(oor)
 	case fp.Partition < 0:
 		return fmt.Errorf("poll topic %s: %w", s.cfg.Topic, err)
 	default:
@@ -302,7 +329,7 @@ func (s *Source) fetchError(ctx context.Context, topic string, fp *kgo.FetchPart
 
 // outOfRange describes an out-of-range partition, asking the brokers for
 // the log bounds when the fetch response did not carry them.
-func (s *Source) outOfRange(ctx context.Context, fp *kgo.FetchPartition) error {
+func (s *Source) outOfRange(ctx context.Context, fp *kgo.FetchPartition) *OffsetOutOfRangeError {
 	e := &OffsetOutOfRangeError{
 		Topic:         s.cfg.Topic,
 		Partition:     fp.Partition,
@@ -319,6 +346,28 @@ func (s *Source) outOfRange(ctx context.Context, fp *kgo.FetchPartition) error {
 		}
 	}
 	return e
+}
+
+// skipDeleted moves an out-of-range partition to its log start when the
+// records at its position were deleted, and reports whether it did. A
+// position past the log end (a truncated or recreated topic) is never
+// skipped: moving back would count other records under offsets already
+// counted. Records still pending are returned first: the runtime re-seeks
+// after the error, and the skip happens on a clean position.
+func (s *Source) skipDeleted(e *OffsetOutOfRangeError) bool {
+	at, known := s.next[e.Partition]
+	if q := s.pending[e.Partition]; q != nil && q.len() > 0 {
+		return false
+	}
+	if !known || at != e.Offset || e.LogStart <= at {
+		return false
+	}
+	s.lostTo[e.Partition] = e.LogStart
+	s.reader.RemoveConsumePartitions(map[string][]int32{s.cfg.Topic: {e.Partition}})
+	s.reader.AddConsumePartitions(map[string]map[int32]kgo.Offset{s.cfg.Topic: {e.Partition: kgo.NewOffset().At(e.LogStart)}})
+	sdk.Logger().Warn("offsets deleted before they were read; skipping to the log start (on_out_of_range: skip)",
+		"topic", s.cfg.Topic, "partition", e.Partition, "from", at, "to", e.LogStart)
+	return true
 }
 
 // fetchOffset is the offset the reader is at for partition p: past the last
@@ -376,11 +425,14 @@ func recordBytes(r *kgo.Record) int64 { return int64(len(r.Key) + len(r.Value)) 
 // MaxBytes by the one record that crosses it. Markers cost nothing, so those
 // that directly follow the last record taken go with it.
 func (s *Source) takeBatch(limits sdk.Limits) sdk.Batch {
-	partitions := make([]int32, 0, len(s.pending))
+	partitions := make([]int32, 0, len(s.pending)+len(s.lostTo))
 	for p, q := range s.pending {
-		if q.len() > 0 {
+		if _, gap := s.lostTo[p]; q.len() > 0 && !gap {
 			partitions = append(partitions, p)
 		}
+	}
+	for p := range s.lostTo {
+		partitions = append(partitions, p)
 	}
 	if len(partitions) == 0 {
 		return sdk.Batch{}
@@ -407,7 +459,7 @@ func (s *Source) takeBatch(limits sdk.Limits) sdk.Batch {
 		}
 		end := start
 		var out []sdk.Record
-		for q.len() > 0 {
+		for q != nil && q.len() > 0 {
 			r := q.peek()
 			if !r.Attrs.IsControl() {
 				if full() {
@@ -431,6 +483,13 @@ func (s *Source) takeBatch(limits sdk.Limits) sdk.Batch {
 			end = r.Offset + 1
 			q.pop()
 		}
+		var lost int64
+		if logStart, gap := s.lostTo[p]; gap {
+			// Every record read here lies at or past the log start.
+			end = max(end, logStart)
+			lost = logStart - start
+			delete(s.lostTo, p)
+		}
 		if end == start {
 			continue
 		}
@@ -439,6 +498,7 @@ func (s *Source) takeBatch(limits sdk.Limits) sdk.Batch {
 			OffsetRange:   sdk.OffsetRange{Partition: p, Start: start, End: end},
 			Records:       out,
 			HighWatermark: s.logEnd[p],
+			Lost:          lost,
 		})
 	}
 	return batch

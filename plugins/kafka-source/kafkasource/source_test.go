@@ -449,3 +449,48 @@ func TestPollReturnsContextError(t *testing.T) {
 		t.Fatalf("got %+v, %v; want an empty batch", batch, err)
 	}
 }
+
+// With on_out_of_range: skip, a position whose records were deleted moves
+// to the log start, and the next range covers the deleted offsets as Lost:
+// nothing deleted is counted, nothing after it is missed, ranges stay
+// contiguous.
+func TestSkipDeletedRecordsRecordsTheGap(t *testing.T) {
+	cluster, brokers := newBroker(t, 2)
+	produce(t, newProducer(t, brokers), numbered(2, 0, 10)...)
+	if err := cluster.DeleteRecords(testTopic, 0, 6); err != nil {
+		t.Fatalf("delete records: %v", err)
+	}
+	src := openSource(t, brokers, "on_out_of_range: skip\n")
+	if err := src.Seek(context.Background(), []sdk.Position{{Partition: 0, NextOffset: 2}}); err != nil {
+		t.Fatal(err)
+	}
+	var ranges []sdk.PartitionBatch
+	deadline := time.Now().Add(10 * time.Second)
+	for next := int64(2); next < 10 && time.Now().Before(deadline); {
+		batch, err := src.Poll(context.Background(), quick)
+		if err != nil {
+			t.Fatalf("poll with on_out_of_range: skip: %v", err)
+		}
+		for _, pb := range batch.Partitions {
+			if pb.Partition != 0 {
+				continue
+			}
+			if pb.Start != next {
+				t.Fatalf("range [%d, %d) does not start at %d", pb.Start, pb.End, next)
+			}
+			next = pb.End
+			ranges = append(ranges, pb)
+		}
+	}
+	var lost int64
+	var offsets []int64
+	for _, r := range ranges {
+		lost += r.Lost
+		for _, rec := range r.Records {
+			offsets = append(offsets, rec.Offset)
+		}
+	}
+	if lost != 4 || !slices.Equal(offsets, []int64{6, 7, 8, 9}) {
+		t.Fatalf("lost %d offsets and read %v; want 4 lost ([2, 6)) and 6..9 read; ranges %+v", lost, offsets, ranges)
+	}
+}

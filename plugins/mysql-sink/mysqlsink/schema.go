@@ -103,6 +103,9 @@ func batchesSchema(table string) tableSchema {
 			{Name: "facts", Type: "bigint NOT NULL", DataType: "bigint"},
 			{Name: "skipped", Type: "bigint NOT NULL", DataType: "bigint"},
 			{Name: "rejected", Type: "bigint NOT NULL", DataType: "bigint"},
+			// offsets deleted before they were read, skipped by the source's
+			// on_out_of_range: skip; never counted
+			{Name: "lost", Type: "bigint NOT NULL", DataType: "bigint"},
 			{Name: "committed_at", Type: "datetime(6) NOT NULL", DataType: "datetime"},
 		},
 		PrimaryKey: []string{"pipeline", "stream", "partition_id", "start_offset"},

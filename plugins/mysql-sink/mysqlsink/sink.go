@@ -311,7 +311,7 @@ func (s *Sink) commitTx(ctx context.Context, stream string, ranges []sdk.RangeSt
 		args := make([]any, 0, len(chunk)*len(s.stmts.batchesColumns))
 		for _, r := range chunk {
 			args = append(args, s.pipeline, stream, r.Partition, r.Start, r.End,
-				r.Records, r.Facts, r.Skipped, r.Rejected, now)
+				r.Records, r.Facts, r.Skipped, r.Rejected, r.Lost, now)
 		}
 		if _, err := tx.ExecContext(ctx, s.stmts.insertBatchesSQL(len(chunk)), args...); err != nil {
 			return fmt.Errorf("insert %d batch records into %s: %w", len(chunk), s.stmts.batchesTable, err)

@@ -50,7 +50,7 @@ func TestStatements(t *testing.T) {
 	if want := "INSERT INTO `twitter` (`start_offset`, `end_offset`, `timestamp`, `partition_id`, `count`, `lang`) VALUES (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?)"; s.insertRowsSQL(2) != want {
 		t.Errorf("rows:\n%s\nwant\n%s", s.insertRowsSQL(2), want)
 	}
-	if want := "INSERT INTO `bats` (`pipeline`, `stream`, `partition_id`, `start_offset`, `end_offset`, `records`, `facts`, `skipped`, `rejected`, `committed_at`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; s.insertBatchesSQL(1) != want {
+	if want := "INSERT INTO `bats` (`pipeline`, `stream`, `partition_id`, `start_offset`, `end_offset`, `records`, `facts`, `skipped`, `rejected`, `lost`, `committed_at`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; s.insertBatchesSQL(1) != want {
 		t.Errorf("batches:\n%s\nwant\n%s", s.insertBatchesSQL(1), want)
 	}
 	full := s.insertRowsSQL(maxRowsPerInsert)
