@@ -516,3 +516,75 @@ func TestSumColumnOnlyWhenDeclared(t *testing.T) {
 		t.Fatalf("commit of a sum without a sum column = %v, want refused", err)
 	}
 }
+
+// A deadlock during a commit (InnoDB picks the commit as its victim) rolls
+// the whole commit back: the error is 1213, retryable, and no position or
+// row moved, so the runtime's retry after re-reading positions neither loses
+// nor doubles anything.
+func TestDeadlockDuringCommitRollsBackWhole(t *testing.T) {
+	db, admin := testDatabase(t)
+	s := openSink(t, sdk.Setup{Config: sinkConfig(db, "")})
+	ctx := context.Background()
+	if err := s.Commit(ctx, rangeCommit(0, 0, 5, 2)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Exec("CREATE TABLE " + quoteIdent(db) + ".ballast (n int PRIMARY KEY)"); err != nil {
+		t.Fatal(err)
+	}
+
+	// The other transaction is heavy (many undo records), so that InnoDB
+	// resolves the deadlock by rolling back the sink's commit. It holds the
+	// aggregate row the commit will insert, uncommitted.
+	other, err := admin.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Rollback()
+	if _, err := other.Exec("INSERT INTO " + quoteIdent(db) + ".ballast SELECT seq FROM " + quoteIdent(db) + ".seq_1_to_2000"); err != nil {
+		t.Fatal(err)
+	}
+	second := rangeCommit(0, 5, 9, 4)
+	if _, err := other.Exec("INSERT INTO "+quoteIdent(db)+".twitter (start_offset, end_offset, timestamp, partition_id, count) VALUES (5, 9, ?, 0, 1)", minute); err != nil {
+		t.Fatal(err)
+	}
+
+	committed := make(chan error, 1)
+	go func() { committed <- s.Commit(ctx, second) }()
+	// The commit advances partition 0 (locking its position row), then its
+	// INSERT waits for the other transaction's row; the other transaction
+	// asking for the position row closes the cycle.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var waiting int
+		admin.QueryRow("SELECT COUNT(*) FROM information_schema.innodb_lock_waits").Scan(&waiting)
+		if waiting > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the commit never waited for the other transaction's row")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := other.Exec("SELECT * FROM " + quoteIdent(db) + ".kappa_offsets WHERE partition_id = 0 FOR UPDATE"); err != nil {
+		t.Fatalf("the heavy transaction was chosen as the victim: %v", err)
+	}
+	err = <-committed
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) || me.Number != errDeadlock || !IsRetryable(err) || errors.Is(err, sdk.ErrFenced) {
+		t.Fatalf("commit = %v, want a retryable deadlock (1213)", err)
+	}
+	other.Rollback()
+
+	if got := positions(t, s); got[0] != 5 {
+		t.Errorf("position after the deadlock = %d, want still 5", got[0])
+	}
+	if n := countRows(t, admin, "SELECT COUNT(*) FROM "+quoteIdent(db)+".twitter WHERE start_offset = 5"); n != 0 {
+		t.Errorf("%d aggregate rows of the rolled-back commit, want 0", n)
+	}
+	if err := s.Commit(ctx, second); err != nil {
+		t.Fatalf("the retried commit: %v", err)
+	}
+	if got := positions(t, s); got[0] != 9 {
+		t.Errorf("position after the retry = %d, want 9", got[0])
+	}
+}
