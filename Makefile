@@ -1,6 +1,5 @@
 # Build and test Kappa. `make build` leaves every binary in bin/.
 GO ?= go
-BINS := kappa-runtime kappa-dev kafka-source tweet-extractor mysql-sink
 
 .PHONY: build test test-short chaos demo proto vet fmt clean bench
 
