@@ -147,7 +147,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			break
 		}
-		if errors.Is(err, ErrFatal) || errors.Is(err, sdk.ErrPermanent) {
+		if isFatal(err) {
 			return err
 		}
 		fenced := errors.Is(err, sdk.ErrFenced)
@@ -172,7 +172,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				break
 			}
-			if errors.Is(err, ErrFatal) || errors.Is(err, sdk.ErrPermanent) {
+			if isFatal(err) {
 				return err
 			}
 			log.Error("resume failed", "err", err)
