@@ -7,7 +7,8 @@ import (
 )
 
 // Conversions between the SDK's Go values and their protobuf form. Byte
-// slices are shared, not copied: a batch crosses the boundary once.
+// slices are shared, not copied. Batches of records have a form of their
+// own: see wire.go.
 
 func unixNano(t time.Time) int64 {
 	if t.IsZero() {
@@ -37,52 +38,6 @@ func rangeToPB(r OffsetRange) *pb.OffsetRange {
 
 func rangeFromPB(r *pb.OffsetRange) OffsetRange {
 	return OffsetRange{Partition: r.GetPartition(), Start: r.GetStart(), End: r.GetEnd()}
-}
-
-// recordsToPB converts records; the partition is left out when it is
-// implied by the enclosing PartitionBatch.
-func recordsToPB(rs []Record, withPartition bool) []*pb.Record {
-	out := make([]*pb.Record, len(rs))
-	backing := make([]pb.Record, len(rs))
-	for i := range rs {
-		r := &rs[i]
-		p := &backing[i]
-		if withPartition {
-			p.Partition = r.Partition
-		}
-		p.Offset, p.Key, p.Value, p.TimeUnixNano = r.Offset, r.Key, r.Value, unixNano(r.Time)
-		out[i] = p
-	}
-	return out
-}
-
-func recordsFromPB(rs []*pb.Record, partition int32, withPartition bool) []Record {
-	out := make([]Record, len(rs))
-	for i, r := range rs {
-		p := partition
-		if withPartition {
-			p = r.GetPartition()
-		}
-		out[i] = Record{Partition: p, Offset: r.GetOffset(), Key: r.GetKey(), Value: r.GetValue(), Time: fromUnixNano(r.GetTimeUnixNano())}
-	}
-	return out
-}
-
-func batchToPB(b Batch) *pb.PollResponse {
-	out := &pb.PollResponse{Partitions: make([]*pb.PartitionBatch, len(b.Partitions))}
-	for i, p := range b.Partitions {
-		out.Partitions[i] = &pb.PartitionBatch{Range: rangeToPB(p.OffsetRange), Records: recordsToPB(p.Records, false), HighWatermark: p.HighWatermark, Lost: p.Lost}
-	}
-	return out
-}
-
-func batchFromPB(resp *pb.PollResponse) Batch {
-	b := Batch{Partitions: make([]PartitionBatch, len(resp.GetPartitions()))}
-	for i, p := range resp.GetPartitions() {
-		r := rangeFromPB(p.GetRange())
-		b.Partitions[i] = PartitionBatch{OffsetRange: r, Records: recordsFromPB(p.GetRecords(), r.Partition, false), HighWatermark: p.GetHighWatermark(), Lost: p.GetLost()}
-	}
-	return b
 }
 
 func positionsToPB(ps []Position) []*pb.Position {

@@ -18,7 +18,7 @@ import (
 
 // ProtocolVersion is carried in the go-plugin handshake. The runtime refuses
 // a plugin built against another protocol version.
-const ProtocolVersion = 1
+const ProtocolVersion = 2
 
 // Setup is what every plugin receives when it is opened.
 type Setup struct {
@@ -92,6 +92,11 @@ type PartitionBatch struct {
 // Batch is what one Poll returns: at most one range per partition.
 type Batch struct {
 	Partitions []PartitionBatch
+	// wire is the batch as it arrived from a source over gRPC, in the
+	// form of wire.go; its records' keys and values are slices of it. The
+	// runtime's extractor client forwards it as it is, so a batch is not
+	// changed after Poll.
+	wire []byte
 }
 
 // Position is a partition's committed progress: the next offset to read.
@@ -145,6 +150,8 @@ type Source interface {
 	// the End of that partition's previous range (or its Seek position), so
 	// ranges are contiguous. It waits up to limits.MaxWait for data and may
 	// return an empty batch. A range may hold no records (only markers).
+	// The SDK has copied the records' keys and values when Poll returns:
+	// their memory may be reused by the next Poll.
 	Poll(ctx context.Context, limits Limits) (Batch, error)
 	// Watermarks reports the current log start and end of every partition.
 	Watermarks(ctx context.Context) ([]Watermark, error)
@@ -207,6 +214,8 @@ type Extractor interface {
 	// Extract appends to out one outcome for every record. Bad input is a
 	// Reject, never an error: an error means the extractor itself failed and
 	// the runtime drops the whole batch. Extract must be deterministic.
+	// The records' keys and values are valid only until Extract returns:
+	// their memory holds the next batch after that.
 	Extract(ctx context.Context, records []Record, out *Extraction) error
 	// Close releases resources.
 	Close(ctx context.Context) error

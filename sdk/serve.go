@@ -106,12 +106,12 @@ type sourcePlugin struct {
 }
 
 func (p *sourcePlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	pb.RegisterSourceServer(s, &sourceServer{impl: p.impl})
+	s.RegisterService(sourceService, &sourceServer{impl: p.impl})
 	return nil
 }
 
 func (p *sourcePlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
-	return &sourceClient{rpc: pb.NewSourceClient(c)}, nil
+	return &sourceClient{rpc: pb.NewSourceClient(c), conn: c}, nil
 }
 
 type extractorPlugin struct {
@@ -120,12 +120,12 @@ type extractorPlugin struct {
 }
 
 func (p *extractorPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	pb.RegisterExtractorServer(s, &extractorServer{impl: p.impl})
+	s.RegisterService(extractorService, &extractorServer{impl: p.impl})
 	return nil
 }
 
 func (p *extractorPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
-	return &extractorClient{rpc: pb.NewExtractorClient(c)}, nil
+	return &extractorClient{rpc: pb.NewExtractorClient(c), conn: c}, nil
 }
 
 type sinkPlugin struct {

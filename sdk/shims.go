@@ -2,13 +2,19 @@ package sdk
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	pb "github.com/kappa-stream/kappa/internal/rpc/kappapb"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/mem"
 )
 
 // Server halves: decode the request, call the plain Go implementation,
-// encode the answer. Nothing else happens here.
+// encode the answer. Nothing else happens here. Batches are the exception
+// to the generated code: Source.Poll and Extractor.Extract carry them in
+// the wire form of wire.go, through hand-made method handlers
+// (sourceService, extractorService) and the codec of codec.go.
 
 type sourceServer struct {
 	pb.UnimplementedSourceServer
@@ -27,12 +33,14 @@ func (s *sourceServer) Seek(ctx context.Context, req *pb.SeekRequest) (*pb.Empty
 	return &pb.Empty{}, toStatus(s.impl.Seek(ctx, positionsFromPB(req.GetPositions())))
 }
 
-func (s *sourceServer) Poll(ctx context.Context, req *pb.PollRequest) (*pb.PollResponse, error) {
+// poll serves Poll (see sourceService): it answers with the batch in its
+// wire form, written straight from the records.
+func (s *sourceServer) poll(ctx context.Context, req *pb.PollRequest) (any, error) {
 	b, err := s.impl.Poll(ctx, Limits{MaxRecords: int(req.GetMaxRecords()), MaxBytes: req.GetMaxBytes(), MaxWait: time.Duration(req.GetMaxWaitNanos())})
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return batchToPB(b), nil
+	return encodeBatch(b.Partitions), nil
 }
 
 func (s *sourceServer) Watermarks(ctx context.Context, _ *pb.Empty) (*pb.WatermarksResponse, error) {
@@ -49,19 +57,33 @@ func (s *sourceServer) Close(ctx context.Context, _ *pb.Empty) (*pb.Empty, error
 
 type extractorServer struct {
 	pb.UnimplementedExtractorServer
-	impl Extractor
-	out  Extraction
+	impl    Extractor
+	records []Record
+	out     Extraction
 }
 
 func (s *extractorServer) Open(ctx context.Context, req *pb.Setup) (*pb.Empty, error) {
 	return &pb.Empty{}, toStatus(s.impl.Open(ctx, setupFromPB(req)))
 }
 
-// Extract reuses one Extraction between calls; the runtime never calls
-// Extract concurrently on one plugin.
-func (s *extractorServer) Extract(ctx context.Context, req *pb.ExtractRequest) (*pb.ExtractResponse, error) {
+// extract serves Extract (see extractorService). The records' bytes are
+// the request's, read in place and returned to the pool when the answer is
+// made. It reuses its records and Extraction between calls; the runtime
+// never calls Extract concurrently on one plugin.
+func (s *extractorServer) extract(ctx context.Context, req *encoded) (any, error) {
+	defer req.free()
+	b, err := decodeBatch(req.bytes())
+	if err != nil {
+		return nil, toStatus(Permanent(fmt.Errorf("extract request: %w", err)))
+	}
+	s.records = s.records[:0]
+	for _, p := range b.Partitions {
+		s.records = append(s.records, p.Records...)
+	}
 	s.out.Reset()
-	if err := s.impl.Extract(ctx, recordsFromPB(req.GetRecords(), 0, true), &s.out); err != nil {
+	err = s.impl.Extract(ctx, s.records, &s.out)
+	clear(s.records) // keep no reference to the request's bytes
+	if err != nil {
 		return nil, toStatus(err)
 	}
 	return extractionToPB(&s.out), nil
@@ -98,7 +120,10 @@ func (s *sinkServer) Close(ctx context.Context, _ *pb.Empty) (*pb.Empty, error) 
 
 // Client halves: the same interfaces, implemented over gRPC for the runtime.
 
-type sourceClient struct{ rpc pb.SourceClient }
+type sourceClient struct {
+	rpc  pb.SourceClient
+	conn grpc.ClientConnInterface
+}
 
 func (c *sourceClient) Open(ctx context.Context, setup Setup) (SourceInfo, error) {
 	resp, err := c.rpc.Open(ctx, setupToPB(setup))
@@ -113,12 +138,22 @@ func (c *sourceClient) Seek(ctx context.Context, positions []Position) error {
 	return fromStatus("source seek", err)
 }
 
+// Poll receives the batch in its wire form and reads it in place: the
+// records' keys and values are slices of the received bytes, which the
+// batch keeps to forward to the extractor as they are (ExtractBatch).
 func (c *sourceClient) Poll(ctx context.Context, l Limits) (Batch, error) {
-	resp, err := c.rpc.Poll(ctx, &pb.PollRequest{MaxRecords: int64(l.MaxRecords), MaxBytes: l.MaxBytes, MaxWaitNanos: int64(l.MaxWait)})
-	if err != nil {
+	req := &pb.PollRequest{MaxRecords: int64(l.MaxRecords), MaxBytes: l.MaxBytes, MaxWaitNanos: int64(l.MaxWait)}
+	var resp encoded
+	if err := c.conn.Invoke(ctx, pb.Source_Poll_FullMethodName, req, &resp); err != nil {
 		return Batch{}, fromStatus("source poll", err)
 	}
-	return batchFromPB(resp), nil
+	wire := resp.bytes()
+	b, err := decodeBatch(wire)
+	if err != nil {
+		return Batch{}, Permanent(fmt.Errorf("source poll: the source sent a %w", err))
+	}
+	b.wire = wire
+	return b, nil
 }
 
 func (c *sourceClient) Watermarks(ctx context.Context) ([]Watermark, error) {
@@ -134,7 +169,10 @@ func (c *sourceClient) Close(ctx context.Context) error {
 	return fromStatus("source close", err)
 }
 
-type extractorClient struct{ rpc pb.ExtractorClient }
+type extractorClient struct {
+	rpc  pb.ExtractorClient
+	conn grpc.ClientConnInterface
+}
 
 func (c *extractorClient) Open(ctx context.Context, setup Setup) error {
 	_, err := c.rpc.Open(ctx, setupToPB(setup))
@@ -142,11 +180,25 @@ func (c *extractorClient) Open(ctx context.Context, setup Setup) error {
 }
 
 func (c *extractorClient) Extract(ctx context.Context, records []Record, out *Extraction) error {
-	resp, err := c.rpc.Extract(ctx, &pb.ExtractRequest{Records: recordsToPB(records, true)})
-	if err != nil {
+	return c.extract(ctx, encodeBatch(groupByPartition(records)), out)
+}
+
+// ExtractBatch extracts every record of b, numbered in the order of its
+// partitions. A batch that came from a source over gRPC is forwarded in
+// the wire form it arrived in, without encoding it again.
+func (c *extractorClient) ExtractBatch(ctx context.Context, b Batch, out *Extraction) error {
+	if b.wire != nil {
+		return c.extract(ctx, &encoded{buf: mem.SliceBuffer(b.wire)}, out)
+	}
+	return c.extract(ctx, encodeBatch(b.Partitions), out)
+}
+
+func (c *extractorClient) extract(ctx context.Context, req *encoded, out *Extraction) error {
+	var resp pb.ExtractResponse
+	if err := c.conn.Invoke(ctx, pb.Extractor_Extract_FullMethodName, req, &resp); err != nil {
 		return fromStatus("extract", err)
 	}
-	extractionFromPB(resp, out)
+	extractionFromPB(&resp, out)
 	return nil
 }
 
@@ -181,7 +233,7 @@ func (c *sinkClient) Close(ctx context.Context) error {
 }
 
 var (
-	_ Source    = (*sourceClient)(nil)
-	_ Extractor = (*extractorClient)(nil)
-	_ Sink      = (*sinkClient)(nil)
+	_ Source         = (*sourceClient)(nil)
+	_ BatchExtractor = (*extractorClient)(nil)
+	_ Sink           = (*sinkClient)(nil)
 )

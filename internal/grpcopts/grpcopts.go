@@ -3,7 +3,10 @@
 // socket, one call at a time per plugin.
 package grpcopts
 
-import "google.golang.org/grpc"
+import (
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/experimental"
+)
 
 const (
 	// window is the HTTP/2 flow-control window of a stream and of the
@@ -24,6 +27,7 @@ func Server() []grpc.ServerOption {
 		grpc.InitialConnWindowSize(window),
 		grpc.ReadBufferSize(buffer),
 		grpc.WriteBufferSize(buffer),
+		experimental.BufferPool(Pool),
 	}
 }
 
@@ -34,5 +38,6 @@ func Dial() []grpc.DialOption {
 		grpc.WithInitialConnWindowSize(window),
 		grpc.WithReadBufferSize(buffer),
 		grpc.WithWriteBufferSize(buffer),
+		experimental.WithBufferPool(Pool),
 	}
 }

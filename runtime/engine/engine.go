@@ -280,6 +280,9 @@ func (e *Engine) checkContiguous(b sdk.Batch) error {
 		if p.End < p.Start {
 			return fmt.Errorf("source broke its contract: partition %d range [%d, %d) ends before it starts", p.Partition, p.Start, p.End)
 		}
+		if p.End == p.Start && len(p.Records) > 0 {
+			return fmt.Errorf("source broke its contract: partition %d range [%d, %d) is empty but holds %d records", p.Partition, p.Start, p.End, len(p.Records))
+		}
 		if next, ok := e.committed[p.Partition]; ok && p.Start != next && p.End > p.Start {
 			return fmt.Errorf("source broke its contract: partition %d range starts at %d, committed position is %d", p.Partition, p.Start, next)
 		}
@@ -324,7 +327,7 @@ func (e *Engine) process(ctx context.Context, b sdk.Batch) (sdk.Commit, batchSta
 	if len(records) > 0 {
 		e.out.Reset()
 		extractCtx, cancel := context.WithTimeout(ctx, e.cfg.ExtractTimeout)
-		err := e.extractor.Extract(extractCtx, records, &e.out)
+		err := e.extract(extractCtx, b, records, &e.out)
 		cancel()
 		if err != nil {
 			return sdk.Commit{}, stats, fmt.Errorf("extract %d records: %w", len(records), err)
@@ -359,6 +362,17 @@ func (e *Engine) process(ctx context.Context, b sdk.Batch) (sdk.Commit, batchSta
 		commit.Ranges = append(commit.Ranges, *rangeStats[p])
 	}
 	return commit, stats, nil
+}
+
+// extract extracts records, which are the records of b's partitions in
+// order: checkContiguous has made sure that the partitions process leaves
+// out (empty ranges) hold none. An extractor that takes the whole batch
+// (the SDK's gRPC client) forwards it as the source sent it.
+func (e *Engine) extract(ctx context.Context, b sdk.Batch, records []sdk.Record, out *sdk.Extraction) error {
+	if bx, ok := e.extractor.(sdk.BatchExtractor); ok {
+		return bx.ExtractBatch(ctx, b, out)
+	}
+	return e.extractor.Extract(ctx, records, out)
 }
 
 // checkOutcomes enforces the extractor contract: one outcome per record

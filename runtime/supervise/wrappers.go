@@ -120,6 +120,16 @@ func (x *Extractor) Extract(ctx context.Context, records []sdk.Record, out *sdk.
 	return x.p.done(ctx, proc, proc.Extractor().Extract(ctx, records, out))
 }
 
+// ExtractBatch lets the batch through to the process's client, which
+// forwards it as the source sent it (sdk.BatchExtractor).
+func (x *Extractor) ExtractBatch(ctx context.Context, b sdk.Batch, out *sdk.Extraction) error {
+	proc, err := x.p.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	return x.p.done(ctx, proc, sdk.ExtractBatch(ctx, proc.Extractor(), b, out))
+}
+
 func (x *Extractor) Close(ctx context.Context) error {
 	if proc := x.p.current(); proc != nil {
 		return proc.Extractor().Close(ctx)

@@ -198,82 +198,6 @@ func (x *ConfigProblems) GetProblems() []*ConfigProblem {
 	return nil
 }
 
-type Record struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Partition     int32                  `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
-	Offset        int64                  `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"`
-	Key           []byte                 `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
-	Value         []byte                 `protobuf:"bytes,4,opt,name=value,proto3" json:"value,omitempty"`
-	TimeUnixNano  int64                  `protobuf:"varint,5,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *Record) Reset() {
-	*x = Record{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[3]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *Record) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*Record) ProtoMessage() {}
-
-func (x *Record) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[3]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use Record.ProtoReflect.Descriptor instead.
-func (*Record) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{3}
-}
-
-func (x *Record) GetPartition() int32 {
-	if x != nil {
-		return x.Partition
-	}
-	return 0
-}
-
-func (x *Record) GetOffset() int64 {
-	if x != nil {
-		return x.Offset
-	}
-	return 0
-}
-
-func (x *Record) GetKey() []byte {
-	if x != nil {
-		return x.Key
-	}
-	return nil
-}
-
-func (x *Record) GetValue() []byte {
-	if x != nil {
-		return x.Value
-	}
-	return nil
-}
-
-func (x *Record) GetTimeUnixNano() int64 {
-	if x != nil {
-		return x.TimeUnixNano
-	}
-	return 0
-}
-
 type OffsetRange struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Partition     int32                  `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
@@ -285,7 +209,7 @@ type OffsetRange struct {
 
 func (x *OffsetRange) Reset() {
 	*x = OffsetRange{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[4]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -297,7 +221,7 @@ func (x *OffsetRange) String() string {
 func (*OffsetRange) ProtoMessage() {}
 
 func (x *OffsetRange) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[4]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -310,7 +234,7 @@ func (x *OffsetRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OffsetRange.ProtoReflect.Descriptor instead.
 func (*OffsetRange) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{4}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *OffsetRange) GetPartition() int32 {
@@ -334,19 +258,31 @@ func (x *OffsetRange) GetEnd() int64 {
 	return 0
 }
 
+// PartitionBatch is the part of a batch read from one partition. Its
+// records travel column by column, so that a batch of thousands of records
+// is a handful of fields rather than thousands of messages: record i has
+// offsets[i], times[i] (Unix nanoseconds, 0 when unknown), the key of
+// key_sizes[i] bytes at its place in keys (no key_sizes: every key is
+// empty) and the value of value_sizes[i] bytes at its place in values.
+// offsets, times and value_sizes have one entry per record.
 type PartitionBatch struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Range         *OffsetRange           `protobuf:"bytes,1,opt,name=range,proto3" json:"range,omitempty"`
-	Records       []*Record              `protobuf:"bytes,2,rep,name=records,proto3" json:"records,omitempty"`
 	HighWatermark int64                  `protobuf:"varint,3,opt,name=high_watermark,json=highWatermark,proto3" json:"high_watermark,omitempty"`
 	Lost          int64                  `protobuf:"varint,4,opt,name=lost,proto3" json:"lost,omitempty"`
+	Offsets       []int64                `protobuf:"varint,5,rep,packed,name=offsets,proto3" json:"offsets,omitempty"`
+	Times         []int64                `protobuf:"varint,6,rep,packed,name=times,proto3" json:"times,omitempty"`
+	KeySizes      []uint32               `protobuf:"varint,7,rep,packed,name=key_sizes,json=keySizes,proto3" json:"key_sizes,omitempty"`
+	Keys          []byte                 `protobuf:"bytes,8,opt,name=keys,proto3" json:"keys,omitempty"`
+	ValueSizes    []uint32               `protobuf:"varint,9,rep,packed,name=value_sizes,json=valueSizes,proto3" json:"value_sizes,omitempty"`
+	Values        []byte                 `protobuf:"bytes,10,opt,name=values,proto3" json:"values,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PartitionBatch) Reset() {
 	*x = PartitionBatch{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[5]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -358,7 +294,7 @@ func (x *PartitionBatch) String() string {
 func (*PartitionBatch) ProtoMessage() {}
 
 func (x *PartitionBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[5]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -371,19 +307,12 @@ func (x *PartitionBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionBatch.ProtoReflect.Descriptor instead.
 func (*PartitionBatch) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{5}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *PartitionBatch) GetRange() *OffsetRange {
 	if x != nil {
 		return x.Range
-	}
-	return nil
-}
-
-func (x *PartitionBatch) GetRecords() []*Record {
-	if x != nil {
-		return x.Records
 	}
 	return nil
 }
@@ -402,6 +331,48 @@ func (x *PartitionBatch) GetLost() int64 {
 	return 0
 }
 
+func (x *PartitionBatch) GetOffsets() []int64 {
+	if x != nil {
+		return x.Offsets
+	}
+	return nil
+}
+
+func (x *PartitionBatch) GetTimes() []int64 {
+	if x != nil {
+		return x.Times
+	}
+	return nil
+}
+
+func (x *PartitionBatch) GetKeySizes() []uint32 {
+	if x != nil {
+		return x.KeySizes
+	}
+	return nil
+}
+
+func (x *PartitionBatch) GetKeys() []byte {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+func (x *PartitionBatch) GetValueSizes() []uint32 {
+	if x != nil {
+		return x.ValueSizes
+	}
+	return nil
+}
+
+func (x *PartitionBatch) GetValues() []byte {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
 type Position struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Partition     int32                  `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
@@ -412,7 +383,7 @@ type Position struct {
 
 func (x *Position) Reset() {
 	*x = Position{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[6]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -424,7 +395,7 @@ func (x *Position) String() string {
 func (*Position) ProtoMessage() {}
 
 func (x *Position) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[6]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -437,7 +408,7 @@ func (x *Position) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Position.ProtoReflect.Descriptor instead.
 func (*Position) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{6}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Position) GetPartition() int32 {
@@ -465,7 +436,7 @@ type Watermark struct {
 
 func (x *Watermark) Reset() {
 	*x = Watermark{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[7]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -477,7 +448,7 @@ func (x *Watermark) String() string {
 func (*Watermark) ProtoMessage() {}
 
 func (x *Watermark) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[7]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -490,7 +461,7 @@ func (x *Watermark) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Watermark.ProtoReflect.Descriptor instead.
 func (*Watermark) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{7}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Watermark) GetPartition() int32 {
@@ -522,7 +493,7 @@ type Empty struct {
 
 func (x *Empty) Reset() {
 	*x = Empty{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[8]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -534,7 +505,7 @@ func (x *Empty) String() string {
 func (*Empty) ProtoMessage() {}
 
 func (x *Empty) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[8]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -547,7 +518,7 @@ func (x *Empty) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Empty.ProtoReflect.Descriptor instead.
 func (*Empty) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{8}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{7}
 }
 
 type OpenSourceResponse struct {
@@ -559,7 +530,7 @@ type OpenSourceResponse struct {
 
 func (x *OpenSourceResponse) Reset() {
 	*x = OpenSourceResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[9]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -571,7 +542,7 @@ func (x *OpenSourceResponse) String() string {
 func (*OpenSourceResponse) ProtoMessage() {}
 
 func (x *OpenSourceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[9]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -584,7 +555,7 @@ func (x *OpenSourceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenSourceResponse.ProtoReflect.Descriptor instead.
 func (*OpenSourceResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{9}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *OpenSourceResponse) GetStream() string {
@@ -603,7 +574,7 @@ type SeekRequest struct {
 
 func (x *SeekRequest) Reset() {
 	*x = SeekRequest{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[10]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -615,7 +586,7 @@ func (x *SeekRequest) String() string {
 func (*SeekRequest) ProtoMessage() {}
 
 func (x *SeekRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[10]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -628,7 +599,7 @@ func (x *SeekRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SeekRequest.ProtoReflect.Descriptor instead.
 func (*SeekRequest) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{10}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SeekRequest) GetPositions() []*Position {
@@ -649,7 +620,7 @@ type PollRequest struct {
 
 func (x *PollRequest) Reset() {
 	*x = PollRequest{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[11]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -661,7 +632,7 @@ func (x *PollRequest) String() string {
 func (*PollRequest) ProtoMessage() {}
 
 func (x *PollRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[11]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -674,7 +645,7 @@ func (x *PollRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PollRequest.ProtoReflect.Descriptor instead.
 func (*PollRequest) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{11}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PollRequest) GetMaxRecords() int64 {
@@ -707,7 +678,7 @@ type PollResponse struct {
 
 func (x *PollResponse) Reset() {
 	*x = PollResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[12]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -719,7 +690,7 @@ func (x *PollResponse) String() string {
 func (*PollResponse) ProtoMessage() {}
 
 func (x *PollResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[12]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -732,7 +703,7 @@ func (x *PollResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PollResponse.ProtoReflect.Descriptor instead.
 func (*PollResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{12}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *PollResponse) GetPartitions() []*PartitionBatch {
@@ -751,7 +722,7 @@ type WatermarksResponse struct {
 
 func (x *WatermarksResponse) Reset() {
 	*x = WatermarksResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[13]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -763,7 +734,7 @@ func (x *WatermarksResponse) String() string {
 func (*WatermarksResponse) ProtoMessage() {}
 
 func (x *WatermarksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[13]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -776,7 +747,7 @@ func (x *WatermarksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatermarksResponse.ProtoReflect.Descriptor instead.
 func (*WatermarksResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{13}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *WatermarksResponse) GetWatermarks() []*Watermark {
@@ -786,16 +757,20 @@ func (x *WatermarksResponse) GetWatermarks() []*Watermark {
 	return nil
 }
 
+// ExtractRequest is the records to extract, grouped by partition in the
+// order the extractor numbers them. It has the wire form of PollResponse,
+// so the runtime forwards what the source sent without decoding the
+// records; only the partitions and records are read, not the ranges.
 type ExtractRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Records       []*Record              `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
+	Partitions    []*PartitionBatch      `protobuf:"bytes,1,rep,name=partitions,proto3" json:"partitions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ExtractRequest) Reset() {
 	*x = ExtractRequest{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[14]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -807,7 +782,7 @@ func (x *ExtractRequest) String() string {
 func (*ExtractRequest) ProtoMessage() {}
 
 func (x *ExtractRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[14]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -820,12 +795,12 @@ func (x *ExtractRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExtractRequest.ProtoReflect.Descriptor instead.
 func (*ExtractRequest) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{14}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{13}
 }
 
-func (x *ExtractRequest) GetRecords() []*Record {
+func (x *ExtractRequest) GetPartitions() []*PartitionBatch {
 	if x != nil {
-		return x.Records
+		return x.Partitions
 	}
 	return nil
 }
@@ -842,7 +817,7 @@ type Fact struct {
 
 func (x *Fact) Reset() {
 	*x = Fact{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[15]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -854,7 +829,7 @@ func (x *Fact) String() string {
 func (*Fact) ProtoMessage() {}
 
 func (x *Fact) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[15]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -867,7 +842,7 @@ func (x *Fact) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Fact.ProtoReflect.Descriptor instead.
 func (*Fact) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{15}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Fact) GetRecord() int32 {
@@ -908,7 +883,7 @@ type Verdict struct {
 
 func (x *Verdict) Reset() {
 	*x = Verdict{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[16]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -920,7 +895,7 @@ func (x *Verdict) String() string {
 func (*Verdict) ProtoMessage() {}
 
 func (x *Verdict) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[16]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -933,7 +908,7 @@ func (x *Verdict) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Verdict.ProtoReflect.Descriptor instead.
 func (*Verdict) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{16}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Verdict) GetRecord() int32 {
@@ -961,7 +936,7 @@ type ExtractResponse struct {
 
 func (x *ExtractResponse) Reset() {
 	*x = ExtractResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[17]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -973,7 +948,7 @@ func (x *ExtractResponse) String() string {
 func (*ExtractResponse) ProtoMessage() {}
 
 func (x *ExtractResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[17]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -986,7 +961,7 @@ func (x *ExtractResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExtractResponse.ProtoReflect.Descriptor instead.
 func (*ExtractResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{17}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ExtractResponse) GetFacts() []*Fact {
@@ -1019,7 +994,7 @@ type PositionsRequest struct {
 
 func (x *PositionsRequest) Reset() {
 	*x = PositionsRequest{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[18]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1031,7 +1006,7 @@ func (x *PositionsRequest) String() string {
 func (*PositionsRequest) ProtoMessage() {}
 
 func (x *PositionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[18]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1044,7 +1019,7 @@ func (x *PositionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PositionsRequest.ProtoReflect.Descriptor instead.
 func (*PositionsRequest) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{18}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *PositionsRequest) GetStream() string {
@@ -1063,7 +1038,7 @@ type PositionsResponse struct {
 
 func (x *PositionsResponse) Reset() {
 	*x = PositionsResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[19]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1075,7 +1050,7 @@ func (x *PositionsResponse) String() string {
 func (*PositionsResponse) ProtoMessage() {}
 
 func (x *PositionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[19]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1088,7 +1063,7 @@ func (x *PositionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PositionsResponse.ProtoReflect.Descriptor instead.
 func (*PositionsResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{19}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *PositionsResponse) GetPositions() []*Position {
@@ -1112,7 +1087,7 @@ type RangeStats struct {
 
 func (x *RangeStats) Reset() {
 	*x = RangeStats{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[20]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1124,7 +1099,7 @@ func (x *RangeStats) String() string {
 func (*RangeStats) ProtoMessage() {}
 
 func (x *RangeStats) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[20]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1137,7 +1112,7 @@ func (x *RangeStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RangeStats.ProtoReflect.Descriptor instead.
 func (*RangeStats) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{20}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RangeStats) GetRange() *OffsetRange {
@@ -1195,7 +1170,7 @@ type Row struct {
 
 func (x *Row) Reset() {
 	*x = Row{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[21]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1207,7 +1182,7 @@ func (x *Row) String() string {
 func (*Row) ProtoMessage() {}
 
 func (x *Row) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[21]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1220,7 +1195,7 @@ func (x *Row) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Row.ProtoReflect.Descriptor instead.
 func (*Row) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{21}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Row) GetRange() *OffsetRange {
@@ -1269,7 +1244,7 @@ type CommitRequest struct {
 
 func (x *CommitRequest) Reset() {
 	*x = CommitRequest{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[22]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1281,7 +1256,7 @@ func (x *CommitRequest) String() string {
 func (*CommitRequest) ProtoMessage() {}
 
 func (x *CommitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[22]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1294,7 +1269,7 @@ func (x *CommitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitRequest.ProtoReflect.Descriptor instead.
 func (*CommitRequest) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{22}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CommitRequest) GetStream() string {
@@ -1330,7 +1305,7 @@ type AggregateRange struct {
 
 func (x *AggregateRange) Reset() {
 	*x = AggregateRange{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[23]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1342,7 +1317,7 @@ func (x *AggregateRange) String() string {
 func (*AggregateRange) ProtoMessage() {}
 
 func (x *AggregateRange) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[23]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1355,7 +1330,7 @@ func (x *AggregateRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AggregateRange.ProtoReflect.Descriptor instead.
 func (*AggregateRange) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{23}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *AggregateRange) GetRange() *OffsetRange {
@@ -1392,7 +1367,7 @@ type StreamAudit struct {
 
 func (x *StreamAudit) Reset() {
 	*x = StreamAudit{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[24]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1404,7 +1379,7 @@ func (x *StreamAudit) String() string {
 func (*StreamAudit) ProtoMessage() {}
 
 func (x *StreamAudit) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[24]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1417,7 +1392,7 @@ func (x *StreamAudit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamAudit.ProtoReflect.Descriptor instead.
 func (*StreamAudit) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{24}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *StreamAudit) GetStream() string {
@@ -1457,7 +1432,7 @@ type AuditResponse struct {
 
 func (x *AuditResponse) Reset() {
 	*x = AuditResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[25]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1469,7 +1444,7 @@ func (x *AuditResponse) String() string {
 func (*AuditResponse) ProtoMessage() {}
 
 func (x *AuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[25]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1482,7 +1457,7 @@ func (x *AuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditResponse.ProtoReflect.Descriptor instead.
 func (*AuditResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{25}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *AuditResponse) GetStreams() []*StreamAudit {
@@ -1511,7 +1486,7 @@ type PluginInfo struct {
 
 func (x *PluginInfo) Reset() {
 	*x = PluginInfo{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[26]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1523,7 +1498,7 @@ func (x *PluginInfo) String() string {
 func (*PluginInfo) ProtoMessage() {}
 
 func (x *PluginInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[26]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1536,7 +1511,7 @@ func (x *PluginInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PluginInfo.ProtoReflect.Descriptor instead.
 func (*PluginInfo) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{26}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *PluginInfo) GetName() string {
@@ -1594,7 +1569,7 @@ type ConfigField struct {
 
 func (x *ConfigField) Reset() {
 	*x = ConfigField{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[27]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1606,7 +1581,7 @@ func (x *ConfigField) String() string {
 func (*ConfigField) ProtoMessage() {}
 
 func (x *ConfigField) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[27]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1619,7 +1594,7 @@ func (x *ConfigField) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigField.ProtoReflect.Descriptor instead.
 func (*ConfigField) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{27}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ConfigField) GetName() string {
@@ -1676,22 +1651,23 @@ const file_kappa_v1_plugin_proto_rawDesc = "" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\"E\n" +
 	"\x0eConfigProblems\x123\n" +
-	"\bproblems\x18\x01 \x03(\v2\x17.kappa.v1.ConfigProblemR\bproblems\"\x8c\x01\n" +
-	"\x06Record\x12\x1c\n" +
-	"\tpartition\x18\x01 \x01(\x05R\tpartition\x12\x16\n" +
-	"\x06offset\x18\x02 \x01(\x03R\x06offset\x12\x10\n" +
-	"\x03key\x18\x03 \x01(\fR\x03key\x12\x14\n" +
-	"\x05value\x18\x04 \x01(\fR\x05value\x12$\n" +
-	"\x0etime_unix_nano\x18\x05 \x01(\x03R\ftimeUnixNano\"S\n" +
+	"\bproblems\x18\x01 \x03(\v2\x17.kappa.v1.ConfigProblemR\bproblems\"S\n" +
 	"\vOffsetRange\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\x05R\tpartition\x12\x14\n" +
 	"\x05start\x18\x02 \x01(\x03R\x05start\x12\x10\n" +
-	"\x03end\x18\x03 \x01(\x03R\x03end\"\xa4\x01\n" +
+	"\x03end\x18\x03 \x01(\x03R\x03end\"\x98\x02\n" +
 	"\x0ePartitionBatch\x12+\n" +
-	"\x05range\x18\x01 \x01(\v2\x15.kappa.v1.OffsetRangeR\x05range\x12*\n" +
-	"\arecords\x18\x02 \x03(\v2\x10.kappa.v1.RecordR\arecords\x12%\n" +
+	"\x05range\x18\x01 \x01(\v2\x15.kappa.v1.OffsetRangeR\x05range\x12%\n" +
 	"\x0ehigh_watermark\x18\x03 \x01(\x03R\rhighWatermark\x12\x12\n" +
-	"\x04lost\x18\x04 \x01(\x03R\x04lost\"I\n" +
+	"\x04lost\x18\x04 \x01(\x03R\x04lost\x12\x18\n" +
+	"\aoffsets\x18\x05 \x03(\x03R\aoffsets\x12\x14\n" +
+	"\x05times\x18\x06 \x03(\x03R\x05times\x12\x1b\n" +
+	"\tkey_sizes\x18\a \x03(\rR\bkeySizes\x12\x12\n" +
+	"\x04keys\x18\b \x01(\fR\x04keys\x12\x1f\n" +
+	"\vvalue_sizes\x18\t \x03(\rR\n" +
+	"valueSizes\x12\x16\n" +
+	"\x06values\x18\n" +
+	" \x01(\fR\x06valuesJ\x04\b\x02\x10\x03\"I\n" +
 	"\bPosition\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\x05R\tpartition\x12\x1f\n" +
 	"\vnext_offset\x18\x02 \x01(\x03R\n" +
@@ -1717,9 +1693,11 @@ const file_kappa_v1_plugin_proto_rawDesc = "" +
 	"\x12WatermarksResponse\x123\n" +
 	"\n" +
 	"watermarks\x18\x01 \x03(\v2\x13.kappa.v1.WatermarkR\n" +
-	"watermarks\"<\n" +
-	"\x0eExtractRequest\x12*\n" +
-	"\arecords\x18\x01 \x03(\v2\x10.kappa.v1.RecordR\arecords\"n\n" +
+	"watermarks\"J\n" +
+	"\x0eExtractRequest\x128\n" +
+	"\n" +
+	"partitions\x18\x01 \x03(\v2\x18.kappa.v1.PartitionBatchR\n" +
+	"partitions\"n\n" +
 	"\x04Fact\x12\x16\n" +
 	"\x06record\x18\x01 \x01(\x05R\x06record\x12$\n" +
 	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\x12\x12\n" +
@@ -1817,102 +1795,100 @@ func file_kappa_v1_plugin_proto_rawDescGZIP() []byte {
 	return file_kappa_v1_plugin_proto_rawDescData
 }
 
-var file_kappa_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_kappa_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_kappa_v1_plugin_proto_goTypes = []any{
 	(*Setup)(nil),              // 0: kappa.v1.Setup
 	(*ConfigProblem)(nil),      // 1: kappa.v1.ConfigProblem
 	(*ConfigProblems)(nil),     // 2: kappa.v1.ConfigProblems
-	(*Record)(nil),             // 3: kappa.v1.Record
-	(*OffsetRange)(nil),        // 4: kappa.v1.OffsetRange
-	(*PartitionBatch)(nil),     // 5: kappa.v1.PartitionBatch
-	(*Position)(nil),           // 6: kappa.v1.Position
-	(*Watermark)(nil),          // 7: kappa.v1.Watermark
-	(*Empty)(nil),              // 8: kappa.v1.Empty
-	(*OpenSourceResponse)(nil), // 9: kappa.v1.OpenSourceResponse
-	(*SeekRequest)(nil),        // 10: kappa.v1.SeekRequest
-	(*PollRequest)(nil),        // 11: kappa.v1.PollRequest
-	(*PollResponse)(nil),       // 12: kappa.v1.PollResponse
-	(*WatermarksResponse)(nil), // 13: kappa.v1.WatermarksResponse
-	(*ExtractRequest)(nil),     // 14: kappa.v1.ExtractRequest
-	(*Fact)(nil),               // 15: kappa.v1.Fact
-	(*Verdict)(nil),            // 16: kappa.v1.Verdict
-	(*ExtractResponse)(nil),    // 17: kappa.v1.ExtractResponse
-	(*PositionsRequest)(nil),   // 18: kappa.v1.PositionsRequest
-	(*PositionsResponse)(nil),  // 19: kappa.v1.PositionsResponse
-	(*RangeStats)(nil),         // 20: kappa.v1.RangeStats
-	(*Row)(nil),                // 21: kappa.v1.Row
-	(*CommitRequest)(nil),      // 22: kappa.v1.CommitRequest
-	(*AggregateRange)(nil),     // 23: kappa.v1.AggregateRange
-	(*StreamAudit)(nil),        // 24: kappa.v1.StreamAudit
-	(*AuditResponse)(nil),      // 25: kappa.v1.AuditResponse
-	(*PluginInfo)(nil),         // 26: kappa.v1.PluginInfo
-	(*ConfigField)(nil),        // 27: kappa.v1.ConfigField
+	(*OffsetRange)(nil),        // 3: kappa.v1.OffsetRange
+	(*PartitionBatch)(nil),     // 4: kappa.v1.PartitionBatch
+	(*Position)(nil),           // 5: kappa.v1.Position
+	(*Watermark)(nil),          // 6: kappa.v1.Watermark
+	(*Empty)(nil),              // 7: kappa.v1.Empty
+	(*OpenSourceResponse)(nil), // 8: kappa.v1.OpenSourceResponse
+	(*SeekRequest)(nil),        // 9: kappa.v1.SeekRequest
+	(*PollRequest)(nil),        // 10: kappa.v1.PollRequest
+	(*PollResponse)(nil),       // 11: kappa.v1.PollResponse
+	(*WatermarksResponse)(nil), // 12: kappa.v1.WatermarksResponse
+	(*ExtractRequest)(nil),     // 13: kappa.v1.ExtractRequest
+	(*Fact)(nil),               // 14: kappa.v1.Fact
+	(*Verdict)(nil),            // 15: kappa.v1.Verdict
+	(*ExtractResponse)(nil),    // 16: kappa.v1.ExtractResponse
+	(*PositionsRequest)(nil),   // 17: kappa.v1.PositionsRequest
+	(*PositionsResponse)(nil),  // 18: kappa.v1.PositionsResponse
+	(*RangeStats)(nil),         // 19: kappa.v1.RangeStats
+	(*Row)(nil),                // 20: kappa.v1.Row
+	(*CommitRequest)(nil),      // 21: kappa.v1.CommitRequest
+	(*AggregateRange)(nil),     // 22: kappa.v1.AggregateRange
+	(*StreamAudit)(nil),        // 23: kappa.v1.StreamAudit
+	(*AuditResponse)(nil),      // 24: kappa.v1.AuditResponse
+	(*PluginInfo)(nil),         // 25: kappa.v1.PluginInfo
+	(*ConfigField)(nil),        // 26: kappa.v1.ConfigField
 }
 var file_kappa_v1_plugin_proto_depIdxs = []int32{
 	1,  // 0: kappa.v1.ConfigProblems.problems:type_name -> kappa.v1.ConfigProblem
-	4,  // 1: kappa.v1.PartitionBatch.range:type_name -> kappa.v1.OffsetRange
-	3,  // 2: kappa.v1.PartitionBatch.records:type_name -> kappa.v1.Record
-	6,  // 3: kappa.v1.SeekRequest.positions:type_name -> kappa.v1.Position
-	5,  // 4: kappa.v1.PollResponse.partitions:type_name -> kappa.v1.PartitionBatch
-	7,  // 5: kappa.v1.WatermarksResponse.watermarks:type_name -> kappa.v1.Watermark
-	3,  // 6: kappa.v1.ExtractRequest.records:type_name -> kappa.v1.Record
-	15, // 7: kappa.v1.ExtractResponse.facts:type_name -> kappa.v1.Fact
-	16, // 8: kappa.v1.ExtractResponse.skipped:type_name -> kappa.v1.Verdict
-	16, // 9: kappa.v1.ExtractResponse.rejected:type_name -> kappa.v1.Verdict
-	6,  // 10: kappa.v1.PositionsResponse.positions:type_name -> kappa.v1.Position
-	4,  // 11: kappa.v1.RangeStats.range:type_name -> kappa.v1.OffsetRange
-	4,  // 12: kappa.v1.Row.range:type_name -> kappa.v1.OffsetRange
-	20, // 13: kappa.v1.CommitRequest.ranges:type_name -> kappa.v1.RangeStats
-	21, // 14: kappa.v1.CommitRequest.rows:type_name -> kappa.v1.Row
-	4,  // 15: kappa.v1.AggregateRange.range:type_name -> kappa.v1.OffsetRange
-	6,  // 16: kappa.v1.StreamAudit.positions:type_name -> kappa.v1.Position
-	20, // 17: kappa.v1.StreamAudit.batches:type_name -> kappa.v1.RangeStats
-	23, // 18: kappa.v1.StreamAudit.aggregates:type_name -> kappa.v1.AggregateRange
-	24, // 19: kappa.v1.AuditResponse.streams:type_name -> kappa.v1.StreamAudit
-	27, // 20: kappa.v1.PluginInfo.config:type_name -> kappa.v1.ConfigField
-	0,  // 21: kappa.v1.Source.Open:input_type -> kappa.v1.Setup
-	10, // 22: kappa.v1.Source.Seek:input_type -> kappa.v1.SeekRequest
-	11, // 23: kappa.v1.Source.Poll:input_type -> kappa.v1.PollRequest
-	8,  // 24: kappa.v1.Source.Watermarks:input_type -> kappa.v1.Empty
-	8,  // 25: kappa.v1.Source.Close:input_type -> kappa.v1.Empty
-	8,  // 26: kappa.v1.Source.Describe:input_type -> kappa.v1.Empty
-	0,  // 27: kappa.v1.Source.Validate:input_type -> kappa.v1.Setup
-	0,  // 28: kappa.v1.Extractor.Open:input_type -> kappa.v1.Setup
-	14, // 29: kappa.v1.Extractor.Extract:input_type -> kappa.v1.ExtractRequest
-	8,  // 30: kappa.v1.Extractor.Close:input_type -> kappa.v1.Empty
-	8,  // 31: kappa.v1.Extractor.Describe:input_type -> kappa.v1.Empty
-	0,  // 32: kappa.v1.Extractor.Validate:input_type -> kappa.v1.Setup
-	0,  // 33: kappa.v1.Sink.Open:input_type -> kappa.v1.Setup
-	18, // 34: kappa.v1.Sink.Positions:input_type -> kappa.v1.PositionsRequest
-	22, // 35: kappa.v1.Sink.Commit:input_type -> kappa.v1.CommitRequest
-	8,  // 36: kappa.v1.Sink.Close:input_type -> kappa.v1.Empty
-	8,  // 37: kappa.v1.Sink.Describe:input_type -> kappa.v1.Empty
-	0,  // 38: kappa.v1.Sink.Validate:input_type -> kappa.v1.Setup
-	8,  // 39: kappa.v1.Sink.Audit:input_type -> kappa.v1.Empty
-	9,  // 40: kappa.v1.Source.Open:output_type -> kappa.v1.OpenSourceResponse
-	8,  // 41: kappa.v1.Source.Seek:output_type -> kappa.v1.Empty
-	12, // 42: kappa.v1.Source.Poll:output_type -> kappa.v1.PollResponse
-	13, // 43: kappa.v1.Source.Watermarks:output_type -> kappa.v1.WatermarksResponse
-	8,  // 44: kappa.v1.Source.Close:output_type -> kappa.v1.Empty
-	26, // 45: kappa.v1.Source.Describe:output_type -> kappa.v1.PluginInfo
-	8,  // 46: kappa.v1.Source.Validate:output_type -> kappa.v1.Empty
-	8,  // 47: kappa.v1.Extractor.Open:output_type -> kappa.v1.Empty
-	17, // 48: kappa.v1.Extractor.Extract:output_type -> kappa.v1.ExtractResponse
-	8,  // 49: kappa.v1.Extractor.Close:output_type -> kappa.v1.Empty
-	26, // 50: kappa.v1.Extractor.Describe:output_type -> kappa.v1.PluginInfo
-	8,  // 51: kappa.v1.Extractor.Validate:output_type -> kappa.v1.Empty
-	8,  // 52: kappa.v1.Sink.Open:output_type -> kappa.v1.Empty
-	19, // 53: kappa.v1.Sink.Positions:output_type -> kappa.v1.PositionsResponse
-	8,  // 54: kappa.v1.Sink.Commit:output_type -> kappa.v1.Empty
-	8,  // 55: kappa.v1.Sink.Close:output_type -> kappa.v1.Empty
-	26, // 56: kappa.v1.Sink.Describe:output_type -> kappa.v1.PluginInfo
-	8,  // 57: kappa.v1.Sink.Validate:output_type -> kappa.v1.Empty
-	25, // 58: kappa.v1.Sink.Audit:output_type -> kappa.v1.AuditResponse
-	40, // [40:59] is the sub-list for method output_type
-	21, // [21:40] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	3,  // 1: kappa.v1.PartitionBatch.range:type_name -> kappa.v1.OffsetRange
+	5,  // 2: kappa.v1.SeekRequest.positions:type_name -> kappa.v1.Position
+	4,  // 3: kappa.v1.PollResponse.partitions:type_name -> kappa.v1.PartitionBatch
+	6,  // 4: kappa.v1.WatermarksResponse.watermarks:type_name -> kappa.v1.Watermark
+	4,  // 5: kappa.v1.ExtractRequest.partitions:type_name -> kappa.v1.PartitionBatch
+	14, // 6: kappa.v1.ExtractResponse.facts:type_name -> kappa.v1.Fact
+	15, // 7: kappa.v1.ExtractResponse.skipped:type_name -> kappa.v1.Verdict
+	15, // 8: kappa.v1.ExtractResponse.rejected:type_name -> kappa.v1.Verdict
+	5,  // 9: kappa.v1.PositionsResponse.positions:type_name -> kappa.v1.Position
+	3,  // 10: kappa.v1.RangeStats.range:type_name -> kappa.v1.OffsetRange
+	3,  // 11: kappa.v1.Row.range:type_name -> kappa.v1.OffsetRange
+	19, // 12: kappa.v1.CommitRequest.ranges:type_name -> kappa.v1.RangeStats
+	20, // 13: kappa.v1.CommitRequest.rows:type_name -> kappa.v1.Row
+	3,  // 14: kappa.v1.AggregateRange.range:type_name -> kappa.v1.OffsetRange
+	5,  // 15: kappa.v1.StreamAudit.positions:type_name -> kappa.v1.Position
+	19, // 16: kappa.v1.StreamAudit.batches:type_name -> kappa.v1.RangeStats
+	22, // 17: kappa.v1.StreamAudit.aggregates:type_name -> kappa.v1.AggregateRange
+	23, // 18: kappa.v1.AuditResponse.streams:type_name -> kappa.v1.StreamAudit
+	26, // 19: kappa.v1.PluginInfo.config:type_name -> kappa.v1.ConfigField
+	0,  // 20: kappa.v1.Source.Open:input_type -> kappa.v1.Setup
+	9,  // 21: kappa.v1.Source.Seek:input_type -> kappa.v1.SeekRequest
+	10, // 22: kappa.v1.Source.Poll:input_type -> kappa.v1.PollRequest
+	7,  // 23: kappa.v1.Source.Watermarks:input_type -> kappa.v1.Empty
+	7,  // 24: kappa.v1.Source.Close:input_type -> kappa.v1.Empty
+	7,  // 25: kappa.v1.Source.Describe:input_type -> kappa.v1.Empty
+	0,  // 26: kappa.v1.Source.Validate:input_type -> kappa.v1.Setup
+	0,  // 27: kappa.v1.Extractor.Open:input_type -> kappa.v1.Setup
+	13, // 28: kappa.v1.Extractor.Extract:input_type -> kappa.v1.ExtractRequest
+	7,  // 29: kappa.v1.Extractor.Close:input_type -> kappa.v1.Empty
+	7,  // 30: kappa.v1.Extractor.Describe:input_type -> kappa.v1.Empty
+	0,  // 31: kappa.v1.Extractor.Validate:input_type -> kappa.v1.Setup
+	0,  // 32: kappa.v1.Sink.Open:input_type -> kappa.v1.Setup
+	17, // 33: kappa.v1.Sink.Positions:input_type -> kappa.v1.PositionsRequest
+	21, // 34: kappa.v1.Sink.Commit:input_type -> kappa.v1.CommitRequest
+	7,  // 35: kappa.v1.Sink.Close:input_type -> kappa.v1.Empty
+	7,  // 36: kappa.v1.Sink.Describe:input_type -> kappa.v1.Empty
+	0,  // 37: kappa.v1.Sink.Validate:input_type -> kappa.v1.Setup
+	7,  // 38: kappa.v1.Sink.Audit:input_type -> kappa.v1.Empty
+	8,  // 39: kappa.v1.Source.Open:output_type -> kappa.v1.OpenSourceResponse
+	7,  // 40: kappa.v1.Source.Seek:output_type -> kappa.v1.Empty
+	11, // 41: kappa.v1.Source.Poll:output_type -> kappa.v1.PollResponse
+	12, // 42: kappa.v1.Source.Watermarks:output_type -> kappa.v1.WatermarksResponse
+	7,  // 43: kappa.v1.Source.Close:output_type -> kappa.v1.Empty
+	25, // 44: kappa.v1.Source.Describe:output_type -> kappa.v1.PluginInfo
+	7,  // 45: kappa.v1.Source.Validate:output_type -> kappa.v1.Empty
+	7,  // 46: kappa.v1.Extractor.Open:output_type -> kappa.v1.Empty
+	16, // 47: kappa.v1.Extractor.Extract:output_type -> kappa.v1.ExtractResponse
+	7,  // 48: kappa.v1.Extractor.Close:output_type -> kappa.v1.Empty
+	25, // 49: kappa.v1.Extractor.Describe:output_type -> kappa.v1.PluginInfo
+	7,  // 50: kappa.v1.Extractor.Validate:output_type -> kappa.v1.Empty
+	7,  // 51: kappa.v1.Sink.Open:output_type -> kappa.v1.Empty
+	18, // 52: kappa.v1.Sink.Positions:output_type -> kappa.v1.PositionsResponse
+	7,  // 53: kappa.v1.Sink.Commit:output_type -> kappa.v1.Empty
+	7,  // 54: kappa.v1.Sink.Close:output_type -> kappa.v1.Empty
+	25, // 55: kappa.v1.Sink.Describe:output_type -> kappa.v1.PluginInfo
+	7,  // 56: kappa.v1.Sink.Validate:output_type -> kappa.v1.Empty
+	24, // 57: kappa.v1.Sink.Audit:output_type -> kappa.v1.AuditResponse
+	39, // [39:58] is the sub-list for method output_type
+	20, // [20:39] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_kappa_v1_plugin_proto_init() }
@@ -1926,7 +1902,7 @@ func file_kappa_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kappa_v1_plugin_proto_rawDesc), len(file_kappa_v1_plugin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   28,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

@@ -1,0 +1,55 @@
+package sdk
+
+import (
+	"github.com/kappa-stream/kappa/internal/grpcopts"
+	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/encoding/proto"
+	"google.golang.org/grpc/mem"
+)
+
+// encoded is a message already in its wire form: a batch that wire.go
+// wrote or is to read. The codec passes it through untouched.
+type encoded struct{ buf mem.Buffer }
+
+func (m *encoded) bytes() []byte { return m.buf.ReadOnlyData() }
+
+// free returns the message's memory to the pool once nothing reads it.
+func (m *encoded) free() { m.buf.Free() }
+
+// encodeBatch writes partitions into a pooled buffer, which gRPC returns to
+// the pool once it has sent it.
+func encodeBatch(partitions []PartitionBatch) *encoded {
+	buf := grpcopts.Pool.Get(batchSize(partitions))
+	*buf = appendBatch((*buf)[:0], partitions)
+	return &encoded{buf: mem.NewBuffer(buf, grpcopts.Pool)}
+}
+
+// codec is gRPC's protobuf codec, except for encoded messages: it sends
+// those as they are and receives into them without decoding. It takes the
+// protobuf codec's place in gRPC's registry, so every client and server in
+// a process that imports the SDK (the runtime, the plugins, tests) uses
+// it without an option to forget; for any other message it is the
+// protobuf codec, and the bytes on the wire are the same.
+type codec struct{}
+
+// protoCodec is gRPC's own, registered before this package's init.
+var protoCodec = encoding.GetCodecV2(proto.Name)
+
+func init() { encoding.RegisterCodecV2(codec{}) }
+
+func (codec) Name() string { return proto.Name }
+
+func (codec) Marshal(v any) (mem.BufferSlice, error) {
+	if m, ok := v.(*encoded); ok {
+		return mem.BufferSlice{m.buf}, nil // gRPC frees it once written
+	}
+	return protoCodec.Marshal(v)
+}
+
+func (codec) Unmarshal(data mem.BufferSlice, v any) error {
+	if m, ok := v.(*encoded); ok {
+		m.buf = data.MaterializeToBuffer(grpcopts.Pool)
+		return nil
+	}
+	return protoCodec.Unmarshal(data, v)
+}
