@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/kappa-stream/kappa/internal/arena"
 	"github.com/kappa-stream/kappa/runtime/engine"
 	"github.com/kappa-stream/kappa/runtime/pipeline"
 	"github.com/kappa-stream/kappa/runtime/supervise"
@@ -52,11 +53,13 @@ func run(ctx context.Context, file string, drain bool, logger *slog.Logger) erro
 	if err != nil {
 		return err
 	}
+	shared := newArena(p.Batch.MaxBytes, logger)
+	defer shared.Close()
 	// Each plugin runs under a supervisor that restarts it when it dies or
 	// stops answering; the engine then resumes from committed positions.
 	procs := make([]*supervise.Plugin, len(bs))
 	for i, b := range bs {
-		cfg := supervise.Config{StartTimeout: p.Timeouts.Open, Logger: logger, PluginLogger: pluginLogger()}
+		cfg := supervise.Config{StartTimeout: p.Timeouts.Open, Logger: logger, PluginLogger: pluginLogger(), Arena: shared}
 		if procs[i], err = supervise.Start(b.kind, paths[i], cfg); err != nil {
 			return err
 		}
@@ -102,6 +105,30 @@ func run(ctx context.Context, file string, drain bool, logger *slog.Logger) erro
 	logger.Info("pipeline stopped", "pipeline", p.Name, "batches", t.Batches, "records", t.Records,
 		"facts", t.Facts, "skipped", t.Skipped, "rejected", t.Rejected, "rows", t.Rows)
 	return nil
+}
+
+// arenaSlots is how many batches' values the arena holds at once: the one
+// being extracted, the one polled ahead (the engine's default PollAhead)
+// and the one being polled. A Poll that finds no free slot sends its
+// values inside the message.
+const arenaSlots = 3
+
+// newArena creates the memory the source and extractor processes share
+// (internal/arena), with slots for batches of maxBytes and the one record
+// a batch may hold beyond them; a partition's values that do not fit are
+// sent inside the message. Without an arena every value is; that is only
+// slower, so a failure is logged, not returned.
+func newArena(maxBytes int64, logger *slog.Logger) *arena.Arena {
+	if !arena.Supported {
+		return nil
+	}
+	slot := maxBytes + max(maxBytes/4, 1<<20)
+	a, err := arena.New(arenaSlots, slot)
+	if err != nil {
+		logger.Warn("no shared memory for batches; their values travel inside the messages", "err", err)
+		return nil
+	}
+	return a
 }
 
 // fencedPolicy maps the pipeline's `on_fenced:` to the engine's policy.

@@ -1,7 +1,9 @@
 package sdk
 
 import (
+	"github.com/kappa-stream/kappa/internal/arena"
 	"github.com/kappa-stream/kappa/internal/grpcopts"
+	pb "github.com/kappa-stream/kappa/internal/rpc/kappapb"
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/mem"
@@ -17,11 +19,38 @@ func (m *encoded) bytes() []byte { return m.buf.ReadOnlyData() }
 func (m *encoded) free() { m.buf.Free() }
 
 // encodeBatch writes partitions into a pooled buffer, which gRPC returns to
-// the pool once it has sent it.
-func encodeBatch(partitions []PartitionBatch) *encoded {
-	buf := grpcopts.Pool.Get(batchSize(partitions))
-	*buf = appendBatch((*buf)[:0], partitions)
+// the pool once it has sent it; spans is as for batchSize.
+func encodeBatch(partitions []PartitionBatch, spans []arena.Span) *encoded {
+	buf := grpcopts.Pool.Get(batchSize(partitions, spans))
+	*buf = appendBatch((*buf)[:0], partitions, spans)
 	return &encoded{buf: mem.NewBuffer(buf, grpcopts.Pool)}
+}
+
+// placeValues copies the partitions' values into region of the arena
+// mapping mem, partition after partition while they fit, and returns where
+// each partition's values went (Length 0: they stay in the message). It
+// returns nil when the runtime lent no region or mem does not hold it.
+func placeValues(mem []byte, region *pb.ArenaSpan, partitions []PartitionBatch) []arena.Span {
+	off, n := region.GetOffset(), region.GetLength()
+	if n <= 0 || off < 0 || off > int64(len(mem)) || n > int64(len(mem))-off {
+		return nil
+	}
+	free := mem[off : off+n]
+	spans := make([]arena.Span, len(partitions))
+	for i := range partitions {
+		size := 0
+		for _, r := range partitions[i].Records {
+			size += len(r.Value)
+		}
+		if size == 0 || size > len(free) {
+			continue
+		}
+		spans[i] = arena.Span{Offset: off + n - int64(len(free)), Length: int64(size)}
+		for _, r := range partitions[i].Records {
+			free = free[copy(free, r.Value):]
+		}
+	}
+	return spans
 }
 
 // codec is gRPC's protobuf codec, except for encoded messages: it sends

@@ -93,11 +93,18 @@ type PartitionBatch struct {
 type Batch struct {
 	Partitions []PartitionBatch
 	// wire is the batch as it arrived from a source over gRPC, in the
-	// form of wire.go; its records' keys and values are slices of it. The
-	// runtime's extractor client forwards it as it is, so a batch is not
-	// changed after Poll.
-	wire []byte
+	// form of wire.go; its records' keys and values are slices of it or
+	// of the arena slot in lease. The runtime's extractor client forwards
+	// it as it is, so a batch is not changed after Poll.
+	wire  []byte
+	lease *lease
 }
+
+// Release ends the runtime's use of a batch that a source plugin sent:
+// the shared memory its values lie in goes to a later Poll, and its
+// records must not be read any more. It does nothing for other batches,
+// and nothing the second time.
+func (b Batch) Release() { b.lease.release() }
 
 // Position is a partition's committed progress: the next offset to read.
 type Position struct {

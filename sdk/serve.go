@@ -2,11 +2,13 @@ package sdk
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	"github.com/kappa-stream/kappa/internal/arena"
 	"github.com/kappa-stream/kappa/internal/grpcopts"
 	"github.com/kappa-stream/kappa/internal/profile"
 	pb "github.com/kappa-stream/kappa/internal/rpc/kappapb"
@@ -35,10 +37,12 @@ var Handshake = plugin.HandshakeConfig{
 const maxMessageBytes = 1 << 30
 
 // PluginSet is the go-plugin plugin set the runtime dispenses from.
+// shared, when not nil, is the arena the runtime shares with its source
+// and extractor processes; a source client lends its slots to Polls.
 // Plugin authors do not need it.
-func PluginSet() plugin.PluginSet {
+func PluginSet(shared *arena.Arena) plugin.PluginSet {
 	return plugin.PluginSet{
-		KindSource:    &sourcePlugin{},
+		KindSource:    &sourcePlugin{arena: shared},
 		KindExtractor: &extractorPlugin{},
 		KindSink:      &sinkPlugin{},
 	}
@@ -47,10 +51,26 @@ func PluginSet() plugin.PluginSet {
 // ServeSource serves s as a plugin process until the runtime stops it.
 // Call it from main and do nothing else there: stdout belongs to the
 // handshake; log to stderr.
-func ServeSource(s Source) { serve(KindSource, &sourcePlugin{impl: s}) }
+func ServeSource(s Source) {
+	serve(KindSource, &sourcePlugin{impl: s, arena: mapArena(true)})
+}
 
 // ServeExtractor serves e as a plugin process; see ServeSource.
-func ServeExtractor(e Extractor) { serve(KindExtractor, &extractorPlugin{impl: e}) }
+func ServeExtractor(e Extractor) {
+	serve(KindExtractor, &extractorPlugin{impl: e, arena: mapArena(false)})
+}
+
+// mapArena maps the arena the runtime passed this process, if any. A
+// plugin that cannot map it cannot read or write the batches the runtime
+// will send, so it ends before the handshake, saying why.
+func mapArena(writable bool) *arena.Arena {
+	a, err := arena.FromEnv(writable)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "kappa plugin:", err)
+		os.Exit(1)
+	}
+	return a
+}
 
 // ServeSink serves s as a plugin process; see ServeSource.
 func ServeSink(s Sink) { serve(KindSink, &sinkPlugin{impl: s}) }
@@ -100,27 +120,31 @@ func (exitOnDisconnect) HandleConn(_ context.Context, s stats.ConnStats) {
 // plain Go implementation, the client half implements the same interface
 // over gRPC for the runtime.
 
+// sourcePlugin's and extractorPlugin's arena is the process's mapping of
+// the runtime's arena in a plugin, and the runtime's arena in the runtime.
 type sourcePlugin struct {
 	plugin.NetRPCUnsupportedPlugin
-	impl Source
+	impl  Source
+	arena *arena.Arena
 }
 
 func (p *sourcePlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	s.RegisterService(sourceService, &sourceServer{impl: p.impl})
+	s.RegisterService(sourceService, &sourceServer{impl: p.impl, arena: p.arena})
 	return nil
 }
 
 func (p *sourcePlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
-	return &sourceClient{rpc: pb.NewSourceClient(c), conn: c}, nil
+	return &sourceClient{rpc: pb.NewSourceClient(c), conn: c, arena: p.arena}, nil
 }
 
 type extractorPlugin struct {
 	plugin.NetRPCUnsupportedPlugin
-	impl Extractor
+	impl  Extractor
+	arena *arena.Arena
 }
 
 func (p *extractorPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	s.RegisterService(extractorService, &extractorServer{impl: p.impl})
+	s.RegisterService(extractorService, &extractorServer{impl: p.impl, arena: p.arena})
 	return nil
 }
 

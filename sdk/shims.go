@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/kappa-stream/kappa/internal/arena"
 	pb "github.com/kappa-stream/kappa/internal/rpc/kappapb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/mem"
@@ -19,6 +20,8 @@ import (
 type sourceServer struct {
 	pb.UnimplementedSourceServer
 	impl Source
+	// arena is this process's mapping of the runtime's arena, nil without.
+	arena *arena.Arena
 }
 
 func (s *sourceServer) Open(ctx context.Context, req *pb.Setup) (*pb.OpenSourceResponse, error) {
@@ -34,13 +37,14 @@ func (s *sourceServer) Seek(ctx context.Context, req *pb.SeekRequest) (*pb.Empty
 }
 
 // poll serves Poll (see sourceService): it answers with the batch in its
-// wire form, written straight from the records.
+// wire form, written straight from the records, with the values in the
+// arena region the runtime lent when they fit there.
 func (s *sourceServer) poll(ctx context.Context, req *pb.PollRequest) (any, error) {
 	b, err := s.impl.Poll(ctx, Limits{MaxRecords: int(req.GetMaxRecords()), MaxBytes: req.GetMaxBytes(), MaxWait: time.Duration(req.GetMaxWaitNanos())})
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return encodeBatch(b.Partitions), nil
+	return encodeBatch(b.Partitions, placeValues(s.arena.Bytes(), req.GetArena(), b.Partitions)), nil
 }
 
 func (s *sourceServer) Watermarks(ctx context.Context, _ *pb.Empty) (*pb.WatermarksResponse, error) {
@@ -57,7 +61,9 @@ func (s *sourceServer) Close(ctx context.Context, _ *pb.Empty) (*pb.Empty, error
 
 type extractorServer struct {
 	pb.UnimplementedExtractorServer
-	impl    Extractor
+	impl Extractor
+	// arena is this process's mapping of the runtime's arena, nil without.
+	arena   *arena.Arena
 	records []Record
 	out     Extraction
 }
@@ -72,7 +78,7 @@ func (s *extractorServer) Open(ctx context.Context, req *pb.Setup) (*pb.Empty, e
 // never calls Extract concurrently on one plugin.
 func (s *extractorServer) extract(ctx context.Context, req *encoded) (any, error) {
 	defer req.free()
-	b, err := decodeBatch(req.bytes())
+	b, err := decodeBatch(req.bytes(), s.arena.Bytes())
 	if err != nil {
 		return nil, toStatus(Permanent(fmt.Errorf("extract request: %w", err)))
 	}
@@ -123,6 +129,9 @@ func (s *sinkServer) Close(ctx context.Context, _ *pb.Empty) (*pb.Empty, error) 
 type sourceClient struct {
 	rpc  pb.SourceClient
 	conn grpc.ClientConnInterface
+	// arena is the memory the runtime shares with its source and
+	// extractor processes; each Poll borrows a slot of it. Nil without.
+	arena *arena.Arena
 }
 
 func (c *sourceClient) Open(ctx context.Context, setup Setup) (SourceInfo, error) {
@@ -138,21 +147,32 @@ func (c *sourceClient) Seek(ctx context.Context, positions []Position) error {
 	return fromStatus("source seek", err)
 }
 
-// Poll receives the batch in its wire form and reads it in place: the
-// records' keys and values are slices of the received bytes, which the
-// batch keeps to forward to the extractor as they are (ExtractBatch).
+// Poll lends the source a free slot of the arena, if there is one, and
+// receives the batch in its wire form, which it reads in place: the
+// records' keys and values are slices of the received bytes or of the
+// slot. The batch keeps both, to forward them to the extractor as they are
+// (ExtractBatch) until Release.
 func (c *sourceClient) Poll(ctx context.Context, l Limits) (Batch, error) {
 	req := &pb.PollRequest{MaxRecords: int64(l.MaxRecords), MaxBytes: l.MaxBytes, MaxWaitNanos: int64(l.MaxWait)}
+	var lent *lease
+	if c.arena != nil {
+		if slot, ok := c.arena.Acquire(); ok {
+			req.Arena = &pb.ArenaSpan{Offset: slot.Offset, Length: slot.Length}
+			lent = &lease{arena: c.arena, slot: slot}
+		}
+	}
 	var resp encoded
 	if err := c.conn.Invoke(ctx, pb.Source_Poll_FullMethodName, req, &resp); err != nil {
+		lent.release()
 		return Batch{}, fromStatus("source poll", err)
 	}
 	wire := resp.bytes()
-	b, err := decodeBatch(wire)
+	b, err := decodeBatch(wire, c.arena.Bytes())
 	if err != nil {
+		lent.release()
 		return Batch{}, Permanent(fmt.Errorf("source poll: the source sent a %w", err))
 	}
-	b.wire = wire
+	b.wire, b.lease = wire, lent
 	return b, nil
 }
 
@@ -180,7 +200,7 @@ func (c *extractorClient) Open(ctx context.Context, setup Setup) error {
 }
 
 func (c *extractorClient) Extract(ctx context.Context, records []Record, out *Extraction) error {
-	return c.extract(ctx, encodeBatch(groupByPartition(records)), out)
+	return c.extract(ctx, encodeBatch(groupByPartition(records), nil), out)
 }
 
 // ExtractBatch extracts every record of b, numbered in the order of its
@@ -190,7 +210,7 @@ func (c *extractorClient) ExtractBatch(ctx context.Context, b Batch, out *Extrac
 	if b.wire != nil {
 		return c.extract(ctx, &encoded{buf: mem.SliceBuffer(b.wire)}, out)
 	}
-	return c.extract(ctx, encodeBatch(b.Partitions), out)
+	return c.extract(ctx, encodeBatch(b.Partitions, nil), out)
 }
 
 func (c *extractorClient) extract(ctx context.Context, req *encoded, out *Extraction) error {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/kappa-stream/kappa/internal/arena"
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
@@ -29,27 +30,34 @@ const (
 	fieldKeys          = 8
 	fieldValueSizes    = 9
 	fieldValues        = 10
+	fieldValuesSpan    = 11
 
 	fieldRangePartition = 1 // OffsetRange
 	fieldRangeStart     = 2
 	fieldRangeEnd       = 3
+
+	fieldSpanOffset = 1 // ArenaSpan
+	fieldSpanLength = 2
 )
 
-// batchSize is the encoded size of partitions.
-func batchSize(partitions []PartitionBatch) int {
+// batchSize is the encoded size of partitions. spans is nil, or tells for
+// each partition where in the arena its values are (Length 0: in the
+// message).
+func batchSize(partitions []PartitionBatch, spans []arena.Span) int {
 	n := 0
 	for i := range partitions {
 		p := &partitions[i]
-		n += protowire.SizeTag(fieldPartitions) + protowire.SizeBytes(partitionSize(p, partitionColumns(p)))
+		n += protowire.SizeTag(fieldPartitions) + protowire.SizeBytes(partitionSize(p, partitionColumns(p, spans, i)))
 	}
 	return n
 }
 
-// appendBatch appends the wire form of partitions to dst.
-func appendBatch(dst []byte, partitions []PartitionBatch) []byte {
+// appendBatch appends the wire form of partitions to dst; spans is as for
+// batchSize.
+func appendBatch(dst []byte, partitions []PartitionBatch, spans []arena.Span) []byte {
 	for i := range partitions {
 		p := &partitions[i]
-		c := partitionColumns(p)
+		c := partitionColumns(p, spans, i)
 		dst = protowire.AppendTag(dst, fieldPartitions, protowire.BytesType)
 		dst = protowire.AppendVarint(dst, uint64(partitionSize(p, c)))
 		dst = appendPartition(dst, p, c)
@@ -57,13 +65,18 @@ func appendBatch(dst []byte, partitions []PartitionBatch) []byte {
 	return dst
 }
 
-// columns are the sizes of a partition's packed fields.
+// columns are the sizes of a partition's packed fields, and where its
+// values are when they are in the arena.
 type columns struct {
 	offsets, times, keySizes, keys, valueSizes, values int
+	span                                               arena.Span
 }
 
-func partitionColumns(p *PartitionBatch) columns {
+func partitionColumns(p *PartitionBatch, spans []arena.Span, i int) columns {
 	var c columns
+	if spans != nil {
+		c.span = spans[i]
+	}
 	for i := range p.Records {
 		r := &p.Records[i]
 		c.offsets += protowire.SizeVarint(uint64(r.Offset))
@@ -76,7 +89,14 @@ func partitionColumns(p *PartitionBatch) columns {
 	if c.keys == 0 {
 		c.keySizes = 0 // every key is empty: key_sizes is left out
 	}
+	if c.span.Length > 0 {
+		c.values = 0 // in the arena
+	}
 	return c
+}
+
+func spanSize(s arena.Span) int {
+	return sizeInt(fieldSpanOffset, s.Offset) + sizeInt(fieldSpanLength, s.Length)
 }
 
 // sizeField is the encoded size of a length-delimited field holding n
@@ -105,7 +125,8 @@ func partitionSize(p *PartitionBatch, c columns) int {
 		sizeInt(fieldHighWatermark, p.HighWatermark) + sizeInt(fieldLost, p.Lost) +
 		sizeField(fieldOffsets, c.offsets) + sizeField(fieldTimes, c.times) +
 		sizeField(fieldKeySizes, c.keySizes) + sizeField(fieldKeys, c.keys) +
-		sizeField(fieldValueSizes, c.valueSizes) + sizeField(fieldValues, c.values)
+		sizeField(fieldValueSizes, c.valueSizes) + sizeField(fieldValues, c.values) +
+		sizeField(fieldValuesSpan, spanSize(c.span))
 }
 
 func appendInt(dst []byte, num protowire.Number, v int64) []byte {
@@ -157,6 +178,11 @@ func appendPartition(dst []byte, p *PartitionBatch, c columns) []byte {
 	for i := range rs {
 		dst = protowire.AppendVarint(dst, uint64(len(rs[i].Value)))
 	}
+	if c.span.Length > 0 {
+		dst = appendHeader(dst, fieldValuesSpan, spanSize(c.span))
+		dst = appendInt(dst, fieldSpanOffset, c.span.Offset)
+		return appendInt(dst, fieldSpanLength, c.span.Length)
+	}
 	dst = appendHeader(dst, fieldValues, c.values)
 	for i := range rs {
 		dst = append(dst, rs[i].Value...)
@@ -182,10 +208,12 @@ func groupByPartition(records []Record) []PartitionBatch {
 var errTruncated = errors.New("truncated field")
 
 // decodeBatch reads the wire form of a batch. The records' keys and values
-// are slices of buf, not copies: they are valid as long as buf is.
-func decodeBatch(buf []byte) (Batch, error) {
+// are slices of buf, or of mem for values in the arena, not copies: they
+// are valid as long as buf is and the arena slot is not lent again. mem is
+// this process's mapping of the arena, nil without one.
+func decodeBatch(buf, mem []byte) (Batch, error) {
 	var b Batch
-	var d partitionDecoder
+	d := partitionDecoder{arena: mem}
 	for len(buf) > 0 {
 		num, typ, n := protowire.ConsumeTag(buf)
 		if n < 0 {
@@ -217,12 +245,14 @@ func decodeBatch(buf []byte) (Batch, error) {
 // partitionDecoder reads PartitionBatch messages, keeping its scratch
 // columns from one to the next.
 type partitionDecoder struct {
+	arena                                []byte
 	offsets, times, keySizes, valueSizes []uint64
 }
 
 func (d *partitionDecoder) decode(buf []byte) (PartitionBatch, error) {
 	var p PartitionBatch
 	var keys, values []byte
+	var span *arena.Span
 	d.offsets, d.times, d.keySizes, d.valueSizes = d.offsets[:0], d.times[:0], d.keySizes[:0], d.valueSizes[:0]
 	for len(buf) > 0 {
 		num, typ, n := protowire.ConsumeTag(buf)
@@ -261,6 +291,16 @@ func (d *partitionDecoder) decode(buf []byte) (PartitionBatch, error) {
 			keys, n = protowire.ConsumeBytes(buf)
 		case num == fieldValues && typ == protowire.BytesType:
 			values, n = protowire.ConsumeBytes(buf)
+		case num == fieldValuesSpan && typ == protowire.BytesType:
+			msg, m := protowire.ConsumeBytes(buf)
+			if m < 0 {
+				return p, fmt.Errorf("values span: %w", protowire.ParseError(m))
+			}
+			s, err := decodeSpan(msg)
+			if err != nil {
+				return p, fmt.Errorf("values span: %w", err)
+			}
+			span, n = &s, m
 		default:
 			n = protowire.ConsumeFieldValue(num, typ, buf)
 		}
@@ -269,7 +309,26 @@ func (d *partitionDecoder) decode(buf []byte) (PartitionBatch, error) {
 		}
 		buf = buf[n:]
 	}
+	if span != nil {
+		var err error
+		if values, err = d.inArena(*span, len(values)); err != nil {
+			return p, fmt.Errorf("partition %d: %w", p.Partition, err)
+		}
+	}
 	return p, d.records(&p, keys, values)
+}
+
+// inArena returns the arena's bytes that s points at.
+func (d *partitionDecoder) inArena(s arena.Span, inline int) ([]byte, error) {
+	switch {
+	case d.arena == nil:
+		return nil, fmt.Errorf("values lie in shared memory at [%d, +%d), and this process has none mapped", s.Offset, s.Length)
+	case inline > 0:
+		return nil, errors.New("values both in the message and in shared memory")
+	case s.Offset < 0 || s.Length < 0 || s.Offset > int64(len(d.arena)) || s.Length > int64(len(d.arena))-s.Offset:
+		return nil, fmt.Errorf("values at [%d, +%d) lie outside the %d bytes of shared memory", s.Offset, s.Length, len(d.arena))
+	}
+	return d.arena[s.Offset : s.Offset+s.Length : s.Offset+s.Length], nil
 }
 
 // records builds p.Records from the decoded columns.
@@ -346,32 +405,55 @@ func consumeVarints(dst []uint64, typ protowire.Type, buf []byte) ([]uint64, int
 	return dst, n
 }
 
+func decodeSpan(buf []byte) (arena.Span, error) {
+	var s arena.Span
+	err := decodeInts(buf, func(num protowire.Number, v uint64) {
+		switch num {
+		case fieldSpanOffset:
+			s.Offset = int64(v)
+		case fieldSpanLength:
+			s.Length = int64(v)
+		}
+	})
+	return s, err
+}
+
 func decodeRange(buf []byte) (OffsetRange, error) {
 	var r OffsetRange
+	err := decodeInts(buf, func(num protowire.Number, v uint64) {
+		switch num {
+		case fieldRangePartition:
+			r.Partition = int32(v)
+		case fieldRangeStart:
+			r.Start = int64(v)
+		case fieldRangeEnd:
+			r.End = int64(v)
+		}
+	})
+	return r, err
+}
+
+// decodeInts reads a message of varint fields, handing each to set;
+// fields of other types are skipped.
+func decodeInts(buf []byte, set func(protowire.Number, uint64)) error {
 	for len(buf) > 0 {
 		num, typ, n := protowire.ConsumeTag(buf)
 		if n < 0 {
-			return r, protowire.ParseError(n)
+			return protowire.ParseError(n)
 		}
 		buf = buf[n:]
 		if typ != protowire.VarintType {
 			n = protowire.ConsumeFieldValue(num, typ, buf)
 		} else {
 			var v uint64
-			v, n = protowire.ConsumeVarint(buf)
-			switch num {
-			case fieldRangePartition:
-				r.Partition = int32(v)
-			case fieldRangeStart:
-				r.Start = int64(v)
-			case fieldRangeEnd:
-				r.End = int64(v)
+			if v, n = protowire.ConsumeVarint(buf); n >= 0 {
+				set(num, v)
 			}
 		}
 		if n < 0 {
-			return r, protowire.ParseError(n)
+			return protowire.ParseError(n)
 		}
 		buf = buf[n:]
 	}
-	return r, nil
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kappa-stream/kappa/internal/arena"
 	pb "github.com/kappa-stream/kappa/internal/rpc/kappapb"
 	"google.golang.org/protobuf/proto"
 )
@@ -32,9 +33,9 @@ func sampleBatch() Batch {
 // generated code writes.
 func TestWireFormIsThePluginProtocol(t *testing.T) {
 	b := sampleBatch()
-	wire := appendBatch(nil, b.Partitions)
-	if len(wire) != batchSize(b.Partitions) {
-		t.Fatalf("batchSize = %d, appendBatch wrote %d bytes", batchSize(b.Partitions), len(wire))
+	wire := appendBatch(nil, b.Partitions, nil)
+	if len(wire) != batchSize(b.Partitions, nil) {
+		t.Fatalf("batchSize = %d, appendBatch wrote %d bytes", batchSize(b.Partitions, nil), len(wire))
 	}
 
 	var resp pb.PollResponse
@@ -60,7 +61,7 @@ func TestWireFormIsThePluginProtocol(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := decodeBatch(generated)
+	got, err := decodeBatch(generated, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +82,7 @@ func TestDecodeBatchAcceptsUnpackedAndUnknownFields(t *testing.T) {
 		0xa0, 0x06, 0x2a, // field 100, varint 42: unknown
 	}
 	msg[1] = byte(len(msg) - 2)
-	b, err := decodeBatch(msg)
+	b, err := decodeBatch(msg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,22 +108,22 @@ func TestDecodeBatchRefusesInconsistentColumns(t *testing.T) {
 		"unexpected EOF":         encode(&pb.PartitionBatch{Offsets: []int64{1}, Times: []int64{0}, ValueSizes: []uint32{1}, Values: []byte("a")})[:9],
 	}
 	for want, wire := range cases {
-		if _, err := decodeBatch(wire); err == nil || !strings.Contains(err.Error(), want) {
+		if _, err := decodeBatch(wire, nil); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: err = %v", want, err)
 		}
 	}
 }
 
 func FuzzDecodeBatch(f *testing.F) {
-	f.Add(appendBatch(nil, sampleBatch().Partitions))
+	f.Add(appendBatch(nil, sampleBatch().Partitions, nil))
 	f.Add([]byte{0x0a, 0x02, 0x28, 0x05})
 	f.Fuzz(func(t *testing.T, wire []byte) {
-		b, err := decodeBatch(wire)
+		b, err := decodeBatch(wire, nil)
 		if err != nil {
 			return
 		}
 		// What decodes, encodes to bytes that decode to the same batch.
-		again, err := decodeBatch(appendBatch(nil, b.Partitions))
+		again, err := decodeBatch(appendBatch(nil, b.Partitions, nil), nil)
 		if err != nil {
 			t.Fatalf("re-encoded batch does not decode: %v", err)
 		}
@@ -130,4 +131,44 @@ func FuzzDecodeBatch(f *testing.F) {
 			t.Fatalf("round trip changed the batch:\n%+v\n%+v", b.Partitions, again.Partitions)
 		}
 	})
+}
+
+// Values placed in the arena travel as a span and are read there.
+func TestWireValuesInTheArena(t *testing.T) {
+	b := sampleBatch()
+	mem := make([]byte, 64<<10)
+	region := &pb.ArenaSpan{Offset: 1000, Length: 4000}
+	spans := placeValues(mem, region, b.Partitions)
+	// Partition 7's 20 bytes fit, empty partition 0 has none, partition 1's
+	// 3001 bytes fit after them.
+	want := []arena.Span{{Offset: 1000, Length: 20}, {}, {Offset: 1020, Length: 3001}}
+	if !reflect.DeepEqual(spans, want) {
+		t.Fatalf("placeValues = %v, want %v", spans, want)
+	}
+	wire := appendBatch(nil, b.Partitions, spans)
+	if len(wire) != batchSize(b.Partitions, spans) || len(wire) > 300 {
+		t.Errorf("%d bytes on the wire (batchSize %d): values were sent too", len(wire), batchSize(b.Partitions, spans))
+	}
+	got, err := decodeBatch(wire, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.Partitions, b.Partitions) {
+		t.Errorf("decoded %+v\nwant %+v", got.Partitions, b.Partitions)
+	}
+
+	if _, err := decodeBatch(wire, nil); err == nil || !strings.Contains(err.Error(), "none mapped") {
+		t.Errorf("without an arena: %v", err)
+	}
+	if _, err := decodeBatch(wire, mem[:1500]); err == nil || !strings.Contains(err.Error(), "outside the 1500 bytes") {
+		t.Errorf("span beyond the arena: %v", err)
+	}
+	// A region that does not fit a partition's values leaves them inline.
+	small := placeValues(mem, &pb.ArenaSpan{Offset: 0, Length: 100}, b.Partitions)
+	if !reflect.DeepEqual(small, []arena.Span{{Offset: 0, Length: 20}, {}, {}}) {
+		t.Errorf("placeValues in 100 bytes = %v", small)
+	}
+	if placeValues(mem, &pb.ArenaSpan{Offset: 64 << 10, Length: 1}, b.Partitions) != nil || placeValues(mem, nil, b.Partitions) != nil {
+		t.Error("a region outside the mapping, or none, must leave every value inline")
+	}
 }

@@ -223,6 +223,7 @@ func (e *Engine) step(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("poll: %w", err)
 	}
+	defer batch.Release() // process releases it sooner, once extracted
 	if err := e.checkContiguous(batch); err != nil {
 		return err
 	}
@@ -329,6 +330,7 @@ func (e *Engine) process(ctx context.Context, b sdk.Batch) (sdk.Commit, batchSta
 		extractCtx, cancel := context.WithTimeout(ctx, e.cfg.ExtractTimeout)
 		err := e.extract(extractCtx, b, records, &e.out)
 		cancel()
+		b.Release() // the facts are made: the records' memory may serve the next poll
 		if err != nil {
 			return sdk.Commit{}, stats, fmt.Errorf("extract %d records: %w", len(records), err)
 		}

@@ -18,7 +18,8 @@ import (
 //     resume re-reads the committed positions and seeks the source there
 //     (Source calls stay sequential: the poller is stopped before Seek).
 // Memory stays bounded: at most PollAhead batches wait besides the one
-// being processed.
+// being processed, and every batch is released (sdk.Batch.Release) once
+// extracted or dropped, so its arena slot serves a later poll.
 
 // polled is one Poll's outcome.
 type polled struct {
@@ -74,6 +75,7 @@ func (e *Engine) startPoller(ctx context.Context) {
 			select {
 			case p.batches <- polled{b, err}:
 			case <-ctx.Done():
+				b.Release()
 				return
 			}
 			if err != nil {
@@ -91,5 +93,8 @@ func (e *Engine) stopPoller() {
 	}
 	e.poller.cancel()
 	<-e.poller.done
+	for len(e.poller.batches) > 0 {
+		(<-e.poller.batches).batch.Release()
+	}
 	e.poller = nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	"github.com/kappa-stream/kappa/internal/arena"
 	"github.com/kappa-stream/kappa/internal/grpcopts"
 	"github.com/kappa-stream/kappa/sdk"
 )
@@ -88,12 +89,20 @@ type Process struct {
 
 // Start launches the plugin binary at path and dispenses the interface of
 // the given kind (sdk.KindSource, …). The plugin's stderr goes to logger.
-// startTimeout bounds the handshake.
-func Start(kind, path string, logger hclog.Logger, startTimeout time.Duration) (*Process, error) {
+// startTimeout bounds the handshake. shared, when not nil, is the arena a
+// source or extractor process inherits (internal/arena).
+func Start(kind, path string, logger hclog.Logger, startTimeout time.Duration, shared *arena.Arena) (*Process, error) {
+	cmd := exec.Command(path)
+	if shared == nil || (kind != sdk.KindSource && kind != sdk.KindExtractor) {
+		shared = nil
+	} else {
+		cmd.ExtraFiles = []*os.File{shared.File()}
+		cmd.Env = []string{shared.Env()} // go-plugin adds the runtime's own
+	}
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
-		Plugins:          sdk.PluginSet(),
-		Cmd:              exec.Command(path),
+		Plugins:          sdk.PluginSet(shared),
+		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		Logger:           logger.Named(kind),
 		StartTimeout:     startTimeout,

@@ -20,6 +20,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/kappa-stream/kappa/internal/arena"
 	"github.com/kappa-stream/kappa/runtime/engine"
 	"github.com/kappa-stream/kappa/runtime/launch"
 	"github.com/kappa-stream/kappa/sdk"
@@ -41,6 +42,9 @@ type Config struct {
 	Logger *slog.Logger
 	// PluginLogger receives the plugin's own stderr (default: hclog's default).
 	PluginLogger hclog.Logger
+	// Arena, when not nil, is the shared memory every process of a source
+	// or extractor inherits (launch.Start).
+	Arena *arena.Arena
 }
 
 func (c *Config) setDefaults() {
@@ -93,7 +97,7 @@ type Plugin struct {
 // a broken binary or install, which no restart cures.
 func Start(kind, path string, cfg Config) (*Plugin, error) {
 	cfg.setDefaults()
-	proc, err := launch.Start(kind, path, cfg.PluginLogger, cfg.StartTimeout)
+	proc, err := launch.Start(kind, path, cfg.PluginLogger, cfg.StartTimeout, cfg.Arena)
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +205,7 @@ var errDied = errors.New("process died")
 // restart starts a process and opens it; p.mu is held.
 func (p *Plugin) restart(ctx context.Context) error {
 	started := time.Now()
-	proc, err := launch.Start(p.kind, p.path, p.cfg.PluginLogger, p.cfg.StartTimeout)
+	proc, err := launch.Start(p.kind, p.path, p.cfg.PluginLogger, p.cfg.StartTimeout, p.cfg.Arena)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errDied, err)
 	}

@@ -263,8 +263,11 @@ func (x *OffsetRange) GetEnd() int64 {
 // is a handful of fields rather than thousands of messages: record i has
 // offsets[i], times[i] (Unix nanoseconds, 0 when unknown), the key of
 // key_sizes[i] bytes at its place in keys (no key_sizes: every key is
-// empty) and the value of value_sizes[i] bytes at its place in values.
+// empty) and the value of value_sizes[i] bytes at its place in the values.
 // offsets, times and value_sizes have one entry per record.
+//
+// The values are either in values or, when values_span is set, in the
+// shared arena (see ArenaSpan), back to back from values_span.offset.
 type PartitionBatch struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Range         *OffsetRange           `protobuf:"bytes,1,opt,name=range,proto3" json:"range,omitempty"`
@@ -276,6 +279,7 @@ type PartitionBatch struct {
 	Keys          []byte                 `protobuf:"bytes,8,opt,name=keys,proto3" json:"keys,omitempty"`
 	ValueSizes    []uint32               `protobuf:"varint,9,rep,packed,name=value_sizes,json=valueSizes,proto3" json:"value_sizes,omitempty"`
 	Values        []byte                 `protobuf:"bytes,10,opt,name=values,proto3" json:"values,omitempty"`
+	ValuesSpan    *ArenaSpan             `protobuf:"bytes,11,opt,name=values_span,json=valuesSpan,proto3" json:"values_span,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -373,6 +377,71 @@ func (x *PartitionBatch) GetValues() []byte {
 	return nil
 }
 
+func (x *PartitionBatch) GetValuesSpan() *ArenaSpan {
+	if x != nil {
+		return x.ValuesSpan
+	}
+	return nil
+}
+
+// ArenaSpan is a region of the arena: memory the runtime shares with its
+// source and extractor processes, which inherit it as file descriptor 3
+// and learn of it from KAPPA_ARENA=3:SIZE. The runtime lends the source a
+// region per Poll (PollRequest.arena); the source may copy the batch's
+// values there instead of into the message, and the extractor then reads
+// them there. A plugin started without KAPPA_ARENA gets no arena.
+type ArenaSpan struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Offset        int64                  `protobuf:"varint,1,opt,name=offset,proto3" json:"offset,omitempty"`
+	Length        int64                  `protobuf:"varint,2,opt,name=length,proto3" json:"length,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ArenaSpan) Reset() {
+	*x = ArenaSpan{}
+	mi := &file_kappa_v1_plugin_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ArenaSpan) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ArenaSpan) ProtoMessage() {}
+
+func (x *ArenaSpan) ProtoReflect() protoreflect.Message {
+	mi := &file_kappa_v1_plugin_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ArenaSpan.ProtoReflect.Descriptor instead.
+func (*ArenaSpan) Descriptor() ([]byte, []int) {
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ArenaSpan) GetOffset() int64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *ArenaSpan) GetLength() int64 {
+	if x != nil {
+		return x.Length
+	}
+	return 0
+}
+
 type Position struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Partition     int32                  `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
@@ -383,7 +452,7 @@ type Position struct {
 
 func (x *Position) Reset() {
 	*x = Position{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[5]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -395,7 +464,7 @@ func (x *Position) String() string {
 func (*Position) ProtoMessage() {}
 
 func (x *Position) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[5]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -408,7 +477,7 @@ func (x *Position) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Position.ProtoReflect.Descriptor instead.
 func (*Position) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{5}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Position) GetPartition() int32 {
@@ -436,7 +505,7 @@ type Watermark struct {
 
 func (x *Watermark) Reset() {
 	*x = Watermark{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[6]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -448,7 +517,7 @@ func (x *Watermark) String() string {
 func (*Watermark) ProtoMessage() {}
 
 func (x *Watermark) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[6]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -461,7 +530,7 @@ func (x *Watermark) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Watermark.ProtoReflect.Descriptor instead.
 func (*Watermark) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{6}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Watermark) GetPartition() int32 {
@@ -493,7 +562,7 @@ type Empty struct {
 
 func (x *Empty) Reset() {
 	*x = Empty{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[7]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -505,7 +574,7 @@ func (x *Empty) String() string {
 func (*Empty) ProtoMessage() {}
 
 func (x *Empty) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[7]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -518,7 +587,7 @@ func (x *Empty) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Empty.ProtoReflect.Descriptor instead.
 func (*Empty) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{7}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{8}
 }
 
 type OpenSourceResponse struct {
@@ -530,7 +599,7 @@ type OpenSourceResponse struct {
 
 func (x *OpenSourceResponse) Reset() {
 	*x = OpenSourceResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[8]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -542,7 +611,7 @@ func (x *OpenSourceResponse) String() string {
 func (*OpenSourceResponse) ProtoMessage() {}
 
 func (x *OpenSourceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[8]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -555,7 +624,7 @@ func (x *OpenSourceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenSourceResponse.ProtoReflect.Descriptor instead.
 func (*OpenSourceResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{8}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *OpenSourceResponse) GetStream() string {
@@ -574,7 +643,7 @@ type SeekRequest struct {
 
 func (x *SeekRequest) Reset() {
 	*x = SeekRequest{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[9]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -586,7 +655,7 @@ func (x *SeekRequest) String() string {
 func (*SeekRequest) ProtoMessage() {}
 
 func (x *SeekRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[9]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -599,7 +668,7 @@ func (x *SeekRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SeekRequest.ProtoReflect.Descriptor instead.
 func (*SeekRequest) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{9}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SeekRequest) GetPositions() []*Position {
@@ -610,17 +679,20 @@ func (x *SeekRequest) GetPositions() []*Position {
 }
 
 type PollRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	MaxRecords    int64                  `protobuf:"varint,1,opt,name=max_records,json=maxRecords,proto3" json:"max_records,omitempty"`
-	MaxBytes      int64                  `protobuf:"varint,2,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
-	MaxWaitNanos  int64                  `protobuf:"varint,3,opt,name=max_wait_nanos,json=maxWaitNanos,proto3" json:"max_wait_nanos,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	MaxRecords   int64                  `protobuf:"varint,1,opt,name=max_records,json=maxRecords,proto3" json:"max_records,omitempty"`
+	MaxBytes     int64                  `protobuf:"varint,2,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
+	MaxWaitNanos int64                  `protobuf:"varint,3,opt,name=max_wait_nanos,json=maxWaitNanos,proto3" json:"max_wait_nanos,omitempty"`
+	// arena, when set, is where the source may put the batch's values
+	// (PartitionBatch.values_span); it is the source's until the answer.
+	Arena         *ArenaSpan `protobuf:"bytes,4,opt,name=arena,proto3" json:"arena,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PollRequest) Reset() {
 	*x = PollRequest{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[10]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -632,7 +704,7 @@ func (x *PollRequest) String() string {
 func (*PollRequest) ProtoMessage() {}
 
 func (x *PollRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[10]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -645,7 +717,7 @@ func (x *PollRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PollRequest.ProtoReflect.Descriptor instead.
 func (*PollRequest) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{10}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *PollRequest) GetMaxRecords() int64 {
@@ -669,6 +741,13 @@ func (x *PollRequest) GetMaxWaitNanos() int64 {
 	return 0
 }
 
+func (x *PollRequest) GetArena() *ArenaSpan {
+	if x != nil {
+		return x.Arena
+	}
+	return nil
+}
+
 type PollResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Partitions    []*PartitionBatch      `protobuf:"bytes,1,rep,name=partitions,proto3" json:"partitions,omitempty"`
@@ -678,7 +757,7 @@ type PollResponse struct {
 
 func (x *PollResponse) Reset() {
 	*x = PollResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[11]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -690,7 +769,7 @@ func (x *PollResponse) String() string {
 func (*PollResponse) ProtoMessage() {}
 
 func (x *PollResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[11]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -703,7 +782,7 @@ func (x *PollResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PollResponse.ProtoReflect.Descriptor instead.
 func (*PollResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{11}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *PollResponse) GetPartitions() []*PartitionBatch {
@@ -722,7 +801,7 @@ type WatermarksResponse struct {
 
 func (x *WatermarksResponse) Reset() {
 	*x = WatermarksResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[12]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -734,7 +813,7 @@ func (x *WatermarksResponse) String() string {
 func (*WatermarksResponse) ProtoMessage() {}
 
 func (x *WatermarksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[12]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -747,7 +826,7 @@ func (x *WatermarksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatermarksResponse.ProtoReflect.Descriptor instead.
 func (*WatermarksResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{12}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *WatermarksResponse) GetWatermarks() []*Watermark {
@@ -770,7 +849,7 @@ type ExtractRequest struct {
 
 func (x *ExtractRequest) Reset() {
 	*x = ExtractRequest{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[13]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -782,7 +861,7 @@ func (x *ExtractRequest) String() string {
 func (*ExtractRequest) ProtoMessage() {}
 
 func (x *ExtractRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[13]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -795,7 +874,7 @@ func (x *ExtractRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExtractRequest.ProtoReflect.Descriptor instead.
 func (*ExtractRequest) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{13}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ExtractRequest) GetPartitions() []*PartitionBatch {
@@ -817,7 +896,7 @@ type Fact struct {
 
 func (x *Fact) Reset() {
 	*x = Fact{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[14]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -829,7 +908,7 @@ func (x *Fact) String() string {
 func (*Fact) ProtoMessage() {}
 
 func (x *Fact) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[14]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -842,7 +921,7 @@ func (x *Fact) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Fact.ProtoReflect.Descriptor instead.
 func (*Fact) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{14}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Fact) GetRecord() int32 {
@@ -883,7 +962,7 @@ type Verdict struct {
 
 func (x *Verdict) Reset() {
 	*x = Verdict{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[15]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -895,7 +974,7 @@ func (x *Verdict) String() string {
 func (*Verdict) ProtoMessage() {}
 
 func (x *Verdict) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[15]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -908,7 +987,7 @@ func (x *Verdict) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Verdict.ProtoReflect.Descriptor instead.
 func (*Verdict) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{15}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Verdict) GetRecord() int32 {
@@ -936,7 +1015,7 @@ type ExtractResponse struct {
 
 func (x *ExtractResponse) Reset() {
 	*x = ExtractResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[16]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -948,7 +1027,7 @@ func (x *ExtractResponse) String() string {
 func (*ExtractResponse) ProtoMessage() {}
 
 func (x *ExtractResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[16]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -961,7 +1040,7 @@ func (x *ExtractResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExtractResponse.ProtoReflect.Descriptor instead.
 func (*ExtractResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{16}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ExtractResponse) GetFacts() []*Fact {
@@ -994,7 +1073,7 @@ type PositionsRequest struct {
 
 func (x *PositionsRequest) Reset() {
 	*x = PositionsRequest{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[17]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1006,7 +1085,7 @@ func (x *PositionsRequest) String() string {
 func (*PositionsRequest) ProtoMessage() {}
 
 func (x *PositionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[17]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1019,7 +1098,7 @@ func (x *PositionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PositionsRequest.ProtoReflect.Descriptor instead.
 func (*PositionsRequest) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{17}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *PositionsRequest) GetStream() string {
@@ -1038,7 +1117,7 @@ type PositionsResponse struct {
 
 func (x *PositionsResponse) Reset() {
 	*x = PositionsResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[18]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1050,7 +1129,7 @@ func (x *PositionsResponse) String() string {
 func (*PositionsResponse) ProtoMessage() {}
 
 func (x *PositionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[18]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1063,7 +1142,7 @@ func (x *PositionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PositionsResponse.ProtoReflect.Descriptor instead.
 func (*PositionsResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{18}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *PositionsResponse) GetPositions() []*Position {
@@ -1087,7 +1166,7 @@ type RangeStats struct {
 
 func (x *RangeStats) Reset() {
 	*x = RangeStats{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[19]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1099,7 +1178,7 @@ func (x *RangeStats) String() string {
 func (*RangeStats) ProtoMessage() {}
 
 func (x *RangeStats) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[19]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1112,7 +1191,7 @@ func (x *RangeStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RangeStats.ProtoReflect.Descriptor instead.
 func (*RangeStats) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{19}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RangeStats) GetRange() *OffsetRange {
@@ -1170,7 +1249,7 @@ type Row struct {
 
 func (x *Row) Reset() {
 	*x = Row{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[20]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1182,7 +1261,7 @@ func (x *Row) String() string {
 func (*Row) ProtoMessage() {}
 
 func (x *Row) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[20]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1195,7 +1274,7 @@ func (x *Row) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Row.ProtoReflect.Descriptor instead.
 func (*Row) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{20}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Row) GetRange() *OffsetRange {
@@ -1244,7 +1323,7 @@ type CommitRequest struct {
 
 func (x *CommitRequest) Reset() {
 	*x = CommitRequest{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[21]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1256,7 +1335,7 @@ func (x *CommitRequest) String() string {
 func (*CommitRequest) ProtoMessage() {}
 
 func (x *CommitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[21]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1269,7 +1348,7 @@ func (x *CommitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitRequest.ProtoReflect.Descriptor instead.
 func (*CommitRequest) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{21}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CommitRequest) GetStream() string {
@@ -1305,7 +1384,7 @@ type AggregateRange struct {
 
 func (x *AggregateRange) Reset() {
 	*x = AggregateRange{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[22]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1317,7 +1396,7 @@ func (x *AggregateRange) String() string {
 func (*AggregateRange) ProtoMessage() {}
 
 func (x *AggregateRange) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[22]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1330,7 +1409,7 @@ func (x *AggregateRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AggregateRange.ProtoReflect.Descriptor instead.
 func (*AggregateRange) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{22}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *AggregateRange) GetRange() *OffsetRange {
@@ -1367,7 +1446,7 @@ type StreamAudit struct {
 
 func (x *StreamAudit) Reset() {
 	*x = StreamAudit{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[23]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1379,7 +1458,7 @@ func (x *StreamAudit) String() string {
 func (*StreamAudit) ProtoMessage() {}
 
 func (x *StreamAudit) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[23]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1392,7 +1471,7 @@ func (x *StreamAudit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamAudit.ProtoReflect.Descriptor instead.
 func (*StreamAudit) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{23}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *StreamAudit) GetStream() string {
@@ -1432,7 +1511,7 @@ type AuditResponse struct {
 
 func (x *AuditResponse) Reset() {
 	*x = AuditResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[24]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1444,7 +1523,7 @@ func (x *AuditResponse) String() string {
 func (*AuditResponse) ProtoMessage() {}
 
 func (x *AuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[24]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1457,7 +1536,7 @@ func (x *AuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditResponse.ProtoReflect.Descriptor instead.
 func (*AuditResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{24}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *AuditResponse) GetStreams() []*StreamAudit {
@@ -1486,7 +1565,7 @@ type PluginInfo struct {
 
 func (x *PluginInfo) Reset() {
 	*x = PluginInfo{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[25]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1498,7 +1577,7 @@ func (x *PluginInfo) String() string {
 func (*PluginInfo) ProtoMessage() {}
 
 func (x *PluginInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[25]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1511,7 +1590,7 @@ func (x *PluginInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PluginInfo.ProtoReflect.Descriptor instead.
 func (*PluginInfo) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{25}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *PluginInfo) GetName() string {
@@ -1569,7 +1648,7 @@ type ConfigField struct {
 
 func (x *ConfigField) Reset() {
 	*x = ConfigField{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[26]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1581,7 +1660,7 @@ func (x *ConfigField) String() string {
 func (*ConfigField) ProtoMessage() {}
 
 func (x *ConfigField) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[26]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1594,7 +1673,7 @@ func (x *ConfigField) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigField.ProtoReflect.Descriptor instead.
 func (*ConfigField) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{26}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ConfigField) GetName() string {
@@ -1655,7 +1734,7 @@ const file_kappa_v1_plugin_proto_rawDesc = "" +
 	"\vOffsetRange\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\x05R\tpartition\x12\x14\n" +
 	"\x05start\x18\x02 \x01(\x03R\x05start\x12\x10\n" +
-	"\x03end\x18\x03 \x01(\x03R\x03end\"\x98\x02\n" +
+	"\x03end\x18\x03 \x01(\x03R\x03end\"\xce\x02\n" +
 	"\x0ePartitionBatch\x12+\n" +
 	"\x05range\x18\x01 \x01(\v2\x15.kappa.v1.OffsetRangeR\x05range\x12%\n" +
 	"\x0ehigh_watermark\x18\x03 \x01(\x03R\rhighWatermark\x12\x12\n" +
@@ -1667,7 +1746,12 @@ const file_kappa_v1_plugin_proto_rawDesc = "" +
 	"\vvalue_sizes\x18\t \x03(\rR\n" +
 	"valueSizes\x12\x16\n" +
 	"\x06values\x18\n" +
-	" \x01(\fR\x06valuesJ\x04\b\x02\x10\x03\"I\n" +
+	" \x01(\fR\x06values\x124\n" +
+	"\vvalues_span\x18\v \x01(\v2\x13.kappa.v1.ArenaSpanR\n" +
+	"valuesSpanJ\x04\b\x02\x10\x03\";\n" +
+	"\tArenaSpan\x12\x16\n" +
+	"\x06offset\x18\x01 \x01(\x03R\x06offset\x12\x16\n" +
+	"\x06length\x18\x02 \x01(\x03R\x06length\"I\n" +
 	"\bPosition\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\x05R\tpartition\x12\x1f\n" +
 	"\vnext_offset\x18\x02 \x01(\x03R\n" +
@@ -1680,12 +1764,13 @@ const file_kappa_v1_plugin_proto_rawDesc = "" +
 	"\x12OpenSourceResponse\x12\x16\n" +
 	"\x06stream\x18\x01 \x01(\tR\x06stream\"?\n" +
 	"\vSeekRequest\x120\n" +
-	"\tpositions\x18\x01 \x03(\v2\x12.kappa.v1.PositionR\tpositions\"q\n" +
+	"\tpositions\x18\x01 \x03(\v2\x12.kappa.v1.PositionR\tpositions\"\x9c\x01\n" +
 	"\vPollRequest\x12\x1f\n" +
 	"\vmax_records\x18\x01 \x01(\x03R\n" +
 	"maxRecords\x12\x1b\n" +
 	"\tmax_bytes\x18\x02 \x01(\x03R\bmaxBytes\x12$\n" +
-	"\x0emax_wait_nanos\x18\x03 \x01(\x03R\fmaxWaitNanos\"H\n" +
+	"\x0emax_wait_nanos\x18\x03 \x01(\x03R\fmaxWaitNanos\x12)\n" +
+	"\x05arena\x18\x04 \x01(\v2\x13.kappa.v1.ArenaSpanR\x05arena\"H\n" +
 	"\fPollResponse\x128\n" +
 	"\n" +
 	"partitions\x18\x01 \x03(\v2\x18.kappa.v1.PartitionBatchR\n" +
@@ -1795,100 +1880,103 @@ func file_kappa_v1_plugin_proto_rawDescGZIP() []byte {
 	return file_kappa_v1_plugin_proto_rawDescData
 }
 
-var file_kappa_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_kappa_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_kappa_v1_plugin_proto_goTypes = []any{
 	(*Setup)(nil),              // 0: kappa.v1.Setup
 	(*ConfigProblem)(nil),      // 1: kappa.v1.ConfigProblem
 	(*ConfigProblems)(nil),     // 2: kappa.v1.ConfigProblems
 	(*OffsetRange)(nil),        // 3: kappa.v1.OffsetRange
 	(*PartitionBatch)(nil),     // 4: kappa.v1.PartitionBatch
-	(*Position)(nil),           // 5: kappa.v1.Position
-	(*Watermark)(nil),          // 6: kappa.v1.Watermark
-	(*Empty)(nil),              // 7: kappa.v1.Empty
-	(*OpenSourceResponse)(nil), // 8: kappa.v1.OpenSourceResponse
-	(*SeekRequest)(nil),        // 9: kappa.v1.SeekRequest
-	(*PollRequest)(nil),        // 10: kappa.v1.PollRequest
-	(*PollResponse)(nil),       // 11: kappa.v1.PollResponse
-	(*WatermarksResponse)(nil), // 12: kappa.v1.WatermarksResponse
-	(*ExtractRequest)(nil),     // 13: kappa.v1.ExtractRequest
-	(*Fact)(nil),               // 14: kappa.v1.Fact
-	(*Verdict)(nil),            // 15: kappa.v1.Verdict
-	(*ExtractResponse)(nil),    // 16: kappa.v1.ExtractResponse
-	(*PositionsRequest)(nil),   // 17: kappa.v1.PositionsRequest
-	(*PositionsResponse)(nil),  // 18: kappa.v1.PositionsResponse
-	(*RangeStats)(nil),         // 19: kappa.v1.RangeStats
-	(*Row)(nil),                // 20: kappa.v1.Row
-	(*CommitRequest)(nil),      // 21: kappa.v1.CommitRequest
-	(*AggregateRange)(nil),     // 22: kappa.v1.AggregateRange
-	(*StreamAudit)(nil),        // 23: kappa.v1.StreamAudit
-	(*AuditResponse)(nil),      // 24: kappa.v1.AuditResponse
-	(*PluginInfo)(nil),         // 25: kappa.v1.PluginInfo
-	(*ConfigField)(nil),        // 26: kappa.v1.ConfigField
+	(*ArenaSpan)(nil),          // 5: kappa.v1.ArenaSpan
+	(*Position)(nil),           // 6: kappa.v1.Position
+	(*Watermark)(nil),          // 7: kappa.v1.Watermark
+	(*Empty)(nil),              // 8: kappa.v1.Empty
+	(*OpenSourceResponse)(nil), // 9: kappa.v1.OpenSourceResponse
+	(*SeekRequest)(nil),        // 10: kappa.v1.SeekRequest
+	(*PollRequest)(nil),        // 11: kappa.v1.PollRequest
+	(*PollResponse)(nil),       // 12: kappa.v1.PollResponse
+	(*WatermarksResponse)(nil), // 13: kappa.v1.WatermarksResponse
+	(*ExtractRequest)(nil),     // 14: kappa.v1.ExtractRequest
+	(*Fact)(nil),               // 15: kappa.v1.Fact
+	(*Verdict)(nil),            // 16: kappa.v1.Verdict
+	(*ExtractResponse)(nil),    // 17: kappa.v1.ExtractResponse
+	(*PositionsRequest)(nil),   // 18: kappa.v1.PositionsRequest
+	(*PositionsResponse)(nil),  // 19: kappa.v1.PositionsResponse
+	(*RangeStats)(nil),         // 20: kappa.v1.RangeStats
+	(*Row)(nil),                // 21: kappa.v1.Row
+	(*CommitRequest)(nil),      // 22: kappa.v1.CommitRequest
+	(*AggregateRange)(nil),     // 23: kappa.v1.AggregateRange
+	(*StreamAudit)(nil),        // 24: kappa.v1.StreamAudit
+	(*AuditResponse)(nil),      // 25: kappa.v1.AuditResponse
+	(*PluginInfo)(nil),         // 26: kappa.v1.PluginInfo
+	(*ConfigField)(nil),        // 27: kappa.v1.ConfigField
 }
 var file_kappa_v1_plugin_proto_depIdxs = []int32{
 	1,  // 0: kappa.v1.ConfigProblems.problems:type_name -> kappa.v1.ConfigProblem
 	3,  // 1: kappa.v1.PartitionBatch.range:type_name -> kappa.v1.OffsetRange
-	5,  // 2: kappa.v1.SeekRequest.positions:type_name -> kappa.v1.Position
-	4,  // 3: kappa.v1.PollResponse.partitions:type_name -> kappa.v1.PartitionBatch
-	6,  // 4: kappa.v1.WatermarksResponse.watermarks:type_name -> kappa.v1.Watermark
-	4,  // 5: kappa.v1.ExtractRequest.partitions:type_name -> kappa.v1.PartitionBatch
-	14, // 6: kappa.v1.ExtractResponse.facts:type_name -> kappa.v1.Fact
-	15, // 7: kappa.v1.ExtractResponse.skipped:type_name -> kappa.v1.Verdict
-	15, // 8: kappa.v1.ExtractResponse.rejected:type_name -> kappa.v1.Verdict
-	5,  // 9: kappa.v1.PositionsResponse.positions:type_name -> kappa.v1.Position
-	3,  // 10: kappa.v1.RangeStats.range:type_name -> kappa.v1.OffsetRange
-	3,  // 11: kappa.v1.Row.range:type_name -> kappa.v1.OffsetRange
-	19, // 12: kappa.v1.CommitRequest.ranges:type_name -> kappa.v1.RangeStats
-	20, // 13: kappa.v1.CommitRequest.rows:type_name -> kappa.v1.Row
-	3,  // 14: kappa.v1.AggregateRange.range:type_name -> kappa.v1.OffsetRange
-	5,  // 15: kappa.v1.StreamAudit.positions:type_name -> kappa.v1.Position
-	19, // 16: kappa.v1.StreamAudit.batches:type_name -> kappa.v1.RangeStats
-	22, // 17: kappa.v1.StreamAudit.aggregates:type_name -> kappa.v1.AggregateRange
-	23, // 18: kappa.v1.AuditResponse.streams:type_name -> kappa.v1.StreamAudit
-	26, // 19: kappa.v1.PluginInfo.config:type_name -> kappa.v1.ConfigField
-	0,  // 20: kappa.v1.Source.Open:input_type -> kappa.v1.Setup
-	9,  // 21: kappa.v1.Source.Seek:input_type -> kappa.v1.SeekRequest
-	10, // 22: kappa.v1.Source.Poll:input_type -> kappa.v1.PollRequest
-	7,  // 23: kappa.v1.Source.Watermarks:input_type -> kappa.v1.Empty
-	7,  // 24: kappa.v1.Source.Close:input_type -> kappa.v1.Empty
-	7,  // 25: kappa.v1.Source.Describe:input_type -> kappa.v1.Empty
-	0,  // 26: kappa.v1.Source.Validate:input_type -> kappa.v1.Setup
-	0,  // 27: kappa.v1.Extractor.Open:input_type -> kappa.v1.Setup
-	13, // 28: kappa.v1.Extractor.Extract:input_type -> kappa.v1.ExtractRequest
-	7,  // 29: kappa.v1.Extractor.Close:input_type -> kappa.v1.Empty
-	7,  // 30: kappa.v1.Extractor.Describe:input_type -> kappa.v1.Empty
-	0,  // 31: kappa.v1.Extractor.Validate:input_type -> kappa.v1.Setup
-	0,  // 32: kappa.v1.Sink.Open:input_type -> kappa.v1.Setup
-	17, // 33: kappa.v1.Sink.Positions:input_type -> kappa.v1.PositionsRequest
-	21, // 34: kappa.v1.Sink.Commit:input_type -> kappa.v1.CommitRequest
-	7,  // 35: kappa.v1.Sink.Close:input_type -> kappa.v1.Empty
-	7,  // 36: kappa.v1.Sink.Describe:input_type -> kappa.v1.Empty
-	0,  // 37: kappa.v1.Sink.Validate:input_type -> kappa.v1.Setup
-	7,  // 38: kappa.v1.Sink.Audit:input_type -> kappa.v1.Empty
-	8,  // 39: kappa.v1.Source.Open:output_type -> kappa.v1.OpenSourceResponse
-	7,  // 40: kappa.v1.Source.Seek:output_type -> kappa.v1.Empty
-	11, // 41: kappa.v1.Source.Poll:output_type -> kappa.v1.PollResponse
-	12, // 42: kappa.v1.Source.Watermarks:output_type -> kappa.v1.WatermarksResponse
-	7,  // 43: kappa.v1.Source.Close:output_type -> kappa.v1.Empty
-	25, // 44: kappa.v1.Source.Describe:output_type -> kappa.v1.PluginInfo
-	7,  // 45: kappa.v1.Source.Validate:output_type -> kappa.v1.Empty
-	7,  // 46: kappa.v1.Extractor.Open:output_type -> kappa.v1.Empty
-	16, // 47: kappa.v1.Extractor.Extract:output_type -> kappa.v1.ExtractResponse
-	7,  // 48: kappa.v1.Extractor.Close:output_type -> kappa.v1.Empty
-	25, // 49: kappa.v1.Extractor.Describe:output_type -> kappa.v1.PluginInfo
-	7,  // 50: kappa.v1.Extractor.Validate:output_type -> kappa.v1.Empty
-	7,  // 51: kappa.v1.Sink.Open:output_type -> kappa.v1.Empty
-	18, // 52: kappa.v1.Sink.Positions:output_type -> kappa.v1.PositionsResponse
-	7,  // 53: kappa.v1.Sink.Commit:output_type -> kappa.v1.Empty
-	7,  // 54: kappa.v1.Sink.Close:output_type -> kappa.v1.Empty
-	25, // 55: kappa.v1.Sink.Describe:output_type -> kappa.v1.PluginInfo
-	7,  // 56: kappa.v1.Sink.Validate:output_type -> kappa.v1.Empty
-	24, // 57: kappa.v1.Sink.Audit:output_type -> kappa.v1.AuditResponse
-	39, // [39:58] is the sub-list for method output_type
-	20, // [20:39] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	5,  // 2: kappa.v1.PartitionBatch.values_span:type_name -> kappa.v1.ArenaSpan
+	6,  // 3: kappa.v1.SeekRequest.positions:type_name -> kappa.v1.Position
+	5,  // 4: kappa.v1.PollRequest.arena:type_name -> kappa.v1.ArenaSpan
+	4,  // 5: kappa.v1.PollResponse.partitions:type_name -> kappa.v1.PartitionBatch
+	7,  // 6: kappa.v1.WatermarksResponse.watermarks:type_name -> kappa.v1.Watermark
+	4,  // 7: kappa.v1.ExtractRequest.partitions:type_name -> kappa.v1.PartitionBatch
+	15, // 8: kappa.v1.ExtractResponse.facts:type_name -> kappa.v1.Fact
+	16, // 9: kappa.v1.ExtractResponse.skipped:type_name -> kappa.v1.Verdict
+	16, // 10: kappa.v1.ExtractResponse.rejected:type_name -> kappa.v1.Verdict
+	6,  // 11: kappa.v1.PositionsResponse.positions:type_name -> kappa.v1.Position
+	3,  // 12: kappa.v1.RangeStats.range:type_name -> kappa.v1.OffsetRange
+	3,  // 13: kappa.v1.Row.range:type_name -> kappa.v1.OffsetRange
+	20, // 14: kappa.v1.CommitRequest.ranges:type_name -> kappa.v1.RangeStats
+	21, // 15: kappa.v1.CommitRequest.rows:type_name -> kappa.v1.Row
+	3,  // 16: kappa.v1.AggregateRange.range:type_name -> kappa.v1.OffsetRange
+	6,  // 17: kappa.v1.StreamAudit.positions:type_name -> kappa.v1.Position
+	20, // 18: kappa.v1.StreamAudit.batches:type_name -> kappa.v1.RangeStats
+	23, // 19: kappa.v1.StreamAudit.aggregates:type_name -> kappa.v1.AggregateRange
+	24, // 20: kappa.v1.AuditResponse.streams:type_name -> kappa.v1.StreamAudit
+	27, // 21: kappa.v1.PluginInfo.config:type_name -> kappa.v1.ConfigField
+	0,  // 22: kappa.v1.Source.Open:input_type -> kappa.v1.Setup
+	10, // 23: kappa.v1.Source.Seek:input_type -> kappa.v1.SeekRequest
+	11, // 24: kappa.v1.Source.Poll:input_type -> kappa.v1.PollRequest
+	8,  // 25: kappa.v1.Source.Watermarks:input_type -> kappa.v1.Empty
+	8,  // 26: kappa.v1.Source.Close:input_type -> kappa.v1.Empty
+	8,  // 27: kappa.v1.Source.Describe:input_type -> kappa.v1.Empty
+	0,  // 28: kappa.v1.Source.Validate:input_type -> kappa.v1.Setup
+	0,  // 29: kappa.v1.Extractor.Open:input_type -> kappa.v1.Setup
+	14, // 30: kappa.v1.Extractor.Extract:input_type -> kappa.v1.ExtractRequest
+	8,  // 31: kappa.v1.Extractor.Close:input_type -> kappa.v1.Empty
+	8,  // 32: kappa.v1.Extractor.Describe:input_type -> kappa.v1.Empty
+	0,  // 33: kappa.v1.Extractor.Validate:input_type -> kappa.v1.Setup
+	0,  // 34: kappa.v1.Sink.Open:input_type -> kappa.v1.Setup
+	18, // 35: kappa.v1.Sink.Positions:input_type -> kappa.v1.PositionsRequest
+	22, // 36: kappa.v1.Sink.Commit:input_type -> kappa.v1.CommitRequest
+	8,  // 37: kappa.v1.Sink.Close:input_type -> kappa.v1.Empty
+	8,  // 38: kappa.v1.Sink.Describe:input_type -> kappa.v1.Empty
+	0,  // 39: kappa.v1.Sink.Validate:input_type -> kappa.v1.Setup
+	8,  // 40: kappa.v1.Sink.Audit:input_type -> kappa.v1.Empty
+	9,  // 41: kappa.v1.Source.Open:output_type -> kappa.v1.OpenSourceResponse
+	8,  // 42: kappa.v1.Source.Seek:output_type -> kappa.v1.Empty
+	12, // 43: kappa.v1.Source.Poll:output_type -> kappa.v1.PollResponse
+	13, // 44: kappa.v1.Source.Watermarks:output_type -> kappa.v1.WatermarksResponse
+	8,  // 45: kappa.v1.Source.Close:output_type -> kappa.v1.Empty
+	26, // 46: kappa.v1.Source.Describe:output_type -> kappa.v1.PluginInfo
+	8,  // 47: kappa.v1.Source.Validate:output_type -> kappa.v1.Empty
+	8,  // 48: kappa.v1.Extractor.Open:output_type -> kappa.v1.Empty
+	17, // 49: kappa.v1.Extractor.Extract:output_type -> kappa.v1.ExtractResponse
+	8,  // 50: kappa.v1.Extractor.Close:output_type -> kappa.v1.Empty
+	26, // 51: kappa.v1.Extractor.Describe:output_type -> kappa.v1.PluginInfo
+	8,  // 52: kappa.v1.Extractor.Validate:output_type -> kappa.v1.Empty
+	8,  // 53: kappa.v1.Sink.Open:output_type -> kappa.v1.Empty
+	19, // 54: kappa.v1.Sink.Positions:output_type -> kappa.v1.PositionsResponse
+	8,  // 55: kappa.v1.Sink.Commit:output_type -> kappa.v1.Empty
+	8,  // 56: kappa.v1.Sink.Close:output_type -> kappa.v1.Empty
+	26, // 57: kappa.v1.Sink.Describe:output_type -> kappa.v1.PluginInfo
+	8,  // 58: kappa.v1.Sink.Validate:output_type -> kappa.v1.Empty
+	25, // 59: kappa.v1.Sink.Audit:output_type -> kappa.v1.AuditResponse
+	41, // [41:60] is the sub-list for method output_type
+	22, // [22:41] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_kappa_v1_plugin_proto_init() }
@@ -1902,7 +1990,7 @@ func file_kappa_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kappa_v1_plugin_proto_rawDesc), len(file_kappa_v1_plugin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   27,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   3,
 		},
