@@ -35,6 +35,10 @@ type Config struct {
 	// is extracted and committed (default 1); negative polls only when the
 	// previous batch is committed. See prefetch.go.
 	PollAhead int
+	// SyncCommit makes each batch wait for its commit before the next one
+	// is extracted; by default the next one is extracted and aggregated
+	// while the sink commits (commit.go).
+	SyncCommit bool
 	// RetryFor is how long the engine keeps recovering from consecutive
 	// failed batches before Run gives up (default 2m). Fenced batches
 	// do not count: see OnFenced.
@@ -90,8 +94,13 @@ type Engine struct {
 	// committed is the next offset of every partition as the sink last
 	// confirmed it (or as a successful commit advanced it).
 	committed map[int32]int64
-	totals    Totals
-	out       sdk.Extraction
+	// next is where each partition's next range must start: committed,
+	// advanced by the commit in flight.
+	next map[int32]int64
+	// inflight is the commit the sink is making; nil when none.
+	inflight *inflight
+	totals   Totals
+	out      sdk.Extraction
 	// poller polls ahead of the batch in process; nil when stopped.
 	poller *poller
 	// fencing tracks a run of fenced batches (fencing.go).
@@ -126,6 +135,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 	}
 	defer e.stopPoller()
+	defer e.settleCommit()
 	if err := e.resume(ctx); err != nil {
 		return err
 	}
@@ -133,11 +143,16 @@ func (e *Engine) Run(ctx context.Context) error {
 	var failingSince time.Time
 	backoff := newBackoff(100*time.Millisecond, 5*time.Second)
 	for ctx.Err() == nil {
-		if e.cfg.Drain && e.caughtUp(targets) {
-			log.Info("drained", "partitions", len(targets), "batches", e.totals.Batches, "records", e.totals.Records)
-			return nil
+		var err error
+		if e.cfg.Drain && e.caughtUp(targets, e.next) {
+			// The last batch may still be committing.
+			if err = e.finishCommit(); err == nil {
+				log.Info("drained", "partitions", len(targets), "batches", e.totals.Batches, "records", e.totals.Records)
+				return nil
+			}
+		} else {
+			err = e.step(ctx)
 		}
-		err := e.step(ctx)
 		if err == nil {
 			failingSince = time.Time{}
 			backoff.reset()
@@ -178,6 +193,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			log.Error("resume failed", "err", err)
 		}
 	}
+	e.settleCommit()
 	log.Info("stopped", "batches", e.totals.Batches, "records", e.totals.Records)
 	return nil
 }
@@ -187,6 +203,7 @@ func (e *Engine) Run(ctx context.Context) error {
 // commit whose outcome it never learnt.
 func (e *Engine) resume(ctx context.Context) error {
 	e.stopPoller() // batches polled ahead start where the failed one did
+	e.settleCommit()
 	positions, err := e.sink.Positions(ctx, e.stream)
 	if err != nil {
 		return fmt.Errorf("read committed positions: %w", err)
@@ -195,6 +212,7 @@ func (e *Engine) resume(ctx context.Context) error {
 	for _, p := range positions {
 		e.committed[p.Partition] = p.NextOffset
 	}
+	e.resetNext()
 	if err := e.source.Seek(ctx, positions); err != nil {
 		return fmt.Errorf("seek source to committed positions: %w", err)
 	}
@@ -202,13 +220,14 @@ func (e *Engine) resume(ctx context.Context) error {
 	return nil
 }
 
-// caughtUp reports whether every partition has reached its drain target.
-func (e *Engine) caughtUp(targets []sdk.Watermark) bool {
+// caughtUp reports whether every partition has reached its drain target
+// at the given positions.
+func (e *Engine) caughtUp(targets []sdk.Watermark, positions map[int32]int64) bool {
 	for _, w := range targets {
 		if w.End <= w.Start {
 			continue // nothing to read
 		}
-		next, ok := e.committed[w.Partition]
+		next, ok := positions[w.Partition]
 		if !ok || next < w.End {
 			return false
 		}
@@ -216,7 +235,8 @@ func (e *Engine) caughtUp(targets []sdk.Watermark) bool {
 	return true
 }
 
-// step polls one batch, extracts, aggregates and commits it.
+// step polls one batch, extracts and aggregates it, and hands its commit
+// to the sink once the batch before it has committed.
 func (e *Engine) step(ctx context.Context) error {
 	started := time.Now()
 	batch, err := e.poll(ctx)
@@ -228,48 +248,25 @@ func (e *Engine) step(ctx context.Context) error {
 		return err
 	}
 	commit, stats, err := e.process(ctx, batch)
-	if err != nil || len(commit.Ranges) == 0 {
+	if err != nil {
 		return err
 	}
-
-	// A commit is not cut short by SIGINT: it either lands whole or not at
-	// all, and letting it finish saves re-reading the batch.
-	commitCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.CommitTimeout)
-	commitStarted := time.Now()
-	err = e.sink.Commit(commitCtx, commit)
-	cancel()
-	commitTime := time.Since(commitStarted)
-	if err != nil {
-		return fmt.Errorf("commit batch of %d records: %w", stats.Records, err)
+	// The batch before this one may still be committing (commit.go).
+	if err := e.finishCommit(); err != nil {
+		return err
 	}
-	for _, r := range commit.Ranges {
-		e.committed[r.Partition] = r.End
+	if len(commit.Ranges) == 0 {
+		return nil
 	}
-	e.totals.Batches++
-	e.totals.Records += stats.Records
-	e.totals.Facts += stats.Facts
-	e.totals.Skipped += stats.Skipped
-	e.totals.Rejected += stats.Rejected
-	e.totals.Rows += int64(len(commit.Rows))
-
-	attrs := []any{
-		"records", stats.Records, "facts", stats.Facts, "skipped", stats.Skipped, "rejected", stats.Rejected,
-		"partitions", len(commit.Ranges), "rows", len(commit.Rows),
-		"commit_ms", float64(commitTime.Microseconds()) / 1000, "batch_ms", float64(time.Since(started).Microseconds()) / 1000,
-		"lag", lag(batch, e.committed),
+	e.startCommit(ctx, commit, stats, batch, started)
+	if e.cfg.SyncCommit {
+		return e.finishCommit()
 	}
-	if oldest, newest, ok := recordAges(batch, commitStarted.Add(commitTime)); ok {
-		attrs = append(attrs, "oldest_record_ms", millis(oldest), "newest_record_ms", millis(newest))
-	}
-	if len(stats.reasons) > 0 {
-		attrs = append(attrs, "reasons", stats.reasons)
-	}
-	e.cfg.Logger.Info("batch committed", attrs...)
 	return nil
 }
 
 // checkContiguous enforces the source contract: a range starts where the
-// partition's committed position is. A source that breaks it would make
+// partition's previous range ended (committed or committing). A source that breaks it would make
 // the sink fence every batch, so say clearly what happened.
 func (e *Engine) checkContiguous(b sdk.Batch) error {
 	seen := make(map[int32]bool, len(b.Partitions))
@@ -284,8 +281,8 @@ func (e *Engine) checkContiguous(b sdk.Batch) error {
 		if p.End == p.Start && len(p.Records) > 0 {
 			return fmt.Errorf("source broke its contract: partition %d range [%d, %d) is empty but holds %d records", p.Partition, p.Start, p.End, len(p.Records))
 		}
-		if next, ok := e.committed[p.Partition]; ok && p.Start != next && p.End > p.Start {
-			return fmt.Errorf("source broke its contract: partition %d range starts at %d, committed position is %d", p.Partition, p.Start, next)
+		if next, ok := e.next[p.Partition]; ok && p.Start != next && p.End > p.Start {
+			return fmt.Errorf("source broke its contract: partition %d range starts at %d, where the batch before left it is %d", p.Partition, p.Start, next)
 		}
 	}
 	return nil

@@ -155,7 +155,9 @@ func TestFencedByAnotherWriter(t *testing.T) {
 func TestEngineFencedMidRunCountsOnce(t *testing.T) {
 	src, want := fixture()
 	sink := newMemSink()
-	e := newTestEngine(src, timeExtractor{}, sink, func(c *Config) { c.Drain = false })
+	// Steps here commit before they return, so that the other writer's
+	// move lands between two of them.
+	e := newTestEngine(src, timeExtractor{}, sink, func(c *Config) { c.Drain, c.SyncCommit = false, true })
 	ctx := context.Background()
 	if err := e.resume(ctx); err != nil {
 		t.Fatal(err)

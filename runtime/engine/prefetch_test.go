@@ -17,16 +17,19 @@ import (
 func TestPollAheadFailuresNeitherLoseNorDoubleCount(t *testing.T) {
 	// PollAhead 1 (the default) runs through every case of
 	// TestCommitFailuresNeitherLoseNorDoubleCount; here none and several.
+	// Commits behind extraction (the default) run through all of them
+	// too; here commits in step.
 	for _, ahead := range []int{-1, 3} {
 		for name, fails := range map[string][]bool{
 			"lost after, before, after": {true, false, true},
 		} {
-			t.Run(fmt.Sprintf("ahead=%d/%s", ahead, name), func(t *testing.T) {
+			t.Run(fmt.Sprintf("ahead=%d/sync/%s", ahead, name), func(t *testing.T) {
 				src, want := fixture()
 				sink := newMemSink()
 				sink.failNext = fails
 				e := newTestEngine(src, timeExtractor{}, sink, func(c *Config) {
 					c.PollAhead = ahead
+					c.SyncCommit = true
 					c.Limits.MaxRecords = 1 // many small batches, several in flight
 				})
 				if err := e.Run(context.Background()); err != nil {
@@ -60,11 +63,12 @@ func (s *signalSource) Poll(ctx context.Context, l sdk.Limits) (sdk.Batch, error
 	return b, err
 }
 
-// waitingSink holds its first commit until the source polled again, or
-// until patience runs out, and records which happened.
+// waitingSink holds its first commit until signal is closed (the source
+// polled, or the extractor extracted, again) or until patience runs out,
+// and records which happened.
 type waitingSink struct {
 	*memSink
-	polled     <-chan struct{}
+	signal     <-chan struct{}
 	patience   time.Duration
 	overlapped atomic.Bool
 	first      atomic.Bool
@@ -73,7 +77,7 @@ type waitingSink struct {
 func (s *waitingSink) Commit(ctx context.Context, c sdk.Commit) error {
 	if s.first.CompareAndSwap(false, true) {
 		select {
-		case <-s.polled:
+		case <-s.signal:
 			s.overlapped.Store(true)
 		case <-time.After(s.patience):
 		}
@@ -93,8 +97,8 @@ func TestPollsNextBatchWhileCommitting(t *testing.T) {
 		t.Run(fmt.Sprintf("ahead=%d", tc.ahead), func(t *testing.T) {
 			mem, want := fixture()
 			src := &signalSource{memSource: mem, polledN: 2, polled: make(chan struct{})}
-			sink := &waitingSink{memSink: newMemSink(), polled: src.polled, patience: tc.patience}
-			cfg := Config{Drain: true, Logger: quietLogger(), PollAhead: tc.ahead,
+			sink := &waitingSink{memSink: newMemSink(), signal: src.polled, patience: tc.patience}
+			cfg := Config{Drain: true, Logger: quietLogger(), PollAhead: tc.ahead, SyncCommit: true,
 				Limits: sdk.Limits{MaxRecords: 3, MaxWait: time.Millisecond}, RetryFor: time.Second}
 			e := New(cfg, "mem", src, timeExtractor{}, sink)
 			if err := e.Run(context.Background()); err != nil {
@@ -106,6 +110,52 @@ func TestPollsNextBatchWhileCommitting(t *testing.T) {
 			if got := sink.perWindow(); !maps.Equal(got, want) {
 				t.Errorf("per window = %v, want %v", got, want)
 			}
+		})
+	}
+}
+
+// signalExtractor tells when its Extract has been called a given number
+// of times.
+type signalExtractor struct {
+	timeExtractor
+	calls      atomic.Int32
+	extractedN int32
+	extracted  chan struct{}
+}
+
+func (x *signalExtractor) Extract(ctx context.Context, records []sdk.Record, out *sdk.Extraction) error {
+	if x.calls.Add(1) == x.extractedN {
+		close(x.extracted)
+	}
+	return x.timeExtractor.Extract(ctx, records, out)
+}
+
+func TestExtractsNextBatchWhileCommitting(t *testing.T) {
+	for _, tc := range []struct {
+		sync     bool
+		patience time.Duration
+		want     bool
+	}{
+		{sync: false, patience: 5 * time.Second, want: true},
+		{sync: true, patience: 100 * time.Millisecond, want: false},
+	} {
+		t.Run(fmt.Sprintf("sync=%v", tc.sync), func(t *testing.T) {
+			src, want := fixture()
+			x := &signalExtractor{extractedN: 2, extracted: make(chan struct{})}
+			sink := &waitingSink{memSink: newMemSink(), signal: x.extracted, patience: tc.patience}
+			cfg := Config{Drain: true, Logger: quietLogger(), SyncCommit: tc.sync,
+				Limits: sdk.Limits{MaxRecords: 3, MaxWait: time.Millisecond}, RetryFor: time.Second}
+			e := New(cfg, "mem", src, x, sink)
+			if err := e.Run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if got := sink.overlapped.Load(); got != tc.want {
+				t.Errorf("second batch extracted during the first commit: %v, want %v", got, tc.want)
+			}
+			if got := sink.perWindow(); !maps.Equal(got, want) {
+				t.Errorf("per window = %v, want %v", got, want)
+			}
+			checkRangesContiguous(t, sink.memSink)
 		})
 	}
 }
