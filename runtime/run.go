@@ -107,11 +107,12 @@ func run(ctx context.Context, file string, drain bool, logger *slog.Logger) erro
 	return nil
 }
 
-// arenaSlots is how many batches' values the arena holds at once: the one
-// being extracted, the one polled ahead (the engine's default PollAhead)
-// and the one being polled. A Poll that finds no free slot sends its
-// values inside the message.
-const arenaSlots = 3
+// arenaSlots is how many batches' values the arena holds at once: the
+// engine releases a batch once it is extracted, so besides the one being
+// extracted there are those polled ahead, one of which may still be
+// polling. A Poll that finds no free slot sends its values inside the
+// message.
+const arenaSlots = engine.DefaultPollAhead + 1
 
 // newArena creates the memory the source and extractor processes share
 // (internal/arena), with slots for batches of maxBytes and the one record

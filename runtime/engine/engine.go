@@ -16,6 +16,11 @@ import (
 	"github.com/kappa-stream/kappa/sdk"
 )
 
+// DefaultPollAhead is Config.PollAhead's default: two batches polled ahead
+// ride out a slow fetch without the extractor waiting (make bench: ~10%
+// more than one).
+const DefaultPollAhead = 2
+
 // Config tunes an Engine. Zero values are replaced by the defaults named
 // on each field.
 type Config struct {
@@ -32,8 +37,8 @@ type Config struct {
 	// log had when Run started.
 	Drain bool
 	// PollAhead is how many batches are polled while the one before them
-	// is extracted and committed (default 1); negative polls only when the
-	// previous batch is committed. See prefetch.go.
+	// is extracted and committed (default DefaultPollAhead); negative
+	// polls only when the previous batch is committed. See prefetch.go.
 	PollAhead int
 	// SyncCommit makes each batch wait for its commit before the next one
 	// is extracted; by default the next one is extracted and aggregated
@@ -76,7 +81,7 @@ func (c *Config) setDefaults() {
 		c.RetryFor = 2 * time.Minute
 	}
 	if c.PollAhead == 0 {
-		c.PollAhead = 1
+		c.PollAhead = DefaultPollAhead
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
