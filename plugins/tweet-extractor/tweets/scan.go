@@ -1,7 +1,9 @@
 package tweets
 
 import (
+	"encoding/binary"
 	"errors"
+	"math/bits"
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -435,6 +437,18 @@ func (s *scanner) scanString() (start, end int, escaped bool, err error) {
 	i := s.pos + 1
 	start = i
 	for i < len(d) {
+		// Most of a tweet is plain ASCII text: pass it eight bytes at a
+		// time, up to the first byte that needs a look.
+		for i+8 <= len(d) {
+			if m := special(binary.LittleEndian.Uint64(d[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			i += 8
+		}
+		if i >= len(d) {
+			break
+		}
 		c := d[i]
 		if plainString[c] {
 			i++
@@ -471,6 +485,23 @@ func (s *scanner) scanString() (start, end int, escaped bool, err error) {
 		}
 	}
 	return 0, 0, false, errMalformed
+}
+
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// special marks, in the high bit of each of w's bytes (little-endian:
+// the first byte in memory is the lowest), the bytes that are not plain
+// in a string: '"', '\\', control characters and non-ASCII bytes. A mark
+// may be false only above a true one (a borrow carries upwards), so the
+// lowest mark is always exact.
+func special(w uint64) uint64 {
+	quote := w ^ (ones * '"')
+	backslash := w ^ (ones * '\\')
+	control := (w - ones*0x20) &^ w
+	return ((quote-ones)&^quote | (backslash-ones)&^backslash | control | w) & highs
 }
 
 func isHex(c byte) bool {
