@@ -4,6 +4,7 @@ package sdk
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -91,4 +92,38 @@ func TestValuesCrossThroughTheArena(t *testing.T) {
 		t.Errorf("after three releases and one more poll, one slot is free: got %v, %v", ok1, ok2)
 	}
 	shared.Release(s1)
+}
+
+// A failed poll's slot is not lent again until the source has answered a
+// Seek: a poll the runtime gave up on may still be writing there.
+func TestFailedPollHoldsItsSlotUntilASeek(t *testing.T) {
+	shared, err := arena.New(1, 1<<16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shared.Close()
+	impl := &echoSource{batch: sampleBatch(), pollErr: errors.New("broker gone")}
+	src := dispense(t, KindSource, &splitPlugin{
+		server: &sourcePlugin{impl: impl, arena: pluginMapping(t, shared, true)},
+		client: &sourcePlugin{arena: shared},
+	}).(Source)
+	ctx := context.Background()
+	if _, err := src.Poll(ctx, Limits{}); err == nil {
+		t.Fatal("poll did not fail")
+	}
+	impl.pollErr = nil
+	b, err := src.Poll(ctx, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.lease != nil || len(b.wire) < 3000 {
+		t.Errorf("a poll after a failed one got a slot (lease %v, %d bytes inline)", b.lease, len(b.wire))
+	}
+	if err := src.Seek(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if b, err = src.Poll(ctx, Limits{}); err != nil || b.lease == nil {
+		t.Errorf("after a Seek, a poll got no slot: %v", err)
+	}
+	b.Release()
 }

@@ -3,6 +3,7 @@ package sdk
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/kappa-stream/kappa/internal/arena"
@@ -17,14 +18,23 @@ import (
 // the wire form of wire.go, through hand-made method handlers
 // (sourceService, extractorService) and the codec of codec.go.
 
+// Both servers take one call at a time (mu): the contracts promise a
+// plugin calls that are never concurrent, and a call the runtime gave up
+// on (a cancelled poll) may still be running when the next one arrives.
+// So a source answering a call is no longer writing into the arena slot
+// of a poll before it (sourceClient.Seek).
+
 type sourceServer struct {
 	pb.UnimplementedSourceServer
+	mu   sync.Mutex
 	impl Source
 	// arena is this process's mapping of the runtime's arena, nil without.
 	arena *arena.Arena
 }
 
 func (s *sourceServer) Open(ctx context.Context, req *pb.Setup) (*pb.OpenSourceResponse, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	info, err := s.impl.Open(ctx, setupFromPB(req))
 	if err != nil {
 		return nil, toStatus(err)
@@ -33,6 +43,8 @@ func (s *sourceServer) Open(ctx context.Context, req *pb.Setup) (*pb.OpenSourceR
 }
 
 func (s *sourceServer) Seek(ctx context.Context, req *pb.SeekRequest) (*pb.Empty, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return &pb.Empty{}, toStatus(s.impl.Seek(ctx, positionsFromPB(req.GetPositions())))
 }
 
@@ -40,6 +52,8 @@ func (s *sourceServer) Seek(ctx context.Context, req *pb.SeekRequest) (*pb.Empty
 // wire form, written straight from the records, with the values in the
 // arena region the runtime lent when they fit there.
 func (s *sourceServer) poll(ctx context.Context, req *pb.PollRequest) (any, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	b, err := s.impl.Poll(ctx, Limits{MaxRecords: int(req.GetMaxRecords()), MaxBytes: req.GetMaxBytes(), MaxWait: time.Duration(req.GetMaxWaitNanos())})
 	if err != nil {
 		return nil, toStatus(err)
@@ -48,6 +62,8 @@ func (s *sourceServer) poll(ctx context.Context, req *pb.PollRequest) (any, erro
 }
 
 func (s *sourceServer) Watermarks(ctx context.Context, _ *pb.Empty) (*pb.WatermarksResponse, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	ws, err := s.impl.Watermarks(ctx)
 	if err != nil {
 		return nil, toStatus(err)
@@ -56,11 +72,14 @@ func (s *sourceServer) Watermarks(ctx context.Context, _ *pb.Empty) (*pb.Waterma
 }
 
 func (s *sourceServer) Close(ctx context.Context, _ *pb.Empty) (*pb.Empty, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return &pb.Empty{}, toStatus(s.impl.Close(ctx))
 }
 
 type extractorServer struct {
 	pb.UnimplementedExtractorServer
+	mu   sync.Mutex
 	impl Extractor
 	// arena is this process's mapping of the runtime's arena, nil without.
 	arena   *arena.Arena
@@ -69,6 +88,8 @@ type extractorServer struct {
 }
 
 func (s *extractorServer) Open(ctx context.Context, req *pb.Setup) (*pb.Empty, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return &pb.Empty{}, toStatus(s.impl.Open(ctx, setupFromPB(req)))
 }
 
@@ -77,6 +98,8 @@ func (s *extractorServer) Open(ctx context.Context, req *pb.Setup) (*pb.Empty, e
 // made. It reuses its records and Extraction between calls; the runtime
 // never calls Extract concurrently on one plugin.
 func (s *extractorServer) extract(ctx context.Context, req *encoded) (any, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	defer req.free()
 	b, err := decodeBatch(req.bytes(), s.arena.Bytes())
 	if err != nil {
@@ -96,6 +119,8 @@ func (s *extractorServer) extract(ctx context.Context, req *encoded) (any, error
 }
 
 func (s *extractorServer) Close(ctx context.Context, _ *pb.Empty) (*pb.Empty, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return &pb.Empty{}, toStatus(s.impl.Close(ctx))
 }
 
@@ -144,6 +169,12 @@ func (c *sourceClient) Open(ctx context.Context, setup Setup) (SourceInfo, error
 
 func (c *sourceClient) Seek(ctx context.Context, positions []Position) error {
 	_, err := c.rpc.Seek(ctx, &pb.SeekRequest{Positions: positionsToPB(positions)})
+	if err == nil && c.arena != nil {
+		// A failed poll's slot can be lent again: this process answered a
+		// later call, and it takes one at a time; a process that did not
+		// answer was killed before this one started.
+		c.arena.ReleaseHeld()
+	}
 	return fromStatus("source seek", err)
 }
 
@@ -163,7 +194,11 @@ func (c *sourceClient) Poll(ctx context.Context, l Limits) (Batch, error) {
 	}
 	var resp encoded
 	if err := c.conn.Invoke(ctx, pb.Source_Poll_FullMethodName, req, &resp); err != nil {
-		lent.release()
+		if lent != nil {
+			// The source may still be writing there: a call the runtime
+			// gave up on runs on in the plugin.
+			c.arena.Hold(lent.slot)
+		}
 		return Batch{}, fromStatus("source poll", err)
 	}
 	wire := resp.bytes()

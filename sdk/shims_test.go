@@ -17,8 +17,9 @@ import (
 // test connection), without starting processes.
 
 type echoSource struct {
-	sought []Position
-	batch  Batch
+	sought  []Position
+	batch   Batch
+	pollErr error // returned by Poll instead of batch when set
 }
 
 func (s *echoSource) Open(_ context.Context, setup Setup) (SourceInfo, error) {
@@ -28,7 +29,12 @@ func (s *echoSource) Open(_ context.Context, setup Setup) (SourceInfo, error) {
 	return SourceInfo{Stream: setup.Pipeline + "-stream"}, nil
 }
 func (s *echoSource) Seek(_ context.Context, ps []Position) error { s.sought = ps; return nil }
-func (s *echoSource) Poll(context.Context, Limits) (Batch, error) { return s.batch, nil }
+func (s *echoSource) Poll(context.Context, Limits) (Batch, error) {
+	if s.pollErr != nil {
+		return Batch{}, s.pollErr
+	}
+	return s.batch, nil
+}
 func (s *echoSource) Watermarks(context.Context) ([]Watermark, error) {
 	return []Watermark{{Partition: 3, Start: 1, End: 9}}, nil
 }

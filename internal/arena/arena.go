@@ -15,6 +15,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Env names the variable through which a plugin process learns of the
@@ -35,6 +36,9 @@ type Arena struct {
 	// free holds the slots not lent; nil in a plugin process.
 	free     chan Span
 	slotSize int64
+	// held are lent slots kept out of circulation (Hold).
+	mu   sync.Mutex
+	held []Span
 }
 
 // New creates an arena of slots slots of slotSize bytes each and maps it
@@ -84,6 +88,26 @@ func (a *Arena) Acquire() (s Span, ok bool) {
 // Release returns a slot that Acquire lent. Each lent slot is released
 // once.
 func (a *Arena) Release(s Span) { a.free <- s }
+
+// Hold keeps a lent slot out of circulation until ReleaseHeld, instead of
+// releasing it: the slot of a poll the runtime gave up on, which the
+// source process may still be writing.
+func (a *Arena) Hold(s Span) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.held = append(a.held, s)
+}
+
+// ReleaseHeld releases the held slots. Call it once no source process can
+// still be writing into them.
+func (a *Arena) ReleaseHeld() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, s := range a.held {
+		a.Release(s)
+	}
+	a.held = nil
+}
 
 // Close unmaps the memory and closes the file. Plugin processes keep their
 // own mappings until they end.

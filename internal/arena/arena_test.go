@@ -56,6 +56,17 @@ func TestSlotsAreLentOnceAtATime(t *testing.T) {
 	if s, ok := a.Acquire(); !ok || s != s2 {
 		t.Errorf("after a release: %v %v", s, ok)
 	}
+	a.Hold(s1)
+	a.Hold(s2)
+	if _, ok := a.Acquire(); ok {
+		t.Error("a held slot was lent")
+	}
+	a.ReleaseHeld()
+	_, ok1 = a.Acquire()
+	_, ok2 = a.Acquire()
+	if !ok1 || !ok2 {
+		t.Error("held slots were not released")
+	}
 }
 
 func TestFromEnv(t *testing.T) {
