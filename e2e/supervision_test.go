@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -85,6 +87,13 @@ func TestKilledPluginsAreRestarted(t *testing.T) {
 			return committedCount(db, dbName, "twitter") > after
 		})
 	}
+	// The restarted source and extractor share the runtime's arena again
+	// (values cross in it); the sink has no use for it.
+	for name, pid := range rt.pluginPids(t) {
+		if got, want := mapsArena(t, pid), name != "mysql-sink"; got != want {
+			t.Errorf("%s (pid %d) maps the arena: %v, want %v", name, pid, got, want)
+		}
+	}
 	if err := rt.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -101,4 +110,15 @@ func TestKilledPluginsAreRestarted(t *testing.T) {
 		t.Fatalf("drain: %v\n%s", res.err, tail(res.stderr))
 	}
 	compareMinutes(t, perMinute(t, db, dbName, "twitter"), truth)
+}
+
+// mapsArena reports whether process pid has the runtime's shared memory
+// (internal/arena) mapped.
+func mapsArena(t *testing.T, pid int) bool {
+	t.Helper()
+	maps, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Contains(string(maps), "memfd:kappa-arena")
 }
