@@ -30,7 +30,7 @@ func (p *splitPlugin) GRPCClient(ctx context.Context, b *plugin.GRPCBroker, c *g
 }
 
 // pluginMapping maps a as a plugin process does (arena.FromEnv).
-func pluginMapping(t *testing.T, a *arena.Arena, writable bool) *arena.Arena {
+func pluginMapping(t testing.TB, a *arena.Arena, writable bool) *arena.Arena {
 	t.Helper()
 	t.Setenv(arena.Env, fmt.Sprintf("%d:%d", a.File().Fd(), len(a.Bytes())))
 	m, err := arena.FromEnv(writable)
@@ -126,4 +126,45 @@ func TestFailedPollHoldsItsSlotUntilASeek(t *testing.T) {
 		t.Errorf("after a Seek, a poll got no slot: %v", err)
 	}
 	b.Release()
+}
+
+// BenchmarkRelayThroughArena is BenchmarkRelayAcrossGRPC as the runtime
+// runs it: the values go from the source to the extractor through the
+// arena, and only their sizes and places cross the sockets.
+//
+//	go test -run '^$' -bench 'Relay' -benchmem ./sdk/
+func BenchmarkRelayThroughArena(b *testing.B) {
+	batch, records, size := benchBatch()
+	shared, err := arena.New(2, 16<<20)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer shared.Close()
+	src := dispenseTuned(b, &splitPlugin{
+		server: &sourcePlugin{impl: &echoSource{batch: batch}, arena: pluginMapping(b, shared, true)},
+		client: &sourcePlugin{arena: shared},
+	}).(Source)
+	x := dispenseTuned(b, &extractorPlugin{impl: lengthExtractor{}, arena: pluginMapping(b, shared, false)}).(BatchExtractor)
+	ctx := context.Background()
+	var out Extraction
+	b.SetBytes(size)
+	b.ReportAllocs()
+	for b.Loop() {
+		polled, err := src.Poll(ctx, Limits{MaxRecords: len(records)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if polled.lease == nil {
+			b.Fatal("the poll got no arena slot")
+		}
+		out.Reset()
+		if err := x.ExtractBatch(ctx, polled, &out); err != nil {
+			b.Fatal(err)
+		}
+		polled.Release()
+		if len(out.Facts) != len(records) {
+			b.Fatalf("%d facts, want %d", len(out.Facts), len(records))
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(records)), "ns/record")
 }
