@@ -214,7 +214,9 @@ func (x *Extraction) Reset() {
 	x.Facts, x.Skipped, x.Rejected = x.Facts[:0], x.Skipped[:0], x.Rejected[:0]
 }
 
-// Extractor turns records into facts.
+// Extractor turns records into facts. The runtime never calls an
+// extractor concurrently, but the SDK may when the plugin is served with
+// ConcurrentExtract.
 type Extractor interface {
 	// Open checks the config.
 	Open(ctx context.Context, setup Setup) error

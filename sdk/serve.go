@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
@@ -56,8 +57,24 @@ func ServeSource(s Source) {
 }
 
 // ServeExtractor serves e as a plugin process; see ServeSource.
-func ServeExtractor(e Extractor) {
-	serve(KindExtractor, &extractorPlugin{impl: e, arena: mapArena(false)})
+func ServeExtractor(e Extractor, opts ...ExtractorOption) {
+	p := &extractorPlugin{impl: e, arena: mapArena(false), share: 1}
+	for _, o := range opts {
+		o(p)
+	}
+	serve(KindExtractor, p)
+}
+
+// ExtractorOption changes how ServeExtractor serves an extractor.
+type ExtractorOption func(*extractorPlugin)
+
+// ConcurrentExtract declares that the extractor's Extract may run on
+// several goroutines at once, each call with its own records and
+// Extraction. The SDK then splits a large batch into one share per core
+// (GOMAXPROCS), extracts the shares at once and joins their outcomes in
+// record order: the same outcomes as one call, sooner when a core is free.
+func ConcurrentExtract() ExtractorOption {
+	return func(p *extractorPlugin) { p.share = runtime.GOMAXPROCS(0) }
 }
 
 // mapArena maps the arena the runtime passed this process, if any. A
@@ -141,10 +158,13 @@ type extractorPlugin struct {
 	plugin.NetRPCUnsupportedPlugin
 	impl  Extractor
 	arena *arena.Arena
+	// share is how many calls of Extract a batch may be split into (1:
+	// none; see ConcurrentExtract).
+	share int
 }
 
 func (p *extractorPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	s.RegisterService(extractorService, &extractorServer{impl: p.impl, arena: p.arena})
+	s.RegisterService(extractorService, &extractorServer{impl: p.impl, arena: p.arena, shares: make([]Extraction, max(p.share, 1))})
 	return nil
 }
 

@@ -85,6 +85,9 @@ type extractorServer struct {
 	arena   *arena.Arena
 	records []Record
 	out     Extraction
+	// shares holds one Extraction for each call a batch may be split
+	// into (extractShares); one when Extract may not run concurrently.
+	shares []Extraction
 }
 
 func (s *extractorServer) Open(ctx context.Context, req *pb.Setup) (*pb.Empty, error) {
@@ -110,7 +113,7 @@ func (s *extractorServer) extract(ctx context.Context, req *encoded) (any, error
 		s.records = append(s.records, p.Records...)
 	}
 	s.out.Reset()
-	err = s.impl.Extract(ctx, s.records, &s.out)
+	err = s.extractShares(ctx, s.records, &s.out)
 	clear(s.records) // keep no reference to the request's bytes
 	if err != nil {
 		return nil, toStatus(err)

@@ -6,4 +6,4 @@ import (
 	"github.com/kappa-stream/kappa/sdk"
 )
 
-func main() { sdk.ServeExtractor(tweets.New()) }
+func main() { sdk.ServeExtractor(tweets.New(), sdk.ConcurrentExtract()) }

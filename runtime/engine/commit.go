@@ -84,6 +84,7 @@ func (e *Engine) finishCommit() error {
 	attrs := []any{
 		"records", stats.Records, "facts", stats.Facts, "skipped", stats.Skipped, "rejected", stats.Rejected,
 		"partitions", len(f.commit.Ranges), "rows", len(f.commit.Rows),
+		"poll_wait_ms", millis(stats.pollWait), "extract_ms", millis(stats.extract),
 		"commit_ms", millis(f.took), "batch_ms", millis(f.ended.Sub(f.started)),
 		"lag", f.lag,
 	}

@@ -248,6 +248,7 @@ func (e *Engine) step(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("poll: %w", err)
 	}
+	pollWait := time.Since(started)
 	defer batch.Release() // process releases it sooner, once extracted
 	if err := e.checkContiguous(batch); err != nil {
 		return err
@@ -256,6 +257,7 @@ func (e *Engine) step(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	stats.pollWait = pollWait
 	// The batch before this one may still be committing (commit.go).
 	if err := e.finishCommit(); err != nil {
 		return err
@@ -296,6 +298,9 @@ func (e *Engine) checkContiguous(b sdk.Batch) error {
 type batchStats struct {
 	Records, Facts, Skipped, Rejected int64
 	reasons                           map[string]int
+	// pollWait is how long the batch was waited for (0 when it had been
+	// polled ahead), extract how long the extractor took.
+	pollWait, extract time.Duration
 }
 
 // process extracts and aggregates a batch into the commit that records it.
@@ -330,7 +335,9 @@ func (e *Engine) process(ctx context.Context, b sdk.Batch) (sdk.Commit, batchSta
 	if len(records) > 0 {
 		e.out.Reset()
 		extractCtx, cancel := context.WithTimeout(ctx, e.cfg.ExtractTimeout)
+		extractStarted := time.Now()
 		err := e.extract(extractCtx, b, records, &e.out)
+		stats.extract = time.Since(extractStarted)
 		cancel()
 		b.Release() // the facts are made: the records' memory may serve the next poll
 		if err != nil {

@@ -92,13 +92,21 @@ var noticeReasons = func() (r [len(noticeKeys)]string) {
 // Languages and clients are few; past the bound each value is its own copy.
 const maxInterned = 1 << 14
 
-// Extractor is the tweet extractor. It implements sdk.Extractor. Its buffers
-// are reused from record to record, so calls are serialized by a mutex.
+// Extractor is the tweet extractor. It implements sdk.Extractor, and its
+// Extract may run on several goroutines at once: each call reads with a
+// worker of its own, whose buffers are reused from record to record and
+// from call to call.
 type Extractor struct {
-	mu     sync.Mutex
+	mu     sync.RWMutex // guards config and dims, set by Open
 	config Config
 	dims   []dimension
 
+	idleMu sync.Mutex
+	idle   []*worker // workers no call is using
+}
+
+// worker is the state one Extract call reads records with.
+type worker struct {
 	scan   scanner
 	fields recordFields
 	// text holds a string value decoded from escapes, source a source
@@ -112,7 +120,26 @@ var _ sdk.Extractor = (*Extractor)(nil)
 
 // New returns an extractor with the default config and no dimensions.
 func New() *Extractor {
-	return &Extractor{interned: make(map[string]string)}
+	return &Extractor{}
+}
+
+// worker lends a worker to one Extract call; release returns it.
+func (e *Extractor) worker() *worker {
+	e.idleMu.Lock()
+	defer e.idleMu.Unlock()
+	n := len(e.idle)
+	if n == 0 {
+		return &worker{interned: make(map[string]string)}
+	}
+	w := e.idle[n-1]
+	e.idle = e.idle[:n-1]
+	return w
+}
+
+func (e *Extractor) release(w *worker) {
+	e.idleMu.Lock()
+	defer e.idleMu.Unlock()
+	e.idle = append(e.idle, w)
 }
 
 // Open decodes the config and checks the pipeline's dimensions. Every
@@ -163,18 +190,21 @@ func (e *Extractor) Extract(ctx context.Context, records []sdk.Record, out *sdk.
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("extract tweets: %w", err)
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.mu.RLock()
+	cfg, dims := e.config, e.dims
+	e.mu.RUnlock()
+	w := e.worker()
+	defer e.release(w)
 
 	// One backing array per batch holds every fact's dimension values.
-	n := len(e.dims)
+	n := len(dims)
 	var dimValues []string
 	if n > 0 {
 		dimValues = make([]string, len(records)*n)
 	}
 	for i := range records {
 		rec := &records[i]
-		t, tweet, skip, reject := e.read(rec.Value)
+		t, tweet, skip, reject := w.read(rec.Value)
 		switch {
 		case skip != "":
 			out.Skip(i, skip)
@@ -182,15 +212,15 @@ func (e *Extractor) Extract(ctx context.Context, records []sdk.Record, out *sdk.
 		case reject != "":
 			out.Reject(i, reject)
 			continue
-		case e.config.RejectFuture > 0 && !rec.Time.IsZero() && t.After(rec.Time.Add(e.config.RejectFuture)):
+		case cfg.RejectFuture > 0 && !rec.Time.IsZero() && t.After(rec.Time.Add(cfg.RejectFuture)):
 			out.Reject(i, reasonFuture)
 			continue
 		}
 		fact := sdk.Fact{Record: i, Time: t}
 		if n > 0 {
 			fact.Dims = dimValues[i*n : (i+1)*n : (i+1)*n]
-			for j, d := range e.dims {
-				fact.Dims[j] = e.dimValue(d, rec.Value, tweet)
+			for j, d := range dims {
+				fact.Dims[j] = w.dimValue(d, rec.Value, tweet)
 			}
 		}
 		out.Fact(fact)
@@ -199,14 +229,14 @@ func (e *Extractor) Extract(ctx context.Context, records []sdk.Record, out *sdk.
 }
 
 // read decides what value is: a tweet at time t whose fields are in tweet,
-// a notice to skip, or input to reject. e.fields holds the scan until the
+// a notice to skip, or input to reject. w.fields holds the scan until the
 // next call.
-func (e *Extractor) read(value []byte) (t time.Time, tweet *tweetFields, skip, reject string) {
+func (w *worker) read(value []byte) (t time.Time, tweet *tweetFields, skip, reject string) {
 	if len(value) == 0 {
 		return time.Time{}, nil, "", reasonEmpty
 	}
-	f := &e.fields
-	if err := e.scan.scan(value, f); err != nil {
+	f := &w.fields
+	if err := w.scan.scan(value, f); err != nil {
 		// The scanner's errors are constant sentinels named after the reason.
 		return time.Time{}, nil, "", err.Error()
 	}
@@ -224,17 +254,17 @@ func (e *Extractor) read(value []byte) (t time.Time, tweet *tweetFields, skip, r
 		// A v2 stream message carrying only errors (an operational disconnect).
 		return time.Time{}, nil, reasonV2Errors, ""
 	}
-	t, reject = e.eventTime(value, tweet)
+	t, reject = w.eventTime(value, tweet)
 	return t, tweet, "", reject
 }
 
 // eventTime reads a tweet's event time from its top-level fields.
-func (e *Extractor) eventTime(value []byte, tweet *tweetFields) (time.Time, string) {
+func (w *worker) eventTime(value []byte, tweet *tweetFields) (time.Time, string) {
 	var t time.Time
 	switch ms := tweet.timestampMS; ms.kind {
 	case kindString, kindNumber:
 		var ok bool
-		if t, ok = parseMillis(e.decoded(value, ms)); !ok {
+		if t, ok = parseMillis(w.decoded(value, ms)); !ok {
 			return time.Time{}, reasonBadMillis
 		}
 	case kindOther:
@@ -245,7 +275,7 @@ func (e *Extractor) eventTime(value []byte, tweet *tweetFields) (time.Time, stri
 			return time.Time{}, reasonNoTime
 		case kindString:
 			var ok bool
-			if t, ok = parseCreatedAt(e.decoded(value, ca)); !ok {
+			if t, ok = parseCreatedAt(w.decoded(value, ca)); !ok {
 				return time.Time{}, reasonBadCreatedAt
 			}
 		default:
@@ -259,45 +289,45 @@ func (e *Extractor) eventTime(value []byte, tweet *tweetFields) (time.Time, stri
 }
 
 // decoded returns the bytes of f: a string's contents decoded from escapes
-// (into e.text, valid until the next call), or a number's token.
-func (e *Extractor) decoded(value []byte, f field) []byte {
+// (into w.text, valid until the next call), or a number's token.
+func (w *worker) decoded(value []byte, f field) []byte {
 	raw := value[f.start:f.end]
 	if !f.escaped {
 		return raw
 	}
-	e.text = unescape(e.text[:0], raw)
-	return e.text
+	w.text = unescape(w.text[:0], raw)
+	return w.text
 }
 
-func (e *Extractor) dimValue(d dimension, value []byte, tweet *tweetFields) string {
+func (w *worker) dimValue(d dimension, value []byte, tweet *tweetFields) string {
 	switch d {
 	case dimLang:
 		if tweet.lang.kind != kindString {
 			return "und"
 		}
-		lang := e.decoded(value, tweet.lang)
+		lang := w.decoded(value, tweet.lang)
 		if len(lang) == 0 {
 			return "und"
 		}
-		return e.intern(lang)
+		return w.intern(lang)
 	case dimSource:
 		if tweet.source.kind != kindString {
 			return ""
 		}
-		return e.intern(e.sourceName(e.decoded(value, tweet.source)))
+		return w.intern(w.sourceName(w.decoded(value, tweet.source)))
 	}
 	panic(fmt.Sprintf("tweets: dimension %d has no reader", d))
 }
 
 // intern returns b as a string shared by every fact with the same value, so
 // a fact's dimensions cost no allocation once the value has been seen.
-func (e *Extractor) intern(b []byte) string {
-	if s, ok := e.interned[string(b)]; ok {
+func (w *worker) intern(b []byte) string {
+	if s, ok := w.interned[string(b)]; ok {
 		return s
 	}
 	s := string(b)
-	if len(e.interned) < maxInterned {
-		e.interned[s] = s
+	if len(w.interned) < maxInterned {
+		w.interned[s] = s
 	}
 	return s
 }
@@ -306,10 +336,10 @@ func (e *Extractor) intern(b []byte) string {
 // `<a href="http://twitter.com" rel="nofollow">Twitter Web Client</a>`, to
 // its text. v2 sources are already plain text. Some payloads carry the
 // anchor HTML-escaped ("&lt;a href=…"), so entities are decoded first.
-func (e *Extractor) sourceName(b []byte) []byte {
+func (w *worker) sourceName(b []byte) []byte {
 	if bytes.IndexByte(b, '&') >= 0 {
-		e.source = decodeEntities(e.source[:0], b)
-		b = e.source
+		w.source = decodeEntities(w.source[:0], b)
+		b = w.source
 	}
 	if len(b) >= len("<a></a>") && b[0] == '<' && (b[1] == 'a' || b[1] == 'A') &&
 		(b[2] == ' ' || b[2] == '>') && bytes.EqualFold(b[len(b)-4:], []byte("</a>")) {

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -433,6 +435,43 @@ func TestExtractAllocations(t *testing.T) {
 		}
 		if allocs > limit {
 			t.Errorf("dims %q: %v allocations per batch of %d records, want <= %v", dims, allocs, len(records), limit)
+		}
+	}
+}
+
+// Extract may run on several goroutines at once (the SDK splits large
+// batches when served with sdk.ConcurrentExtract): each gives what one call
+// alone gives.
+func TestConcurrentExtractsAgreeWithOne(t *testing.T) {
+	lines := realLines(t, "tweets-v1.jsonl")
+	records := make([]sdk.Record, len(lines))
+	for i, l := range lines {
+		records[i] = sdk.Record{Value: l}
+	}
+	x := New()
+	if err := x.Open(context.Background(), sdk.Setup{Dimensions: bothDims}); err != nil {
+		t.Fatal(err)
+	}
+	var alone sdk.Extraction
+	if err := x.Extract(context.Background(), records, &alone); err != nil {
+		t.Fatal(err)
+	}
+	outs := make([]sdk.Extraction, 4)
+	var wg sync.WaitGroup
+	for i := range outs {
+		wg.Go(func() {
+			for range 5 {
+				outs[i].Reset()
+				if err := x.Extract(context.Background(), records, &outs[i]); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for i := range outs {
+		if !reflect.DeepEqual(outs[i], alone) {
+			t.Fatalf("call %d on its own goroutine differs from a call alone", i)
 		}
 	}
 }
