@@ -5,8 +5,9 @@ import (
 	"github.com/kappa-stream/kappa/internal/grpcopts"
 	pb "github.com/kappa-stream/kappa/internal/rpc/kappapb"
 	"google.golang.org/grpc/encoding"
-	"google.golang.org/grpc/encoding/proto"
+	grpcproto "google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/proto"
 )
 
 // encoded is a message already in its wire form: a batch that wire.go
@@ -24,6 +25,19 @@ func encodeBatch(partitions []PartitionBatch, spans []arena.Span) *encoded {
 	buf := grpcopts.Pool.Get(batchSize(partitions, spans))
 	*buf = appendBatch((*buf)[:0], partitions, spans)
 	return &encoded{buf: mem.NewBuffer(buf, grpcopts.Pool)}
+}
+
+// encodeMessage writes m into a pooled buffer, which gRPC returns to the
+// pool once it has sent it.
+func encodeMessage(m proto.Message) (*encoded, error) {
+	buf := grpcopts.Pool.Get(proto.Size(m))
+	b, err := proto.MarshalOptions{UseCachedSize: true}.MarshalAppend((*buf)[:0], m)
+	if err != nil {
+		grpcopts.Pool.Put(buf)
+		return nil, err
+	}
+	*buf = b
+	return &encoded{buf: mem.NewBuffer(buf, grpcopts.Pool)}, nil
 }
 
 // placeValues copies the partitions' values into region of the arena
@@ -62,11 +76,11 @@ func placeValues(mem []byte, region *pb.ArenaSpan, partitions []PartitionBatch) 
 type codec struct{}
 
 // protoCodec is gRPC's own, registered before this package's init.
-var protoCodec = encoding.GetCodecV2(proto.Name)
+var protoCodec = encoding.GetCodecV2(grpcproto.Name)
 
 func init() { encoding.RegisterCodecV2(codec{}) }
 
-func (codec) Name() string { return proto.Name }
+func (codec) Name() string { return grpcproto.Name }
 
 func (codec) Marshal(v any) (mem.BufferSlice, error) {
 	if m, ok := v.(*encoded); ok {

@@ -72,29 +72,6 @@ func watermarksFromPB(ws []*pb.Watermark) []Watermark {
 	return out
 }
 
-func extractionToPB(x *Extraction) *pb.ExtractResponse {
-	out := &pb.ExtractResponse{
-		Facts:    make([]*pb.Fact, len(x.Facts)),
-		Skipped:  verdictsToPB(x.Skipped),
-		Rejected: verdictsToPB(x.Rejected),
-	}
-	backing := make([]pb.Fact, len(x.Facts))
-	for i, f := range x.Facts {
-		p := &backing[i]
-		p.Record, p.TimeUnixNano, p.Dims, p.Value = int32(f.Record), f.Time.UnixNano(), f.Dims, f.Value
-		out.Facts[i] = p
-	}
-	return out
-}
-
-func extractionFromPB(resp *pb.ExtractResponse, out *Extraction) {
-	for _, f := range resp.GetFacts() {
-		out.Facts = append(out.Facts, Fact{Record: int(f.GetRecord()), Time: time.Unix(0, f.GetTimeUnixNano()).UTC(), Dims: f.GetDims(), Value: f.GetValue()})
-	}
-	out.Skipped = verdictsFromPB(resp.GetSkipped(), out.Skipped)
-	out.Rejected = verdictsFromPB(resp.GetRejected(), out.Rejected)
-}
-
 func verdictsToPB(vs []Verdict) []*pb.Verdict {
 	out := make([]*pb.Verdict, len(vs))
 	for i, v := range vs {

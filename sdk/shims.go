@@ -85,6 +85,7 @@ type extractorServer struct {
 	arena   *arena.Arena
 	records []Record
 	out     Extraction
+	facts   factEncoder
 	// shares holds one Extraction for each call a batch may be split
 	// into (extractShares); one when Extract may not run concurrently.
 	shares []Extraction
@@ -118,7 +119,13 @@ func (s *extractorServer) extract(ctx context.Context, req *encoded) (any, error
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return extractionToPB(&s.out), nil
+	resp, err := s.facts.encode(&s.out)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	// Encoded here, while the call holds the server: the next call reuses
+	// the response's memory.
+	return encodeMessage(resp)
 }
 
 func (s *extractorServer) Close(ctx context.Context, _ *pb.Empty) (*pb.Empty, error) {
@@ -256,7 +263,9 @@ func (c *extractorClient) extract(ctx context.Context, req *encoded, out *Extrac
 	if err := c.conn.Invoke(ctx, pb.Extractor_Extract_FullMethodName, req, &resp); err != nil {
 		return fromStatus("extract", err)
 	}
-	extractionFromPB(&resp, out)
+	if err := extractionFromPB(&resp, out); err != nil {
+		return fmt.Errorf("extract: %w", err)
+	}
 	return nil
 }
 

@@ -884,74 +884,6 @@ func (x *ExtractRequest) GetPartitions() []*PartitionBatch {
 	return nil
 }
 
-type Fact struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Record        int32                  `protobuf:"varint,1,opt,name=record,proto3" json:"record,omitempty"`
-	TimeUnixNano  int64                  `protobuf:"varint,2,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"`
-	Dims          []string               `protobuf:"bytes,3,rep,name=dims,proto3" json:"dims,omitempty"`
-	Value         float64                `protobuf:"fixed64,4,opt,name=value,proto3" json:"value,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *Fact) Reset() {
-	*x = Fact{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[15]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *Fact) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*Fact) ProtoMessage() {}
-
-func (x *Fact) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[15]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use Fact.ProtoReflect.Descriptor instead.
-func (*Fact) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{15}
-}
-
-func (x *Fact) GetRecord() int32 {
-	if x != nil {
-		return x.Record
-	}
-	return 0
-}
-
-func (x *Fact) GetTimeUnixNano() int64 {
-	if x != nil {
-		return x.TimeUnixNano
-	}
-	return 0
-}
-
-func (x *Fact) GetDims() []string {
-	if x != nil {
-		return x.Dims
-	}
-	return nil
-}
-
-func (x *Fact) GetValue() float64 {
-	if x != nil {
-		return x.Value
-	}
-	return 0
-}
-
 type Verdict struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Record        int32                  `protobuf:"varint,1,opt,name=record,proto3" json:"record,omitempty"`
@@ -962,7 +894,7 @@ type Verdict struct {
 
 func (x *Verdict) Reset() {
 	*x = Verdict{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[16]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -974,7 +906,7 @@ func (x *Verdict) String() string {
 func (*Verdict) ProtoMessage() {}
 
 func (x *Verdict) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[16]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -987,7 +919,7 @@ func (x *Verdict) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Verdict.ProtoReflect.Descriptor instead.
 func (*Verdict) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{16}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Verdict) GetRecord() int32 {
@@ -1004,18 +936,28 @@ func (x *Verdict) GetReason() string {
 	return ""
 }
 
+// ExtractResponse is the outcome of every record. Facts travel column by
+// column, like records: fact i is of record fact_records[i], at
+// fact_times[i] (Unix nanoseconds), with value fact_values[i] (no
+// fact_values: every value is 0) and, in a pipeline of D dimensions, the
+// dimension values dims[fact_dims[i*D + j]] for j < D: each distinct value
+// travels once.
 type ExtractResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Facts         []*Fact                `protobuf:"bytes,1,rep,name=facts,proto3" json:"facts,omitempty"`
 	Skipped       []*Verdict             `protobuf:"bytes,2,rep,name=skipped,proto3" json:"skipped,omitempty"`
 	Rejected      []*Verdict             `protobuf:"bytes,3,rep,name=rejected,proto3" json:"rejected,omitempty"`
+	FactRecords   []int32                `protobuf:"varint,4,rep,packed,name=fact_records,json=factRecords,proto3" json:"fact_records,omitempty"`
+	FactTimes     []int64                `protobuf:"varint,5,rep,packed,name=fact_times,json=factTimes,proto3" json:"fact_times,omitempty"`
+	FactValues    []float64              `protobuf:"fixed64,6,rep,packed,name=fact_values,json=factValues,proto3" json:"fact_values,omitempty"`
+	FactDims      []uint32               `protobuf:"varint,7,rep,packed,name=fact_dims,json=factDims,proto3" json:"fact_dims,omitempty"`
+	Dims          []string               `protobuf:"bytes,8,rep,name=dims,proto3" json:"dims,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ExtractResponse) Reset() {
 	*x = ExtractResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[17]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1027,7 +969,7 @@ func (x *ExtractResponse) String() string {
 func (*ExtractResponse) ProtoMessage() {}
 
 func (x *ExtractResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[17]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1040,14 +982,7 @@ func (x *ExtractResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExtractResponse.ProtoReflect.Descriptor instead.
 func (*ExtractResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{17}
-}
-
-func (x *ExtractResponse) GetFacts() []*Fact {
-	if x != nil {
-		return x.Facts
-	}
-	return nil
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ExtractResponse) GetSkipped() []*Verdict {
@@ -1064,6 +999,41 @@ func (x *ExtractResponse) GetRejected() []*Verdict {
 	return nil
 }
 
+func (x *ExtractResponse) GetFactRecords() []int32 {
+	if x != nil {
+		return x.FactRecords
+	}
+	return nil
+}
+
+func (x *ExtractResponse) GetFactTimes() []int64 {
+	if x != nil {
+		return x.FactTimes
+	}
+	return nil
+}
+
+func (x *ExtractResponse) GetFactValues() []float64 {
+	if x != nil {
+		return x.FactValues
+	}
+	return nil
+}
+
+func (x *ExtractResponse) GetFactDims() []uint32 {
+	if x != nil {
+		return x.FactDims
+	}
+	return nil
+}
+
+func (x *ExtractResponse) GetDims() []string {
+	if x != nil {
+		return x.Dims
+	}
+	return nil
+}
+
 type PositionsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Stream        string                 `protobuf:"bytes,1,opt,name=stream,proto3" json:"stream,omitempty"`
@@ -1073,7 +1043,7 @@ type PositionsRequest struct {
 
 func (x *PositionsRequest) Reset() {
 	*x = PositionsRequest{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[18]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1085,7 +1055,7 @@ func (x *PositionsRequest) String() string {
 func (*PositionsRequest) ProtoMessage() {}
 
 func (x *PositionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[18]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1098,7 +1068,7 @@ func (x *PositionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PositionsRequest.ProtoReflect.Descriptor instead.
 func (*PositionsRequest) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{18}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *PositionsRequest) GetStream() string {
@@ -1117,7 +1087,7 @@ type PositionsResponse struct {
 
 func (x *PositionsResponse) Reset() {
 	*x = PositionsResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[19]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1129,7 +1099,7 @@ func (x *PositionsResponse) String() string {
 func (*PositionsResponse) ProtoMessage() {}
 
 func (x *PositionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[19]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1142,7 +1112,7 @@ func (x *PositionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PositionsResponse.ProtoReflect.Descriptor instead.
 func (*PositionsResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{19}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *PositionsResponse) GetPositions() []*Position {
@@ -1166,7 +1136,7 @@ type RangeStats struct {
 
 func (x *RangeStats) Reset() {
 	*x = RangeStats{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[20]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1178,7 +1148,7 @@ func (x *RangeStats) String() string {
 func (*RangeStats) ProtoMessage() {}
 
 func (x *RangeStats) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[20]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1191,7 +1161,7 @@ func (x *RangeStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RangeStats.ProtoReflect.Descriptor instead.
 func (*RangeStats) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{20}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RangeStats) GetRange() *OffsetRange {
@@ -1249,7 +1219,7 @@ type Row struct {
 
 func (x *Row) Reset() {
 	*x = Row{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[21]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1261,7 +1231,7 @@ func (x *Row) String() string {
 func (*Row) ProtoMessage() {}
 
 func (x *Row) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[21]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1274,7 +1244,7 @@ func (x *Row) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Row.ProtoReflect.Descriptor instead.
 func (*Row) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{21}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Row) GetRange() *OffsetRange {
@@ -1323,7 +1293,7 @@ type CommitRequest struct {
 
 func (x *CommitRequest) Reset() {
 	*x = CommitRequest{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[22]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1335,7 +1305,7 @@ func (x *CommitRequest) String() string {
 func (*CommitRequest) ProtoMessage() {}
 
 func (x *CommitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[22]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1348,7 +1318,7 @@ func (x *CommitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitRequest.ProtoReflect.Descriptor instead.
 func (*CommitRequest) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{22}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CommitRequest) GetStream() string {
@@ -1384,7 +1354,7 @@ type AggregateRange struct {
 
 func (x *AggregateRange) Reset() {
 	*x = AggregateRange{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[23]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1396,7 +1366,7 @@ func (x *AggregateRange) String() string {
 func (*AggregateRange) ProtoMessage() {}
 
 func (x *AggregateRange) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[23]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1409,7 +1379,7 @@ func (x *AggregateRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AggregateRange.ProtoReflect.Descriptor instead.
 func (*AggregateRange) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{23}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *AggregateRange) GetRange() *OffsetRange {
@@ -1446,7 +1416,7 @@ type StreamAudit struct {
 
 func (x *StreamAudit) Reset() {
 	*x = StreamAudit{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[24]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1458,7 +1428,7 @@ func (x *StreamAudit) String() string {
 func (*StreamAudit) ProtoMessage() {}
 
 func (x *StreamAudit) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[24]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1471,7 +1441,7 @@ func (x *StreamAudit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamAudit.ProtoReflect.Descriptor instead.
 func (*StreamAudit) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{24}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *StreamAudit) GetStream() string {
@@ -1511,7 +1481,7 @@ type AuditResponse struct {
 
 func (x *AuditResponse) Reset() {
 	*x = AuditResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[25]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1523,7 +1493,7 @@ func (x *AuditResponse) String() string {
 func (*AuditResponse) ProtoMessage() {}
 
 func (x *AuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[25]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1536,7 +1506,7 @@ func (x *AuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditResponse.ProtoReflect.Descriptor instead.
 func (*AuditResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{25}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *AuditResponse) GetStreams() []*StreamAudit {
@@ -1565,7 +1535,7 @@ type PluginInfo struct {
 
 func (x *PluginInfo) Reset() {
 	*x = PluginInfo{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[26]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1577,7 +1547,7 @@ func (x *PluginInfo) String() string {
 func (*PluginInfo) ProtoMessage() {}
 
 func (x *PluginInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[26]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1590,7 +1560,7 @@ func (x *PluginInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PluginInfo.ProtoReflect.Descriptor instead.
 func (*PluginInfo) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{26}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *PluginInfo) GetName() string {
@@ -1648,7 +1618,7 @@ type ConfigField struct {
 
 func (x *ConfigField) Reset() {
 	*x = ConfigField{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[27]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1660,7 +1630,7 @@ func (x *ConfigField) String() string {
 func (*ConfigField) ProtoMessage() {}
 
 func (x *ConfigField) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[27]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1673,7 +1643,7 @@ func (x *ConfigField) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigField.ProtoReflect.Descriptor instead.
 func (*ConfigField) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{27}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ConfigField) GetName() string {
@@ -1782,19 +1752,20 @@ const file_kappa_v1_plugin_proto_rawDesc = "" +
 	"\x0eExtractRequest\x128\n" +
 	"\n" +
 	"partitions\x18\x01 \x03(\v2\x18.kappa.v1.PartitionBatchR\n" +
-	"partitions\"n\n" +
-	"\x04Fact\x12\x16\n" +
-	"\x06record\x18\x01 \x01(\x05R\x06record\x12$\n" +
-	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\x12\x12\n" +
-	"\x04dims\x18\x03 \x03(\tR\x04dims\x12\x14\n" +
-	"\x05value\x18\x04 \x01(\x01R\x05value\"9\n" +
+	"partitions\"9\n" +
 	"\aVerdict\x12\x16\n" +
 	"\x06record\x18\x01 \x01(\x05R\x06record\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x93\x01\n" +
-	"\x0fExtractResponse\x12$\n" +
-	"\x05facts\x18\x01 \x03(\v2\x0e.kappa.v1.FactR\x05facts\x12+\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x87\x02\n" +
+	"\x0fExtractResponse\x12+\n" +
 	"\askipped\x18\x02 \x03(\v2\x11.kappa.v1.VerdictR\askipped\x12-\n" +
-	"\brejected\x18\x03 \x03(\v2\x11.kappa.v1.VerdictR\brejected\"*\n" +
+	"\brejected\x18\x03 \x03(\v2\x11.kappa.v1.VerdictR\brejected\x12!\n" +
+	"\ffact_records\x18\x04 \x03(\x05R\vfactRecords\x12\x1d\n" +
+	"\n" +
+	"fact_times\x18\x05 \x03(\x03R\tfactTimes\x12\x1f\n" +
+	"\vfact_values\x18\x06 \x03(\x01R\n" +
+	"factValues\x12\x1b\n" +
+	"\tfact_dims\x18\a \x03(\rR\bfactDims\x12\x12\n" +
+	"\x04dims\x18\b \x03(\tR\x04dimsJ\x04\b\x01\x10\x02\"*\n" +
 	"\x10PositionsRequest\x12\x16\n" +
 	"\x06stream\x18\x01 \x01(\tR\x06stream\"E\n" +
 	"\x11PositionsResponse\x120\n" +
@@ -1880,7 +1851,7 @@ func file_kappa_v1_plugin_proto_rawDescGZIP() []byte {
 	return file_kappa_v1_plugin_proto_rawDescData
 }
 
-var file_kappa_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_kappa_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_kappa_v1_plugin_proto_goTypes = []any{
 	(*Setup)(nil),              // 0: kappa.v1.Setup
 	(*ConfigProblem)(nil),      // 1: kappa.v1.ConfigProblem
@@ -1897,19 +1868,18 @@ var file_kappa_v1_plugin_proto_goTypes = []any{
 	(*PollResponse)(nil),       // 12: kappa.v1.PollResponse
 	(*WatermarksResponse)(nil), // 13: kappa.v1.WatermarksResponse
 	(*ExtractRequest)(nil),     // 14: kappa.v1.ExtractRequest
-	(*Fact)(nil),               // 15: kappa.v1.Fact
-	(*Verdict)(nil),            // 16: kappa.v1.Verdict
-	(*ExtractResponse)(nil),    // 17: kappa.v1.ExtractResponse
-	(*PositionsRequest)(nil),   // 18: kappa.v1.PositionsRequest
-	(*PositionsResponse)(nil),  // 19: kappa.v1.PositionsResponse
-	(*RangeStats)(nil),         // 20: kappa.v1.RangeStats
-	(*Row)(nil),                // 21: kappa.v1.Row
-	(*CommitRequest)(nil),      // 22: kappa.v1.CommitRequest
-	(*AggregateRange)(nil),     // 23: kappa.v1.AggregateRange
-	(*StreamAudit)(nil),        // 24: kappa.v1.StreamAudit
-	(*AuditResponse)(nil),      // 25: kappa.v1.AuditResponse
-	(*PluginInfo)(nil),         // 26: kappa.v1.PluginInfo
-	(*ConfigField)(nil),        // 27: kappa.v1.ConfigField
+	(*Verdict)(nil),            // 15: kappa.v1.Verdict
+	(*ExtractResponse)(nil),    // 16: kappa.v1.ExtractResponse
+	(*PositionsRequest)(nil),   // 17: kappa.v1.PositionsRequest
+	(*PositionsResponse)(nil),  // 18: kappa.v1.PositionsResponse
+	(*RangeStats)(nil),         // 19: kappa.v1.RangeStats
+	(*Row)(nil),                // 20: kappa.v1.Row
+	(*CommitRequest)(nil),      // 21: kappa.v1.CommitRequest
+	(*AggregateRange)(nil),     // 22: kappa.v1.AggregateRange
+	(*StreamAudit)(nil),        // 23: kappa.v1.StreamAudit
+	(*AuditResponse)(nil),      // 24: kappa.v1.AuditResponse
+	(*PluginInfo)(nil),         // 25: kappa.v1.PluginInfo
+	(*ConfigField)(nil),        // 26: kappa.v1.ConfigField
 }
 var file_kappa_v1_plugin_proto_depIdxs = []int32{
 	1,  // 0: kappa.v1.ConfigProblems.problems:type_name -> kappa.v1.ConfigProblem
@@ -1920,63 +1890,62 @@ var file_kappa_v1_plugin_proto_depIdxs = []int32{
 	4,  // 5: kappa.v1.PollResponse.partitions:type_name -> kappa.v1.PartitionBatch
 	7,  // 6: kappa.v1.WatermarksResponse.watermarks:type_name -> kappa.v1.Watermark
 	4,  // 7: kappa.v1.ExtractRequest.partitions:type_name -> kappa.v1.PartitionBatch
-	15, // 8: kappa.v1.ExtractResponse.facts:type_name -> kappa.v1.Fact
-	16, // 9: kappa.v1.ExtractResponse.skipped:type_name -> kappa.v1.Verdict
-	16, // 10: kappa.v1.ExtractResponse.rejected:type_name -> kappa.v1.Verdict
-	6,  // 11: kappa.v1.PositionsResponse.positions:type_name -> kappa.v1.Position
-	3,  // 12: kappa.v1.RangeStats.range:type_name -> kappa.v1.OffsetRange
-	3,  // 13: kappa.v1.Row.range:type_name -> kappa.v1.OffsetRange
-	20, // 14: kappa.v1.CommitRequest.ranges:type_name -> kappa.v1.RangeStats
-	21, // 15: kappa.v1.CommitRequest.rows:type_name -> kappa.v1.Row
-	3,  // 16: kappa.v1.AggregateRange.range:type_name -> kappa.v1.OffsetRange
-	6,  // 17: kappa.v1.StreamAudit.positions:type_name -> kappa.v1.Position
-	20, // 18: kappa.v1.StreamAudit.batches:type_name -> kappa.v1.RangeStats
-	23, // 19: kappa.v1.StreamAudit.aggregates:type_name -> kappa.v1.AggregateRange
-	24, // 20: kappa.v1.AuditResponse.streams:type_name -> kappa.v1.StreamAudit
-	27, // 21: kappa.v1.PluginInfo.config:type_name -> kappa.v1.ConfigField
-	0,  // 22: kappa.v1.Source.Open:input_type -> kappa.v1.Setup
-	10, // 23: kappa.v1.Source.Seek:input_type -> kappa.v1.SeekRequest
-	11, // 24: kappa.v1.Source.Poll:input_type -> kappa.v1.PollRequest
-	8,  // 25: kappa.v1.Source.Watermarks:input_type -> kappa.v1.Empty
-	8,  // 26: kappa.v1.Source.Close:input_type -> kappa.v1.Empty
-	8,  // 27: kappa.v1.Source.Describe:input_type -> kappa.v1.Empty
-	0,  // 28: kappa.v1.Source.Validate:input_type -> kappa.v1.Setup
-	0,  // 29: kappa.v1.Extractor.Open:input_type -> kappa.v1.Setup
-	14, // 30: kappa.v1.Extractor.Extract:input_type -> kappa.v1.ExtractRequest
-	8,  // 31: kappa.v1.Extractor.Close:input_type -> kappa.v1.Empty
-	8,  // 32: kappa.v1.Extractor.Describe:input_type -> kappa.v1.Empty
-	0,  // 33: kappa.v1.Extractor.Validate:input_type -> kappa.v1.Setup
-	0,  // 34: kappa.v1.Sink.Open:input_type -> kappa.v1.Setup
-	18, // 35: kappa.v1.Sink.Positions:input_type -> kappa.v1.PositionsRequest
-	22, // 36: kappa.v1.Sink.Commit:input_type -> kappa.v1.CommitRequest
-	8,  // 37: kappa.v1.Sink.Close:input_type -> kappa.v1.Empty
-	8,  // 38: kappa.v1.Sink.Describe:input_type -> kappa.v1.Empty
-	0,  // 39: kappa.v1.Sink.Validate:input_type -> kappa.v1.Setup
-	8,  // 40: kappa.v1.Sink.Audit:input_type -> kappa.v1.Empty
-	9,  // 41: kappa.v1.Source.Open:output_type -> kappa.v1.OpenSourceResponse
-	8,  // 42: kappa.v1.Source.Seek:output_type -> kappa.v1.Empty
-	12, // 43: kappa.v1.Source.Poll:output_type -> kappa.v1.PollResponse
-	13, // 44: kappa.v1.Source.Watermarks:output_type -> kappa.v1.WatermarksResponse
-	8,  // 45: kappa.v1.Source.Close:output_type -> kappa.v1.Empty
-	26, // 46: kappa.v1.Source.Describe:output_type -> kappa.v1.PluginInfo
-	8,  // 47: kappa.v1.Source.Validate:output_type -> kappa.v1.Empty
-	8,  // 48: kappa.v1.Extractor.Open:output_type -> kappa.v1.Empty
-	17, // 49: kappa.v1.Extractor.Extract:output_type -> kappa.v1.ExtractResponse
-	8,  // 50: kappa.v1.Extractor.Close:output_type -> kappa.v1.Empty
-	26, // 51: kappa.v1.Extractor.Describe:output_type -> kappa.v1.PluginInfo
-	8,  // 52: kappa.v1.Extractor.Validate:output_type -> kappa.v1.Empty
-	8,  // 53: kappa.v1.Sink.Open:output_type -> kappa.v1.Empty
-	19, // 54: kappa.v1.Sink.Positions:output_type -> kappa.v1.PositionsResponse
-	8,  // 55: kappa.v1.Sink.Commit:output_type -> kappa.v1.Empty
-	8,  // 56: kappa.v1.Sink.Close:output_type -> kappa.v1.Empty
-	26, // 57: kappa.v1.Sink.Describe:output_type -> kappa.v1.PluginInfo
-	8,  // 58: kappa.v1.Sink.Validate:output_type -> kappa.v1.Empty
-	25, // 59: kappa.v1.Sink.Audit:output_type -> kappa.v1.AuditResponse
-	41, // [41:60] is the sub-list for method output_type
-	22, // [22:41] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	15, // 8: kappa.v1.ExtractResponse.skipped:type_name -> kappa.v1.Verdict
+	15, // 9: kappa.v1.ExtractResponse.rejected:type_name -> kappa.v1.Verdict
+	6,  // 10: kappa.v1.PositionsResponse.positions:type_name -> kappa.v1.Position
+	3,  // 11: kappa.v1.RangeStats.range:type_name -> kappa.v1.OffsetRange
+	3,  // 12: kappa.v1.Row.range:type_name -> kappa.v1.OffsetRange
+	19, // 13: kappa.v1.CommitRequest.ranges:type_name -> kappa.v1.RangeStats
+	20, // 14: kappa.v1.CommitRequest.rows:type_name -> kappa.v1.Row
+	3,  // 15: kappa.v1.AggregateRange.range:type_name -> kappa.v1.OffsetRange
+	6,  // 16: kappa.v1.StreamAudit.positions:type_name -> kappa.v1.Position
+	19, // 17: kappa.v1.StreamAudit.batches:type_name -> kappa.v1.RangeStats
+	22, // 18: kappa.v1.StreamAudit.aggregates:type_name -> kappa.v1.AggregateRange
+	23, // 19: kappa.v1.AuditResponse.streams:type_name -> kappa.v1.StreamAudit
+	26, // 20: kappa.v1.PluginInfo.config:type_name -> kappa.v1.ConfigField
+	0,  // 21: kappa.v1.Source.Open:input_type -> kappa.v1.Setup
+	10, // 22: kappa.v1.Source.Seek:input_type -> kappa.v1.SeekRequest
+	11, // 23: kappa.v1.Source.Poll:input_type -> kappa.v1.PollRequest
+	8,  // 24: kappa.v1.Source.Watermarks:input_type -> kappa.v1.Empty
+	8,  // 25: kappa.v1.Source.Close:input_type -> kappa.v1.Empty
+	8,  // 26: kappa.v1.Source.Describe:input_type -> kappa.v1.Empty
+	0,  // 27: kappa.v1.Source.Validate:input_type -> kappa.v1.Setup
+	0,  // 28: kappa.v1.Extractor.Open:input_type -> kappa.v1.Setup
+	14, // 29: kappa.v1.Extractor.Extract:input_type -> kappa.v1.ExtractRequest
+	8,  // 30: kappa.v1.Extractor.Close:input_type -> kappa.v1.Empty
+	8,  // 31: kappa.v1.Extractor.Describe:input_type -> kappa.v1.Empty
+	0,  // 32: kappa.v1.Extractor.Validate:input_type -> kappa.v1.Setup
+	0,  // 33: kappa.v1.Sink.Open:input_type -> kappa.v1.Setup
+	17, // 34: kappa.v1.Sink.Positions:input_type -> kappa.v1.PositionsRequest
+	21, // 35: kappa.v1.Sink.Commit:input_type -> kappa.v1.CommitRequest
+	8,  // 36: kappa.v1.Sink.Close:input_type -> kappa.v1.Empty
+	8,  // 37: kappa.v1.Sink.Describe:input_type -> kappa.v1.Empty
+	0,  // 38: kappa.v1.Sink.Validate:input_type -> kappa.v1.Setup
+	8,  // 39: kappa.v1.Sink.Audit:input_type -> kappa.v1.Empty
+	9,  // 40: kappa.v1.Source.Open:output_type -> kappa.v1.OpenSourceResponse
+	8,  // 41: kappa.v1.Source.Seek:output_type -> kappa.v1.Empty
+	12, // 42: kappa.v1.Source.Poll:output_type -> kappa.v1.PollResponse
+	13, // 43: kappa.v1.Source.Watermarks:output_type -> kappa.v1.WatermarksResponse
+	8,  // 44: kappa.v1.Source.Close:output_type -> kappa.v1.Empty
+	25, // 45: kappa.v1.Source.Describe:output_type -> kappa.v1.PluginInfo
+	8,  // 46: kappa.v1.Source.Validate:output_type -> kappa.v1.Empty
+	8,  // 47: kappa.v1.Extractor.Open:output_type -> kappa.v1.Empty
+	16, // 48: kappa.v1.Extractor.Extract:output_type -> kappa.v1.ExtractResponse
+	8,  // 49: kappa.v1.Extractor.Close:output_type -> kappa.v1.Empty
+	25, // 50: kappa.v1.Extractor.Describe:output_type -> kappa.v1.PluginInfo
+	8,  // 51: kappa.v1.Extractor.Validate:output_type -> kappa.v1.Empty
+	8,  // 52: kappa.v1.Sink.Open:output_type -> kappa.v1.Empty
+	18, // 53: kappa.v1.Sink.Positions:output_type -> kappa.v1.PositionsResponse
+	8,  // 54: kappa.v1.Sink.Commit:output_type -> kappa.v1.Empty
+	8,  // 55: kappa.v1.Sink.Close:output_type -> kappa.v1.Empty
+	25, // 56: kappa.v1.Sink.Describe:output_type -> kappa.v1.PluginInfo
+	8,  // 57: kappa.v1.Sink.Validate:output_type -> kappa.v1.Empty
+	24, // 58: kappa.v1.Sink.Audit:output_type -> kappa.v1.AuditResponse
+	40, // [40:59] is the sub-list for method output_type
+	21, // [21:40] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_kappa_v1_plugin_proto_init() }
@@ -1990,7 +1959,7 @@ func file_kappa_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kappa_v1_plugin_proto_rawDesc), len(file_kappa_v1_plugin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   28,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   3,
 		},
