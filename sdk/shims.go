@@ -54,7 +54,16 @@ func (s *sourceServer) Seek(ctx context.Context, req *pb.SeekRequest) (*pb.Empty
 func (s *sourceServer) poll(ctx context.Context, req *pb.PollRequest) (any, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// A poll the runtime gave up on writes nothing: its slot may be lent
+	// again once a later call was answered, and this one may have waited
+	// behind that call for the lock.
+	if err := ctx.Err(); err != nil {
+		return nil, toStatus(err)
+	}
 	b, err := s.impl.Poll(ctx, Limits{MaxRecords: int(req.GetMaxRecords()), MaxBytes: req.GetMaxBytes(), MaxWait: time.Duration(req.GetMaxWaitNanos())})
+	if err == nil {
+		err = ctx.Err()
+	}
 	if err != nil {
 		return nil, toStatus(err)
 	}

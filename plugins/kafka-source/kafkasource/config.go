@@ -57,9 +57,9 @@ type Config struct {
 	// FetchMaxBytes is how much one fetch response may carry; with one fetch
 	// in flight per broker it bounds the client's buffered memory. It counts
 	// compressed bytes: snappy tweets grow about 6x when decoded, so the
-	// 2 MiB default holds some 12 MB of records, more than a batch's 8 MiB;
-	// it was as fast as 16 MiB and took the plugin's peak RSS from ~160 MB
-	// to ~115-130 MB (BENCHMARKS.md).
+	// 2 MiB default holds some 12 MB of records, more than a batch's 8 MiB.
+	// 4 MiB was ~15% faster in make bench but took the plugin's peak RSS
+	// from ~95 to ~140 MB (BENCHMARKS.md).
 	FetchMaxBytes int64 `yaml:"fetch_max_bytes"`
 }
 
