@@ -273,8 +273,9 @@ func (e *Engine) step(ctx context.Context) error {
 }
 
 // checkContiguous enforces the source contract: a range starts where the
-// partition's previous range ended (committed or committing). A source that breaks it would make
-// the sink fence every batch, so say clearly what happened.
+// partition's previous range ended (committed or committing). A source
+// that breaks it would make the sink fence every batch, so say clearly
+// what happened.
 func (e *Engine) checkContiguous(b sdk.Batch) error {
 	seen := make(map[int32]bool, len(b.Partitions))
 	for _, p := range b.Partitions {

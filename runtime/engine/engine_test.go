@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"strings"
 	"testing"
 	"time"
 
@@ -243,5 +244,19 @@ func TestWindowStartIsUTCAligned(t *testing.T) {
 		if got := windowStart(c.t, c.window); !got.Equal(c.want) || got.Location() != time.UTC {
 			t.Errorf("windowStart(%v, %v) = %v, want %v", c.t, c.window, got, c.want)
 		}
+	}
+}
+
+// The records of a batch are those of its partitions in order; a range
+// that is empty but holds records would shift every later record's index.
+func TestEmptyRangeHoldingRecordsBreaksTheContract(t *testing.T) {
+	e := newTestEngine(&memSource{}, timeExtractor{}, newMemSink(), nil)
+	e.next = map[int32]int64{}
+	b := sdk.Batch{Partitions: []sdk.PartitionBatch{{
+		OffsetRange: sdk.OffsetRange{Partition: 2, Start: 5, End: 5},
+		Records:     []sdk.Record{{Partition: 2, Offset: 5}},
+	}}}
+	if err := e.checkContiguous(b); err == nil || !strings.Contains(err.Error(), "is empty but holds 1 records") {
+		t.Errorf("checkContiguous = %v", err)
 	}
 }
