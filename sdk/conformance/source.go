@@ -152,7 +152,11 @@ func readAll(ctx context.Context, src sdk.Source, positions []sdk.Position, want
 				r.first = pb.Start
 			}
 			r.end = pb.End
-			r.records = append(r.records, pb.Records...)
+			// Keys and values are the source's until its next Poll.
+			for _, rec := range pb.Records {
+				rec.Key, rec.Value = bytes.Clone(rec.Key), bytes.Clone(rec.Value)
+				r.records = append(r.records, rec)
+			}
 		}
 		if len(findings) > 10 {
 			break // enough to go on; a broken source may never finish
