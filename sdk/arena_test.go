@@ -145,26 +145,5 @@ func BenchmarkRelayThroughArena(b *testing.B) {
 		client: &sourcePlugin{arena: shared},
 	}).(Source)
 	x := dispenseTuned(b, &extractorPlugin{impl: lengthExtractor{}, arena: pluginMapping(b, shared, false)}).(BatchExtractor)
-	ctx := context.Background()
-	var out Extraction
-	b.SetBytes(size)
-	b.ReportAllocs()
-	for b.Loop() {
-		polled, err := src.Poll(ctx, Limits{MaxRecords: len(records)})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if polled.lease == nil {
-			b.Fatal("the poll got no arena slot")
-		}
-		out.Reset()
-		if err := x.ExtractBatch(ctx, polled, &out); err != nil {
-			b.Fatal(err)
-		}
-		polled.Release()
-		if len(out.Facts) != len(records) {
-			b.Fatalf("%d facts, want %d", len(out.Facts), len(records))
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(records)), "ns/record")
+	benchRelay(b, src, x, len(records), size, true)
 }

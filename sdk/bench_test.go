@@ -140,22 +140,33 @@ func BenchmarkRelayAcrossGRPC(b *testing.B) {
 	batch, records, size := benchBatch()
 	src := dispenseTuned(b, &sourcePlugin{impl: &echoSource{batch: batch}}).(Source)
 	x := dispenseTuned(b, &extractorPlugin{impl: lengthExtractor{}}).(BatchExtractor)
+	benchRelay(b, src, x, len(records), size, false)
+}
+
+// benchRelay polls batches of n records (size bytes) from src and has x
+// extract them, as the engine does; inArena says whether their values
+// must have gone through the arena.
+func benchRelay(b *testing.B, src Source, x BatchExtractor, n int, size int64, inArena bool) {
 	ctx := context.Background()
 	var out Extraction
 	b.SetBytes(size)
 	b.ReportAllocs()
 	for b.Loop() {
-		polled, err := src.Poll(ctx, Limits{MaxRecords: len(records)})
+		polled, err := src.Poll(ctx, Limits{MaxRecords: n})
 		if err != nil {
 			b.Fatal(err)
+		}
+		if inArena && polled.lease == nil {
+			b.Fatal("the poll got no arena slot")
 		}
 		out.Reset()
 		if err := x.ExtractBatch(ctx, polled, &out); err != nil {
 			b.Fatal(err)
 		}
-		if len(out.Facts) != len(records) {
-			b.Fatalf("%d facts, want %d", len(out.Facts), len(records))
+		polled.Release()
+		if len(out.Facts) != n {
+			b.Fatalf("%d facts, want %d", len(out.Facts), n)
 		}
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(records)), "ns/record")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/record")
 }

@@ -11,7 +11,8 @@ import (
 )
 
 // encoded is a message already in its wire form: a batch that wire.go
-// wrote or is to read. The codec passes it through untouched.
+// wrote or is to read, or an answer encoded while its call still holds the
+// server. The codec passes it through untouched.
 type encoded struct{ buf mem.Buffer }
 
 func (m *encoded) bytes() []byte { return m.buf.ReadOnlyData() }
