@@ -44,12 +44,20 @@ func TestConnectionKilledMidCommit(t *testing.T) {
 	dbName, db := database(t)
 	env := twitterEnv(broker, dbName)
 	pipelineFile := shortBatches(t, "")
-	produced := producing(t, broker, "twitter", "--count", "40000", "--rate", "5000", "--seed", "41")
+	// The firehose must still be writing when the lock is taken, or no
+	// commit comes to wait on it: the runtime drains a backlog of this
+	// size in well under a second, and a loaded machine may take seconds
+	// to start it. 20 s of writing leave room for that.
+	produced := producing(t, broker, "twitter", "--count", "40000", "--rate", "2000", "--seed", "41")
 	rt := startRuntime(t, pipelineFile, env)
-	waitFor(t, 60*time.Second, "positions to exist", func() bool {
+	// Every partition's position row must exist: a first batch of a
+	// partition inserts its row, and the test's lock (taken under
+	// REPEATABLE READ, so it locks the gaps too) would hold that INSERT,
+	// not the UPDATE this test waits for.
+	waitFor(t, 60*time.Second, "positions of all 8 partitions to exist", func() bool {
 		var n int
 		db.QueryRow("SELECT COUNT(*) FROM " + dbName + ".kappa_offsets").Scan(&n)
-		return n > 0
+		return n == 8
 	})
 
 	for round := range 3 {
@@ -95,7 +103,8 @@ func TestLockWaitTimeoutDuringCommit(t *testing.T) {
 		"KAPPA_MYSQL_DSN=root@tcp(" + mysqlAddr + ")/" + dbName + "?innodb_lock_wait_timeout=1",
 	}
 	pipelineFile := shortBatches(t, "")
-	produced := producing(t, broker, "twitter", "--count", "40000", "--rate", "5000", "--seed", "42")
+	// Still writing when the lock is taken: see TestConnectionKilledMidCommit.
+	produced := producing(t, broker, "twitter", "--count", "40000", "--rate", "2000", "--seed", "42")
 	rt := startRuntime(t, pipelineFile, env)
 	waitFor(t, 60*time.Second, "positions to exist", func() bool {
 		var n int
