@@ -34,7 +34,9 @@ func TestTwoRuntimesNeverDoubleCount(t *testing.T) {
 	env := twitterEnv(broker, dbName)
 	retry := shortBatches(t, "")
 	exit := shortBatches(t, "on_fenced: exit\n")
-	produced := producing(t, broker, "twitter", "--count", "60000", "--rate", "10000", "--seed", "31")
+	// Writing for 12 s: the third runtime, started once one of the first
+	// two is fenced, must still find batches to be fenced on.
+	produced := producing(t, broker, "twitter", "--count", "60000", "--rate", "5000", "--seed", "31")
 
 	a := startRuntime(t, retry, env)
 	b := startRuntime(t, retry, env)

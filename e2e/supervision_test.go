@@ -66,7 +66,9 @@ func TestKilledPluginsAreRestarted(t *testing.T) {
 	dbName, db := database(t)
 	env := twitterEnv(broker, dbName)
 	pipelineFile := filepath.Join(repoRoot(), "pipelines", "twitter.yaml")
-	produced := producing(t, broker, "twitter", "--count", "40000", "--rate", "10000", "--seed", "12")
+	// Writing for 10 s: each of the three rounds needs progress before and
+	// after its kill, and the pipeline catches up with a backlog at once.
+	produced := producing(t, broker, "twitter", "--count", "40000", "--rate", "4000", "--seed", "12")
 
 	rt := startRuntime(t, pipelineFile, env)
 	for i, name := range pluginNames {
