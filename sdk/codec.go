@@ -21,10 +21,11 @@ func (m *encoded) bytes() []byte { return m.buf.ReadOnlyData() }
 func (m *encoded) free() { m.buf.Free() }
 
 // encodeBatch writes partitions into a pooled buffer, which gRPC returns to
-// the pool once it has sent it; spans is as for batchSize.
+// the pool once it has sent it; spans is as for batchColumns.
 func encodeBatch(partitions []PartitionBatch, spans []arena.Span) *encoded {
-	buf := grpcopts.Pool.Get(batchSize(partitions, spans))
-	*buf = appendBatch((*buf)[:0], partitions, spans)
+	cols := batchColumns(partitions, spans)
+	buf := grpcopts.Pool.Get(batchSize(partitions, cols))
+	*buf = appendBatch((*buf)[:0], partitions, cols)
 	return &encoded{buf: mem.NewBuffer(buf, grpcopts.Pool)}
 }
 

@@ -18,9 +18,13 @@ func ExtractBatch(ctx context.Context, x Extractor, b Batch, out *Extraction) er
 	if bx, ok := x.(BatchExtractor); ok {
 		return bx.ExtractBatch(ctx, b, out)
 	}
-	var records []Record
+	return x.Extract(ctx, appendRecords(nil, b), out)
+}
+
+// appendRecords appends the records of b's partitions, in order, to dst.
+func appendRecords(dst []Record, b Batch) []Record {
 	for _, p := range b.Partitions {
-		records = append(records, p.Records...)
+		dst = append(dst, p.Records...)
 	}
-	return x.Extract(ctx, records, out)
+	return dst
 }

@@ -118,10 +118,7 @@ func (s *extractorServer) extract(ctx context.Context, req *encoded) (any, error
 	if err != nil {
 		return nil, toStatus(Permanent(fmt.Errorf("extract request: %w", err)))
 	}
-	s.records = s.records[:0]
-	for _, p := range b.Partitions {
-		s.records = append(s.records, p.Records...)
-	}
+	s.records = appendRecords(s.records[:0], b)
 	s.out.Reset()
 	err = s.extractShares(ctx, s.records, &s.out)
 	clear(s.records) // keep no reference to the request's bytes

@@ -40,27 +40,37 @@ const (
 	fieldSpanLength = 2
 )
 
-// batchSize is the encoded size of partitions. spans is nil, or tells for
-// each partition where in the arena its values are (Length 0: in the
-// message).
-func batchSize(partitions []PartitionBatch, spans []arena.Span) int {
+// batchColumns measures the columns of every partition, once for both
+// batchSize and appendBatch. spans is nil, or tells for each partition
+// where in the arena its values are (Length 0: in the message).
+func batchColumns(partitions []PartitionBatch, spans []arena.Span) []columns {
+	cols := make([]columns, len(partitions))
+	for i := range partitions {
+		cols[i] = partitionColumns(&partitions[i])
+		if spans != nil {
+			cols[i].span = spans[i]
+		}
+	}
+	return cols
+}
+
+// batchSize is the encoded size of partitions, whose columns are cols.
+func batchSize(partitions []PartitionBatch, cols []columns) int {
 	n := 0
 	for i := range partitions {
-		p := &partitions[i]
-		n += protowire.SizeTag(fieldPartitions) + protowire.SizeBytes(partitionSize(p, partitionColumns(p, spans, i)))
+		n += protowire.SizeTag(fieldPartitions) + protowire.SizeBytes(partitionSize(&partitions[i], cols[i]))
 	}
 	return n
 }
 
-// appendBatch appends the wire form of partitions to dst; spans is as for
-// batchSize.
-func appendBatch(dst []byte, partitions []PartitionBatch, spans []arena.Span) []byte {
+// appendBatch appends the wire form of partitions, whose columns are cols,
+// to dst.
+func appendBatch(dst []byte, partitions []PartitionBatch, cols []columns) []byte {
 	for i := range partitions {
 		p := &partitions[i]
-		c := partitionColumns(p, spans, i)
 		dst = protowire.AppendTag(dst, fieldPartitions, protowire.BytesType)
-		dst = protowire.AppendVarint(dst, uint64(partitionSize(p, c)))
-		dst = appendPartition(dst, p, c)
+		dst = protowire.AppendVarint(dst, uint64(partitionSize(p, cols[i])))
+		dst = appendPartition(dst, p, cols[i])
 	}
 	return dst
 }
@@ -72,11 +82,17 @@ type columns struct {
 	span                                               arena.Span
 }
 
-func partitionColumns(p *PartitionBatch, spans []arena.Span, i int) columns {
-	var c columns
-	if spans != nil {
-		c.span = spans[i]
+// inlineValues is the size of the values field: 0 when the values are in
+// the arena.
+func (c columns) inlineValues() int {
+	if c.span.Length > 0 {
+		return 0
 	}
+	return c.values
+}
+
+func partitionColumns(p *PartitionBatch) columns {
+	var c columns
 	for i := range p.Records {
 		r := &p.Records[i]
 		c.offsets += protowire.SizeVarint(uint64(r.Offset))
@@ -88,9 +104,6 @@ func partitionColumns(p *PartitionBatch, spans []arena.Span, i int) columns {
 	}
 	if c.keys == 0 {
 		c.keySizes = 0 // every key is empty: key_sizes is left out
-	}
-	if c.span.Length > 0 {
-		c.values = 0 // in the arena
 	}
 	return c
 }
@@ -125,7 +138,7 @@ func partitionSize(p *PartitionBatch, c columns) int {
 		sizeInt(fieldHighWatermark, p.HighWatermark) + sizeInt(fieldLost, p.Lost) +
 		sizeField(fieldOffsets, c.offsets) + sizeField(fieldTimes, c.times) +
 		sizeField(fieldKeySizes, c.keySizes) + sizeField(fieldKeys, c.keys) +
-		sizeField(fieldValueSizes, c.valueSizes) + sizeField(fieldValues, c.values) +
+		sizeField(fieldValueSizes, c.valueSizes) + sizeField(fieldValues, c.inlineValues()) +
 		sizeField(fieldValuesSpan, spanSize(c.span))
 }
 
@@ -183,7 +196,7 @@ func appendPartition(dst []byte, p *PartitionBatch, c columns) []byte {
 		dst = appendInt(dst, fieldSpanOffset, c.span.Offset)
 		return appendInt(dst, fieldSpanLength, c.span.Length)
 	}
-	dst = appendHeader(dst, fieldValues, c.values)
+	dst = appendHeader(dst, fieldValues, c.inlineValues())
 	for i := range rs {
 		dst = append(dst, rs[i].Value...)
 	}

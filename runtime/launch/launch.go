@@ -92,10 +92,11 @@ type Process struct {
 // startTimeout bounds the handshake. shared, when not nil, is the arena a
 // source or extractor process inherits (internal/arena).
 func Start(kind, path string, logger hclog.Logger, startTimeout time.Duration, shared *arena.Arena) (*Process, error) {
+	if kind != sdk.KindSource && kind != sdk.KindExtractor {
+		shared = nil // a sink has no use for it
+	}
 	cmd := exec.Command(path)
-	if shared == nil || (kind != sdk.KindSource && kind != sdk.KindExtractor) {
-		shared = nil
-	} else {
+	if shared != nil {
 		cmd.ExtraFiles = []*os.File{shared.File()}
 		cmd.Env = []string{shared.Env()} // go-plugin adds the runtime's own
 	}
