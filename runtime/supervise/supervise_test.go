@@ -215,6 +215,9 @@ func TestHungPluginIsKilledAndRestarted(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { syscall.Kill(hung, syscall.SIGKILL) })
+	// kill(2) returns before the process has stopped; a call sent in
+	// between could still be answered.
+	waitStopped(t, hung)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	_, err := extractPid(ctx, x, "a")
@@ -236,6 +239,37 @@ func TestHungPluginIsKilledAndRestarted(t *testing.T) {
 	if !strings.Contains(logs.String(), "plugin stopped answering") {
 		t.Errorf("log lacks the reason:\n%s", logs)
 	}
+}
+
+// waitStopped waits until every thread of pid is in the stopped state.
+func waitStopped(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !allThreadsStopped(t, pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d did not stop after SIGSTOP", pid)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func allThreadsStopped(t *testing.T, pid int) bool {
+	stats, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	if err != nil || len(stats) == 0 {
+		t.Fatalf("threads of process %d: %v", pid, err)
+	}
+	for _, f := range stats {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return false
+		}
+		// The state follows the command name, which is in parentheses.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 || i+2 >= len(b) || b[i+2] != 'T' {
+			return false
+		}
+	}
+	return true
 }
 
 func TestPluginThatKeepsDyingStopsTheRun(t *testing.T) {
