@@ -56,10 +56,11 @@ type Config struct {
 	OnOutOfRange string `yaml:"on_out_of_range"`
 	// FetchMaxBytes is how much one fetch response may carry; with one fetch
 	// in flight per broker it bounds the client's buffered memory. It counts
-	// compressed bytes: snappy tweets grow about 6x when decoded, so the
-	// 2 MiB default holds some 12 MB of records, more than a batch's 8 MiB.
-	// 4 MiB was ~15% faster in make bench but took the plugin's peak RSS
-	// from ~95 to ~140 MB (BENCHMARKS.md).
+	// compressed bytes. At the 2 MiB default one fetch carried ~5.8 MB of
+	// decoded tweets in make bench, less than a batch's 8 MiB, so Poll waits
+	// for the next fetch while a backlog lasts. 4 MiB was ~15% faster in make
+	// bench (before Poll waited so) but took the plugin's peak RSS from ~95
+	// to ~140 MB (BENCHMARKS.md).
 	FetchMaxBytes int64 `yaml:"fetch_max_bytes"`
 }
 

@@ -37,6 +37,10 @@ const (
 	// A partition placed while a fetch is held joins only the next fetch, so
 	// kgo's 5s default would delay new partitions and Seek that long.
 	fetchMaxWait = 500 * time.Millisecond
+	// defaultBacklogWait bounds how long Poll waits for more fetches to
+	// fill a batch while the partitions hold more than the reader has
+	// reached.
+	defaultBacklogWait = 50 * time.Millisecond
 )
 
 var _ sdk.Source = (*Source)(nil)
@@ -79,11 +83,13 @@ type Source struct {
 	// rotation varies which partition fills a batch first, so that a busy
 	// partition cannot starve the others when limits cut a batch short.
 	rotation int
+	// backlogWait is defaultBacklogWait; tests lengthen it.
+	backlogWait time.Duration
 }
 
 // New returns a Source ready for Open.
 func New() *Source {
-	return &Source{}
+	return &Source{backlogWait: defaultBacklogWait}
 }
 
 // Open decodes the config and checks, within dial_timeout, that the brokers
@@ -245,7 +251,10 @@ func (s *Source) Poll(ctx context.Context, limits sdk.Limits) (sdk.Batch, error)
 
 // fill tops up pending from the reader until it holds a full batch or the
 // reader has nothing buffered, waiting up to MaxWait only while pending is
-// empty.
+// empty. While the last fetches showed more records at the broker than the
+// reader has reached (a backlog), it also waits up to s.backlogWait for the
+// fetches already on their way: one fetch holds less than a batch, and a
+// batch cut at each fetch would cost a commit per fetch.
 func (s *Source) fill(ctx context.Context, limits sdk.Limits) error {
 	if s.pendingRecords == 0 && limits.MaxWait > 0 {
 		waitCtx, cancel := context.WithTimeout(ctx, limits.MaxWait)
@@ -260,7 +269,31 @@ func (s *Source) fill(ctx context.Context, limits sdk.Limits) error {
 	}
 	// A nil context is PollRecords' documented way to return only what the
 	// reader has already buffered, without waiting.
-	return s.absorb(ctx, s.reader.PollRecords(nil, s.room(limits)))
+	if err := s.absorb(ctx, s.reader.PollRecords(nil, s.room(limits))); err != nil {
+		return err
+	}
+	if s.full(limits) || !s.behind() || limits.MaxWait <= 0 {
+		return nil
+	}
+	waitCtx, cancel := context.WithTimeout(ctx, min(limits.MaxWait, s.backlogWait))
+	defer cancel()
+	for !s.full(limits) && s.behind() && waitCtx.Err() == nil {
+		if err := s.absorb(ctx, s.reader.PollRecords(waitCtx, s.room(limits))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// behind reports whether a partition's log end, as the last fetch reported
+// it, lies past what the reader has returned.
+func (s *Source) behind() bool {
+	for p, end := range s.logEnd {
+		if at := s.fetchOffset(p); at >= 0 && at < end {
+			return true
+		}
+	}
+	return false
 }
 
 // room is how many more records pending may take; 0 means no bound, as

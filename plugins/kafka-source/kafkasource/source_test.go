@@ -7,12 +7,14 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kappa-stream/kappa/sdk"
 )
@@ -232,6 +234,53 @@ func TestPollHonoursLimits(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestPollFillsBatchAcrossFetchesWhileBehind(t *testing.T) {
+	cluster, brokers := newBroker(t, 1)
+	// 40 produce requests of 10 records of 1 KB: 40 record batches, of
+	// which one 16 KiB fetch carries one (uncompressed: the repeated bytes
+	// would shrink to almost nothing).
+	producer := newProducer(t, brokers, kgo.ProducerBatchCompression(kgo.NoCompression()))
+	for i := range 40 {
+		var recs []*kgo.Record
+		for j := range 10 {
+			recs = append(recs, &kgo.Record{Value: fmt.Appendf(nil, "%03d-%d-%s", i, j, strings.Repeat("x", 1000))})
+		}
+		produce(t, producer, recs...)
+	}
+	// Every fetch takes 5 ms, so a poll finds at most one fetch buffered.
+	var fetches atomic.Int64
+	cluster.ControlKey(kmsg.Fetch.Int16(), func(kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		fetches.Add(1)
+		cluster.SleepControl(func() { time.Sleep(5 * time.Millisecond) })
+		return nil, nil, false
+	})
+	src := openSource(t, brokers, "fetch_max_bytes: 16384")
+	src.backlogWait = 10 * time.Second
+	if err := src.Seek(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	limits := sdk.Limits{MaxBytes: 100_000, MaxWait: 10 * time.Second}
+	r := newReader(t, src, limits)
+	batch := r.poll()
+	var bytes int64
+	for _, pb := range batch.Partitions {
+		for _, rec := range pb.Records {
+			bytes += int64(len(rec.Key) + len(rec.Value))
+		}
+	}
+	// 400 KB wait at the broker: the batch fills to its limit over several
+	// fetches rather than ending with the first.
+	if bytes < limits.MaxBytes {
+		t.Fatalf("first batch of %d bytes after %d fetches while 400 KB wait at the broker, want at least %d", bytes, fetches.Load(), limits.MaxBytes)
+	}
+	r.readUntil(400, 20*time.Second)
+	if got := r.offsets(0); !slices.Equal(got, seq(0, 400)) {
+		t.Errorf("offsets %v, want 0..399", got)
+	}
+
 }
 
 func TestTransactions(t *testing.T) {
