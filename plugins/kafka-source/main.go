@@ -6,4 +6,4 @@ import (
 	"github.com/kappa-stream/kappa/sdk"
 )
 
-func main() { sdk.ServeSource(kafkasource.New()) }
+func main() { sdk.ServeSource(kafkasource.New(kafkasource.TuneGC())) }

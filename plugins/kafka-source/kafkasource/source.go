@@ -85,11 +85,17 @@ type Source struct {
 	rotation int
 	// backlogWait is defaultBacklogWait; tests lengthen it.
 	backlogWait time.Duration
+	// tuneGC is whether Open tunes the process's garbage collector.
+	tuneGC bool
 }
 
 // New returns a Source ready for Open.
-func New() *Source {
-	return &Source{backlogWait: defaultBacklogWait}
+func New(opts ...Option) *Source {
+	s := &Source{backlogWait: defaultBacklogWait}
+	for _, opt := range opts {
+		opt(s)
+	}
+	return s
 }
 
 // Open decodes the config and checks, within dial_timeout, that the brokers
@@ -100,6 +106,9 @@ func (s *Source) Open(ctx context.Context, setup sdk.Setup) (sdk.SourceInfo, err
 		return sdk.SourceInfo{}, err
 	}
 	s.cfg = cfg
+	if s.tuneGC && tuneGC(cfg) {
+		sdk.Logger().Debug("garbage collector tuned", "gogc", tunedGCPercent, "memory_limit", cfg.MemoryLimit())
+	}
 
 	cl, err := kgo.NewClient(s.clientOpts()...)
 	if err != nil {
