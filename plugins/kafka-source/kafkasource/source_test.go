@@ -280,7 +280,6 @@ func TestPollFillsBatchAcrossFetchesWhileBehind(t *testing.T) {
 	if got := r.offsets(0); !slices.Equal(got, seq(0, 400)) {
 		t.Errorf("offsets %v, want 0..399", got)
 	}
-
 }
 
 func TestTransactions(t *testing.T) {
