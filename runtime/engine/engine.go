@@ -337,7 +337,10 @@ func (e *Engine) process(ctx context.Context, b sdk.Batch) (sdk.Commit, batchSta
 		e.out.Reset()
 		extractCtx, cancel := context.WithTimeout(ctx, e.cfg.ExtractTimeout)
 		extractStarted := time.Now()
-		err := e.extract(extractCtx, b, records, &e.out)
+		// The whole batch, so that an extractor plugin's client forwards it
+		// as the source sent it: its records are records, in order, since
+		// checkContiguous made sure the empty ranges left out hold none.
+		err := sdk.ExtractBatch(extractCtx, e.extractor, b, &e.out)
 		stats.extract = time.Since(extractStarted)
 		cancel()
 		b.Release() // the facts are made: the records' memory may serve the next poll
@@ -374,17 +377,6 @@ func (e *Engine) process(ctx context.Context, b sdk.Batch) (sdk.Commit, batchSta
 		commit.Ranges = append(commit.Ranges, *rangeStats[p])
 	}
 	return commit, stats, nil
-}
-
-// extract extracts records, which are the records of b's partitions in
-// order: checkContiguous has made sure that the partitions process leaves
-// out (empty ranges) hold none. An extractor that takes the whole batch
-// (the SDK's gRPC client) forwards it as the source sent it.
-func (e *Engine) extract(ctx context.Context, b sdk.Batch, records []sdk.Record, out *sdk.Extraction) error {
-	if bx, ok := e.extractor.(sdk.BatchExtractor); ok {
-		return bx.ExtractBatch(ctx, b, out)
-	}
-	return e.extractor.Extract(ctx, records, out)
 }
 
 // checkOutcomes enforces the extractor contract: one outcome per record
