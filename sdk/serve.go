@@ -164,7 +164,7 @@ type extractorPlugin struct {
 }
 
 func (p *extractorPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	s.RegisterService(extractorService, &extractorServer{impl: p.impl, arena: p.arena, shares: make([]Extraction, max(p.share, 1))})
+	s.RegisterService(extractorService, &extractorServer{impl: p.impl, arena: p.arena, decoder: batchDecoder{reuse: true}, shares: make([]Extraction, max(p.share, 1))})
 	return nil
 }
 

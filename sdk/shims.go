@@ -92,7 +92,7 @@ type extractorServer struct {
 	impl Extractor
 	// arena is this process's mapping of the runtime's arena, nil without.
 	arena   *arena.Arena
-	records []Record
+	decoder batchDecoder
 	out     Extraction
 	facts   factEncoder
 	// shares holds one Extraction for each call a batch may be split
@@ -108,21 +108,23 @@ func (s *extractorServer) Open(ctx context.Context, req *pb.Setup) (*pb.Empty, e
 
 // extract serves Extract (see extractorService). The records' bytes are
 // the request's, read in place and returned to the pool when the answer is
-// made. It reuses its records and Extraction between calls; the runtime
+// made. It reuses its decoder and Extraction between calls; the runtime
 // never calls Extract concurrently on one plugin.
 func (s *extractorServer) extract(ctx context.Context, req *encoded) (any, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	defer req.free()
-	b, err := decodeBatch(req.bytes(), s.arena.Bytes())
+	// The decoder lays every partition's records out back to back: they
+	// are the request's records, in order.
+	s.decoder.arena, s.decoder.records = s.arena.Bytes(), s.decoder.records[:0]
+	_, err := s.decoder.decode(req.bytes())
+	records := s.decoder.records
+	defer clear(records) // keep no reference to the request's bytes
 	if err != nil {
 		return nil, toStatus(Permanent(fmt.Errorf("extract request: %w", err)))
 	}
-	s.records = appendRecords(s.records[:0], b)
 	s.out.Reset()
-	err = s.extractShares(ctx, s.records, &s.out)
-	clear(s.records) // keep no reference to the request's bytes
-	if err != nil {
+	if err := s.extractShares(ctx, records, &s.out); err != nil {
 		return nil, toStatus(err)
 	}
 	resp, err := s.facts.encode(&s.out)

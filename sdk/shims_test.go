@@ -181,6 +181,16 @@ func TestExtractorShimKeepsOneOutcomePerRecord(t *testing.T) {
 	if !reflect.DeepEqual(out, want) {
 		t.Errorf("Extract = %+v, want %+v", out, want)
 	}
+
+	// The plugin reuses its memory from call to call: a smaller batch
+	// after a larger one is read alone.
+	var again Extraction
+	if err := x.Extract(context.Background(), records[1:2], &again); err != nil {
+		t.Fatal(err)
+	}
+	if want := (Extraction{Skipped: []Verdict{{Record: 0, Reason: "notice"}}}); !reflect.DeepEqual(again, want) {
+		t.Errorf("second Extract = %+v, want %+v", again, want)
+	}
 }
 
 // keepingExtractor copies the records it is given: their bytes are valid

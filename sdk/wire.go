@@ -3,6 +3,7 @@ package sdk
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/kappa-stream/kappa/internal/arena"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -225,8 +226,27 @@ var errTruncated = errors.New("truncated field")
 // are valid as long as buf is and the arena slot is not lent again. mem is
 // this process's mapping of the arena, nil without one.
 func decodeBatch(buf, mem []byte) (Batch, error) {
+	d := batchDecoder{arena: mem}
+	return d.decode(buf)
+}
+
+// batchDecoder reads batches, keeping its scratch columns from one
+// partition to the next.
+type batchDecoder struct {
+	arena                                []byte
+	offsets, times, keySizes, valueSizes []uint64
+	// reuse cuts every partition's Records from records, in order, so that
+	// after a batch records holds all of them back to back, and its memory
+	// serves the next batch (the extractor server, done with a batch when
+	// it answers). Otherwise each partition's Records is an array of its
+	// own, for batches that outlive the decoder (decodeBatch).
+	reuse   bool
+	records []Record
+}
+
+// decode reads the wire form of a batch; see decodeBatch.
+func (d *batchDecoder) decode(buf []byte) (Batch, error) {
 	var b Batch
-	d := partitionDecoder{arena: mem}
 	for len(buf) > 0 {
 		num, typ, n := protowire.ConsumeTag(buf)
 		if n < 0 {
@@ -238,7 +258,7 @@ func decodeBatch(buf, mem []byte) (Batch, error) {
 			if n < 0 {
 				return Batch{}, fmt.Errorf("malformed batch: partition batch %d: %w", len(b.Partitions), protowire.ParseError(n))
 			}
-			p, err := d.decode(msg)
+			p, err := d.partition(msg)
 			if err != nil {
 				return Batch{}, fmt.Errorf("malformed batch: partition batch %d: %w", len(b.Partitions), err)
 			}
@@ -255,14 +275,8 @@ func decodeBatch(buf, mem []byte) (Batch, error) {
 	return b, nil
 }
 
-// partitionDecoder reads PartitionBatch messages, keeping its scratch
-// columns from one to the next.
-type partitionDecoder struct {
-	arena                                []byte
-	offsets, times, keySizes, valueSizes []uint64
-}
-
-func (d *partitionDecoder) decode(buf []byte) (PartitionBatch, error) {
+// partition reads one PartitionBatch message.
+func (d *batchDecoder) partition(buf []byte) (PartitionBatch, error) {
 	var p PartitionBatch
 	var keys, values []byte
 	var span *arena.Span
@@ -328,11 +342,11 @@ func (d *partitionDecoder) decode(buf []byte) (PartitionBatch, error) {
 			return p, fmt.Errorf("partition %d: %w", p.Partition, err)
 		}
 	}
-	return p, d.records(&p, keys, values)
+	return p, d.cutRecords(&p, keys, values)
 }
 
 // inArena returns the arena's bytes that s points at.
-func (d *partitionDecoder) inArena(s arena.Span, inline int) ([]byte, error) {
+func (d *batchDecoder) inArena(s arena.Span, inline int) ([]byte, error) {
 	switch {
 	case d.arena == nil:
 		return nil, fmt.Errorf("values lie in shared memory at [%d, +%d), and this process has none mapped", s.Offset, s.Length)
@@ -344,8 +358,8 @@ func (d *partitionDecoder) inArena(s arena.Span, inline int) ([]byte, error) {
 	return d.arena[s.Offset : s.Offset+s.Length : s.Offset+s.Length], nil
 }
 
-// records builds p.Records from the decoded columns.
-func (d *partitionDecoder) records(p *PartitionBatch, keys, values []byte) error {
+// cutRecords builds p.Records from the decoded columns.
+func (d *batchDecoder) cutRecords(p *PartitionBatch, keys, values []byte) error {
 	n := len(d.offsets)
 	if len(d.times) != n || len(d.valueSizes) != n || (len(d.keySizes) != n && len(d.keySizes) != 0) {
 		return fmt.Errorf("partition %d: columns disagree on the number of records: %d offsets, %d times, %d key sizes, %d value sizes",
@@ -354,7 +368,14 @@ func (d *partitionDecoder) records(p *PartitionBatch, keys, values []byte) error
 	if n == 0 {
 		return nil
 	}
-	p.Records = make([]Record, n)
+	if d.reuse {
+		start := len(d.records)
+		d.records = slices.Grow(d.records, n)[:start+n]
+		p.Records = d.records[start : start+n : start+n]
+		clear(p.Records) // they may hold the last batch's
+	} else {
+		p.Records = make([]Record, n)
+	}
 	if err := assign(p.Records, d.keySizes, keys, func(r *Record, b []byte) { r.Key = b }); err != nil {
 		return fmt.Errorf("partition %d: keys: %w", p.Partition, err)
 	}
