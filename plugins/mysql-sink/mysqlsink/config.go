@@ -17,7 +17,9 @@ type Config struct {
 	// `root@tcp(127.0.0.1:3306)/aggregates`. It must name the database; the
 	// database is created when missing. The sink forces loc=UTC,
 	// parseTime=true, interpolateParams=true and clientFoundRows=true, and
-	// a dial timeout of 5s unless the DSN sets `timeout`. Required.
+	// a dial timeout of 5s unless the DSN sets `timeout`. It refuses a
+	// charset or collation in which interpolation is unsafe (big5, cp932,
+	// gb2312, gb18030, gbk, sjis; see charset.go). Required.
 	DSN string `yaml:"dsn"`
 	// Table is the aggregate table, laid out like the original 2016 job's
 	// table plus one column per dimension. Required.
@@ -113,6 +115,9 @@ func (c *Config) driverConfig() (*mysql.Config, error) {
 	}
 	if err := checkIdentifier(dc.DBName); err != nil {
 		return nil, fmt.Errorf("database name: %w", err)
+	}
+	if err := checkCharset(c.DSN, dc); err != nil {
+		return nil, err
 	}
 	// Windows are UTC DATETIMEs: the driver must neither shift nor guess.
 	dc.Loc = time.UTC

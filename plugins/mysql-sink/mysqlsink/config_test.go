@@ -71,6 +71,12 @@ func TestParseConfigErrors(t *testing.T) {
 		{"bad table names", "dsn: root@tcp(h:1)/d\ntable: 'x; DROP TABLE y'\noffsets_table: 9o\nbatches_table: ''\n",
 			map[string]string{"table": "not a valid name", "offsets_table": "not a valid name", "batches_table": "must not be empty"}},
 		{"same table twice", "dsn: root@tcp(h:1)/d\ntable: Kappa_Offsets\n", map[string]string{"offsets_table": "already used by table"}},
+		{"charset unsafe for interpolation", "dsn: root@tcp(h:1)/d?charset=gbk\ntable: t\n", map[string]string{"dsn": "charset gbk is refused"}},
+		{"unsafe charset among fallbacks", "dsn: root@tcp(h:1)/d?charset=utf8mb4,SJIS\ntable: t\n", map[string]string{"dsn": "charset SJIS is refused"}},
+		{"quoted charset", "dsn: root@tcp(h:1)/d?charset=`big5`\ntable: t\n", map[string]string{"dsn": "not a plain character set name"}},
+		{"unsafe collation", "dsn: root@tcp(h:1)/d?collation=cp932_bin\ntable: t\n", map[string]string{"dsn": "collation cp932_bin is refused"}},
+		{"collation of an unsafe charset", "dsn: root@tcp(h:1)/d?collation=gb2312_chinese_ci\ntable: t\n", map[string]string{"dsn": "collation gb2312_chinese_ci is refused"}},
+		{"session charset variable", "dsn: root@tcp(h:1)/d?character_set_client=gbk\ntable: t\n", map[string]string{"dsn": "parameter character_set_client is refused"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -95,6 +101,15 @@ func TestParseConfigErrors(t *testing.T) {
 	}
 }
 
+func TestDSNCharsetsSafeForInterpolationAreAccepted(t *testing.T) {
+	for _, params := range []string{"", "?charset=utf8mb4", "?charset=utf8mb4,utf8", "?charset=latin1", "?collation=utf8mb4_unicode_ci", "?charset=utf8mb4&collation=utf8mb4_bin", "?time_zone=%27%2B00%3A00%27"} {
+		cfg := Config{DSN: "root@tcp(h:1)/d" + params}
+		if _, err := cfg.driverConfig(); err != nil {
+			t.Errorf("%s: %v", params, err)
+		}
+	}
+}
+
 func TestDSNPasswordNeverInConfigErrors(t *testing.T) {
 	const password = "s3cr3t-Hunter2"
 	for _, dsn := range []string{
@@ -103,6 +118,7 @@ func TestDSNPasswordNeverInConfigErrors(t *testing.T) {
 		"root:" + password + "@tcp(127.0.0.1:3306)/d?parseTime=xx", // bad parameter
 		"root:" + password + "@tcp(127.0.0.1:3306)/d%zz",           // bad escape in the database name
 		"root:" + password + "@tcp(127.0.0.1:3306)",                // no slash at all
+		"root:" + password + "@tcp(127.0.0.1:3306)/d?charset=gbk",  // charset unsafe for interpolation
 	} {
 		_, err := ParseConfig([]byte("dsn: '" + dsn + "'\ntable: t\n"))
 		if err == nil {
