@@ -15,8 +15,8 @@ build:
 	$(GO) build -o bin/csv-sink ./examples/csv-sink
 
 # The whole suite: unit, integration (kfake in-process, MariaDB on
-# 127.0.0.1:3306, kcat) and end to end (real processes). scripts/test
-# prepares what it needs first.
+# 127.0.0.1:3306 or KAPPA_TEST_MYSQL_DSN, kcat) and end to end (real
+# processes). scripts/test prepares what it needs first.
 test:
 	./scripts/test
 
@@ -26,8 +26,7 @@ test:
 # restarts MariaDB, so it runs alone, never beside `make test`. Replay a
 # run with KAPPA_CHAOS_SEED=<seed printed by the run>.
 chaos:
-	./scripts/services
-	KAPPA_CHAOS_FULL=1 $(GO) test -count=1 -v -timeout 20m -run 'TestChaos|TestMariaDBRestart' ./e2e
+	dsn=$$(./scripts/services) && KAPPA_TEST_MYSQL_DSN="$$dsn" KAPPA_CHAOS_FULL=1 $(GO) test -count=1 -v -timeout 20m -run 'TestChaos|TestMariaDBRestart' ./e2e
 
 # Unit tests only; no server needed.
 test-short:
@@ -41,8 +40,7 @@ demo: build
 # full pipeline into MariaDB. Prints the figures and writes
 # bench/results/UTC-TIME.json. See BENCHMARKS.md; flags: go run ./cmd/kappa-bench -h
 bench: build
-	./scripts/services
-	$(GO) run ./cmd/kappa-bench $(BENCHFLAGS)
+	dsn=$$(./scripts/services) && KAPPA_TEST_MYSQL_DSN="$$dsn" $(GO) run ./cmd/kappa-bench $(BENCHFLAGS)
 
 vet:
 	$(GO) vet ./...

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/kappa-stream/kappa/internal/testenv"
 )
 
 // TestTwitterByLangMatchesGroundTruth runs pipelines/twitter-by-lang.yaml
@@ -31,7 +33,7 @@ func TestTwitterByLangMatchesGroundTruth(t *testing.T) {
 	dbName, db := database(t)
 	env := []string{
 		"KAPPA_BROKERS=" + broker,
-		"KAPPA_MYSQL_DSN=root@tcp(" + mysqlAddr + ")/" + dbName,
+		"KAPPA_MYSQL_DSN=" + testenv.MySQLDSN(dbName),
 	}
 	for _, file := range []string{"twitter-by-lang.yaml", "twitter.yaml"} {
 		res := runRuntime(t, filepath.Join(repoRoot(), "pipelines", file), env, "--drain")

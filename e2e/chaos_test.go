@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"database/sql"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -13,6 +15,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/kappa-stream/kappa/internal/testenv"
 )
 
 // The chaos test: while the firehose produces, processes are killed with
@@ -193,14 +199,24 @@ func TestChaos(t *testing.T) {
 // restartMariaDB stops the server, keeps it down for down, and starts it
 // again with scripts/services. Whatever happens, the server runs again
 // when the test ends. Never call it from a test that runs while other
-// packages' tests use MariaDB.
+// packages' tests use MariaDB. The test account needs the SHUTDOWN
+// privilege (root has it; scripts/services grants it to kappa_test), and
+// the server must be this machine's, which scripts/services starts.
 func restartMariaDB(t *testing.T, down time.Duration) {
 	t.Helper()
 	t.Cleanup(func() { startMariaDB(t) })
-	out, err := exec.Command("mariadb-admin", "--protocol=TCP", "-h", "127.0.0.1", "-P", "3306", "-u", "root", "shutdown").CombinedOutput()
+	db, err := sql.Open("mysql", testenv.MySQLDSN(""))
 	if err != nil {
-		t.Fatalf("mariadb-admin shutdown: %v\n%s", err, out)
+		t.Fatal(err)
 	}
+	_, shutdownErr := db.Exec("SHUTDOWN")
+	db.Close()
+	var refused *mysql.MySQLError
+	if errors.As(shutdownErr, &refused) {
+		t.Fatalf("SHUTDOWN as %s: %v", testenv.MySQLUser(), shutdownErr)
+	}
+	// Otherwise the server may have dropped the connection before it
+	// answered: judge by whether it stops listening.
 	waitFor(t, 60*time.Second, "MariaDB to stop", func() bool { return !mariaDBListening() })
 	time.Sleep(down) // the outage itself, not a wait for anything
 	startMariaDB(t)
@@ -215,7 +231,7 @@ func startMariaDB(t *testing.T) {
 }
 
 func mariaDBListening() bool {
-	c, err := net.DialTimeout("tcp", mysqlAddr, 200*time.Millisecond)
+	c, err := net.DialTimeout("tcp", testenv.MySQLAddr(), 200*time.Millisecond)
 	if err != nil {
 		return false
 	}

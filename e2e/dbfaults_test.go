@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kappa-stream/kappa/internal/testenv"
 )
 
 // Database faults during commits. Each test runs the runtime while the
@@ -100,7 +102,7 @@ func TestLockWaitTimeoutDuringCommit(t *testing.T) {
 	// go-sql-driver sets unknown DSN parameters as session variables.
 	env := []string{
 		"KAPPA_BROKERS=" + broker,
-		"KAPPA_MYSQL_DSN=root@tcp(" + mysqlAddr + ")/" + dbName + "?innodb_lock_wait_timeout=1",
+		"KAPPA_MYSQL_DSN=" + testenv.MySQLDSN(dbName) + "?innodb_lock_wait_timeout=1",
 	}
 	pipelineFile := shortBatches(t, "")
 	// Still writing when the lock is taken: see TestConnectionKilledMidCommit.

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kappa-stream/kappa/internal/testenv"
 )
 
 // writePipeline writes a pipeline file into a fresh folder and returns
@@ -68,17 +70,17 @@ func TestBrokenSetupsFailClearlyAndWriteNothing(t *testing.T) {
 		},
 		{
 			name:     "missing plugin binary",
-			pipeline: fmt.Sprintf(pipelineTemplate, "no-such-source", broker, "root@tcp("+mysqlAddr+")/%s"),
+			pipeline: fmt.Sprintf(pipelineTemplate, "no-such-source", broker, testenv.MySQLDSN("%s")),
 			want:     []string{"p.yaml: source.plugin", `"no-such-source"`, "not found"},
 		},
 		{
 			name:     "plugin that fails its handshake",
-			pipeline: fmt.Sprintf(pipelineTemplate, badPlugin, broker, "root@tcp("+mysqlAddr+")/%s"),
+			pipeline: fmt.Sprintf(pipelineTemplate, badPlugin, broker, testenv.MySQLDSN("%s")),
 			want:     []string{"start source plugin " + badPlugin},
 		},
 		{
 			name:     "unreachable broker",
-			pipeline: fmt.Sprintf(pipelineTemplate, "kafka-source", "127.0.0.1:1", "root@tcp("+mysqlAddr+")/%s"),
+			pipeline: fmt.Sprintf(pipelineTemplate, "kafka-source", "127.0.0.1:1", testenv.MySQLDSN("%s")),
 			want:     []string{"127.0.0.1:1"},
 		},
 		{
@@ -88,7 +90,7 @@ func TestBrokenSetupsFailClearlyAndWriteNothing(t *testing.T) {
 		},
 		{
 			name:     "bad plugin config",
-			pipeline: fmt.Sprintf(pipelineTemplate+"    bogus_key: 1\n", "kafka-source", broker, "root@tcp("+mysqlAddr+")/%s"),
+			pipeline: fmt.Sprintf(pipelineTemplate+"    bogus_key: 1\n", "kafka-source", broker, testenv.MySQLDSN("%s")),
 			want:     []string{"p.yaml:15:5: sink.config.bogus_key: unknown key"},
 		},
 	} {

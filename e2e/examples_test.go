@@ -19,6 +19,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kappa-stream/kappa/internal/firehose"
+
+	"github.com/kappa-stream/kappa/internal/testenv"
 )
 
 // The examples run as a user runs them: built beside kappa-runtime, named
@@ -99,7 +101,7 @@ func TestHashtagExtractorExample(t *testing.T) {
 	produceRecords(t, broker, "twitter", recs)
 
 	dbName, db := database(t)
-	env := []string{"KAPPA_BROKERS=" + broker, "KAPPA_MYSQL_DSN=root@tcp(" + mysqlAddr + ")/" + dbName}
+	env := []string{"KAPPA_BROKERS=" + broker, "KAPPA_MYSQL_DSN=" + testenv.MySQLDSN(dbName)}
 	res := runRuntime(t, examplePipeline("hashtag-extractor"), env, "--drain")
 	if res.err != nil {
 		t.Fatalf("kappa-runtime --drain: %v\n%s", res.err, tail(res.stderr))
@@ -174,7 +176,7 @@ func TestJSONLSourceExample(t *testing.T) {
 	write(0, len(recs)*2/3)
 
 	dbName, db := database(t)
-	env := append(os.Environ(), "KAPPA_JSONL_DIR="+dir, "KAPPA_MYSQL_DSN=root@tcp("+mysqlAddr+")/"+dbName)
+	env := append(os.Environ(), "KAPPA_JSONL_DIR="+dir, "KAPPA_MYSQL_DSN="+testenv.MySQLDSN(dbName))
 	// A run without --drain, killed while it commits batches.
 	cmd := exec.Command(filepath.Join(bin, "kappa-runtime"), "--log-json", examplePipeline("jsonl-source"))
 	cmd.Env = env
@@ -213,12 +215,12 @@ func TestJSONLSourceExample(t *testing.T) {
 	write(len(recs)*2/3, len(recs)-1)
 	last := recs[len(recs)-1].Value
 	files[(len(recs)-1)%2].Write(last[:len(last)/2]) // still being written
-	res := runRuntime(t, examplePipeline("jsonl-source"), []string{"KAPPA_JSONL_DIR=" + dir, "KAPPA_MYSQL_DSN=root@tcp(" + mysqlAddr + ")/" + dbName}, "--drain")
+	res := runRuntime(t, examplePipeline("jsonl-source"), []string{"KAPPA_JSONL_DIR=" + dir, "KAPPA_MYSQL_DSN=" + testenv.MySQLDSN(dbName)}, "--drain")
 	if res.err != nil {
 		t.Fatalf("kappa-runtime --drain: %v\n%s", res.err, tail(res.stderr))
 	}
 	files[(len(recs)-1)%2].Write(append(last[len(last)/2:], '\n'))
-	res = runRuntime(t, examplePipeline("jsonl-source"), []string{"KAPPA_JSONL_DIR=" + dir, "KAPPA_MYSQL_DSN=root@tcp(" + mysqlAddr + ")/" + dbName}, "--drain")
+	res = runRuntime(t, examplePipeline("jsonl-source"), []string{"KAPPA_JSONL_DIR=" + dir, "KAPPA_MYSQL_DSN=" + testenv.MySQLDSN(dbName)}, "--drain")
 	if res.err != nil {
 		t.Fatalf("second kappa-runtime --drain: %v\n%s", res.err, tail(res.stderr))
 	}

@@ -22,13 +22,14 @@ import (
 	"time"
 
 	_ "github.com/go-sql-driver/mysql"
+
+	"github.com/kappa-stream/kappa/internal/testenv"
 )
 
 // The end-to-end tests run the real binaries: the development broker, the
-// firehose, kappa-runtime with the three plugins, against the MariaDB on
-// 127.0.0.1:3306. They build the binaries once, into a temporary folder.
-
-const mysqlAddr = "127.0.0.1:3306"
+// firehose, kappa-runtime with the three plugins, against the MariaDB of
+// testenv.MySQLDSN (KAPPA_TEST_MYSQL_DSN, root on 127.0.0.1:3306 by
+// default). They build the binaries once, into a temporary folder.
 
 var (
 	buildOnce sync.Once
@@ -177,12 +178,13 @@ func readTruth(t *testing.T, path string) map[string]int64 {
 // test ends, and returns its name and an open handle on the server.
 func database(t *testing.T) (string, *sql.DB) {
 	t.Helper()
-	db, err := sql.Open("mysql", "root@tcp("+mysqlAddr+")/")
+	db, err := sql.Open("mysql", testenv.MySQLDSN(""))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := db.Ping(); err != nil {
-		t.Fatalf("MariaDB at %s: %v (start it with ./scripts/services)", mysqlAddr, err)
+		t.Fatalf("MariaDB at %s as %s: %v (start it with ./scripts/services, or point %s at another server)",
+			testenv.MySQLAddr(), testenv.MySQLUser(), err, testenv.EnvMySQLDSN)
 	}
 	name := fmt.Sprintf("kappa_e2e_%d", rand.Uint32())
 	t.Cleanup(func() {

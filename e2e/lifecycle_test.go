@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kappa-stream/kappa/internal/testenv"
 )
 
 // SIGTERM while batches flow: the runtime exits 0, and a later drain makes
@@ -21,7 +23,7 @@ func TestSIGTERMMidStreamLosesAndDoublesNothing(t *testing.T) {
 	dbName, db := database(t)
 	env := append(os.Environ(),
 		"KAPPA_BROKERS="+broker,
-		"KAPPA_MYSQL_DSN=root@tcp("+mysqlAddr+")/"+dbName,
+		"KAPPA_MYSQL_DSN="+testenv.MySQLDSN(dbName),
 	)
 	pipelineFile := filepath.Join(repoRoot(), "pipelines", "twitter.yaml")
 
@@ -108,7 +110,7 @@ not json at all
 			t.Fatalf("kcat: %v\n%s", err, out)
 		}
 	}
-	text := fmt.Sprintf(pipelineTemplate, "kafka-source", broker, "root@tcp("+mysqlAddr+")/"+dbName)
+	text := fmt.Sprintf(pipelineTemplate, "kafka-source", broker, testenv.MySQLDSN(dbName))
 	file := writePipeline(t, strings.Replace(text, "topic: twitter", "topic: notices", 1))
 	env := []string{"KAPPA_PLUGIN_PATH=" + dir}
 

@@ -10,6 +10,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kappa-stream/kappa/internal/testenv"
 )
 
 // Records deleted by retention before they were read: by default the run
@@ -37,7 +39,7 @@ func TestOffsetsOutOfRangePolicies(t *testing.T) {
 			t.Fatalf("kcat: %v\n%s", err, out)
 		}
 	}
-	text := fmt.Sprintf(pipelineTemplate, "kafka-source", broker, "root@tcp("+mysqlAddr+")/"+dbName)
+	text := fmt.Sprintf(pipelineTemplate, "kafka-source", broker, testenv.MySQLDSN(dbName))
 	failing := writePipeline(t, text)
 	skipping := writePipeline(t, strings.Replace(text, "topic: twitter\n", "topic: twitter\n    on_out_of_range: skip\n", 1))
 	env := []string{"KAPPA_PLUGIN_PATH=" + dir}

@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kappa-stream/kappa/internal/testenv"
 )
 
 // twitterEnv is the environment that points pipelines/twitter.yaml at a
@@ -15,7 +17,7 @@ import (
 func twitterEnv(broker, dbName string) []string {
 	return []string{
 		"KAPPA_BROKERS=" + broker,
-		"KAPPA_MYSQL_DSN=root@tcp(" + mysqlAddr + ")/" + dbName,
+		"KAPPA_MYSQL_DSN=" + testenv.MySQLDSN(dbName),
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kappa-stream/kappa/internal/testenv"
 )
 
 // TestTwitterPipelineMatchesGroundTruth is the acceptance run of the
@@ -27,7 +29,7 @@ func TestTwitterPipelineMatchesGroundTruth(t *testing.T) {
 	dbName, db := database(t)
 	env := []string{
 		"KAPPA_BROKERS=" + broker,
-		"KAPPA_MYSQL_DSN=root@tcp(" + mysqlAddr + ")/" + dbName,
+		"KAPPA_MYSQL_DSN=" + testenv.MySQLDSN(dbName),
 	}
 	pipelineFile := filepath.Join(repoRoot(), "pipelines", "twitter.yaml")
 

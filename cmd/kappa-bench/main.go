@@ -10,7 +10,9 @@
 //	   steady rate, from a record's produce to its count being visible.
 //
 // It prints the figures and writes them as JSON. Binaries come from bin/
-// (make build); MariaDB must answer on 127.0.0.1:3306 (./scripts/services).
+// (make build); MariaDB must answer at KAPPA_TEST_MYSQL_DSN, by default as
+// root on 127.0.0.1:3306 (./scripts/services starts it; `make bench` sets
+// the variable as scripts/services says).
 //
 //	kappa-bench [--records 1000000] [--json bench/results/X.json] [--profile DIR]
 package main
@@ -35,6 +37,7 @@ import (
 
 	_ "github.com/go-sql-driver/mysql"
 
+	"github.com/kappa-stream/kappa/internal/testenv"
 	"github.com/kappa-stream/kappa/runtime/pipeline"
 )
 
@@ -81,7 +84,7 @@ func main() {
 	var cfg benchConfig
 	flag.StringVar(&cfg.bin, "bin", "bin", "`dir` holding kappa-runtime, kappa-dev and the plugins (make build)")
 	flag.StringVar(&cfg.pipeline, "pipeline", "pipelines/twitter.yaml", "pipeline `file` to run")
-	flag.StringVar(&cfg.dsn, "dsn", "root@tcp(127.0.0.1:3306)/", "MySQL DSN without the database name; databases kappa_bench and kappa_bench_fresh are dropped and recreated")
+	flag.StringVar(&cfg.dsn, "dsn", "", "MySQL DSN without the database name, default $KAPPA_TEST_MYSQL_DSN or "+testenv.DefaultMySQLDSN+"; databases kappa_bench and kappa_bench_fresh are dropped and recreated")
 	flag.StringVar(&cfg.jsonPath, "json", "", "write the report here (default bench/results/UTC-TIME.json)")
 	flag.StringVar(&cfg.profileDir, "profile", "", "write CPU and allocation profiles of every pipeline process (b) to `dir`")
 	flag.IntVar(&cfg.tweets, "tweets", 1_000_000, "tweets to preload (notices and malformed records come in addition)")
@@ -92,6 +95,13 @@ func main() {
 	flag.DurationVar(&cfg.freshFor, "freshness", 30*time.Second, "how long the firehose writes while freshness is measured; 0 skips it")
 	flag.DurationVar(&cfg.warmup, "warmup", 5*time.Second, "records produced this long after the first are left out of the steady-state freshness")
 	flag.Parse()
+	if cfg.dsn == "" {
+		var err error
+		if cfg.dsn, err = testenv.ServerMySQLDSN(); err != nil {
+			fmt.Fprintf(os.Stderr, "kappa-bench: %v\n", err)
+			os.Exit(2)
+		}
+	}
 	if cfg.jsonPath == "" {
 		cfg.jsonPath = filepath.Join("bench", "results", time.Now().UTC().Format("20060102T150405Z")+".json")
 	}

@@ -3,6 +3,7 @@ package mysqlsink
 import (
 	"testing"
 
+	"github.com/kappa-stream/kappa/internal/testenv"
 	"github.com/kappa-stream/kappa/sdk"
 	"github.com/kappa-stream/kappa/sdk/conformance"
 )
@@ -15,7 +16,7 @@ func TestConformance(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			conformance.TestSink(t, conformance.SinkFixture{
 				New:   func() sdk.Sink { return New() },
-				Setup: sdk.Setup{Config: []byte("dsn: '" + serverDSN + database + "'\ntable: t_" + name + "\n"), Dimensions: dims},
+				Setup: sdk.Setup{Config: []byte("dsn: '" + testenv.MySQLDSN(database) + "'\ntable: t_" + name + "\n"), Dimensions: dims},
 			})
 		})
 	}

@@ -14,18 +14,14 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/kappa-stream/kappa/internal/testenv"
 	"github.com/kappa-stream/kappa/sdk"
 )
 
-// The real MariaDB the integration tests run against.
-const (
-	serverAddr = "127.0.0.1:3306"
-	serverDSN  = "root@tcp(" + serverAddr + ")/"
-)
-
-const startServerHint = "start MariaDB with `install -d -o mysql -g mysql /run/mysqld; " +
-	"start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- --user=mysql` " +
-	"or `service mariadb start`, wait for `mariadb-admin ping`, or run go test -short to skip integration tests"
+// The integration tests run against the MariaDB of testenv.MySQLDSN
+// (KAPPA_TEST_MYSQL_DSN, root on 127.0.0.1:3306 by default).
+const startServerHint = "run ./scripts/services (it starts MariaDB and prints the " + testenv.EnvMySQLDSN + " to use), " +
+	"point " + testenv.EnvMySQLDSN + " at a server of yours, or run go test -short to skip integration tests"
 
 // testDatabase reserves a fresh database name on the test server, which the
 // sink creates, and drops it when the test ends. It returns a connection
@@ -33,9 +29,9 @@ const startServerHint = "start MariaDB with `install -d -o mysql -g mysql /run/m
 func testDatabase(tb testing.TB) (string, *sql.DB) {
 	tb.Helper()
 	if testing.Short() {
-		tb.Skip("integration test against MariaDB at " + serverAddr + ": skipped under -short")
+		tb.Skip("integration test against MariaDB: skipped under -short")
 	}
-	admin, err := sql.Open("mysql", serverDSN+"?parseTime=true&loc=UTC")
+	admin, err := sql.Open("mysql", testenv.MySQLDSN("")+"?parseTime=true&loc=UTC")
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -43,7 +39,7 @@ func testDatabase(tb testing.TB) (string, *sql.DB) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := admin.PingContext(ctx); err != nil {
-		tb.Fatalf("MariaDB at %s as root with an empty password is not reachable: %v\n%s", serverAddr, err, startServerHint)
+		tb.Fatalf("MariaDB at %s as %s is not reachable: %v\n%s", testenv.MySQLAddr(), testenv.MySQLUser(), err, startServerHint)
 	}
 	var b [6]byte
 	_, _ = rand.Read(b[:])
@@ -57,7 +53,7 @@ func testDatabase(tb testing.TB) (string, *sql.DB) {
 }
 
 func sinkConfig(database string, extra string) []byte {
-	return []byte(fmt.Sprintf("dsn: '%s%s%s'\ntable: twitter\n", serverDSN, database, extra))
+	return []byte(fmt.Sprintf("dsn: '%s%s'\ntable: twitter\n", testenv.MySQLDSN(database), extra))
 }
 
 func openSink(tb testing.TB, setup sdk.Setup) *Sink {
@@ -449,16 +445,21 @@ func TestSessionTimeZoneDoesNotShiftWindows(t *testing.T) {
 func TestWrongPasswordNeverShown(t *testing.T) {
 	db, _ := testDatabase(t)
 	const password = "Wr0ng-s3cret-xyzzy"
-	config := []byte("dsn: 'root:" + password + "@tcp(" + serverAddr + ")/" + db + "'\ntable: twitter\n")
-	err := New().Open(context.Background(), sdk.Setup{Pipeline: "p", Window: time.Minute, Config: config})
+	dc, err := mysql.ParseDSN(testenv.MySQLDSN(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc.Passwd = password
+	config := []byte("dsn: '" + dc.FormatDSN() + "'\ntable: twitter\n")
+	err = New().Open(context.Background(), sdk.Setup{Pipeline: "p", Window: time.Minute, Config: config})
 	if err == nil {
-		t.Fatal("root accepted a wrong password; the test cannot check redaction")
+		t.Fatalf("%s accepted a wrong password; the test cannot check redaction", dc.User)
 	}
 	t.Log(err)
 	if strings.Contains(err.Error(), password) {
 		t.Fatalf("error shows the password: %v", err)
 	}
-	if !strings.Contains(err.Error(), serverAddr) {
+	if !strings.Contains(err.Error(), testenv.MySQLAddr()) {
 		t.Fatalf("error does not name the server: %v", err)
 	}
 	var me *mysql.MySQLError
