@@ -135,8 +135,11 @@ type Limits struct {
 	// at most one record.
 	MaxRecords int
 	MaxBytes   int64
-	// MaxWait is how long Poll may wait for the first records before it
-	// returns an empty batch.
+	// MaxWait is the batch interval: a batch is cut once MaxWait has passed
+	// since the previous one was cut, or sooner when MaxRecords or MaxBytes
+	// is reached; with no records by then Poll returns an empty batch. A
+	// source may cut sooner (the jsonl-source example returns whatever it
+	// finds), at the cost of more, smaller batches and so more rows.
 	MaxWait time.Duration
 }
 
@@ -155,7 +158,8 @@ type Source interface {
 	Seek(ctx context.Context, positions []Position) error
 	// Poll returns the next batch. For each partition in it, Start equals
 	// the End of that partition's previous range (or its Seek position), so
-	// ranges are contiguous. It waits up to limits.MaxWait for data and may
+	// ranges are contiguous. It returns when the batch is full or the batch
+	// interval (limits.MaxWait) since the previous batch has passed, and may
 	// return an empty batch. A range may hold no records (only markers).
 	// The SDK has copied the records' keys and values when Poll returns:
 	// their memory may be reused by the next Poll.

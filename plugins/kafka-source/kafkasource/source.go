@@ -37,10 +37,6 @@ const (
 	// A partition placed while a fetch is held joins only the next fetch, so
 	// kgo's 5s default would delay new partitions and Seek that long.
 	fetchMaxWait = 500 * time.Millisecond
-	// defaultBacklogWait bounds how long Poll waits for more fetches to
-	// fill a batch while the partitions hold more than the reader has
-	// reached.
-	defaultBacklogWait = 50 * time.Millisecond
 )
 
 var _ sdk.Source = (*Source)(nil)
@@ -83,15 +79,16 @@ type Source struct {
 	// rotation varies which partition fills a batch first, so that a busy
 	// partition cannot starve the others when limits cut a batch short.
 	rotation int
-	// backlogWait is defaultBacklogWait; tests lengthen it.
-	backlogWait time.Duration
+	// lastCut is when the previous batch was cut (Poll returned) or Seek
+	// placed the reader: the next batch is cut limits.MaxWait after it.
+	lastCut time.Time
 	// tuneGC is whether Open tunes the process's garbage collector.
 	tuneGC bool
 }
 
 // New returns a Source ready for Open.
 func New(opts ...Option) *Source {
-	s := &Source{backlogWait: defaultBacklogWait}
+	s := &Source{}
 	for _, opt := range opts {
 		opt(s)
 	}
@@ -230,6 +227,7 @@ func (s *Source) Seek(ctx context.Context, positions []sdk.Position) error {
 		s.assigned[p] = true
 	}
 	s.lastPartitionCheck = time.Now()
+	s.lastCut = time.Now()
 	return nil
 }
 
@@ -240,9 +238,11 @@ func (s *Source) isolationLevel() kgo.IsolationLevel {
 	return kgo.ReadCommitted()
 }
 
-// Poll returns up to limits.MaxRecords records and about limits.MaxBytes
-// bytes, waiting up to limits.MaxWait for the first ones. A zero or negative
-// MaxRecords or MaxBytes leaves that dimension unbounded.
+// Poll cuts the next batch: up to limits.MaxRecords records and about
+// limits.MaxBytes bytes, returned once either is reached or once
+// limits.MaxWait has passed since the previous batch was cut (the batch
+// interval, Spark's batch duration). A zero or negative MaxRecords or
+// MaxBytes leaves that dimension unbounded.
 func (s *Source) Poll(ctx context.Context, limits sdk.Limits) (sdk.Batch, error) {
 	if s.reader == nil {
 		return sdk.Batch{}, errPollBeforeSeek
@@ -255,54 +255,35 @@ func (s *Source) Poll(ctx context.Context, limits sdk.Limits) (sdk.Batch, error)
 	if err := s.fill(ctx, limits); err != nil {
 		return sdk.Batch{}, err
 	}
+	s.lastCut = time.Now()
 	return s.takeBatch(limits), nil
 }
 
 // fill tops up pending from the reader until it holds a full batch or the
-// reader has nothing buffered, waiting up to MaxWait only while pending is
-// empty. While the last fetches showed more records at the broker than the
-// reader has reached (a backlog), it also waits up to s.backlogWait for the
-// fetches already on their way: one fetch holds less than a batch, and a
-// batch cut at each fetch would cost a commit per fetch.
+// batch interval since the last cut has passed. Cutting at a steady
+// cadence rather than whenever a record arrives is what keeps the
+// aggregate table growing with partitions × windows per interval, not with
+// traffic (at 45 records/s a batch per record made one row per record); a
+// backlog still drains at full speed, since its batches fill before the
+// interval ends.
 func (s *Source) fill(ctx context.Context, limits sdk.Limits) error {
-	if s.pendingRecords == 0 && limits.MaxWait > 0 {
-		waitCtx, cancel := context.WithTimeout(ctx, limits.MaxWait)
-		fetches := s.reader.PollRecords(waitCtx, s.room(limits))
-		cancel()
-		if err := s.absorb(ctx, fetches); err != nil {
-			return err
-		}
-	}
-	if s.full(limits) {
-		return nil
-	}
 	// A nil context is PollRecords' documented way to return only what the
 	// reader has already buffered, without waiting.
 	if err := s.absorb(ctx, s.reader.PollRecords(nil, s.room(limits))); err != nil {
 		return err
 	}
-	if s.full(limits) || !s.behind() || limits.MaxWait <= 0 {
+	cut := s.lastCut.Add(limits.MaxWait)
+	if s.full(limits) || limits.MaxWait <= 0 || !time.Now().Before(cut) {
 		return nil
 	}
-	waitCtx, cancel := context.WithTimeout(ctx, min(limits.MaxWait, s.backlogWait))
+	waitCtx, cancel := context.WithDeadline(ctx, cut)
 	defer cancel()
-	for !s.full(limits) && s.behind() && waitCtx.Err() == nil {
+	for !s.full(limits) && waitCtx.Err() == nil {
 		if err := s.absorb(ctx, s.reader.PollRecords(waitCtx, s.room(limits))); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// behind reports whether a partition's log end, as the last fetch reported
-// it, lies past what the reader has returned.
-func (s *Source) behind() bool {
-	for p, end := range s.logEnd {
-		if at := s.fetchOffset(p); at >= 0 && at < end {
-			return true
-		}
-	}
-	return false
 }
 
 // room is how many more records pending may take; 0 means no bound, as

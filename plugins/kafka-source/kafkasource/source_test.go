@@ -236,7 +236,7 @@ func TestPollHonoursLimits(t *testing.T) {
 	}
 }
 
-func TestPollFillsBatchAcrossFetchesWhileBehind(t *testing.T) {
+func TestPollFillsBatchAcrossFetches(t *testing.T) {
 	cluster, brokers := newBroker(t, 1)
 	// 40 produce requests of 10 records of 1 KB: 40 record batches, of
 	// which one 16 KiB fetch carries one (uncompressed: the repeated bytes
@@ -258,7 +258,6 @@ func TestPollFillsBatchAcrossFetchesWhileBehind(t *testing.T) {
 		return nil, nil, false
 	})
 	src := openSource(t, brokers, "fetch_max_bytes: 16384")
-	src.backlogWait = 10 * time.Second
 	if err := src.Seek(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -272,13 +271,56 @@ func TestPollFillsBatchAcrossFetchesWhileBehind(t *testing.T) {
 		}
 	}
 	// 400 KB wait at the broker: the batch fills to its limit over several
-	// fetches rather than ending with the first.
+	// fetches rather than being cut at the first.
 	if bytes < limits.MaxBytes {
 		t.Fatalf("first batch of %d bytes after %d fetches while 400 KB wait at the broker, want at least %d", bytes, fetches.Load(), limits.MaxBytes)
 	}
 	r.readUntil(400, 20*time.Second)
 	if got := r.offsets(0); !slices.Equal(got, seq(0, 400)) {
 		t.Errorf("offsets %v, want 0..399", got)
+	}
+}
+
+// A trickle of records is cut into one batch per interval, not one batch
+// per record: the rows a pipeline writes grow with intervals, not traffic.
+func TestPollCutsOneBatchPerInterval(t *testing.T) {
+	_, brokers := newBroker(t, 2)
+	producer := newProducer(t, brokers)
+	src := openSource(t, brokers, "")
+	if err := src.Seek(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	// 60 records over ~3 s, one every 50 ms, alternating partitions.
+	ctx, stop := context.WithCancel(context.Background())
+	produced := make(chan struct{})
+	go func() {
+		defer close(produced)
+		for i := range 60 {
+			if ctx.Err() != nil {
+				return
+			}
+			rec := &kgo.Record{Partition: int32(i % 2), Value: fmt.Appendf(nil, "r%d", i)}
+			if err := producer.ProduceSync(ctx, rec).FirstErr(); err != nil {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	t.Cleanup(func() { stop(); <-produced })
+	r := newReader(t, src, sdk.Limits{MaxRecords: 1000, MaxBytes: 1 << 20, MaxWait: time.Second})
+	batches := 0
+	for len(r.offsets(0))+len(r.offsets(1)) < 60 && batches < 60 {
+		if b := r.poll(); len(b.Partitions) > 0 {
+			batches++
+		}
+	}
+	if got := len(r.offsets(0)) + len(r.offsets(1)); got != 60 {
+		t.Fatalf("read %d records in %d batches, want 60", got, batches)
+	}
+	// ~3 s of records at a 1 s interval: 3 or 4 batches (5 allows for a
+	// slow start); a batch cut per arrival would make dozens.
+	if batches > 5 {
+		t.Errorf("60 records arriving over ~3 s made %d non-empty batches at a 1 s interval, want at most 5", batches)
 	}
 }
 
