@@ -52,6 +52,10 @@ var sessionCharsetVariables = map[string]bool{
 }
 
 const (
+	// Values cross as Go strings, UTF-8; a connection in another character
+	// set has the server convert them as if they were in that set: latin1
+	// stored "日本" as "æ—¥æœ¬".
+	notUTF8MB4    = "the sink sends UTF-8 and a connection in another character set would store dimension values converted as if they were in that set"
 	injectionRisk = "a crafted value could end the quoted string the sink interpolates into its SQL (SQL injection)"
 	refusedSets   = "big5, cp932, gb2312, gb18030, gbk and sjis"
 )
@@ -68,6 +72,9 @@ func checkCharset(dsn string, dc *mysql.Config) error {
 			if unsafeCharsets[strings.ToLower(cs)] {
 				return fmt.Errorf("charset %s is refused: %s; the sink refuses %s: leave charset out or set charset=utf8mb4", cs, injectionRisk, refusedSets)
 			}
+			if !strings.EqualFold(cs, "utf8mb4") {
+				return fmt.Errorf("charset %s is refused: %s; leave charset out or set charset=utf8mb4", cs, notUTF8MB4)
+			}
 		}
 	}
 	if c := dc.Collation; c != "" {
@@ -77,6 +84,9 @@ func checkCharset(dsn string, dc *mysql.Config) error {
 		}
 		if unsafeCollations[lower] || unsafeCharsets[strings.SplitN(lower, "_", 2)[0]] {
 			return fmt.Errorf("collation %s is refused: %s; the sink refuses the collations of %s: leave collation out or use a utf8mb4 collation", c, injectionRisk, refusedSets)
+		}
+		if !strings.HasPrefix(lower, "utf8mb4_") {
+			return fmt.Errorf("collation %s is refused: %s; leave collation out or use a utf8mb4 collation", c, notUTF8MB4)
 		}
 	}
 	for name := range dc.Params {

@@ -76,6 +76,8 @@ func TestParseConfigErrors(t *testing.T) {
 		{"quoted charset", "dsn: root@tcp(h:1)/d?charset=`big5`\ntable: t\n", map[string]string{"dsn": "not a plain character set name"}},
 		{"unsafe collation", "dsn: root@tcp(h:1)/d?collation=cp932_bin\ntable: t\n", map[string]string{"dsn": "collation cp932_bin is refused"}},
 		{"collation of an unsafe charset", "dsn: root@tcp(h:1)/d?collation=gb2312_chinese_ci\ntable: t\n", map[string]string{"dsn": "collation gb2312_chinese_ci is refused"}},
+		{"charset other than utf8mb4", "dsn: root@tcp(h:1)/d?charset=latin1\ntable: t\n", map[string]string{"dsn": "charset latin1 is refused"}},
+		{"collation other than utf8mb4", "dsn: root@tcp(h:1)/d?collation=latin1_swedish_ci\ntable: t\n", map[string]string{"dsn": "collation latin1_swedish_ci is refused"}},
 		{"session charset variable", "dsn: root@tcp(h:1)/d?character_set_client=gbk\ntable: t\n", map[string]string{"dsn": "parameter character_set_client is refused"}},
 	}
 	for _, tt := range tests {
@@ -101,8 +103,8 @@ func TestParseConfigErrors(t *testing.T) {
 	}
 }
 
-func TestDSNCharsetsSafeForInterpolationAreAccepted(t *testing.T) {
-	for _, params := range []string{"", "?charset=utf8mb4", "?charset=utf8mb4,utf8", "?charset=latin1", "?collation=utf8mb4_unicode_ci", "?charset=utf8mb4&collation=utf8mb4_bin", "?time_zone=%27%2B00%3A00%27"} {
+func TestDSNUTF8MB4IsAccepted(t *testing.T) {
+	for _, params := range []string{"", "?charset=utf8mb4", "?collation=utf8mb4_unicode_ci", "?charset=utf8mb4&collation=utf8mb4_bin", "?time_zone=%27%2B00%3A00%27"} {
 		cfg := Config{DSN: "root@tcp(h:1)/d" + params}
 		if _, err := cfg.driverConfig(); err != nil {
 			t.Errorf("%s: %v", params, err)

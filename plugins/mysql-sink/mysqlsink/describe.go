@@ -11,7 +11,7 @@ func (*Sink) Describe() sdk.Info {
 		Config:      &cfg,
 		Required:    []string{"dsn", "table"},
 		Docs: map[string]string{
-			"dsn":           "go-sql-driver/mysql DSN naming the database, e.g. root@tcp(127.0.0.1:3306)/aggregates; the database is created when missing; charsets big5, cp932, gb2312, gb18030, gbk, sjis are refused",
+			"dsn":           "go-sql-driver/mysql DSN naming the database, e.g. root@tcp(127.0.0.1:3306)/aggregates; the database is created when missing; a charset or collation other than utf8mb4 is refused",
 			"table":         "the aggregate table: the 2016 layout plus one column per dimension",
 			"offsets_table": "each partition's committed position, the single source of truth for progress",
 			"batches_table": "one row per committed range, for audits",
