@@ -34,6 +34,9 @@ type rowValue struct {
 	count int64
 	sum   float64
 	dims  []string
+	// firstOffset is the offset of the row's first record, for a sink's
+	// message should it refuse the row.
+	firstOffset int64
 }
 
 // aggregator sums the facts of one batch per (partition, window, dims).
@@ -48,7 +51,8 @@ func newAggregator(window time.Duration, ndims int) *aggregator {
 	return &aggregator{window: window, ndims: ndims, rows: make(map[rowKey]*rowValue)}
 }
 
-func (a *aggregator) add(partition int32, f sdk.Fact) error {
+// add counts fact f of the record at offset in partition.
+func (a *aggregator) add(partition int32, offset int64, f sdk.Fact) error {
 	if len(f.Dims) != a.ndims {
 		return fmt.Errorf("fact of record %d has %d dimension values, the pipeline declares %d", f.Record, len(f.Dims), a.ndims)
 	}
@@ -56,7 +60,7 @@ func (a *aggregator) add(partition int32, f sdk.Fact) error {
 	k.dims = a.dimsKey(f.Dims)
 	v := a.rows[k]
 	if v == nil {
-		v = &rowValue{dims: f.Dims}
+		v = &rowValue{dims: f.Dims, firstOffset: offset}
 		a.rows[k] = v
 	}
 	v.count++
@@ -95,6 +99,7 @@ func (a *aggregator) result(ranges map[int32]sdk.OffsetRange) []sdk.Row {
 			Dims:        v.dims,
 			Count:       v.count,
 			Sum:         v.sum,
+			FirstOffset: v.firstOffset,
 		})
 	}
 	slices.SortFunc(rows, func(x, y sdk.Row) int {

@@ -245,7 +245,8 @@ func (s *Sink) Commit(ctx context.Context, c sdk.Commit) error {
 	}
 	ranges, err := s.checkCommit(c)
 	if err != nil {
-		return fmt.Errorf("mysql-sink: commit to stream %s: %w", c.Stream, err)
+		// The same commit would fail the same way at every try.
+		return sdk.Permanent(fmt.Errorf("mysql-sink: commit to stream %s: %w", c.Stream, err))
 	}
 	if len(ranges) == 0 {
 		return nil
@@ -424,7 +425,8 @@ func (s *Sink) checkCommit(c sdk.Commit) ([]sdk.RangeStats, error) {
 	}
 	for _, row := range c.Rows {
 		if err := s.checkRow(row, ranges); err != nil {
-			return nil, fmt.Errorf("row of partition %d at %v: %w", row.Partition, row.Window, err)
+			return nil, fmt.Errorf("refused the row of partition %d, range [%d, %d), first record at offset %d, window %s, dimension values %.40q: %w",
+				row.Partition, row.Start, row.End, row.FirstOffset, row.Window.UTC().Format(time.RFC3339), row.Dims, err)
 		}
 	}
 	return ranges, nil
