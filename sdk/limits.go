@@ -3,6 +3,7 @@ package sdk
 import (
 	"fmt"
 	"math"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -49,6 +50,10 @@ type FactLimits struct {
 	MaxDimensionChars int `json:"max_dimension_chars,omitempty"`
 	// DimensionsUTF8 requires dimension values to be valid UTF-8.
 	DimensionsUTF8 bool `json:"dimensions_utf8,omitempty"`
+	// NoTrailingSpace refuses dimension values that end in a space: a
+	// column with a PAD SPACE collation (MySQL's and MariaDB's _bin ones)
+	// holds "en" and "en " as one key, so their rows would collide.
+	NoTrailingSpace bool `json:"no_trailing_space,omitempty"`
 	// EarliestWindow and LatestWindow bound the window starts the sink
 	// stores, both included; the zero time sets no bound.
 	EarliestWindow time.Time `json:"earliest_window,omitzero"`
@@ -69,6 +74,9 @@ func (l FactLimits) Check(f Fact, window time.Time, dimensions []string) string 
 		}
 		if l.DimensionsUTF8 && !utf8.ValidString(d) {
 			return fmt.Sprintf("dimension %s: not UTF-8, the sink stores UTF-8 only", name)
+		}
+		if l.NoTrailingSpace && strings.HasSuffix(d, " ") {
+			return fmt.Sprintf("dimension %s: ends in a space, which the sink does not tell apart from the value without it", name)
 		}
 		if l.MaxDimensionChars > 0 && len(d) > l.MaxDimensionChars {
 			if n := utf8.RuneCountInString(d); n > l.MaxDimensionChars {

@@ -67,6 +67,7 @@ func TestFactLimitsCheck(t *testing.T) {
 	limits := FactLimits{
 		MaxDimensionChars: 3,
 		DimensionsUTF8:    true,
+		NoTrailingSpace:   true,
 		EarliestWindow:    time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC),
 		LatestWindow:      time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC),
 		FiniteValues:      true,
@@ -82,6 +83,8 @@ func TestFactLimitsCheck(t *testing.T) {
 		{Fact{Dims: []string{"en", "\x00\x00\x00"}}, ok, ""},
 		{Fact{Dims: []string{"engl", "x"}}, ok, "dimension lang: 4 characters, the sink stores at most 3"},
 		{Fact{Dims: []string{"en", "x\xffy"}}, ok, "dimension source: not UTF-8, the sink stores UTF-8 only"},
+		{Fact{Dims: []string{"en ", "x"}}, ok, "dimension lang: ends in a space, which the sink does not tell apart from the value without it"},
+		{Fact{Dims: []string{" en", "x\t"}}, ok, ""},
 		{Fact{Dims: []string{"en", "x"}}, time.Date(2100, 1, 1, 0, 1, 0, 0, time.UTC), "window 2100-01-01T00:01:00Z: outside 1000-01-01–2100-01-01, which the sink stores"},
 		{Fact{Dims: []string{"en", "x"}, Value: math.NaN()}, ok, "value NaN: the sink stores finite numbers only"},
 		{Fact{Dims: []string{"en", "x"}, Value: math.Inf(-1)}, ok, "value -Inf: the sink stores finite numbers only"},
@@ -131,6 +134,7 @@ func (*limitedSink) Describe() Info {
 	return Info{FactLimits: FactLimits{
 		MaxDimensionChars: 191,
 		DimensionsUTF8:    true,
+		NoTrailingSpace:   true,
 		EarliestWindow:    time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC),
 		LatestWindow:      time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC),
 		FiniteValues:      true,

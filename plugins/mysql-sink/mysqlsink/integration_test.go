@@ -614,6 +614,7 @@ func TestRowsTheTableCannotStoreArePermanentErrors(t *testing.T) {
 	}{
 		{"long dimension value", sdk.Row{Dims: []string{strings.Repeat("x", 192)}, Window: minute}, "at most 191 characters"},
 		{"non-UTF-8 dimension value", sdk.Row{Dims: []string{"e\xffn"}, Window: minute}, "is not UTF-8"},
+		{"trailing space", sdk.Row{Dims: []string{"en "}, Window: minute}, "ends in a space"},
 		{"window before DATETIME", sdk.Row{Dims: []string{"en"}, Window: time.Date(999, 12, 31, 23, 59, 0, 0, time.UTC)}, "outside DATETIME's range"},
 		{"NaN sum", sdk.Row{Dims: []string{"en"}, Window: minute, Sum: math.NaN()}, "not a finite number"},
 		{"infinite sum", sdk.Row{Dims: []string{"en"}, Window: minute, Sum: math.Inf(1)}, "not a finite number"},
