@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"strconv"
@@ -131,6 +133,19 @@ func TestFactsTheSinkCannotStoreAreRejectedRecords(t *testing.T) {
 		t.Errorf("totals = %+v, want 11 records, 5 facts, 6 rejected", tot)
 	}
 	checkRangesContiguous(t, sink)
+	// Each row names the offset of its first record, for a sink that
+	// would refuse it.
+	firstOffsets := map[string]int64{}
+	for _, r := range sink.rows {
+		firstOffsets[fmt.Sprintf("%d [%d, %d) %s %q", r.Partition, r.Start, r.End, r.Window.Format("15:04"), r.Dims[0])] = r.FirstOffset
+	}
+	wantFirst := map[string]int64{
+		`0 [0, 4) 19:36 "en"`: 0, `0 [0, 4) 19:37 "en"`: 2, `0 [4, 5) 19:37 "en"`: 4,
+		`1 [0, 3) 19:36 "fr"`: 2, `1 [3, 6) 19:38 "\x00fr"`: 5,
+	}
+	if !maps.Equal(firstOffsets, wantFirst) {
+		t.Errorf("rows' first offsets = %v, want %v", firstOffsets, wantFirst)
+	}
 	for _, r := range sink.rows {
 		if r.Dims[0] == "fr" && r.Sum != 2.5 {
 			t.Errorf("row %+v: sum %v, want 2.5 (the NaN's record rejected)", r, r.Sum)
@@ -175,5 +190,32 @@ func TestNoLimitsNoScreening(t *testing.T) {
 	}
 	if len(sink.rows) != 1 || sink.rows[0].Dims[0] != long || sink.rows[0].FirstOffset != 0 {
 		t.Errorf("rows = %+v, want one row with the long value", sink.rows)
+	}
+}
+
+// refusingSink refuses every commit as a permanent error.
+type refusingSink struct{ *memSink }
+
+func (s refusingSink) Commit(ctx context.Context, c sdk.Commit) error {
+	s.mu.Lock()
+	s.commits++
+	s.mu.Unlock()
+	return sdk.Permanent(errors.New("refused the row of partition 0, first record at offset 0"))
+}
+
+// What a sink still refuses stops the run at once: retrying the same
+// batch could only fail again, and would block every partition.
+func TestPermanentCommitErrorStopsTheRun(t *testing.T) {
+	src := newMemSource()
+	src.add(0, 0, "2016-06-01T19:36:05Z")
+	sink := refusingSink{newMemSink()}
+	e := New(Config{Drain: true, Logger: quietLogger(), Limits: sdk.Limits{MaxRecords: 3, MaxWait: time.Millisecond}, RetryFor: time.Minute},
+		"mem", src, timeExtractor{}, sink)
+	err := e.Run(context.Background())
+	if !errors.Is(err, sdk.ErrPermanent) || !strings.Contains(err.Error(), "first record at offset 0") {
+		t.Fatalf("Run = %v, want the sink's permanent error", err)
+	}
+	if sink.commits != 1 {
+		t.Errorf("%d commits tried, want 1", sink.commits)
 	}
 }
