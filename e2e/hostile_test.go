@@ -264,6 +264,9 @@ func TestHostileInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	compareMinutes(t, got, truth)
+	if code, out := runAudit(t, file, env); code != 0 || !strings.Contains(out, "audit clean") {
+		t.Errorf("audit after the hostile drain: exit %d\n%s", code, out)
+	}
 	// The NUL is stored as it came, a language of its own beside "en".
 	if n := got[base.Add(time.Minute).Format(time.DateTime)+",e\x00n,web"]; n != 1 {
 		t.Errorf("the lang with a NUL counted %d times, want 1", n)
