@@ -97,12 +97,12 @@ func freeAddr(t *testing.T) string {
 }
 
 // startBroker runs `kappa-dev broker` until the test ends and waits until
-// it accepts connections.
-func startBroker(t *testing.T, topic string, partitions int) string {
+// it accepts connections. extra are further flags of `kappa-dev broker`.
+func startBroker(t *testing.T, topic string, partitions int, extra ...string) string {
 	t.Helper()
 	addr := freeAddr(t)
-	cmd := exec.Command(filepath.Join(bins(t), "kappa-dev"), "broker", "--addr", addr, "--topic", topic,
-		"--partitions", strconv.Itoa(partitions), "--data-dir", t.TempDir())
+	cmd := exec.Command(filepath.Join(bins(t), "kappa-dev"), append([]string{"broker", "--addr", addr, "--topic", topic,
+		"--partitions", strconv.Itoa(partitions), "--data-dir", t.TempDir()}, extra...)...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {

@@ -84,12 +84,17 @@ func run(ctx context.Context, file string, drain bool, logger *slog.Logger) erro
 		return pluginError(p, bs[2], err)
 	}
 	defer closeQuietly(sink)
+	limits, err := factLimits(openCtx, sink)
+	if err != nil {
+		return pluginError(p, bs[2], err)
+	}
 
 	logger.Info("pipeline started", "pipeline", p.Name, "file", file, "stream", info.Stream,
 		"window", p.Window, "drain", drain, "source", paths[0], "extractor", paths[1], "sink", paths[2])
 	eng := engine.New(engine.Config{
 		Window:         p.Window,
 		Dimensions:     p.Dimensions,
+		FactLimits:     limits,
 		Limits:         sdk.Limits{MaxRecords: p.Batch.MaxRecords, MaxBytes: p.Batch.MaxBytes, MaxWait: p.Batch.Interval},
 		PollTimeout:    p.Timeouts.Poll,
 		ExtractTimeout: p.Timeouts.Extract,

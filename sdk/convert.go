@@ -93,7 +93,7 @@ func commitToPB(c Commit) *pb.CommitRequest {
 		out.Ranges[i] = &pb.RangeStats{Range: rangeToPB(r.OffsetRange), Records: r.Records, Facts: r.Facts, Skipped: r.Skipped, Rejected: r.Rejected, Lost: r.Lost}
 	}
 	for i, r := range c.Rows {
-		out.Rows[i] = &pb.Row{Range: rangeToPB(r.OffsetRange), WindowUnixNano: r.Window.UnixNano(), Dims: r.Dims, Count: r.Count, Sum: r.Sum}
+		out.Rows[i] = &pb.Row{Range: rangeToPB(r.OffsetRange), WindowUnixNano: r.Window.UnixNano(), Dims: r.Dims, Count: r.Count, Sum: r.Sum, FirstOffset: r.FirstOffset}
 	}
 	return out
 }
@@ -104,7 +104,7 @@ func commitFromPB(req *pb.CommitRequest) Commit {
 		c.Ranges[i] = RangeStats{OffsetRange: rangeFromPB(r.GetRange()), Records: r.GetRecords(), Facts: r.GetFacts(), Skipped: r.GetSkipped(), Rejected: r.GetRejected(), Lost: r.GetLost()}
 	}
 	for i, r := range req.GetRows() {
-		c.Rows[i] = Row{OffsetRange: rangeFromPB(r.GetRange()), Window: time.Unix(0, r.GetWindowUnixNano()).UTC(), Dims: r.GetDims(), Count: r.GetCount(), Sum: r.GetSum()}
+		c.Rows[i] = Row{OffsetRange: rangeFromPB(r.GetRange()), Window: time.Unix(0, r.GetWindowUnixNano()).UTC(), Dims: r.GetDims(), Count: r.GetCount(), Sum: r.GetSum(), FirstOffset: r.GetFirstOffset()}
 	}
 	return c
 }

@@ -50,6 +50,10 @@ type Info struct {
 	// ConfigDescribed is false for a plugin that gives no Config: its
 	// config cannot be listed or checked without opening it.
 	ConfigDescribed bool `json:"config_described"`
+	// FactLimits is what a sink can store of a fact; the runtime rejects
+	// records with facts outside them. Zero for no limits, and for other
+	// kinds of plugins.
+	FactLimits FactLimits `json:"fact_limits,omitzero"`
 }
 
 // Field is one key of a plugin's config block.

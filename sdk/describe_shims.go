@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"time"
 
 	pb "github.com/kappa-stream/kappa/internal/rpc/kappapb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 )
 
 // Inspector is implemented by every Source, Extractor and Sink the runtime
@@ -117,6 +120,15 @@ func infoToPB(info Info) *pb.PluginInfo {
 	for _, f := range info.Fields {
 		out.Config = append(out.Config, &pb.ConfigField{Name: f.Name, Type: f.Type, Default: f.Default, Required: f.Required, Description: f.Description})
 	}
+	if l := info.FactLimits; l != (FactLimits{}) {
+		out.FactLimits = &pb.FactLimits{MaxDimensionChars: int32(min(l.MaxDimensionChars, math.MaxInt32)), DimensionsUtf8: l.DimensionsUTF8, NoTrailingSpace: l.NoTrailingSpace, FiniteValues: l.FiniteValues}
+		if !l.EarliestWindow.IsZero() {
+			out.FactLimits.EarliestWindowUnixSeconds = proto.Int64(l.EarliestWindow.Unix())
+		}
+		if !l.LatestWindow.IsZero() {
+			out.FactLimits.LatestWindowUnixSeconds = proto.Int64(l.LatestWindow.Unix())
+		}
+	}
 	return out
 }
 
@@ -127,6 +139,15 @@ func infoFromPB(resp *pb.PluginInfo, err error) (Info, error) {
 	info := Info{Name: resp.GetName(), Kind: resp.GetKind(), Version: resp.GetVersion(), Description: resp.GetDescription(), ConfigDescribed: resp.GetConfigDescribed()}
 	for _, f := range resp.GetConfig() {
 		info.Fields = append(info.Fields, Field{Name: f.GetName(), Type: f.GetType(), Default: f.GetDefault(), Required: f.GetRequired(), Description: f.GetDescription()})
+	}
+	if l := resp.GetFactLimits(); l != nil {
+		info.FactLimits = FactLimits{MaxDimensionChars: int(max(l.GetMaxDimensionChars(), 0)), DimensionsUTF8: l.GetDimensionsUtf8(), NoTrailingSpace: l.GetNoTrailingSpace(), FiniteValues: l.GetFiniteValues()}
+		if l.EarliestWindowUnixSeconds != nil {
+			info.FactLimits.EarliestWindow = time.Unix(l.GetEarliestWindowUnixSeconds(), 0).UTC()
+		}
+		if l.LatestWindowUnixSeconds != nil {
+			info.FactLimits.LatestWindow = time.Unix(l.GetLatestWindowUnixSeconds(), 0).UTC()
+		}
 	}
 	return info, nil
 }

@@ -244,6 +244,9 @@ type Row struct {
 	Dims  []string
 	Count int64
 	Sum   float64
+	// FirstOffset is the offset of the first record counted in the row,
+	// so that a sink refusing the row can name a record; -1 when unknown.
+	FirstOffset int64
 }
 
 // RangeStats is one partition's range in a commit and what was read in it.

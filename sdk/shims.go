@@ -127,6 +127,8 @@ func (s *extractorServer) extract(ctx context.Context, req *encoded) (any, error
 	if err := s.extractShares(ctx, records, &s.out); err != nil {
 		return nil, toStatus(err)
 	}
+	// Times outside int64 nanoseconds would wrap when encoded.
+	s.out.RejectFacts(eventTimeReason)
 	resp, err := s.facts.encode(&s.out)
 	if err != nil {
 		return nil, toStatus(err)

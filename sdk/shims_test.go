@@ -147,7 +147,7 @@ func TestSinkShimCarriesCommitsAndFencing(t *testing.T) {
 	commit := Commit{
 		Stream: "twitter",
 		Ranges: []RangeStats{{OffsetRange: OffsetRange{Partition: 0, Start: 42, End: 50}, Records: 8, Facts: 6, Skipped: 1, Rejected: 1}},
-		Rows:   []Row{{OffsetRange: OffsetRange{Partition: 0, Start: 42, End: 50}, Window: time.Date(2016, 6, 1, 19, 36, 0, 0, time.UTC), Dims: []string{"en"}, Count: 6, Sum: 1.5}},
+		Rows:   []Row{{OffsetRange: OffsetRange{Partition: 0, Start: 42, End: 50}, Window: time.Date(2016, 6, 1, 19, 36, 0, 0, time.UTC), Dims: []string{"en"}, Count: 6, Sum: 1.5, FirstOffset: 44}},
 	}
 	if err := sink.Commit(ctx, commit); err != nil {
 		t.Fatal(err)

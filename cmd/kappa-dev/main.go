@@ -1,6 +1,6 @@
 // Command kappa-dev is the development companion of Kappa:
 //
-//	kappa-dev broker --addr 127.0.0.1:9092 --topic twitter --partitions 8 [--data-dir DIR]
+//	kappa-dev broker --addr 127.0.0.1:9092 --topic twitter --partitions 8 [--data-dir DIR] [--max-message-bytes N]
 //	kappa-dev tweets --brokers 127.0.0.1:9092 --topic twitter --count N --truth FILE [...]
 //
 // `broker` serves a one-broker Kafka-protocol cluster until SIGINT/SIGTERM;
@@ -29,7 +29,7 @@ import (
 )
 
 const usage = `usage:
-  kappa-dev broker --addr 127.0.0.1:9092 --topic twitter --partitions 8 [--data-dir DIR]
+  kappa-dev broker --addr 127.0.0.1:9092 --topic twitter --partitions 8 [--data-dir DIR] [--max-message-bytes N]
   kappa-dev tweets --brokers 127.0.0.1:9092 --topic twitter --count N --truth FILE [flags]
 run "kappa-dev <command> -h" for a command's flags`
 
@@ -70,6 +70,7 @@ func runBroker(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&cfg.Topic, "topic", "twitter", "topic to create")
 	partitions := fs.Int("partitions", 8, "partitions of the topic")
 	fs.StringVar(&cfg.DataDir, "data-dir", "", "directory for the log, kept on exit (default: a temporary directory, removed on exit)")
+	fs.IntVar(&cfg.MaxMessageBytes, "max-message-bytes", 0, "largest record batch a producer may write, the broker's message.max.bytes (default 1048588)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -23,6 +24,10 @@ type Config struct {
 	// DataDir keeps the log and group offsets. Empty means a temporary
 	// directory, removed by Close; a named directory is kept.
 	DataDir string
+	// MaxMessageBytes is the largest record batch a producer may write
+	// (the broker's message.max.bytes); 0 keeps kfake's default of
+	// 1048588.
+	MaxMessageBytes int
 }
 
 // ErrInvalidConfig is wrapped by every Config validation error.
@@ -38,6 +43,9 @@ func (c Config) validate() error {
 	}
 	if c.Partitions < 1 {
 		errs = append(errs, fmt.Errorf("%w: partitions %d must be at least 1", ErrInvalidConfig, c.Partitions))
+	}
+	if c.MaxMessageBytes < 0 {
+		errs = append(errs, fmt.Errorf("%w: max message bytes %d must not be negative", ErrInvalidConfig, c.MaxMessageBytes))
 	}
 	return errors.Join(errs...)
 }
@@ -73,12 +81,16 @@ func Start(cfg Config) (*Broker, error) {
 		}
 		return ln, nil
 	}
-	cluster, err := kfake.NewCluster(
+	opts := []kfake.Opt{
 		kfake.NumBrokers(1),
 		kfake.ListenFn(listen),
 		kfake.SeedTopics(cfg.Partitions, cfg.Topic),
 		kfake.DataDir(b.dataDir),
-	)
+	}
+	if cfg.MaxMessageBytes > 0 {
+		opts = append(opts, kfake.BrokerConfigs(map[string]string{"message.max.bytes": strconv.Itoa(cfg.MaxMessageBytes)}))
+	}
+	cluster, err := kfake.NewCluster(opts...)
 	if err != nil {
 		b.removeDataDir()
 		return nil, fmt.Errorf("start broker on %s: %w", cfg.Addr, err)

@@ -128,6 +128,7 @@ func TestConfigValidation(t *testing.T) {
 		{Addr: "", Topic: "t", Partitions: 1},
 		{Addr: "127.0.0.1:0", Topic: "", Partitions: 1},
 		{Addr: "127.0.0.1:0", Topic: "t", Partitions: 0},
+		{Addr: "127.0.0.1:0", Topic: "t", Partitions: 1, MaxMessageBytes: -1},
 	} {
 		if _, err := Start(cfg); !errors.Is(err, ErrInvalidConfig) {
 			t.Errorf("Start(%+v) = %v, want ErrInvalidConfig", cfg, err)

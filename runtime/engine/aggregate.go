@@ -2,15 +2,16 @@ package engine
 
 import (
 	"cmp"
+	"encoding/binary"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/kappa-stream/kappa/sdk"
 )
 
-// windowStart returns the start of the UTC-aligned window holding t.
+// windowStart returns the start of the UTC-aligned window holding t, which
+// must lie within sdk.CheckEventTime's range (process screens every fact).
 // Windows are aligned to the Unix epoch, which is aligned to UTC midnight,
 // so a window that divides a day starts on UTC minute/hour/day boundaries.
 func windowStart(t time.Time, window time.Duration) time.Time {
@@ -26,13 +27,16 @@ func windowStart(t time.Time, window time.Duration) time.Time {
 type rowKey struct {
 	partition int32
 	window    int64
-	dims      string // dimension values joined by \x00; "" without dimensions
+	dims      string // dimsKey of the dimension values
 }
 
 type rowValue struct {
 	count int64
 	sum   float64
 	dims  []string
+	// firstOffset is the offset of the row's first record, for a sink's
+	// message should it refuse the row.
+	firstOffset int64
 }
 
 // aggregator sums the facts of one batch per (partition, window, dims).
@@ -40,28 +44,48 @@ type aggregator struct {
 	window time.Duration
 	ndims  int
 	rows   map[rowKey]*rowValue
+	key    []byte // dimsKey's scratch
 }
 
 func newAggregator(window time.Duration, ndims int) *aggregator {
 	return &aggregator{window: window, ndims: ndims, rows: make(map[rowKey]*rowValue)}
 }
 
-func (a *aggregator) add(partition int32, f sdk.Fact) error {
+// add counts fact f of the record at offset in partition.
+func (a *aggregator) add(partition int32, offset int64, f sdk.Fact) error {
 	if len(f.Dims) != a.ndims {
 		return fmt.Errorf("fact of record %d has %d dimension values, the pipeline declares %d", f.Record, len(f.Dims), a.ndims)
 	}
 	k := rowKey{partition: partition, window: windowStart(f.Time, a.window).UnixNano()}
-	if a.ndims > 0 {
-		k.dims = strings.Join(f.Dims, "\x00")
-	}
+	k.dims = a.dimsKey(f.Dims)
 	v := a.rows[k]
 	if v == nil {
-		v = &rowValue{dims: f.Dims}
+		v = &rowValue{dims: f.Dims, firstOffset: offset}
 		a.rows[k] = v
 	}
 	v.count++
 	v.sum += f.Value
 	return nil
+}
+
+// dimsKey returns a key that two lists of dimension values share only when
+// they are equal: "" without dimensions, the value itself with one, and
+// each value prefixed by its length with more. Values may hold any byte,
+// so joining them with a separator would merge ["a","b\x00c"] and
+// ["a\x00b","c"].
+func (a *aggregator) dimsKey(dims []string) string {
+	switch len(dims) {
+	case 0:
+		return ""
+	case 1:
+		return dims[0]
+	}
+	a.key = a.key[:0]
+	for _, d := range dims {
+		a.key = binary.AppendUvarint(a.key, uint64(len(d)))
+		a.key = append(a.key, d...)
+	}
+	return string(a.key)
 }
 
 // result returns the rows sorted by partition, window and dimensions, each
@@ -75,6 +99,7 @@ func (a *aggregator) result(ranges map[int32]sdk.OffsetRange) []sdk.Row {
 			Dims:        v.dims,
 			Count:       v.count,
 			Sum:         v.sum,
+			FirstOffset: v.firstOffset,
 		})
 	}
 	slices.SortFunc(rows, func(x, y sdk.Row) int {

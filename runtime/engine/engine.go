@@ -28,6 +28,9 @@ type Config struct {
 	Window time.Duration
 	// Dimensions are the dimension names every fact carries.
 	Dimensions []string
+	// FactLimits is what the sink can store of a fact (its Info); records
+	// with a fact outside them are rejected before aggregation (screen.go).
+	FactLimits sdk.FactLimits
 	// Limits bound each poll (defaults: 50,000 records, 8 MiB, 1s wait).
 	Limits sdk.Limits
 	// PollTimeout, ExtractTimeout and CommitTimeout bound each call to a
@@ -350,9 +353,10 @@ func (e *Engine) process(ctx context.Context, b sdk.Batch) (sdk.Commit, batchSta
 		if err := checkOutcomes(&e.out, len(records)); err != nil {
 			return sdk.Commit{}, stats, err
 		}
+		e.screen()
 		for _, f := range e.out.Facts {
 			p := partitionOf[f.Record]
-			if err := agg.add(p, f); err != nil {
+			if err := agg.add(p, records[f.Record].Offset, f); err != nil {
 				return sdk.Commit{}, stats, fmt.Errorf("extractor broke its contract: %w", err)
 			}
 			rangeStats[p].Facts++

@@ -178,6 +178,20 @@ func (s *Sink) Commit(ctx context.Context, c sdk.Commit) error {
 	return s.p.done(ctx, proc, proc.Sink().Commit(ctx, c))
 }
 
+// Describe asks the live process what the sink says about itself, such
+// as the facts it can store (sdk.Info.FactLimits).
+func (s *Sink) Describe(ctx context.Context) (sdk.Info, error) {
+	proc := s.p.current()
+	if proc == nil {
+		return sdk.Info{}, fmt.Errorf("sink describe: %w", errNotRunning)
+	}
+	inspector, ok := proc.Sink().(sdk.Inspector)
+	if !ok {
+		return sdk.Info{}, fmt.Errorf("sink describe: %w", sdk.ErrNotDescribed)
+	}
+	return inspector.Describe(ctx)
+}
+
 func (s *Sink) Close(ctx context.Context) error {
 	if proc := s.p.current(); proc != nil {
 		return proc.Sink().Close(ctx)

@@ -1213,8 +1213,11 @@ type Row struct {
 	Dims           []string               `protobuf:"bytes,3,rep,name=dims,proto3" json:"dims,omitempty"`
 	Count          int64                  `protobuf:"varint,4,opt,name=count,proto3" json:"count,omitempty"`
 	Sum            float64                `protobuf:"fixed64,5,opt,name=sum,proto3" json:"sum,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The offset of the first record counted in the row, so that a sink
+	// refusing the row can name a record; -1 when unknown.
+	FirstOffset   int64 `protobuf:"varint,6,opt,name=first_offset,json=firstOffset,proto3" json:"first_offset,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Row) Reset() {
@@ -1278,6 +1281,13 @@ func (x *Row) GetCount() int64 {
 func (x *Row) GetSum() float64 {
 	if x != nil {
 		return x.Sum
+	}
+	return 0
+}
+
+func (x *Row) GetFirstOffset() int64 {
+	if x != nil {
+		return x.FirstOffset
 	}
 	return 0
 }
@@ -1529,8 +1539,11 @@ type PluginInfo struct {
 	Description     string                 `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
 	Config          []*ConfigField         `protobuf:"bytes,5,rep,name=config,proto3" json:"config,omitempty"`
 	ConfigDescribed bool                   `protobuf:"varint,6,opt,name=config_described,json=configDescribed,proto3" json:"config_described,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// What a sink can store of a fact (sdk.FactLimits); unset or empty
+	// when it publishes no limits.
+	FactLimits    *FactLimits `protobuf:"bytes,7,opt,name=fact_limits,json=factLimits,proto3" json:"fact_limits,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PluginInfo) Reset() {
@@ -1605,6 +1618,99 @@ func (x *PluginInfo) GetConfigDescribed() bool {
 	return false
 }
 
+func (x *PluginInfo) GetFactLimits() *FactLimits {
+	if x != nil {
+		return x.FactLimits
+	}
+	return nil
+}
+
+// FactLimits is sdk.FactLimits: the runtime rejects a record whose facts
+// lie outside them before aggregating it.
+type FactLimits struct {
+	state                     protoimpl.MessageState `protogen:"open.v1"`
+	MaxDimensionChars         int32                  `protobuf:"varint,1,opt,name=max_dimension_chars,json=maxDimensionChars,proto3" json:"max_dimension_chars,omitempty"` // 0: no limit
+	DimensionsUtf8            bool                   `protobuf:"varint,2,opt,name=dimensions_utf8,json=dimensionsUtf8,proto3" json:"dimensions_utf8,omitempty"`
+	EarliestWindowUnixSeconds *int64                 `protobuf:"varint,3,opt,name=earliest_window_unix_seconds,json=earliestWindowUnixSeconds,proto3,oneof" json:"earliest_window_unix_seconds,omitempty"`
+	LatestWindowUnixSeconds   *int64                 `protobuf:"varint,4,opt,name=latest_window_unix_seconds,json=latestWindowUnixSeconds,proto3,oneof" json:"latest_window_unix_seconds,omitempty"`
+	FiniteValues              bool                   `protobuf:"varint,5,opt,name=finite_values,json=finiteValues,proto3" json:"finite_values,omitempty"`
+	NoTrailingSpace           bool                   `protobuf:"varint,6,opt,name=no_trailing_space,json=noTrailingSpace,proto3" json:"no_trailing_space,omitempty"`
+	unknownFields             protoimpl.UnknownFields
+	sizeCache                 protoimpl.SizeCache
+}
+
+func (x *FactLimits) Reset() {
+	*x = FactLimits{}
+	mi := &file_kappa_v1_plugin_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FactLimits) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FactLimits) ProtoMessage() {}
+
+func (x *FactLimits) ProtoReflect() protoreflect.Message {
+	mi := &file_kappa_v1_plugin_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FactLimits.ProtoReflect.Descriptor instead.
+func (*FactLimits) Descriptor() ([]byte, []int) {
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *FactLimits) GetMaxDimensionChars() int32 {
+	if x != nil {
+		return x.MaxDimensionChars
+	}
+	return 0
+}
+
+func (x *FactLimits) GetDimensionsUtf8() bool {
+	if x != nil {
+		return x.DimensionsUtf8
+	}
+	return false
+}
+
+func (x *FactLimits) GetEarliestWindowUnixSeconds() int64 {
+	if x != nil && x.EarliestWindowUnixSeconds != nil {
+		return *x.EarliestWindowUnixSeconds
+	}
+	return 0
+}
+
+func (x *FactLimits) GetLatestWindowUnixSeconds() int64 {
+	if x != nil && x.LatestWindowUnixSeconds != nil {
+		return *x.LatestWindowUnixSeconds
+	}
+	return 0
+}
+
+func (x *FactLimits) GetFiniteValues() bool {
+	if x != nil {
+		return x.FiniteValues
+	}
+	return false
+}
+
+func (x *FactLimits) GetNoTrailingSpace() bool {
+	if x != nil {
+		return x.NoTrailingSpace
+	}
+	return false
+}
+
 type ConfigField struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"` // dotted path inside the config block: "tls.ca"
@@ -1618,7 +1724,7 @@ type ConfigField struct {
 
 func (x *ConfigField) Reset() {
 	*x = ConfigField{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[26]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1630,7 +1736,7 @@ func (x *ConfigField) String() string {
 func (*ConfigField) ProtoMessage() {}
 
 func (x *ConfigField) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[26]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1643,7 +1749,7 @@ func (x *ConfigField) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigField.ProtoReflect.Descriptor instead.
 func (*ConfigField) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{26}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ConfigField) GetName() string {
@@ -1777,13 +1883,14 @@ const file_kappa_v1_plugin_proto_rawDesc = "" +
 	"\x05facts\x18\x03 \x01(\x03R\x05facts\x12\x18\n" +
 	"\askipped\x18\x04 \x01(\x03R\askipped\x12\x1a\n" +
 	"\brejected\x18\x05 \x01(\x03R\brejected\x12\x12\n" +
-	"\x04lost\x18\x06 \x01(\x03R\x04lost\"\x98\x01\n" +
+	"\x04lost\x18\x06 \x01(\x03R\x04lost\"\xbb\x01\n" +
 	"\x03Row\x12+\n" +
 	"\x05range\x18\x01 \x01(\v2\x15.kappa.v1.OffsetRangeR\x05range\x12(\n" +
 	"\x10window_unix_nano\x18\x02 \x01(\x03R\x0ewindowUnixNano\x12\x12\n" +
 	"\x04dims\x18\x03 \x03(\tR\x04dims\x12\x14\n" +
 	"\x05count\x18\x04 \x01(\x03R\x05count\x12\x10\n" +
-	"\x03sum\x18\x05 \x01(\x01R\x03sum\"x\n" +
+	"\x03sum\x18\x05 \x01(\x01R\x03sum\x12!\n" +
+	"\ffirst_offset\x18\x06 \x01(\x03R\vfirstOffset\"x\n" +
 	"\rCommitRequest\x12\x16\n" +
 	"\x06stream\x18\x01 \x01(\tR\x06stream\x12,\n" +
 	"\x06ranges\x18\x02 \x03(\v2\x14.kappa.v1.RangeStatsR\x06ranges\x12!\n" +
@@ -1800,7 +1907,7 @@ const file_kappa_v1_plugin_proto_rawDesc = "" +
 	"aggregates\x18\x04 \x03(\v2\x18.kappa.v1.AggregateRangeR\n" +
 	"aggregates\"@\n" +
 	"\rAuditResponse\x12/\n" +
-	"\astreams\x18\x01 \x03(\v2\x15.kappa.v1.StreamAuditR\astreams\"\xca\x01\n" +
+	"\astreams\x18\x01 \x03(\v2\x15.kappa.v1.StreamAuditR\astreams\"\x81\x02\n" +
 	"\n" +
 	"PluginInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
@@ -1808,7 +1915,19 @@ const file_kappa_v1_plugin_proto_rawDesc = "" +
 	"\aversion\x18\x03 \x01(\tR\aversion\x12 \n" +
 	"\vdescription\x18\x04 \x01(\tR\vdescription\x12-\n" +
 	"\x06config\x18\x05 \x03(\v2\x15.kappa.v1.ConfigFieldR\x06config\x12)\n" +
-	"\x10config_described\x18\x06 \x01(\bR\x0fconfigDescribed\"\x8d\x01\n" +
+	"\x10config_described\x18\x06 \x01(\bR\x0fconfigDescribed\x125\n" +
+	"\vfact_limits\x18\a \x01(\v2\x14.kappa.v1.FactLimitsR\n" +
+	"factLimits\"\xfe\x02\n" +
+	"\n" +
+	"FactLimits\x12.\n" +
+	"\x13max_dimension_chars\x18\x01 \x01(\x05R\x11maxDimensionChars\x12'\n" +
+	"\x0fdimensions_utf8\x18\x02 \x01(\bR\x0edimensionsUtf8\x12D\n" +
+	"\x1cearliest_window_unix_seconds\x18\x03 \x01(\x03H\x00R\x19earliestWindowUnixSeconds\x88\x01\x01\x12@\n" +
+	"\x1alatest_window_unix_seconds\x18\x04 \x01(\x03H\x01R\x17latestWindowUnixSeconds\x88\x01\x01\x12#\n" +
+	"\rfinite_values\x18\x05 \x01(\bR\ffiniteValues\x12*\n" +
+	"\x11no_trailing_space\x18\x06 \x01(\bR\x0fnoTrailingSpaceB\x1f\n" +
+	"\x1d_earliest_window_unix_secondsB\x1d\n" +
+	"\x1b_latest_window_unix_seconds\"\x8d\x01\n" +
 	"\vConfigField\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x18\n" +
@@ -1851,7 +1970,7 @@ func file_kappa_v1_plugin_proto_rawDescGZIP() []byte {
 	return file_kappa_v1_plugin_proto_rawDescData
 }
 
-var file_kappa_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_kappa_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_kappa_v1_plugin_proto_goTypes = []any{
 	(*Setup)(nil),              // 0: kappa.v1.Setup
 	(*ConfigProblem)(nil),      // 1: kappa.v1.ConfigProblem
@@ -1879,7 +1998,8 @@ var file_kappa_v1_plugin_proto_goTypes = []any{
 	(*StreamAudit)(nil),        // 23: kappa.v1.StreamAudit
 	(*AuditResponse)(nil),      // 24: kappa.v1.AuditResponse
 	(*PluginInfo)(nil),         // 25: kappa.v1.PluginInfo
-	(*ConfigField)(nil),        // 26: kappa.v1.ConfigField
+	(*FactLimits)(nil),         // 26: kappa.v1.FactLimits
+	(*ConfigField)(nil),        // 27: kappa.v1.ConfigField
 }
 var file_kappa_v1_plugin_proto_depIdxs = []int32{
 	1,  // 0: kappa.v1.ConfigProblems.problems:type_name -> kappa.v1.ConfigProblem
@@ -1902,50 +2022,51 @@ var file_kappa_v1_plugin_proto_depIdxs = []int32{
 	19, // 17: kappa.v1.StreamAudit.batches:type_name -> kappa.v1.RangeStats
 	22, // 18: kappa.v1.StreamAudit.aggregates:type_name -> kappa.v1.AggregateRange
 	23, // 19: kappa.v1.AuditResponse.streams:type_name -> kappa.v1.StreamAudit
-	26, // 20: kappa.v1.PluginInfo.config:type_name -> kappa.v1.ConfigField
-	0,  // 21: kappa.v1.Source.Open:input_type -> kappa.v1.Setup
-	10, // 22: kappa.v1.Source.Seek:input_type -> kappa.v1.SeekRequest
-	11, // 23: kappa.v1.Source.Poll:input_type -> kappa.v1.PollRequest
-	8,  // 24: kappa.v1.Source.Watermarks:input_type -> kappa.v1.Empty
-	8,  // 25: kappa.v1.Source.Close:input_type -> kappa.v1.Empty
-	8,  // 26: kappa.v1.Source.Describe:input_type -> kappa.v1.Empty
-	0,  // 27: kappa.v1.Source.Validate:input_type -> kappa.v1.Setup
-	0,  // 28: kappa.v1.Extractor.Open:input_type -> kappa.v1.Setup
-	14, // 29: kappa.v1.Extractor.Extract:input_type -> kappa.v1.ExtractRequest
-	8,  // 30: kappa.v1.Extractor.Close:input_type -> kappa.v1.Empty
-	8,  // 31: kappa.v1.Extractor.Describe:input_type -> kappa.v1.Empty
-	0,  // 32: kappa.v1.Extractor.Validate:input_type -> kappa.v1.Setup
-	0,  // 33: kappa.v1.Sink.Open:input_type -> kappa.v1.Setup
-	17, // 34: kappa.v1.Sink.Positions:input_type -> kappa.v1.PositionsRequest
-	21, // 35: kappa.v1.Sink.Commit:input_type -> kappa.v1.CommitRequest
-	8,  // 36: kappa.v1.Sink.Close:input_type -> kappa.v1.Empty
-	8,  // 37: kappa.v1.Sink.Describe:input_type -> kappa.v1.Empty
-	0,  // 38: kappa.v1.Sink.Validate:input_type -> kappa.v1.Setup
-	8,  // 39: kappa.v1.Sink.Audit:input_type -> kappa.v1.Empty
-	9,  // 40: kappa.v1.Source.Open:output_type -> kappa.v1.OpenSourceResponse
-	8,  // 41: kappa.v1.Source.Seek:output_type -> kappa.v1.Empty
-	12, // 42: kappa.v1.Source.Poll:output_type -> kappa.v1.PollResponse
-	13, // 43: kappa.v1.Source.Watermarks:output_type -> kappa.v1.WatermarksResponse
-	8,  // 44: kappa.v1.Source.Close:output_type -> kappa.v1.Empty
-	25, // 45: kappa.v1.Source.Describe:output_type -> kappa.v1.PluginInfo
-	8,  // 46: kappa.v1.Source.Validate:output_type -> kappa.v1.Empty
-	8,  // 47: kappa.v1.Extractor.Open:output_type -> kappa.v1.Empty
-	16, // 48: kappa.v1.Extractor.Extract:output_type -> kappa.v1.ExtractResponse
-	8,  // 49: kappa.v1.Extractor.Close:output_type -> kappa.v1.Empty
-	25, // 50: kappa.v1.Extractor.Describe:output_type -> kappa.v1.PluginInfo
-	8,  // 51: kappa.v1.Extractor.Validate:output_type -> kappa.v1.Empty
-	8,  // 52: kappa.v1.Sink.Open:output_type -> kappa.v1.Empty
-	18, // 53: kappa.v1.Sink.Positions:output_type -> kappa.v1.PositionsResponse
-	8,  // 54: kappa.v1.Sink.Commit:output_type -> kappa.v1.Empty
-	8,  // 55: kappa.v1.Sink.Close:output_type -> kappa.v1.Empty
-	25, // 56: kappa.v1.Sink.Describe:output_type -> kappa.v1.PluginInfo
-	8,  // 57: kappa.v1.Sink.Validate:output_type -> kappa.v1.Empty
-	24, // 58: kappa.v1.Sink.Audit:output_type -> kappa.v1.AuditResponse
-	40, // [40:59] is the sub-list for method output_type
-	21, // [21:40] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	27, // 20: kappa.v1.PluginInfo.config:type_name -> kappa.v1.ConfigField
+	26, // 21: kappa.v1.PluginInfo.fact_limits:type_name -> kappa.v1.FactLimits
+	0,  // 22: kappa.v1.Source.Open:input_type -> kappa.v1.Setup
+	10, // 23: kappa.v1.Source.Seek:input_type -> kappa.v1.SeekRequest
+	11, // 24: kappa.v1.Source.Poll:input_type -> kappa.v1.PollRequest
+	8,  // 25: kappa.v1.Source.Watermarks:input_type -> kappa.v1.Empty
+	8,  // 26: kappa.v1.Source.Close:input_type -> kappa.v1.Empty
+	8,  // 27: kappa.v1.Source.Describe:input_type -> kappa.v1.Empty
+	0,  // 28: kappa.v1.Source.Validate:input_type -> kappa.v1.Setup
+	0,  // 29: kappa.v1.Extractor.Open:input_type -> kappa.v1.Setup
+	14, // 30: kappa.v1.Extractor.Extract:input_type -> kappa.v1.ExtractRequest
+	8,  // 31: kappa.v1.Extractor.Close:input_type -> kappa.v1.Empty
+	8,  // 32: kappa.v1.Extractor.Describe:input_type -> kappa.v1.Empty
+	0,  // 33: kappa.v1.Extractor.Validate:input_type -> kappa.v1.Setup
+	0,  // 34: kappa.v1.Sink.Open:input_type -> kappa.v1.Setup
+	17, // 35: kappa.v1.Sink.Positions:input_type -> kappa.v1.PositionsRequest
+	21, // 36: kappa.v1.Sink.Commit:input_type -> kappa.v1.CommitRequest
+	8,  // 37: kappa.v1.Sink.Close:input_type -> kappa.v1.Empty
+	8,  // 38: kappa.v1.Sink.Describe:input_type -> kappa.v1.Empty
+	0,  // 39: kappa.v1.Sink.Validate:input_type -> kappa.v1.Setup
+	8,  // 40: kappa.v1.Sink.Audit:input_type -> kappa.v1.Empty
+	9,  // 41: kappa.v1.Source.Open:output_type -> kappa.v1.OpenSourceResponse
+	8,  // 42: kappa.v1.Source.Seek:output_type -> kappa.v1.Empty
+	12, // 43: kappa.v1.Source.Poll:output_type -> kappa.v1.PollResponse
+	13, // 44: kappa.v1.Source.Watermarks:output_type -> kappa.v1.WatermarksResponse
+	8,  // 45: kappa.v1.Source.Close:output_type -> kappa.v1.Empty
+	25, // 46: kappa.v1.Source.Describe:output_type -> kappa.v1.PluginInfo
+	8,  // 47: kappa.v1.Source.Validate:output_type -> kappa.v1.Empty
+	8,  // 48: kappa.v1.Extractor.Open:output_type -> kappa.v1.Empty
+	16, // 49: kappa.v1.Extractor.Extract:output_type -> kappa.v1.ExtractResponse
+	8,  // 50: kappa.v1.Extractor.Close:output_type -> kappa.v1.Empty
+	25, // 51: kappa.v1.Extractor.Describe:output_type -> kappa.v1.PluginInfo
+	8,  // 52: kappa.v1.Extractor.Validate:output_type -> kappa.v1.Empty
+	8,  // 53: kappa.v1.Sink.Open:output_type -> kappa.v1.Empty
+	18, // 54: kappa.v1.Sink.Positions:output_type -> kappa.v1.PositionsResponse
+	8,  // 55: kappa.v1.Sink.Commit:output_type -> kappa.v1.Empty
+	8,  // 56: kappa.v1.Sink.Close:output_type -> kappa.v1.Empty
+	25, // 57: kappa.v1.Sink.Describe:output_type -> kappa.v1.PluginInfo
+	8,  // 58: kappa.v1.Sink.Validate:output_type -> kappa.v1.Empty
+	24, // 59: kappa.v1.Sink.Audit:output_type -> kappa.v1.AuditResponse
+	41, // [41:60] is the sub-list for method output_type
+	22, // [22:41] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_kappa_v1_plugin_proto_init() }
@@ -1953,13 +2074,14 @@ func file_kappa_v1_plugin_proto_init() {
 	if File_kappa_v1_plugin_proto != nil {
 		return
 	}
+	file_kappa_v1_plugin_proto_msgTypes[26].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kappa_v1_plugin_proto_rawDesc), len(file_kappa_v1_plugin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   27,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

@@ -16,5 +16,21 @@ func (*Sink) Describe() sdk.Info {
 			"offsets_table": "each partition's committed position, the single source of truth for progress",
 			"batches_table": "one row per committed range, for audits",
 		},
+		FactLimits: FactLimits,
 	}
+}
+
+// FactLimits is what the aggregate table can store of a fact: dimension
+// columns of dimensionLength utf8mb4 characters whose PAD SPACE collation
+// holds "en" and "en " as one key, a DATETIME of whole seconds for the
+// window, and a DOUBLE sum that must be a number. The
+// runtime rejects records with facts outside them; checkRow still refuses
+// a row outside them, as a permanent error.
+var FactLimits = sdk.FactLimits{
+	MaxDimensionChars: dimensionLength,
+	DimensionsUTF8:    true,
+	NoTrailingSpace:   true,
+	EarliestWindow:    minDatetime,
+	LatestWindow:      maxDatetime,
+	FiniteValues:      true,
 }

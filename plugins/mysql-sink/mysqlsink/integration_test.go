@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -595,5 +596,77 @@ func TestDeadlockDuringCommitRollsBackWhole(t *testing.T) {
 	}
 	if got := positions(t, s); got[0] != 9 {
 		t.Errorf("position after the retry = %d, want 9", got[0])
+	}
+}
+
+// A row the table cannot store is refused before anything is written, as
+// a permanent error naming the partition, the range, the first record's
+// offset and the row: retrying the same commit could only fail again.
+// The runtime rejects such facts before aggregating (FactLimits), so this
+// is what is left when a plugin or the runtime broke that.
+func TestRowsTheTableCannotStoreArePermanentErrors(t *testing.T) {
+	db, admin := testDatabase(t)
+	s := openSink(t, sdk.Setup{Config: sinkConfig(db, ""), Dimensions: []string{"lang"}, Aggregates: []string{sdk.AggregateCount, sdk.AggregateSum}})
+	r := sdk.OffsetRange{Partition: 3, Start: 5, End: 10}
+	for _, c := range []struct {
+		name string
+		row  sdk.Row
+		says string
+	}{
+		{"long dimension value", sdk.Row{Dims: []string{strings.Repeat("x", 192)}, Window: minute}, "at most 191 characters"},
+		{"non-UTF-8 dimension value", sdk.Row{Dims: []string{"e\xffn"}, Window: minute}, "is not UTF-8"},
+		{"trailing space", sdk.Row{Dims: []string{"en "}, Window: minute}, "ends in a space"},
+		{"window before DATETIME", sdk.Row{Dims: []string{"en"}, Window: time.Date(999, 12, 31, 23, 59, 0, 0, time.UTC)}, "outside DATETIME's range"},
+		{"NaN sum", sdk.Row{Dims: []string{"en"}, Window: minute, Sum: math.NaN()}, "not a finite number"},
+		{"infinite sum", sdk.Row{Dims: []string{"en"}, Window: minute, Sum: math.Inf(1)}, "not a finite number"},
+	} {
+		row := c.row
+		row.OffsetRange, row.Count, row.FirstOffset = r, 1, 7
+		commit := sdk.Commit{Stream: "twitter", Ranges: []sdk.RangeStats{{OffsetRange: r, Records: 5, Facts: 1}}, Rows: []sdk.Row{row}}
+		err := s.Commit(context.Background(), commit)
+		if !errors.Is(err, sdk.ErrPermanent) {
+			t.Errorf("%s: Commit = %v, want a permanent error", c.name, err)
+			continue
+		}
+		for _, part := range []string{"partition 3", "range [5, 10)", "first record at offset 7", c.says} {
+			if !strings.Contains(err.Error(), part) {
+				t.Errorf("%s: %q does not say %q", c.name, err, part)
+			}
+		}
+	}
+	if got := positions(t, s); len(got) != 0 {
+		t.Fatalf("positions %v after refused commits", got)
+	}
+	if n := countRows(t, admin, "SELECT count(*) FROM "+quoteIdent(db)+".twitter"); n != 0 {
+		t.Fatalf("%d rows after refused commits", n)
+	}
+}
+
+// The limits the sink publishes are exactly what it stores: values at
+// them are stored and read back byte for byte, a NUL included.
+func TestFactLimitsAreWhatTheTableStores(t *testing.T) {
+	db, admin := testDatabase(t)
+	s := openSink(t, sdk.Setup{Config: sinkConfig(db, ""), Dimensions: []string{"lang"}, Aggregates: []string{sdk.AggregateCount, sdk.AggregateSum}})
+	longest := strings.Repeat("日", FactLimits.MaxDimensionChars)
+	r := sdk.OffsetRange{Partition: 0, Start: 0, End: 4}
+	rows := []sdk.Row{
+		{OffsetRange: r, Window: FactLimits.EarliestWindow, Dims: []string{longest}, Count: 1, Sum: math.MaxFloat64},
+		{OffsetRange: r, Window: FactLimits.LatestWindow, Dims: []string{"e\x00n"}, Count: 1, Sum: -math.MaxFloat64},
+		{OffsetRange: r, Window: minute, Dims: []string{"e"}, Count: 1},
+	}
+	if err := s.Commit(context.Background(), sdk.Commit{Stream: "twitter", Ranges: []sdk.RangeStats{{OffsetRange: r, Records: 4, Facts: 3}}, Rows: rows}); err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range rows {
+		var n int64
+		var sum float64
+		err := admin.QueryRow("SELECT count, sum FROM "+quoteIdent(db)+".twitter WHERE lang = ? AND timestamp = ?", row.Dims[0], row.Window).Scan(&n, &sum)
+		if err != nil || n != 1 || sum != row.Sum {
+			t.Errorf("row %.20q at %v: count %d, sum %v, %v", row.Dims[0], row.Window, n, sum, err)
+		}
+	}
+	var got string
+	if err := admin.QueryRow("SELECT lang FROM " + quoteIdent(db) + ".twitter WHERE lang LIKE 'e%n'").Scan(&got); err != nil || got != "e\x00n" {
+		t.Errorf("NUL value read back as %q, %v", got, err)
 	}
 }
