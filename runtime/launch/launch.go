@@ -42,9 +42,13 @@ func SearchPath(pipelineFile string) []string {
 	return dirs
 }
 
-// Find resolves a pipeline's `plugin:` value to an executable file. A value
-// with a slash is a path relative to the pipeline file's folder; a bare
-// name is looked up in dirs.
+// Find resolves a pipeline's `plugin:` value to an executable file and
+// returns its absolute path. A value with a slash is a path relative to
+// the pipeline file's folder; a bare name is looked up in dirs.
+//
+// The path is absolute so that the file checked here is the file Start
+// executes: exec.Command looks a name without a slash up in $PATH, and
+// filepath.Join(".", "mysql-sink") is such a name.
 func Find(name, pipelineFile string, dirs []string) (string, error) {
 	if strings.ContainsRune(name, '/') {
 		path := name
@@ -54,15 +58,24 @@ func Find(name, pipelineFile string, dirs []string) (string, error) {
 		if err := checkExecutable(path); err != nil {
 			return "", fmt.Errorf("plugin %q: %w", name, err)
 		}
-		return path, nil
+		return absolute(name, path)
 	}
 	for _, d := range dirs {
 		path := filepath.Join(d, name)
 		if checkExecutable(path) == nil {
-			return path, nil
+			return absolute(name, path)
 		}
 	}
 	return "", fmt.Errorf("plugin %q: %w (looked in %s; set KAPPA_PLUGIN_PATH or give a path)", name, ErrPluginNotFound, strings.Join(dirs, ", "))
+}
+
+// absolute returns path made absolute against the working directory.
+func absolute(name, path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", fmt.Errorf("plugin %q: %s: %w", name, path, err)
+	}
+	return abs, nil
 }
 
 func checkExecutable(path string) error {
@@ -95,7 +108,13 @@ func Start(kind, path string, logger hclog.Logger, startTimeout time.Duration, s
 	if kind != sdk.KindSource && kind != sdk.KindExtractor {
 		shared = nil // a sink has no use for it
 	}
-	cmd := exec.Command(path)
+	// An absolute path, never a bare name that exec.Command would look up
+	// in $PATH: the binary run is the one that was found and checked.
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("start %s plugin %s: %w", kind, path, err)
+	}
+	cmd := exec.Command(abs)
 	if shared != nil {
 		cmd.ExtraFiles = []*os.File{shared.File()}
 		cmd.Env = []string{shared.Env()} // go-plugin adds the runtime's own
