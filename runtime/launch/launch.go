@@ -103,8 +103,11 @@ type Process struct {
 // Start launches the plugin binary at path and dispenses the interface of
 // the given kind (sdk.KindSource, …). The plugin's stderr goes to logger.
 // startTimeout bounds the handshake. shared, when not nil, is the arena a
-// source or extractor process inherits (internal/arena).
-func Start(kind, path string, logger hclog.Logger, startTimeout time.Duration, shared *arena.Arena) (*Process, error) {
+// source or extractor process inherits (internal/arena). env names the
+// variables of the runtime's environment the process gets besides the
+// minimal environment of every plugin (pluginEnv): the plugin block's
+// `env:`.
+func Start(kind, path string, logger hclog.Logger, startTimeout time.Duration, shared *arena.Arena, env []string) (*Process, error) {
 	if kind != sdk.KindSource && kind != sdk.KindExtractor {
 		shared = nil // a sink has no use for it
 	}
@@ -115,10 +118,12 @@ func Start(kind, path string, logger hclog.Logger, startTimeout time.Duration, s
 		return nil, fmt.Errorf("start %s plugin %s: %w", kind, path, err)
 	}
 	cmd := exec.Command(abs)
+	var set []string
 	if shared != nil {
 		cmd.ExtraFiles = []*os.File{shared.File()}
-		cmd.Env = []string{shared.Env()} // go-plugin adds the runtime's own
+		set = append(set, shared.Env())
 	}
+	cmd.Env = pluginEnv(env, set...)
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		Plugins:          sdk.PluginSet(shared),
@@ -128,6 +133,7 @@ func Start(kind, path string, logger hclog.Logger, startTimeout time.Duration, s
 		StartTimeout:     startTimeout,
 		SyncStderr:       io.Discard, // plugin stderr arrives through Logger
 		Managed:          true,
+		SkipHostEnv:      true, // cmd.Env is the whole environment
 		GRPCDialOptions:  grpcopts.Dial(),
 	})
 	rpc, err := client.Client()

@@ -3,6 +3,7 @@ package launch
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -34,6 +35,31 @@ func TestFindReturnsAnAbsolutePath(t *testing.T) {
 		}
 		if got != tc.want {
 			t.Errorf("Find(%q) = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// A plugin's environment is the minimal one plus what its block declared;
+// nothing else of the runtime's reaches it.
+func TestPluginEnv(t *testing.T) {
+	t.Setenv("PATH", "/usr/bin")
+	t.Setenv("LC_TIME", "C")
+	t.Setenv("KAPPA_MYSQL_DSN", "kappa:secret@tcp(db:3306)/x")
+	t.Setenv("KAPPA_PROFILE_DIR", "/tmp/prof")
+	t.Setenv("GOGC", "100")
+	t.Setenv("UNRELATED", "1")
+	env := map[string]bool{}
+	for _, kv := range pluginEnv([]string{"GOGC", "NOT_SET"}, "KAPPA_ARENA=3:4096") {
+		env[kv] = true
+	}
+	for _, kv := range []string{"PATH=/usr/bin", "LC_TIME=C", "KAPPA_PROFILE_DIR=/tmp/prof", "GOGC=100", "KAPPA_ARENA=3:4096"} {
+		if !env[kv] {
+			t.Errorf("%s missing from %v", kv, env)
+		}
+	}
+	for kv := range env {
+		if strings.HasPrefix(kv, "KAPPA_MYSQL_DSN=") || strings.HasPrefix(kv, "UNRELATED=") || strings.HasPrefix(kv, "NOT_SET=") {
+			t.Errorf("%s passed to the plugin", kv)
 		}
 	}
 }

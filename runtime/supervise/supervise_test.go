@@ -132,6 +132,7 @@ func startPlugin(t *testing.T, kind string, maxStarts int) (*Plugin, *syncBuffer
 		StartTimeout: 10 * time.Second,
 		Logger:       slog.New(slog.NewTextHandler(logs, nil)),
 		PluginLogger: hclog.NewNullLogger(),
+		Env:          []string{pluginEnv, crashFileEnv},
 	})
 	if err != nil {
 		t.Fatal(err)
