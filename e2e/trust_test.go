@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -131,6 +132,124 @@ func TestPluginsGetOnlyTheirEnvironment(t *testing.T) {
 	rt.cmd.Process.Signal(syscall.SIGTERM)
 	if err := rt.wait(t, 60*time.Second); err != nil {
 		t.Fatalf("runtime after SIGTERM: %v, want exit 0\n%s", err, tail(rt.stderr.String()))
+	}
+	produced()
+}
+
+// startRuntimeGroup is startRuntime with the runtime leading a process
+// group of its own, as under systemd, so that a test can signal the group.
+func startRuntimeGroup(t *testing.T, pipelineFile string, env []string) *backgroundRuntime {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(bins(t), "kappa-runtime"), "--log-json", pipelineFile)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	r := &backgroundRuntime{cmd: cmd, stderr: &lockedBuffer{}, done: make(chan struct{})}
+	cmd.Stderr = r.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		r.err = cmd.Wait()
+		close(r.done)
+	}()
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-r.done
+	})
+	return r
+}
+
+// socketsIn lists the unix sockets under dir, at any depth.
+func socketsIn(t *testing.T, dir string) []string {
+	t.Helper()
+	var found []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type()&fs.ModeSocket != 0 {
+			found = append(found, strings.TrimPrefix(path, dir+"/"))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return found
+}
+
+// Plugin sockets stay inside the runtime's own folder of $TMPDIR and go
+// away with their processes: after a supervised restart, after kill -9 of
+// a runtime and another run, after SIGTERM to a runtime's process group.
+// The folder of a runtime that lives is never removed.
+func TestPluginSocketsAreRemoved(t *testing.T) {
+	broker := startBroker(t, "twitter", 2)
+	db1, db := database(t)
+	db2, _ := database(t)
+	produced := producing(t, broker, "twitter", "--count", "20000", "--rate", "2000", "--seed", "33")
+	// A short folder: a unix socket's path has at most 107 bytes.
+	tmp, err := os.MkdirTemp("", "ks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(tmp) })
+	pipelineFile := filepath.Join(repoRoot(), "pipelines", "twitter.yaml")
+	env1 := append(twitterEnv(broker, db1), "TMPDIR="+tmp)
+	env2 := append(twitterEnv(broker, db2), "TMPDIR="+tmp)
+
+	// A runtime killed with SIGKILL cannot clean up.
+	killed := startRuntimeGroup(t, pipelineFile, env1)
+	killedPids := killed.pluginPids(t)
+	waitFor(t, 60*time.Second, "a first committed batch", func() bool { return committedCount(db, db1, "twitter") > 0 })
+	killed.kill9(t)
+	waitFor(t, 10*time.Second, "the killed runtime's plugins to exit", func() bool {
+		for _, pid := range killedPids {
+			if alive(pid) {
+				return false
+			}
+		}
+		return true
+	})
+
+	// A live runtime, one of whose plugins is killed and restarted.
+	live := startRuntimeGroup(t, pipelineFile, env2)
+	pids := live.pluginPids(t)
+	waitFor(t, 60*time.Second, "a first committed batch of the second pipeline", func() bool { return committedCount(db, db2, "twitter") > 0 })
+	if err := syscall.Kill(pids["tweet-extractor"], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "the extractor to be restarted", func() bool { return live.logCount("plugin restarted") > 0 })
+	liveDir := fmt.Sprintf("kappa-sockets-%d/", live.cmd.Process.Pid)
+
+	// Another run starts (and drains the first pipeline) while the live
+	// runtime runs.
+	if res := runRuntime(t, pipelineFile, env1, "--drain"); res.err != nil {
+		t.Fatalf("drain: %v\n%s", res.err, tail(res.stderr))
+	}
+	got := socketsIn(t, tmp)
+	if len(got) != 3 {
+		t.Errorf("with one runtime and its 3 plugins alive, %s holds %d sockets, want 3: %q", tmp, len(got), got)
+	}
+	for _, s := range got {
+		if !strings.HasPrefix(s, liveDir) {
+			t.Errorf("socket %s is not in the live runtime's folder %s", s, liveDir)
+		}
+	}
+	if live.exited() {
+		t.Fatalf("the live runtime exited: %v\n%s", live.err, tail(live.stderr.String()))
+	}
+
+	// SIGTERM to the process group, as systemd and timeout send it.
+	if err := syscall.Kill(-live.cmd.Process.Pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err = live.wait(t, 60*time.Second)
+	t.Logf("runtime after SIGTERM to its process group: %v", err)
+	if got := socketsIn(t, tmp); len(got) > 0 {
+		t.Errorf("after every runtime exited, %s holds sockets: %q", tmp, got)
+	}
+	if left, _ := filepath.Glob(filepath.Join(tmp, "kappa-sockets-*")); len(left) > 0 {
+		t.Errorf("after every runtime exited, socket folders are left: %q", left)
 	}
 	produced()
 }

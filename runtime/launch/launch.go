@@ -98,6 +98,8 @@ type Process struct {
 	Path   string
 	client *plugin.Client
 	impl   any
+	// sockets is the folder of the process's socket (socketDir).
+	sockets string
 }
 
 // Start launches the plugin binary at path and dispenses the interface of
@@ -118,7 +120,11 @@ func Start(kind, path string, logger hclog.Logger, startTimeout time.Duration, s
 		return nil, fmt.Errorf("start %s plugin %s: %w", kind, path, err)
 	}
 	cmd := exec.Command(abs)
-	var set []string
+	sockets, err := socketDir(kind)
+	if err != nil {
+		return nil, fmt.Errorf("start %s plugin %s: %w", kind, path, err)
+	}
+	set := []string{socketDirEnv(sockets)}
 	if shared != nil {
 		cmd.ExtraFiles = []*os.File{shared.File()}
 		set = append(set, shared.Env())
@@ -136,17 +142,17 @@ func Start(kind, path string, logger hclog.Logger, startTimeout time.Duration, s
 		SkipHostEnv:      true, // cmd.Env is the whole environment
 		GRPCDialOptions:  grpcopts.Dial(),
 	})
+	proc := &Process{Kind: kind, Path: path, client: client, sockets: sockets}
 	rpc, err := client.Client()
 	if err != nil {
-		client.Kill()
+		proc.Stop()
 		return nil, fmt.Errorf("start %s plugin %s: %w", kind, path, err)
 	}
-	raw, err := rpc.Dispense(kind)
-	if err != nil {
-		client.Kill()
+	if proc.impl, err = rpc.Dispense(kind); err != nil {
+		proc.Stop()
 		return nil, fmt.Errorf("start %s plugin %s: it does not serve a %s: %w", kind, path, kind, err)
 	}
-	return &Process{Kind: kind, Path: path, client: client, impl: raw}, nil
+	return proc, nil
 }
 
 // Source returns the process's Source; it panics on another kind.
@@ -161,8 +167,16 @@ func (p *Process) Sink() sdk.Sink { return p.impl.(sdk.Sink) }
 // Exited reports whether the plugin process has ended.
 func (p *Process) Exited() bool { return p.client.Exited() }
 
-// Stop ends the plugin process, gracefully if it answers.
-func (p *Process) Stop() { p.client.Kill() }
+// Stop ends the plugin process, gracefully if it answers, and removes its
+// socket.
+func (p *Process) Stop() {
+	p.client.Kill() // returns once the process has exited
+	os.RemoveAll(p.sockets)
+}
 
-// StopAll ends every plugin process this runtime started; call it on exit.
-func StopAll() { plugin.CleanupClients() }
+// StopAll ends every plugin process this runtime started and removes the
+// folder of their sockets; call it on exit.
+func StopAll() {
+	plugin.CleanupClients()
+	removeSocketsDir()
+}

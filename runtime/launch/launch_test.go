@@ -1,9 +1,12 @@
 package launch
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -60,6 +63,45 @@ func TestPluginEnv(t *testing.T) {
 	for kv := range env {
 		if strings.HasPrefix(kv, "KAPPA_MYSQL_DSN=") || strings.HasPrefix(kv, "UNRELATED=") || strings.HasPrefix(kv, "NOT_SET=") {
 			t.Errorf("%s passed to the plugin", kv)
+		}
+	}
+}
+
+// At start, the socket folders of runtimes that were killed are removed;
+// those of live runtimes, locked or still being made, are kept.
+func TestStaleSocketFoldersAreRemoved(t *testing.T) {
+	tmp := t.TempDir()
+	// A PID that no process has: a child that has exited and been reaped.
+	child := exec.Command("true")
+	if err := child.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dead := child.Process.Pid
+	mk := func(name string) string {
+		dir := filepath.Join(tmp, name)
+		if err := os.MkdirAll(filepath.Join(dir, "source-1"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	stale := mk(fmt.Sprintf("kappa-sockets-%d", dead))
+	staleToo := mk(fmt.Sprintf("kappa-sockets-%d-123", dead))
+	locked := mk(fmt.Sprintf("kappa-sockets-%d-456", dead)) // a live runtime of another PID namespace
+	unlocked := mk(fmt.Sprintf("kappa-sockets-%d", os.Getpid()))
+	other := mk("kappa-socketsx")
+	f, err := os.Open(locked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+
+	removeStaleSocketDirs(tmp)
+	for dir, kept := range map[string]bool{stale: false, staleToo: false, locked: true, unlocked: true, other: true} {
+		if _, err := os.Stat(dir); (err == nil) != kept {
+			t.Errorf("%s: kept %v, want %v", filepath.Base(dir), err == nil, kept)
 		}
 	}
 }
