@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -129,11 +130,49 @@ func TestPluginsGetOnlyTheirEnvironment(t *testing.T) {
 			t.Errorf("%s (pid %d) has no PATH", name, pid)
 		}
 	}
+	// The arena: the source writes values there, the extractor only
+	// reads them, through a read-only descriptor.
+	for name, want := range map[string]int{"kafka-source": syscall.O_RDWR, "tweet-extractor": syscall.O_RDONLY} {
+		if got := arenaAccess(t, pids[name]); got != want {
+			t.Errorf("%s (pid %d) holds the arena with access mode %#o, want %#o", name, pids[name], got, want)
+		}
+	}
 	rt.cmd.Process.Signal(syscall.SIGTERM)
 	if err := rt.wait(t, 60*time.Second); err != nil {
 		t.Fatalf("runtime after SIGTERM: %v, want exit 0\n%s", err, tail(rt.stderr.String()))
 	}
 	produced()
+}
+
+// arenaAccess returns the access mode (O_RDONLY, O_RDWR) of process pid's
+// descriptor of the runtime's shared memory, from /proc/PID/fdinfo.
+func arenaAccess(t *testing.T, pid int) int {
+	t.Helper()
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fd := range fds {
+		target, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		if err != nil || !strings.HasPrefix(target, "/memfd:kappa-arena") {
+			continue
+		}
+		info, err := os.ReadFile(fmt.Sprintf("/proc/%d/fdinfo/%s", pid, fd.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(info), "\n") {
+			if v, ok := strings.CutPrefix(line, "flags:"); ok {
+				flags, err := strconv.ParseInt(strings.TrimSpace(v), 8, 64)
+				if err != nil {
+					t.Fatalf("fdinfo flags %q: %v", v, err)
+				}
+				return int(flags) & syscall.O_ACCMODE
+			}
+		}
+	}
+	t.Fatalf("process %d holds no descriptor of the arena", pid)
+	return -1
 }
 
 // startRuntimeGroup is startRuntime with the runtime leading a process

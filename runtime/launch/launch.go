@@ -126,7 +126,12 @@ func Start(kind, path string, logger hclog.Logger, startTimeout time.Duration, s
 	}
 	set := []string{socketDirEnv(sockets)}
 	if shared != nil {
-		cmd.ExtraFiles = []*os.File{shared.File()}
+		// The extractor only reads the values: it gets a read-only view.
+		file := shared.File()
+		if kind == sdk.KindExtractor {
+			file = shared.ReadOnlyFile()
+		}
+		cmd.ExtraFiles = []*os.File{file}
 		set = append(set, shared.Env())
 	}
 	cmd.Env = pluginEnv(env, set...)
