@@ -250,6 +250,15 @@ func TestPluginSocketsAreRemoved(t *testing.T) {
 		return true
 	})
 
+	// Its plugins, exiting as its connections end, unlink their sockets.
+	killedDir := fmt.Sprintf("kappa-sockets-%d/", killed.cmd.Process.Pid)
+	for _, s := range socketsIn(t, tmp) {
+		t.Errorf("socket %s is left after the runtime was killed and its plugins exited", s)
+	}
+	if _, err := os.Stat(filepath.Join(tmp, killedDir)); err != nil {
+		t.Errorf("the killed runtime's socket folder: %v; the next run must find it and remove it", err)
+	}
+
 	// A live runtime, one of whose plugins is killed and restarted.
 	live := startRuntimeGroup(t, pipelineFile, env2)
 	pids := live.pluginPids(t)
@@ -264,6 +273,9 @@ func TestPluginSocketsAreRemoved(t *testing.T) {
 	// runtime runs.
 	if res := runRuntime(t, pipelineFile, env1, "--drain"); res.err != nil {
 		t.Fatalf("drain: %v\n%s", res.err, tail(res.stderr))
+	}
+	if _, err := os.Stat(filepath.Join(tmp, killedDir)); err == nil {
+		t.Errorf("the killed runtime's socket folder %s is left after another run", killedDir)
 	}
 	got := socketsIn(t, tmp)
 	if len(got) != 3 {
