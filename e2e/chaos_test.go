@@ -86,7 +86,13 @@ func TestChaos(t *testing.T) {
 	if text == string(original) {
 		t.Fatal("pipelines/twitter.yaml has no `interval: 1s` to shorten")
 	}
-	pipelineFile := writePipeline(t, text)
+	// The sink's test hook reads KAPPA_TEST_SINK_FAULTS, which reaches
+	// the sink only when its block declares it.
+	withFaults := strings.Replace(text, "  plugin: mysql-sink\n", "  plugin: mysql-sink\n  env: [KAPPA_TEST_SINK_FAULTS]\n", 1)
+	if withFaults == text {
+		t.Fatal("pipelines/twitter.yaml has no `plugin: mysql-sink` line to declare the fault hook's variable under")
+	}
+	pipelineFile := writePipeline(t, withFaults)
 
 	type produced struct {
 		summary firehoseSummary
@@ -181,6 +187,12 @@ func TestChaos(t *testing.T) {
 		kills["sink before COMMIT"] += strings.Count(log, "SIGKILL before COMMIT")
 		kills["sink after COMMIT"] += strings.Count(log, "SIGKILL after COMMIT")
 		commits += rt.logCount("batch committed")
+	}
+	// At 8% each before and after COMMIT, the hook fires in all but about
+	// one run in a thousand of 40 commits: none at all means it never saw
+	// its variable (the sink's `env:` must declare it).
+	if hooked := kills["sink before COMMIT"] + kills["sink after COMMIT"]; hooked == 0 && commits >= 40 {
+		t.Errorf("the sink's fault hook never fired in %d commits: KAPPA_TEST_SINK_FAULTS did not reach mysql-sink", commits)
 	}
 	names := make([]string, 0, len(kills))
 	for n := range kills {

@@ -67,7 +67,7 @@ func readAudit(ctx context.Context, file string) ([]sdk.StreamAudit, error) {
 	if err != nil {
 		return nil, err
 	}
-	proc, err := launch.Start(b.kind, paths[0], pluginLogger(), p.Timeouts.Open, nil)
+	proc, err := launch.Start(b.kind, paths[0], pluginLogger(), p.Timeouts.Open, nil, b.plugin.Env)
 	if err != nil {
 		return nil, err
 	}

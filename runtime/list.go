@@ -156,7 +156,7 @@ var errNotAPlugin = errors.New("not a Kappa plugin")
 // process serves one kind, and asking it for another finds no service.
 func probe(ctx context.Context, path string) (sdk.Info, error) {
 	for _, kind := range []string{sdk.KindSource, sdk.KindExtractor, sdk.KindSink} {
-		proc, err := launch.Start(kind, path, hclog.NewNullLogger(), 5*time.Second, nil)
+		proc, err := launch.Start(kind, path, hclog.NewNullLogger(), 5*time.Second, nil, nil)
 		if err != nil {
 			// The handshake failed: no kind will do better.
 			return sdk.Info{}, fmt.Errorf("%s: %w", path, err)

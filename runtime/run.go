@@ -59,7 +59,7 @@ func run(ctx context.Context, file string, drain bool, logger *slog.Logger) erro
 	// stops answering; the engine then resumes from committed positions.
 	procs := make([]*supervise.Plugin, len(bs))
 	for i, b := range bs {
-		cfg := supervise.Config{StartTimeout: p.Timeouts.Open, Logger: logger, PluginLogger: pluginLogger(), Arena: shared}
+		cfg := supervise.Config{StartTimeout: p.Timeouts.Open, Logger: logger, PluginLogger: pluginLogger(), Arena: shared, Env: b.plugin.Env}
 		if procs[i], err = supervise.Start(b.kind, paths[i], cfg); err != nil {
 			return err
 		}

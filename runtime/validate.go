@@ -93,7 +93,7 @@ func validateBlock(ctx context.Context, p *pipeline.Pipeline, b block, dirs []st
 	if err != nil {
 		return at("%v", err), nil
 	}
-	proc, err := launch.Start(b.kind, path, hclog.NewNullLogger(), min(p.Timeouts.Open, 10*time.Second), nil)
+	proc, err := launch.Start(b.kind, path, hclog.NewNullLogger(), min(p.Timeouts.Open, 10*time.Second), nil, b.plugin.Env)
 	if err != nil {
 		return at("%s does not start as a Kappa plugin: %v", path, err), nil
 	}

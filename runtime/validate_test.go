@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/kappa-stream/kappa/runtime/launch"
 	"github.com/kappa-stream/kappa/sdk"
 )
 
@@ -54,6 +55,7 @@ func (e *buildError) Error() string { return "go build " + e.pkg + ": " + e.err.
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	launch.StopAll() // as main does: removes the plugins' socket folder
 	if pluginsDir != "" {
 		os.RemoveAll(pluginsDir)
 	}

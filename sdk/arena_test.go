@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/go-plugin"
 	"github.com/kappa-stream/kappa/internal/arena"
+	pb "github.com/kappa-stream/kappa/internal/rpc/kappapb"
 	"google.golang.org/grpc"
 )
 
@@ -146,4 +148,82 @@ func BenchmarkRelayThroughArena(b *testing.B) {
 	}).(Source)
 	x := dispenseTuned(b, &extractorPlugin{impl: lengthExtractor{}, arena: pluginMapping(b, shared, false)}).(BatchExtractor)
 	benchRelay(b, src, x, len(records), size, true)
+}
+
+// strayServer is a source's server half that answers every poll with
+// values at span, wherever the runtime lent it a slot.
+type strayServer struct {
+	pb.UnimplementedSourceServer
+	span func(lent *pb.ArenaSpan) arena.Span
+}
+
+type strayPlugin struct {
+	plugin.NetRPCUnsupportedPlugin
+	span func(lent *pb.ArenaSpan) arena.Span
+}
+
+func (p *strayPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+	s.RegisterService(withHandler(&pb.Source_ServiceDesc, "Poll",
+		handler(pb.Source_Poll_FullMethodName, func(srv any, _ context.Context, req *pb.PollRequest) (any, error) {
+			span := srv.(*strayServer).span(req.GetArena())
+			records := []Record{{Partition: 3, Offset: 0, Value: make([]byte, span.Length)}}
+			return encodeBatch([]PartitionBatch{{OffsetRange: OffsetRange{Partition: 3, Start: 0, End: 1}, Records: records}}, []arena.Span{span}), nil
+		})), &strayServer{span: p.span})
+	return nil
+}
+
+func (p *strayPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (any, error) {
+	return nil, errors.New("server half only")
+}
+
+// A source answers with values in shared memory only inside the slot
+// lent to that poll: a span reaching into another slot, where another
+// batch's values are, or any span when no slot was lent, breaks the
+// contract and the poll fails for good.
+func TestSpanOutsideItsSlotIsRefused(t *testing.T) {
+	const slotSize = 1 << 16
+	for _, tc := range []struct {
+		name    string
+		lendAll bool // every slot is lent before the poll
+		span    func(lent *pb.ArenaSpan) arena.Span
+		want    string
+	}{
+		{"crosses into the next slot", false, func(lent *pb.ArenaSpan) arena.Span {
+			if lent.GetOffset() == 0 {
+				return arena.Span{Offset: slotSize - 5, Length: 10}
+			}
+			return arena.Span{Offset: lent.GetOffset() - 5, Length: 10}
+		}, "outside the slot"},
+		{"lies in another slot", false, func(lent *pb.ArenaSpan) arena.Span {
+			return arena.Span{Offset: slotSize - lent.GetOffset(), Length: 10}
+		}, "outside the slot"},
+		{"no slot lent", true, func(*pb.ArenaSpan) arena.Span {
+			return arena.Span{Offset: 0, Length: 10}
+		}, "no slot of it was lent"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			shared, err := arena.New(2, slotSize)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer shared.Close()
+			src := dispense(t, KindSource, &splitPlugin{
+				server: &strayPlugin{span: tc.span},
+				client: &sourcePlugin{arena: shared},
+			}).(Source)
+			if tc.lendAll {
+				s1, _ := shared.Acquire()
+				s2, _ := shared.Acquire()
+				defer shared.Release(s1)
+				defer shared.Release(s2)
+			}
+			b, err := src.Poll(context.Background(), Limits{})
+			if err == nil {
+				t.Fatalf("a poll answered with values outside its slot was accepted: %+v", b.Partitions)
+			}
+			if !errors.Is(err, ErrPermanent) || !strings.Contains(err.Error(), "source broke its contract") || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("poll: %v, want a permanent error saying the source broke its contract (%s)", err, tc.want)
+			}
+		})
+	}
 }

@@ -3,9 +3,11 @@ package sdk
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
@@ -129,7 +131,26 @@ func (exitOnDisconnect) TagConn(ctx context.Context, _ *stats.ConnTagInfo) conte
 func (exitOnDisconnect) HandleConn(_ context.Context, s stats.ConnStats) {
 	if _, ok := s.(*stats.ConnEnd); ok {
 		stopProfile()
+		removeSocket()
 		os.Exit(0)
+	}
+}
+
+// removeSocket unlinks the unix socket this process listens on, which
+// go-plugin removes only when its listener closes, and an exit does not
+// close it. go-plugin makes the socket, named plugin and digits, in
+// PLUGIN_UNIX_SOCKET_DIR, a folder of this process's own: the runtime
+// (and go-plugin's own runners) make one per plugin process.
+func removeSocket() {
+	dir := os.Getenv(plugin.EnvUnixSocketDir)
+	if dir == "" {
+		return
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.Type()&fs.ModeSocket != 0 && strings.HasPrefix(e.Name(), "plugin") {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
 	}
 }
 

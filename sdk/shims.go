@@ -222,10 +222,14 @@ func (c *sourceClient) Poll(ctx context.Context, l Limits) (Batch, error) {
 		return Batch{}, fromStatus("source poll", err)
 	}
 	wire := resp.bytes()
-	b, err := decodeBatch(wire, c.arena.Bytes())
+	var slot arena.Span // none lent: no value may lie in the arena
+	if lent != nil {
+		slot = lent.slot
+	}
+	b, err := decodePolled(wire, c.arena.Bytes(), slot)
 	if err != nil {
 		lent.release()
-		return Batch{}, Permanent(fmt.Errorf("source poll: the source sent a %w", err))
+		return Batch{}, Permanent(fmt.Errorf("source poll: source broke its contract: it sent a %w", err))
 	}
 	b.wire, b.lease = wire, lent
 	return b, nil

@@ -230,10 +230,20 @@ func decodeBatch(buf, mem []byte) (Batch, error) {
 	return d.decode(buf)
 }
 
+// decodePolled is decodeBatch for the answer to a poll that was lent slot
+// of the arena (a zero Span: none): values in the arena must lie inside
+// it, or the source wrote where another batch's values are.
+func decodePolled(buf, mem []byte, slot arena.Span) (Batch, error) {
+	d := batchDecoder{arena: mem, slot: &slot}
+	return d.decode(buf)
+}
+
 // batchDecoder reads batches, keeping its scratch columns from one
 // partition to the next.
 type batchDecoder struct {
-	arena                                []byte
+	arena []byte
+	// slot, when not nil, is the part of arena the values must lie in.
+	slot                                 *arena.Span
 	offsets, times, keySizes, valueSizes []uint64
 	// reuse cuts every partition's Records from records, in order, so that
 	// after a batch records holds all of them back to back, and its memory
@@ -354,6 +364,10 @@ func (d *batchDecoder) inArena(s arena.Span, inline int) ([]byte, error) {
 		return nil, errors.New("values both in the message and in shared memory")
 	case s.Offset < 0 || s.Length < 0 || s.Offset > int64(len(d.arena)) || s.Length > int64(len(d.arena))-s.Offset:
 		return nil, fmt.Errorf("values at [%d, +%d) lie outside the %d bytes of shared memory", s.Offset, s.Length, len(d.arena))
+	case d.slot != nil && d.slot.Length == 0 && s.Length > 0:
+		return nil, fmt.Errorf("values at [%d, +%d) lie in shared memory, and no slot of it was lent to this poll", s.Offset, s.Length)
+	case d.slot != nil && (s.Offset < d.slot.Offset || s.Offset > d.slot.Offset+d.slot.Length || s.Length > d.slot.Offset+d.slot.Length-s.Offset):
+		return nil, fmt.Errorf("values at [%d, +%d) lie outside the slot [%d, +%d) of shared memory lent to this poll", s.Offset, s.Length, d.slot.Offset, d.slot.Length)
 	}
 	return d.arena[s.Offset : s.Offset+s.Length : s.Offset+s.Length], nil
 }

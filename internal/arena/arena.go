@@ -3,7 +3,9 @@
 // hands it to both processes as an inherited file; for each Poll it lends
 // the source one slot, the source copies the batch's values there, and the
 // extractor reads them in place. Only the values' sizes and places cross
-// the sockets, and the runtime never touches the bytes at all.
+// the sockets, and the runtime never touches the bytes at all. The
+// extractor gets a read-only descriptor (ReadOnlyFile): it cannot change
+// the values it reads, nor those of a batch being polled.
 //
 // A slot is lent to one batch at a time: from the Poll that fills it until
 // the runtime has the extractor's answer for that batch.
@@ -32,7 +34,9 @@ type Span struct{ Offset, Length int64 }
 // Arena is a mapping of the shared memory, with the runtime's slots.
 type Arena struct {
 	file *os.File // nil in a plugin process
-	mem  []byte
+	// readOnly is the same memory opened read-only; nil in a plugin process.
+	readOnly *os.File
+	mem      []byte
 	// free holds the slots not lent; nil in a plugin process.
 	free     chan Span
 	slotSize int64
@@ -48,11 +52,11 @@ func New(slots int, slotSize int64) (*Arena, error) {
 		return nil, fmt.Errorf("arena of %d slots of %d bytes", slots, slotSize)
 	}
 	size := int64(slots) * slotSize
-	file, mem, err := create(size)
+	file, readOnly, mem, err := create(size)
 	if err != nil {
 		return nil, fmt.Errorf("create shared memory of %d bytes: %w", size, err)
 	}
-	a := &Arena{file: file, mem: mem, free: make(chan Span, slots), slotSize: slotSize}
+	a := &Arena{file: file, readOnly: readOnly, mem: mem, free: make(chan Span, slots), slotSize: slotSize}
 	for i := range int64(slots) {
 		a.free <- Span{Offset: i * slotSize, Length: slotSize}
 	}
@@ -63,9 +67,13 @@ func New(slots int, slotSize int64) (*Arena, error) {
 // File as its first extra file where the arena is.
 func (a *Arena) Env() string { return fmt.Sprintf("%s=%d:%d", Env, fd, len(a.mem)) }
 
-// File is the shared memory, to pass to a plugin process as its first
-// extra file (exec.Cmd.ExtraFiles[0]).
+// File is the shared memory, to pass to the source process, which writes
+// there, as its first extra file (exec.Cmd.ExtraFiles[0]).
 func (a *Arena) File() *os.File { return a.file }
+
+// ReadOnlyFile is the shared memory opened read-only, to pass to the
+// extractor process, which only reads, as its first extra file.
+func (a *Arena) ReadOnlyFile() *os.File { return a.readOnly }
 
 // Bytes is the mapped memory.
 func (a *Arena) Bytes() []byte {
@@ -118,7 +126,7 @@ func (a *Arena) Close() error {
 	err := unmap(a.mem)
 	a.mem = nil
 	if a.file != nil {
-		err = errors.Join(err, a.file.Close())
+		err = errors.Join(err, a.file.Close(), a.readOnly.Close())
 	}
 	return err
 }

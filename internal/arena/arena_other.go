@@ -11,7 +11,7 @@ import (
 // Linux, values travel inside the messages.
 const Supported = false
 
-func create(int64) (*os.File, []byte, error) { return nil, nil, errors.ErrUnsupported }
+func create(int64) (*os.File, *os.File, []byte, error) { return nil, nil, nil, errors.ErrUnsupported }
 
 func mapFile(int, int64, bool) ([]byte, error) { return nil, errors.ErrUnsupported }
 

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // mapLikeAPlugin maps a's file through the environment, as a plugin
@@ -77,5 +79,54 @@ func TestFromEnv(t *testing.T) {
 	t.Setenv(Env, "99:4096")
 	if _, err := FromEnv(false); err == nil || !strings.Contains(err.Error(), "map the runtime's shared memory") {
 		t.Errorf("a descriptor that is not open: %v", err)
+	}
+}
+
+// The extractor's view of the arena is read-only: its descriptor is
+// O_RDONLY, so it can neither map the memory for writing nor write to
+// it, and the memory's mode keeps anyone but root from reopening it for
+// writing through /proc.
+func TestExtractorViewIsReadOnly(t *testing.T) {
+	a, err := New(2, 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ro := a.ReadOnlyFile()
+	if ro == nil {
+		t.Fatal("no read-only file")
+	}
+	flags, err := unix.FcntlInt(ro.Fd(), unix.F_GETFL, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode := flags & unix.O_ACCMODE; mode != unix.O_RDONLY {
+		t.Errorf("the extractor's descriptor has access mode %#o, want O_RDONLY", mode)
+	}
+	if m, err := unix.Mmap(int(ro.Fd()), 0, 4096, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED); err == nil {
+		unix.Munmap(m)
+		t.Error("the read-only descriptor was mapped for writing")
+	}
+	if _, err := ro.WriteAt([]byte("x"), 0); err == nil {
+		t.Error("a write through the read-only descriptor succeeded")
+	}
+	if info, err := ro.Stat(); err != nil || info.Mode().Perm() != 0o400 {
+		t.Errorf("mode %v (%v), want 0400", info.Mode().Perm(), err)
+	}
+	// The extractor still reads what the source writes.
+	t.Setenv(Env, fmt.Sprintf("%d:%d", ro.Fd(), len(a.Bytes())))
+	x, err := FromEnv(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	source := mapLikeAPlugin(t, a, true)
+	copy(source.Bytes()[4096:], "tweet")
+	if string(x.Bytes()[4096:4101]) != "tweet" {
+		t.Error("the extractor does not see the source's writes")
+	}
+	t.Setenv(Env, fmt.Sprintf("%d:%d", ro.Fd(), len(a.Bytes())))
+	if _, err := FromEnv(true); err == nil {
+		t.Error("the read-only descriptor was mapped writable through FromEnv")
 	}
 }

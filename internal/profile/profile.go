@@ -5,7 +5,7 @@
 //	KAPPA_PROFILE_DIR=/tmp/prof kappa-runtime --drain pipelines/twitter.yaml
 //	go tool pprof -top bin/kappa-runtime /tmp/prof/kappa-runtime-*.cpu.pprof
 //
-// Plugins inherit the variable from the runtime. Each process writes
+// The runtime passes the variable on to its plugins. Each process writes
 // NAME-PID.cpu.pprof and NAME-PID.allocs.pprof when it stops.
 package profile
 

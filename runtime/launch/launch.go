@@ -42,9 +42,13 @@ func SearchPath(pipelineFile string) []string {
 	return dirs
 }
 
-// Find resolves a pipeline's `plugin:` value to an executable file. A value
-// with a slash is a path relative to the pipeline file's folder; a bare
-// name is looked up in dirs.
+// Find resolves a pipeline's `plugin:` value to an executable file and
+// returns its absolute path. A value with a slash is a path relative to
+// the pipeline file's folder; a bare name is looked up in dirs.
+//
+// The path is absolute so that the file checked here is the file Start
+// executes: exec.Command looks a name without a slash up in $PATH, and
+// filepath.Join(".", "mysql-sink") is such a name.
 func Find(name, pipelineFile string, dirs []string) (string, error) {
 	if strings.ContainsRune(name, '/') {
 		path := name
@@ -54,15 +58,24 @@ func Find(name, pipelineFile string, dirs []string) (string, error) {
 		if err := checkExecutable(path); err != nil {
 			return "", fmt.Errorf("plugin %q: %w", name, err)
 		}
-		return path, nil
+		return absolute(name, path)
 	}
 	for _, d := range dirs {
 		path := filepath.Join(d, name)
 		if checkExecutable(path) == nil {
-			return path, nil
+			return absolute(name, path)
 		}
 	}
 	return "", fmt.Errorf("plugin %q: %w (looked in %s; set KAPPA_PLUGIN_PATH or give a path)", name, ErrPluginNotFound, strings.Join(dirs, ", "))
+}
+
+// absolute returns path made absolute against the working directory.
+func absolute(name, path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", fmt.Errorf("plugin %q: %s: %w", name, path, err)
+	}
+	return abs, nil
 }
 
 func checkExecutable(path string) error {
@@ -85,21 +98,43 @@ type Process struct {
 	Path   string
 	client *plugin.Client
 	impl   any
+	// sockets is the folder of the process's socket (socketDir).
+	sockets string
 }
 
 // Start launches the plugin binary at path and dispenses the interface of
 // the given kind (sdk.KindSource, …). The plugin's stderr goes to logger.
 // startTimeout bounds the handshake. shared, when not nil, is the arena a
-// source or extractor process inherits (internal/arena).
-func Start(kind, path string, logger hclog.Logger, startTimeout time.Duration, shared *arena.Arena) (*Process, error) {
+// source or extractor process inherits (internal/arena). env names the
+// variables of the runtime's environment the process gets besides the
+// minimal environment of every plugin (pluginEnv): the plugin block's
+// `env:`.
+func Start(kind, path string, logger hclog.Logger, startTimeout time.Duration, shared *arena.Arena, env []string) (*Process, error) {
 	if kind != sdk.KindSource && kind != sdk.KindExtractor {
 		shared = nil // a sink has no use for it
 	}
-	cmd := exec.Command(path)
-	if shared != nil {
-		cmd.ExtraFiles = []*os.File{shared.File()}
-		cmd.Env = []string{shared.Env()} // go-plugin adds the runtime's own
+	// An absolute path, never a bare name that exec.Command would look up
+	// in $PATH: the binary run is the one that was found and checked.
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("start %s plugin %s: %w", kind, path, err)
 	}
+	cmd := exec.Command(abs)
+	sockets, err := socketDir(kind)
+	if err != nil {
+		return nil, fmt.Errorf("start %s plugin %s: %w", kind, path, err)
+	}
+	set := []string{socketDirEnv(sockets)}
+	if shared != nil {
+		// The extractor only reads the values: it gets a read-only view.
+		file := shared.File()
+		if kind == sdk.KindExtractor {
+			file = shared.ReadOnlyFile()
+		}
+		cmd.ExtraFiles = []*os.File{file}
+		set = append(set, shared.Env())
+	}
+	cmd.Env = pluginEnv(env, set...)
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		Plugins:          sdk.PluginSet(shared),
@@ -109,19 +144,20 @@ func Start(kind, path string, logger hclog.Logger, startTimeout time.Duration, s
 		StartTimeout:     startTimeout,
 		SyncStderr:       io.Discard, // plugin stderr arrives through Logger
 		Managed:          true,
+		SkipHostEnv:      true, // cmd.Env is the whole environment
 		GRPCDialOptions:  grpcopts.Dial(),
 	})
+	proc := &Process{Kind: kind, Path: path, client: client, sockets: sockets}
 	rpc, err := client.Client()
 	if err != nil {
-		client.Kill()
+		proc.Stop()
 		return nil, fmt.Errorf("start %s plugin %s: %w", kind, path, err)
 	}
-	raw, err := rpc.Dispense(kind)
-	if err != nil {
-		client.Kill()
+	if proc.impl, err = rpc.Dispense(kind); err != nil {
+		proc.Stop()
 		return nil, fmt.Errorf("start %s plugin %s: it does not serve a %s: %w", kind, path, kind, err)
 	}
-	return &Process{Kind: kind, Path: path, client: client, impl: raw}, nil
+	return proc, nil
 }
 
 // Source returns the process's Source; it panics on another kind.
@@ -136,8 +172,16 @@ func (p *Process) Sink() sdk.Sink { return p.impl.(sdk.Sink) }
 // Exited reports whether the plugin process has ended.
 func (p *Process) Exited() bool { return p.client.Exited() }
 
-// Stop ends the plugin process, gracefully if it answers.
-func (p *Process) Stop() { p.client.Kill() }
+// Stop ends the plugin process, gracefully if it answers, and removes its
+// socket.
+func (p *Process) Stop() {
+	p.client.Kill() // returns once the process has exited
+	os.RemoveAll(p.sockets)
+}
 
-// StopAll ends every plugin process this runtime started; call it on exit.
-func StopAll() { plugin.CleanupClients() }
+// StopAll ends every plugin process this runtime started and removes the
+// folder of their sockets; call it on exit.
+func StopAll() {
+	plugin.CleanupClients()
+	removeSocketsDir()
+}

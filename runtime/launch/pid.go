@@ -20,5 +20,5 @@ func (p *Process) Kill() {
 		// The process may have exited since; ESRCH changes nothing.
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
-	p.client.Kill()
+	p.Stop()
 }

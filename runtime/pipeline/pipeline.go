@@ -386,10 +386,11 @@ func (l *loader) plugin(e entry, block string, root *yaml.Node) Plugin {
 		pl.Config = []byte("{}\n")
 		return pl
 	}
-	m := l.mapping(e, "plugin", "config")
+	m := l.mapping(e, "plugin", "config", "env")
 	if m == nil {
 		return pl
 	}
+	pl.Env = l.envNames(m["env"])
 	switch name := m["plugin"]; {
 	case !name.set():
 		l.errorf(e.key, block+".plugin", "required: a plugin binary name or path")

@@ -1,10 +1,12 @@
 package pipeline
 
 import (
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
 
+	"github.com/kappa-stream/kappa/internal/arena"
 	"github.com/kappa-stream/kappa/sdk"
 	"gopkg.in/yaml.v3"
 )
@@ -16,6 +18,12 @@ type Plugin struct {
 	// Config is the `config:` block after interpolation, re-encoded as YAML
 	// for sdk.Setup.Config; "{}\n" when the block is absent.
 	Config []byte
+	// Env names the variables of the runtime's environment that the plugin
+	// process gets besides the minimal one every plugin gets (see
+	// launch.Start): a plugin sees no other variable of the runtime's, so
+	// that a secret meant for one plugin (the sink's DSN) is not readable
+	// by the others.
+	Env []string
 
 	// Kept to turn the plugin's config problems into file positions.
 	file, block string
@@ -108,4 +116,47 @@ func redact(msg string, val *yaml.Node) string {
 		msg = strings.ReplaceAll(msg, val.Value, "[redacted]")
 	}
 	return quotedSpan.ReplaceAllString(msg, "[redacted]")
+}
+
+// envName is a variable name a plugin's `env:` may declare: what a POSIX
+// shell accepts.
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// reservedEnv reports whether the runtime or go-plugin sets the variable
+// name for every plugin process itself, so that a pipeline may not pass
+// its own value.
+func reservedEnv(name string) bool {
+	return name == arena.Env || name == sdk.Handshake.MagicCookieKey || strings.HasPrefix(name, "PLUGIN_")
+}
+
+// envNames reads a plugin block's `env:`, a list of variable names.
+func (l *loader) envNames(e entry) []string {
+	if !l.usable(e) {
+		return nil
+	}
+	if e.val.Kind != yaml.SequenceNode {
+		l.errorf(e.key, e.path, "must be a list of environment variable names, not %s", kindOf(e.val))
+		return nil
+	}
+	var names []string
+	first := map[string]int{}
+	for i, item := range e.val.Content {
+		v := entry{key: item, val: item, path: fmt.Sprintf("%s[%d]", e.path, i)}
+		if l.failed[item] || !l.scalar(v, "a variable name", "!!str") {
+			continue
+		}
+		name := item.Value
+		switch j, dup := first[name]; {
+		case !envName.MatchString(name):
+			l.errorf(item, v.path, "must be a variable name: letters, digits and _, not starting with a digit")
+		case reservedEnv(name):
+			l.errorf(item, v.path, "is set by the runtime for every plugin; a pipeline cannot pass it")
+		case dup:
+			l.errorf(item, v.path, "duplicate of %s[%d]", e.path, j)
+		default:
+			first[name] = i
+			names = append(names, name)
+		}
+	}
+	return names
 }

@@ -45,6 +45,9 @@ type Config struct {
 	// Arena, when not nil, is the shared memory every process of a source
 	// or extractor inherits (launch.Start).
 	Arena *arena.Arena
+	// Env names the variables of the runtime's environment each process
+	// gets besides the minimal one (launch.Start): the plugin's `env:`.
+	Env []string
 }
 
 func (c *Config) setDefaults() {
@@ -97,7 +100,7 @@ type Plugin struct {
 // a broken binary or install, which no restart cures.
 func Start(kind, path string, cfg Config) (*Plugin, error) {
 	cfg.setDefaults()
-	proc, err := launch.Start(kind, path, cfg.PluginLogger, cfg.StartTimeout, cfg.Arena)
+	proc, err := launch.Start(kind, path, cfg.PluginLogger, cfg.StartTimeout, cfg.Arena, cfg.Env)
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +208,7 @@ var errDied = errors.New("process died")
 // restart starts a process and opens it; p.mu is held.
 func (p *Plugin) restart(ctx context.Context) error {
 	started := time.Now()
-	proc, err := launch.Start(p.kind, p.path, p.cfg.PluginLogger, p.cfg.StartTimeout, p.cfg.Arena)
+	proc, err := launch.Start(p.kind, p.path, p.cfg.PluginLogger, p.cfg.StartTimeout, p.cfg.Arena, p.cfg.Env)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errDied, err)
 	}

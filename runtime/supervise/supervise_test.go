@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/kappa-stream/kappa/runtime/engine"
+	"github.com/kappa-stream/kappa/runtime/launch"
 	"github.com/kappa-stream/kappa/sdk"
 )
 
@@ -32,7 +33,9 @@ const (
 func TestMain(m *testing.M) {
 	switch os.Getenv(pluginEnv) {
 	case "":
-		os.Exit(m.Run())
+		code := m.Run()
+		launch.StopAll() // as kappa-runtime does: removes the plugins' socket folder
+		os.Exit(code)
 	case sdk.KindExtractor:
 		exitIfCrashFile()
 		sdk.ServeExtractor(&testExtractor{})
@@ -132,6 +135,7 @@ func startPlugin(t *testing.T, kind string, maxStarts int) (*Plugin, *syncBuffer
 		StartTimeout: 10 * time.Second,
 		Logger:       slog.New(slog.NewTextHandler(logs, nil)),
 		PluginLogger: hclog.NewNullLogger(),
+		Env:          []string{pluginEnv, crashFileEnv},
 	})
 	if err != nil {
 		t.Fatal(err)
