@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kappa-stream/kappa/internal/testenv"
 )
 
 // The trust boundaries between the runtime and its plugin processes:
@@ -93,7 +95,7 @@ func TestPluginsGetOnlyTheirEnvironment(t *testing.T) {
 	env := []string{
 		"KAPPA_BROKERS=" + broker,
 		// A DSN that carries the marker and still connects.
-		"KAPPA_MYSQL_DSN=root@tcp(" + mysqlAddr + ")/" + dbName + "?connectionAttributes=marker:" + secret,
+		"KAPPA_MYSQL_DSN=" + testenv.MySQLDSN(dbName) + "?connectionAttributes=marker:" + secret,
 		"KAPPA_E2E_UNRELATED=unrelated-7f41",
 		"KAPPA_E2E_FOR_SOURCE=for-the-source-7f41",
 	}
