@@ -59,6 +59,6 @@ func (e *Engine) drainInterrupted(targets []sdk.Watermark) error {
 	}
 	e.cfg.Logger.Warn("drain interrupted before the end", "partitions_short", short, "partitions", len(targets),
 		"batches", e.totals.Batches, "records", e.totals.Records)
-	return fmt.Errorf("%w: %d of %d partitions had not reached the end their log had at start; what was committed stays committed, and the next drain continues from there",
+	return fmt.Errorf("%w: %d of %d partitions had not reached the end their log had at start; what was committed stays committed",
 		ErrDrainInterrupted, short, len(targets))
 }
