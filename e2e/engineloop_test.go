@@ -29,6 +29,17 @@ func exitCode(err error) int {
 	return -1
 }
 
+// finalError returns the error line kappa-runtime printed last.
+func finalError(stderr string) string {
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if strings.HasPrefix(lines[i], "kappa-runtime: ") {
+			return lines[i]
+		}
+	}
+	return ""
+}
+
 // createTables runs a drain on an empty topic: the sink creates its
 // tables, and nothing is committed.
 func createTables(t *testing.T, pipelineFile string, env []string) {
@@ -70,8 +81,8 @@ func TestRuntimeGivesUpWhenEveryCommitFails(t *testing.T) {
 	if n := committedCount(db, dbName, "twitter"); n != 0 {
 		t.Errorf("%d tweets committed although every commit fails", n)
 	}
-	t.Logf("%d failed batches and %d failed resumes before giving up",
-		rt.logCount("batch failed; re-reading committed positions"), rt.logCount("resume failed"))
+	t.Logf("%d failed batches and %d failed resumes before giving up; it said:\n%s",
+		rt.logCount("batch failed; re-reading committed positions"), rt.logCount("resume failed"), finalError(log))
 }
 
 // The database goes away right when the runtime first reads the
@@ -164,5 +175,6 @@ func TestInterruptedDrainExits3(t *testing.T) {
 	if code, out := runAudit(t, pipelineFile, env); code != 0 {
 		t.Errorf("audit: exit %d\n%s", code, out)
 	}
-	t.Logf("%d records; the interrupted drain committed %d batches", summary.Records, rt.logCount("batch committed"))
+	t.Logf("%d records; the interrupted drain committed %d batches and said:\n%s", summary.Records,
+		rt.logCount("batch committed"), finalError(log))
 }
