@@ -208,7 +208,9 @@ func (e *Engine) Run(ctx context.Context) error {
 		if isFatal(err) {
 			return err
 		}
+		// Nothing is polled again before resume has sought the source.
 		needResume = true
+		e.stopPoller()
 		if errors.Is(err, sdk.ErrFenced) {
 			// Being fenced is no failure to give up on: another runtime
 			// works, and this one stands by (fencing.go), backing off.
