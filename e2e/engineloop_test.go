@@ -97,18 +97,19 @@ func TestDatabaseOutageBeforeTheFirstCommit(t *testing.T) {
 	proxy := startDBProxy(t)
 	proxied := []string{"KAPPA_BROKERS=" + broker, "KAPPA_MYSQL_DSN=root@tcp(" + proxy.addr() + ")/" + dbName}
 	pipelineFile := shortBatches(t, "")
-	// The sink's statements, as it sends them: its read of every position,
-	// and the fenced UPDATE a commit begins with.
-	const positionsQuery, advance = "SELECT `partition_id`, `next_offset` FROM", "UPDATE `kappa_offsets` SET `next_offset`"
+	// The sink's statements, as it sends them (mysqlsink/statements.go):
+	// its read of every position, and the fenced UPDATE a commit begins
+	// with. Should they change, the waits below time out saying so.
+	const positionsQuery, advance = "SELECT `partition_id`, `next_offset`", "UPDATE `kappa_offsets` SET `next_offset`"
 	proxy.outageOn(positionsQuery, down)
 	proxy.outageOn(advance, down)
 	produced := producing(t, broker, "twitter", "--count", "20000", "--rate", "4000", "--seed", "62")
 
 	rt := startRuntime(t, pipelineFile, proxied)
-	waitFor(t, 90*time.Second, "the outage at the first read of the positions", func() bool {
+	waitFor(t, 90*time.Second, "the outage at the first read of the positions (a statement holding "+positionsQuery+")", func() bool {
 		return proxy.outagesBegun() >= 1 || rt.exited()
 	})
-	waitFor(t, 120*time.Second, "the outage at the first commit", func() bool {
+	waitFor(t, 120*time.Second, "the outage at the first commit (a statement holding "+advance+")", func() bool {
 		return proxy.outagesBegun() >= 2 || rt.exited()
 	})
 	if rt.exited() {
