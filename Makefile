@@ -22,7 +22,8 @@ test:
 
 # The full chaos test (e2e/chaos_test.go) and the MariaDB restart test:
 # 30+ kill -9 of the runtime, kills of every plugin and at the sink's
-# commit boundary, a second runtime, MariaDB restarted mid-run. It
+# commit boundary, a second runtime, MariaDB down before the first commit
+# and restarted mid-run. It
 # restarts MariaDB, so it runs alone, never beside `make test`. Replay a
 # run with KAPPA_CHAOS_SEED=<seed printed by the run>.
 chaos:

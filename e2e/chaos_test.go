@@ -25,9 +25,11 @@ import (
 // SIGKILL at random instants — the runtime, each plugin, the sink right
 // before and right after COMMIT (its test-only fault hook) — and a second
 // runtime runs on the same pipeline for a while. In the full run
-// (KAPPA_CHAOS_FULL=1, `make chaos`) MariaDB is also restarted once. Then
-// a drain must make every minute equal the ground truth, and the audit
-// must be clean.
+// (KAPPA_CHAOS_FULL=1, `make chaos`) MariaDB is also down twice: from
+// before the first commit into the empty database (the runtime has read
+// no position yet, and cannot read any while it is down), and once
+// restarted mid-run. Then a drain must make every minute equal the ground
+// truth, and the audit must be clean.
 //
 // The seed is printed; KAPPA_CHAOS_SEED=N replays the same schedule of
 // kills and the same records (process timing is the only thing a seed
@@ -38,7 +40,11 @@ type chaosPlan struct {
 	runtimeKills   int // kill -9 of a runtime, at least
 	records, rate  int // what the firehose produces, and how fast
 	restartMariaDB bool
-	// mariaDBDown is how long MariaDB stays down when restarted.
+	// outageBeforeFirstCommit stops MariaDB after the first runtime has
+	// read the empty database's positions and before the firehose starts,
+	// so that its first commits fail and so do its reads of the positions.
+	outageBeforeFirstCommit bool
+	// mariaDBDown is how long MariaDB stays down each time.
 	mariaDBDown time.Duration
 }
 
@@ -47,7 +53,8 @@ func planChaos() chaosPlan {
 		// KAPPA_CHAOS_KEEP_MARIADB=1 leaves MariaDB alone, for a machine
 		// where others' tests use it at the same time.
 		restart := os.Getenv("KAPPA_CHAOS_KEEP_MARIADB") == ""
-		return chaosPlan{runtimeKills: 30, records: 200_000, rate: 5000, restartMariaDB: restart, mariaDBDown: 5 * time.Second}
+		return chaosPlan{runtimeKills: 30, records: 200_000, rate: 5000, restartMariaDB: restart,
+			outageBeforeFirstCommit: restart, mariaDBDown: 5 * time.Second}
 	}
 	// The bounded run of the normal suite: it must not restart MariaDB,
 	// which other packages' tests use at the same moment.
@@ -99,11 +106,16 @@ func TestChaos(t *testing.T) {
 		truth   map[string]int64
 	}
 	firehose := make(chan produced, 1)
-	go func() {
-		s, truth := runFirehose(t, broker, "twitter", "--count", strconv.Itoa(plan.records),
-			"--rate", strconv.Itoa(plan.rate), "--seed", strconv.FormatUint(seed, 10))
-		firehose <- produced{s, truth}
-	}()
+	produce := func() {
+		go func() {
+			s, truth := runFirehose(t, broker, "twitter", "--count", strconv.Itoa(plan.records),
+				"--rate", strconv.Itoa(plan.rate), "--seed", strconv.FormatUint(seed, 10))
+			firehose <- produced{s, truth}
+		}()
+	}
+	if !plan.outageBeforeFirstCommit {
+		produce()
+	}
 
 	kills := map[string]int{}
 	var runtimes []*backgroundRuntime
@@ -119,6 +131,32 @@ func TestChaos(t *testing.T) {
 	var result *produced
 	restarted := false
 	rt := start()
+	if plan.outageBeforeFirstCommit {
+		// The topic is empty until MariaDB is down: the runtime has read
+		// the positions of an empty database (none) and commits nothing
+		// before the outage; then every commit fails, and so does every
+		// read of the positions, until MariaDB is back.
+		waitFor(t, 60*time.Second, "the runtime to read the empty database's positions", func() bool {
+			return rt.logCount("resumed at committed positions") > 0 || rt.exited()
+		})
+		if rt.exited() {
+			t.Fatalf("runtime exited before the outage: %v\n%s", rt.err, tail(rt.stderr.String()))
+		}
+		if n := committedCount(db, dbName, "twitter"); n != 0 {
+			t.Fatalf("%d tweets committed before the firehose started", n)
+		}
+		stopMariaDB(t)
+		produce()
+		time.Sleep(plan.mariaDBDown) // the outage itself, not a wait for anything
+		startMariaDB(t)
+		waitFor(t, 60*time.Second, "the test's connection to work again", func() bool { return db.Ping() == nil })
+		kills["mariadb outage before the first commit"]++
+		waitFor(t, 120*time.Second, "a first commit after the outage", func() bool {
+			return committedCount(db, dbName, "twitter") > 0 || rt.exited()
+		})
+		t.Logf("MariaDB down before the first commit: %d failed batches, %d failed resumes",
+			rt.logCount("batch failed; re-reading committed positions"), rt.logCount("resume failed"))
+	}
 	for kills["runtime"] < plan.runtimeKills || result == nil {
 		if result == nil {
 			select {
@@ -216,6 +254,15 @@ func TestChaos(t *testing.T) {
 // the server must be this machine's, which scripts/services starts.
 func restartMariaDB(t *testing.T, down time.Duration) {
 	t.Helper()
+	stopMariaDB(t)
+	time.Sleep(down) // the outage itself, not a wait for anything
+	startMariaDB(t)
+}
+
+// stopMariaDB shuts the server down; it runs again when the test ends.
+// The same warning as restartMariaDB's applies.
+func stopMariaDB(t *testing.T) {
+	t.Helper()
 	t.Cleanup(func() { startMariaDB(t) })
 	db, err := sql.Open("mysql", testenv.MySQLDSN(""))
 	if err != nil {
@@ -230,8 +277,6 @@ func restartMariaDB(t *testing.T, down time.Duration) {
 	// Otherwise the server may have dropped the connection before it
 	// answered: judge by whether it stops listening.
 	waitFor(t, 60*time.Second, "MariaDB to stop", func() bool { return !mariaDBListening() })
-	time.Sleep(down) // the outage itself, not a wait for anything
-	startMariaDB(t)
 }
 
 func startMariaDB(t *testing.T) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -19,8 +20,18 @@ const runUsage = `usage: kappa-runtime [run] [flags] PIPELINE.yaml
 Runs the pipeline until SIGINT or SIGTERM (or, with --drain, until every
 partition has reached the end its log had at start), then exits 0.
 
+Exit status: 0 when stopped or drained; 1 on an error, including batches
+that kept failing for the pipeline's give_up_after; 2 on a usage error;
+3 when SIGINT or SIGTERM interrupted --drain before the end (what was
+committed stays committed: run --drain again to finish).
+
 Flags:
 `
+
+// exitDrainInterrupted is the exit status of a --drain that SIGINT or
+// SIGTERM stopped before the end, so that a script can tell it from a
+// finished drain (0) and from a failure (1).
+const exitDrainInterrupted = 3
 
 func runCommand(ctx context.Context, args []string) int {
 	flags := flag.NewFlagSet("run", flag.ContinueOnError)
@@ -37,7 +48,16 @@ func runCommand(ctx context.Context, args []string) int {
 		flags.Usage()
 		return 2
 	}
-	if err := run(ctx, flags.Arg(0), *drain, newLogger(*logJSON)); err != nil {
+	err := run(ctx, flags.Arg(0), *drain, newLogger(*logJSON))
+	if err != nil && *drain && ctx.Err() != nil && !errors.Is(err, engine.ErrDrainInterrupted) {
+		// Stopped while starting: the drain did not even begin.
+		err = fmt.Errorf("%w: %w", engine.ErrDrainInterrupted, err)
+	}
+	if errors.Is(err, engine.ErrDrainInterrupted) {
+		fmt.Fprintf(os.Stderr, "kappa-runtime: %v; run --drain again to finish\n", err)
+		return exitDrainInterrupted
+	}
+	if err != nil {
 		return fail(err)
 	}
 	return 0
@@ -101,6 +121,7 @@ func run(ctx context.Context, file string, drain bool, logger *slog.Logger) erro
 		CommitTimeout:  p.Timeouts.Commit,
 		Drain:          drain,
 		OnFenced:       fencedPolicy(p.OnFenced),
+		RetryFor:       p.GiveUpAfter,
 		Logger:         logger,
 	}, info.Stream, source, extractor, sink)
 	if err := eng.Run(ctx); err != nil {

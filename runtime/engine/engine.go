@@ -34,7 +34,8 @@ type Config struct {
 	// Limits bound each poll (defaults: 50,000 records, 8 MiB, 1s wait).
 	Limits sdk.Limits
 	// PollTimeout, ExtractTimeout and CommitTimeout bound each call to a
-	// plugin (defaults 30s, 30s, 60s). PollTimeout is added to Limits.MaxWait.
+	// plugin (defaults 30s, 30s, 60s). PollTimeout is added to Limits.MaxWait,
+	// and bounds Seek and Watermarks too; CommitTimeout bounds Positions.
 	PollTimeout, ExtractTimeout, CommitTimeout time.Duration
 	// Drain makes Run return once every partition has reached the end its
 	// log had when Run started.
@@ -48,8 +49,9 @@ type Config struct {
 	// while the sink commits (commit.go).
 	SyncCommit bool
 	// RetryFor is how long the engine keeps recovering from consecutive
-	// failed batches before Run gives up (default 2m). Fenced batches
-	// do not count: see OnFenced.
+	// failures (batches that do not commit, positions that cannot be read)
+	// before Run gives up with ErrGaveUp (default 2m; the pipeline's
+	// give_up_after). Fenced batches do not count: see OnFenced.
 	RetryFor time.Duration
 	// OnFenced is what Run does when another writer committed its
 	// partitions first (default FencedRetry).
@@ -131,26 +133,58 @@ func New(cfg Config, stream string, source sdk.Source, extractor sdk.Extractor, 
 func (e *Engine) Totals() Totals { return e.totals }
 
 // Run processes batches until ctx is cancelled (then it finishes or drops
-// the batch in flight and returns nil), until the backlog is drained when
-// Config.Drain is set, or until failures persist for Config.RetryFor.
+// the batch in flight and returns nil, or an error wrapping
+// ErrDrainInterrupted when Config.Drain is set and the drain had not
+// reached its end), until the backlog is drained when Config.Drain is set,
+// until a fatal error, or until failures persist for Config.RetryFor (an
+// error wrapping ErrGaveUp).
+//
+// After any failure Run polls nothing until it has read the committed
+// positions again and sought the source there (resume): a batch read from
+// wherever the source happened to be could skip records.
 func (e *Engine) Run(ctx context.Context) error {
 	log := e.cfg.Logger
 	var targets []sdk.Watermark
 	if e.cfg.Drain {
 		var err error
 		if targets, err = e.source.Watermarks(ctx); err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("%w: stopped while reading the ends to drain to", ErrDrainInterrupted)
+			}
 			return fmt.Errorf("read watermarks to drain to: %w", err)
 		}
 	}
 	defer e.stopPoller()
 	defer e.settleCommit()
-	if err := e.resume(ctx); err != nil {
-		return err
-	}
 
-	var failingSince time.Time
+	var failures failing
 	backoff := newBackoff(100*time.Millisecond, 5*time.Second)
+	needResume := true
 	for ctx.Err() == nil {
+		if needResume {
+			err := e.resume(ctx)
+			if err == nil {
+				needResume = false
+				continue
+			}
+			if ctx.Err() != nil {
+				break
+			}
+			if isFatal(err) {
+				return err
+			}
+			if err := failures.add(err, e.cfg.RetryFor); err != nil {
+				return err
+			}
+			log.Error("resume failed", "err", err, "failures", failures.count)
+			if !sleep(ctx, backoff.next()) {
+				break
+			}
+			continue
+		}
+		// A step only hands its batch's commit to the sink; whether the
+		// batch failed is known when the commit ends, in a later step.
+		committed := e.totals.Batches
 		var err error
 		if e.cfg.Drain && e.caughtUp(targets, e.next) {
 			// The last batch may still be committing.
@@ -162,9 +196,13 @@ func (e *Engine) Run(ctx context.Context) error {
 			err = e.step(ctx)
 		}
 		if err == nil {
-			failingSince = time.Time{}
-			backoff.reset()
-			e.unfenced()
+			// Only a commit, or a step that left nothing to commit, ends a
+			// run of failures; a standby (fenced) engine needs a commit.
+			if e.totals.Batches > committed || (e.inflight == nil && e.fencing.batches == 0) {
+				failures = failing{}
+				backoff.reset()
+				e.unfenced()
+			}
 			continue
 		}
 		if ctx.Err() != nil {
@@ -173,35 +211,30 @@ func (e *Engine) Run(ctx context.Context) error {
 		if isFatal(err) {
 			return err
 		}
-		fenced := errors.Is(err, sdk.ErrFenced)
-		if fenced {
+		// Nothing is polled again before resume has sought the source.
+		needResume = true
+		e.stopPoller()
+		if errors.Is(err, sdk.ErrFenced) {
 			// Being fenced is no failure to give up on: another runtime
-			// works, and this one stands by (fencing.go).
+			// works, and this one stands by (fencing.go), backing off.
 			if err := e.fenced(err); err != nil {
 				return err
 			}
-		} else if failingSince.IsZero() {
-			failingSince = time.Now()
-		} else if time.Since(failingSince) > e.cfg.RetryFor {
-			return fmt.Errorf("batches kept failing for %s: %w", e.cfg.RetryFor.Round(time.Second), err)
-		}
-		if !fenced {
+			failures = failing{}
+		} else {
+			if err := failures.add(err, e.cfg.RetryFor); err != nil {
+				return err
+			}
 			log.Error("batch failed; re-reading committed positions", "err", err)
 		}
 		if !sleep(ctx, backoff.next()) {
 			break
 		}
-		if err := e.resume(ctx); err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			if isFatal(err) {
-				return err
-			}
-			log.Error("resume failed", "err", err)
-		}
 	}
 	e.settleCommit()
+	if e.cfg.Drain {
+		return e.drainInterrupted(targets)
+	}
 	log.Info("stopped", "batches", e.totals.Batches, "records", e.totals.Records)
 	return nil
 }
@@ -212,16 +245,30 @@ func (e *Engine) Run(ctx context.Context) error {
 func (e *Engine) resume(ctx context.Context) error {
 	e.stopPoller() // batches polled ahead start where the failed one did
 	e.settleCommit()
-	positions, err := e.sink.Positions(ctx, e.stream)
+	readCtx, cancel := context.WithTimeout(ctx, e.cfg.CommitTimeout)
+	positions, err := e.sink.Positions(readCtx, e.stream)
+	cancel()
 	if err != nil {
 		return fmt.Errorf("read committed positions: %w", err)
+	}
+	if err := checkPositions(e.stream, positions); err != nil {
+		return err
+	}
+	sourceCtx, cancel := context.WithTimeout(ctx, e.cfg.PollTimeout)
+	defer cancel()
+	marks, err := e.source.Watermarks(sourceCtx)
+	if err != nil {
+		return fmt.Errorf("read the source's partitions: %w", err)
+	}
+	if err := checkKnownPartitions(e.stream, positions, marks); err != nil {
+		return err
 	}
 	e.committed = make(map[int32]int64, len(positions))
 	for _, p := range positions {
 		e.committed[p.Partition] = p.NextOffset
 	}
 	e.resetNext()
-	if err := e.source.Seek(ctx, positions); err != nil {
+	if err := e.source.Seek(sourceCtx, positions); err != nil {
 		return fmt.Errorf("seek source to committed positions: %w", err)
 	}
 	e.cfg.Logger.Info("resumed at committed positions", "stream", e.stream, "partitions", len(positions))
@@ -253,7 +300,7 @@ func (e *Engine) step(ctx context.Context) error {
 	}
 	pollWait := time.Since(started)
 	defer batch.Release() // process releases it sooner, once extracted
-	if err := e.checkContiguous(batch); err != nil {
+	if err := e.checkBatch(batch); err != nil {
 		return err
 	}
 	commit, stats, err := e.process(ctx, batch)
@@ -271,30 +318,6 @@ func (e *Engine) step(ctx context.Context) error {
 	e.startCommit(ctx, commit, stats, batch, started)
 	if e.cfg.SyncCommit {
 		return e.finishCommit()
-	}
-	return nil
-}
-
-// checkContiguous enforces the source contract: a range starts where the
-// partition's previous range ended (committed or committing). A source
-// that breaks it would make the sink fence every batch, so say clearly
-// what happened.
-func (e *Engine) checkContiguous(b sdk.Batch) error {
-	seen := make(map[int32]bool, len(b.Partitions))
-	for _, p := range b.Partitions {
-		if seen[p.Partition] {
-			return fmt.Errorf("source broke its contract: partition %d appears twice in one batch", p.Partition)
-		}
-		seen[p.Partition] = true
-		if p.End < p.Start {
-			return fmt.Errorf("source broke its contract: partition %d range [%d, %d) ends before it starts", p.Partition, p.Start, p.End)
-		}
-		if p.End == p.Start && len(p.Records) > 0 {
-			return fmt.Errorf("source broke its contract: partition %d range [%d, %d) is empty but holds %d records", p.Partition, p.Start, p.End, len(p.Records))
-		}
-		if next, ok := e.next[p.Partition]; ok && p.Start != next && p.End > p.Start {
-			return fmt.Errorf("source broke its contract: partition %d range starts at %d, where the batch before left it is %d", p.Partition, p.Start, next)
-		}
 	}
 	return nil
 }
@@ -342,7 +365,7 @@ func (e *Engine) process(ctx context.Context, b sdk.Batch) (sdk.Commit, batchSta
 		extractStarted := time.Now()
 		// The whole batch, so that an extractor plugin's client forwards it
 		// as the source sent it: its records are records, in order, since
-		// checkContiguous made sure the empty ranges left out hold none.
+		// checkBatch made sure the empty ranges left out hold none.
 		err := sdk.ExtractBatch(extractCtx, e.extractor, b, &e.out)
 		stats.extract = time.Since(extractStarted)
 		cancel()

@@ -16,7 +16,7 @@ import (
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func newTestEngine(src *memSource, x sdk.Extractor, sink *memSink, tweak func(*Config)) *Engine {
-	cfg := Config{Drain: true, Logger: quietLogger(), Limits: sdk.Limits{MaxRecords: 3, MaxWait: time.Millisecond}, RetryFor: time.Second}
+	cfg := Config{Drain: true, Logger: quietLogger(), Limits: sdk.Limits{MaxRecords: 3, MaxWait: time.Millisecond}, RetryFor: 10 * time.Second}
 	if tweak != nil {
 		tweak(&cfg)
 	}
@@ -256,7 +256,7 @@ func TestEmptyRangeHoldingRecordsBreaksTheContract(t *testing.T) {
 		OffsetRange: sdk.OffsetRange{Partition: 2, Start: 5, End: 5},
 		Records:     []sdk.Record{{Partition: 2, Offset: 5}},
 	}}}
-	if err := e.checkContiguous(b); err == nil || !strings.Contains(err.Error(), "is empty but holds 1 records") {
-		t.Errorf("checkContiguous = %v", err)
+	if err := e.checkBatch(b); err == nil || !strings.Contains(err.Error(), "is empty but holds 1 records") {
+		t.Errorf("checkBatch = %v", err)
 	}
 }

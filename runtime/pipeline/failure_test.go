@@ -3,6 +3,7 @@ package pipeline
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 const fencedBase = `version: 1
@@ -32,6 +33,32 @@ func TestOnFenced(t *testing.T) {
 		}
 		if err != nil || p.OnFenced != c.want {
 			t.Errorf("%q: on_fenced %q (%v), want %q", c.line, p.OnFenced, err, c.want)
+		}
+	}
+}
+
+func TestGiveUpAfter(t *testing.T) {
+	for _, c := range []struct {
+		line string
+		want time.Duration
+		err  string
+	}{
+		{"", DefaultGiveUpAfter, ""},
+		{"give_up_after: 5s\n", 5 * time.Second, ""},
+		{"give_up_after: 1h30m\n", 90 * time.Minute, ""},
+		{"give_up_after: 0s\n", 0, "p.yaml:6:1: give_up_after: must be positive"},
+		{"give_up_after: 30\n", 0, "p.yaml:6:1: give_up_after: must be a duration such as 30s, 1m or 1h30m, not an integer"},
+		{"give_up_after: soon\n", 0, "p.yaml:6:1: give_up_after: must be a duration such as 30s, 1m or 1h30m"},
+	} {
+		p, err := Parse("p.yaml", []byte(fencedBase+c.line), nil)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%q: error %v, want %q", c.line, err, c.err)
+			}
+			continue
+		}
+		if err != nil || p.GiveUpAfter != c.want {
+			t.Errorf("%q: give_up_after %v (%v), want %v", c.line, p.GiveUpAfter, err, c.want)
 		}
 	}
 }

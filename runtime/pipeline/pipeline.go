@@ -56,6 +56,10 @@ type Pipeline struct {
 	// OnFenced is what the runtime does when another runtime committed
 	// its partitions first: OnFencedRetry (default) or OnFencedExit.
 	OnFenced string
+	// GiveUpAfter is how long batches may keep failing (no commit, or
+	// positions that cannot be read) before the runtime exits non-zero;
+	// default 2m.
+	GiveUpAfter time.Duration
 }
 
 // Batch bounds one Poll of the source.
@@ -90,6 +94,7 @@ const (
 	DefaultPollTimeout     = 30 * time.Second
 	DefaultExtractTimeout  = 30 * time.Second
 	DefaultCommitTimeout   = 60 * time.Second
+	DefaultGiveUpAfter     = 2 * time.Minute
 )
 
 // Load reads and parses the pipeline file at path, expanding variables from
@@ -292,7 +297,7 @@ func (l *loader) mapping(e entry, known ...string) map[string]entry {
 
 func (l *loader) pipeline(root *yaml.Node) *Pipeline {
 	top := l.fields(root, "", "version", "name", "source", "extractor", "sink",
-		"window", "dimensions", "aggregates", "batch", "timeouts", "on_fenced")
+		"window", "dimensions", "aggregates", "batch", "timeouts", "on_fenced", "give_up_after")
 	p := &Pipeline{
 		File:       l.file,
 		Version:    l.version(top["version"], root),
@@ -305,6 +310,7 @@ func (l *loader) pipeline(root *yaml.Node) *Pipeline {
 		Aggregates: l.aggregates(top["aggregates"]),
 		OnFenced:   l.onFenced(top["on_fenced"]),
 	}
+	p.GiveUpAfter = l.duration(top["give_up_after"], DefaultGiveUpAfter)
 	batch := l.mapping(top["batch"], "interval", "max_records", "max_bytes")
 	p.Batch = Batch{
 		Interval:   l.duration(batch["interval"], DefaultBatchInterval),

@@ -1,0 +1,64 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/kappa-stream/kappa/sdk"
+)
+
+// ErrGaveUp is wrapped by Run's error when batches kept failing, without
+// one commit, for longer than Config.RetryFor (the pipeline's
+// give_up_after).
+var ErrGaveUp = errors.New("gave up")
+
+// ErrDrainInterrupted is wrapped by Run's error in drain mode when ctx was
+// cancelled before every partition reached its drain target. What was
+// committed stays committed; a later drain continues from there.
+var ErrDrainInterrupted = errors.New("drain interrupted before the end")
+
+// failing is a run of consecutive failures: batches that did not commit
+// and resumes that could not read the positions or seek the source. Only a
+// commit, or a step that had nothing to commit, ends it. Handing a commit
+// to the sink ends nothing: it commits in the background, and a sink that
+// fails every commit would otherwise look healthy between two failures.
+type failing struct {
+	since time.Time
+	count int
+}
+
+// add counts a failure and returns an error wrapping ErrGaveUp once the
+// run has lasted longer than limit.
+func (f *failing) add(err error, limit time.Duration) error {
+	now := time.Now()
+	if f.count == 0 {
+		f.since = now
+	}
+	f.count++
+	if lasted := now.Sub(f.since); lasted > limit {
+		return fmt.Errorf("%w after batches kept failing for %s without a commit (give_up_after is %s; %d failures in a row); the last one: %w",
+			ErrGaveUp, lasted.Round(100*time.Millisecond), limit, f.count, err)
+	}
+	return nil
+}
+
+// drainInterrupted is what Run returns in drain mode when it stops before
+// the drain ended: nil when the committed positions have reached every
+// target after all, else an error wrapping ErrDrainInterrupted.
+func (e *Engine) drainInterrupted(targets []sdk.Watermark) error {
+	short := 0
+	for _, w := range targets {
+		if w.End > w.Start && e.committed[w.Partition] < w.End {
+			short++
+		}
+	}
+	if short == 0 {
+		e.cfg.Logger.Info("drained", "partitions", len(targets), "batches", e.totals.Batches, "records", e.totals.Records)
+		return nil
+	}
+	e.cfg.Logger.Warn("drain interrupted before the end", "partitions_short", short, "partitions", len(targets),
+		"batches", e.totals.Batches, "records", e.totals.Records)
+	return fmt.Errorf("%w: %d of %d partitions had not reached the end their log had at start; what was committed stays committed",
+		ErrDrainInterrupted, short, len(targets))
+}
