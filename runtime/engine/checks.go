@@ -31,6 +31,10 @@ func sourceBroke(format string, args ...any) error {
 	return &contractError{plugin: "source", msg: fmt.Sprintf(format, args...)}
 }
 
+func extractorBroke(format string, args ...any) error {
+	return &contractError{plugin: "extractor", msg: fmt.Sprintf(format, args...)}
+}
+
 func sinkBroke(format string, args ...any) error {
 	return &contractError{plugin: "sink", msg: fmt.Sprintf(format, args...)}
 }

@@ -127,3 +127,31 @@ func TestInsanePositionsAreFatal(t *testing.T) {
 		})
 	}
 }
+
+// dropsLastRecord is an extractor that gives the last record of every
+// call no outcome.
+type dropsLastRecord struct{ timeExtractor }
+
+func (x dropsLastRecord) Extract(ctx context.Context, records []sdk.Record, out *sdk.Extraction) error {
+	return x.timeExtractor.Extract(ctx, records[:len(records)-1], out)
+}
+
+// An extractor that leaves a record without an outcome stops the run at
+// once: extraction is deterministic, so a retry would only repeat it.
+func TestExtractorBreakingItsContractIsFatal(t *testing.T) {
+	src := newMemSource()
+	src.add(0, 0, "2016-06-01T19:36:05Z")
+	src.add(0, 1, "2016-06-01T19:37:05Z")
+	sink := newMemSink()
+	e := New(Config{Drain: true, Logger: quietLogger(), RetryFor: time.Minute}, "mem", src, dropsLastRecord{}, sink)
+	err := runWithin(t, e, context.Background(), 30*time.Second)
+	if !errors.Is(err, ErrContract) || !errors.Is(err, ErrFatal) {
+		t.Fatalf("Run = %v, want a fatal contract error", err)
+	}
+	if want := "extractor broke its contract: no outcome for record 1 of 2"; !strings.Contains(err.Error(), want) {
+		t.Errorf("Run = %q, want it to say %q", err, want)
+	}
+	if sink.commits != 0 {
+		t.Errorf("%d commits of a batch whose extraction broke the contract", sink.commits)
+	}
+}

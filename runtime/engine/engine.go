@@ -380,7 +380,7 @@ func (e *Engine) process(ctx context.Context, b sdk.Batch) (sdk.Commit, batchSta
 		for _, f := range e.out.Facts {
 			p := partitionOf[f.Record]
 			if err := agg.add(p, records[f.Record].Offset, f); err != nil {
-				return sdk.Commit{}, stats, fmt.Errorf("extractor broke its contract: %w", err)
+				return sdk.Commit{}, stats, extractorBroke("%v", err)
 			}
 			rangeStats[p].Facts++
 		}
@@ -408,7 +408,8 @@ func (e *Engine) process(ctx context.Context, b sdk.Batch) (sdk.Commit, batchSta
 
 // checkOutcomes enforces the extractor contract: one outcome per record
 // (one or more facts, or one skip, or one reject). A record without an
-// outcome would silently vanish from the counts.
+// outcome would silently vanish from the counts. Extraction is
+// deterministic, so a broken answer would come again: it is fatal.
 func checkOutcomes(x *sdk.Extraction, n int) error {
 	const (
 		none = iota
@@ -418,21 +419,21 @@ func checkOutcomes(x *sdk.Extraction, n int) error {
 	seen := make([]uint8, n)
 	for _, f := range x.Facts {
 		if f.Record < 0 || f.Record >= n || seen[f.Record] == verdict {
-			return fmt.Errorf("extractor broke its contract: fact for record %d of %d", f.Record, n)
+			return extractorBroke("fact for record %d of %d", f.Record, n)
 		}
 		seen[f.Record] = fact
 	}
 	for _, vs := range [][]sdk.Verdict{x.Skipped, x.Rejected} {
 		for _, v := range vs {
 			if v.Record < 0 || v.Record >= n || seen[v.Record] != none {
-				return fmt.Errorf("extractor broke its contract: second outcome for record %d of %d", v.Record, n)
+				return extractorBroke("second outcome for record %d of %d", v.Record, n)
 			}
 			seen[v.Record] = verdict
 		}
 	}
 	for i, s := range seen {
 		if s == none {
-			return fmt.Errorf("extractor broke its contract: no outcome for record %d of %d", i, n)
+			return extractorBroke("no outcome for record %d of %d", i, n)
 		}
 	}
 	return nil
