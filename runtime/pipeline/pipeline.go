@@ -56,6 +56,8 @@ type Pipeline struct {
 	// OnFenced is what the runtime does when another runtime committed
 	// its partitions first: OnFencedRetry (default) or OnFencedExit.
 	OnFenced string
+	// Compaction is when settled history is rolled up (compaction.go).
+	Compaction Compaction
 }
 
 // Batch bounds one Poll of the source.
@@ -292,7 +294,7 @@ func (l *loader) mapping(e entry, known ...string) map[string]entry {
 
 func (l *loader) pipeline(root *yaml.Node) *Pipeline {
 	top := l.fields(root, "", "version", "name", "source", "extractor", "sink",
-		"window", "dimensions", "aggregates", "batch", "timeouts", "on_fenced")
+		"window", "dimensions", "aggregates", "batch", "timeouts", "on_fenced", "compaction")
 	p := &Pipeline{
 		File:       l.file,
 		Version:    l.version(top["version"], root),
@@ -304,6 +306,7 @@ func (l *loader) pipeline(root *yaml.Node) *Pipeline {
 		Dimensions: l.dimensions(top["dimensions"]),
 		Aggregates: l.aggregates(top["aggregates"]),
 		OnFenced:   l.onFenced(top["on_fenced"]),
+		Compaction: l.compaction(top["compaction"]),
 	}
 	batch := l.mapping(top["batch"], "interval", "max_records", "max_bytes")
 	p.Batch = Batch{
