@@ -97,6 +97,7 @@ func run(ctx context.Context, file string, drain bool, logger *slog.Logger) erro
 		Drain:          drain,
 		OnFenced:       fencedPolicy(p.OnFenced),
 		Logger:         logger,
+		Compaction:     compaction(p.Compaction),
 	}, info.Stream, source, extractor, sink)
 	if err := eng.Run(ctx); err != nil {
 		return fmt.Errorf("pipeline %s: %w", p.Name, err)

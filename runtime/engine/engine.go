@@ -53,6 +53,8 @@ type Config struct {
 	OnFenced FencedPolicy
 	// Logger receives one line per batch and every recovery (default: slog.Default()).
 	Logger *slog.Logger
+	// Compaction is when the sink rolls settled history up (compact.go).
+	Compaction Compaction
 }
 
 func (c *Config) setDefaults() {
@@ -110,6 +112,8 @@ type Engine struct {
 	poller *poller
 	// fencing tracks a run of fenced batches (fencing.go).
 	fencing fencing
+	// compaction tracks compaction between steps (compact.go).
+	compaction compactState
 }
 
 // Totals counts what an engine has committed since it started.
@@ -162,6 +166,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			failingSince = time.Time{}
 			backoff.reset()
 			e.unfenced()
+			e.maybeCompact(ctx)
 			continue
 		}
 		if ctx.Err() != nil {
