@@ -55,6 +55,35 @@ func timeOriginalQuery(tb testing.TB, admin *sql.DB, db string) time.Duration {
 	return time.Since(began)
 }
 
+// timeLastHour times a read of the last hour's windows with the time
+// index and then without it (dropped and made again).
+func timeLastHour(tb testing.TB, admin *sql.DB, db string) (with, without time.Duration) {
+	tb.Helper()
+	read := func() time.Duration {
+		began := time.Now()
+		rows, err := admin.Query("SELECT timestamp, sum(count) FROM "+quoteIdent(db)+".twitter WHERE timestamp >= "+
+			"(SELECT MAX(timestamp) FROM "+quoteIdent(db)+".twitter) - INTERVAL 1 HOUR GROUP BY timestamp")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for rows.Next() {
+		}
+		if err := rows.Close(); err != nil {
+			tb.Fatal(err)
+		}
+		return time.Since(began)
+	}
+	with = read()
+	if _, err := admin.Exec("ALTER TABLE " + quoteIdent(db) + ".twitter DROP INDEX " + timeIndexName); err != nil {
+		tb.Fatal(err)
+	}
+	without = read()
+	if _, err := admin.Exec("ALTER TABLE " + quoteIdent(db) + ".twitter ADD INDEX " + timeIndexName + " (timestamp, partition_id)"); err != nil {
+		tb.Fatal(err)
+	}
+	return with, without
+}
+
 // BenchmarkCompact measures a periodic pass (levels) and then a full pass
 // over a table filled like a live pipeline's, and the original query's
 // time before and after:
@@ -69,6 +98,8 @@ func BenchmarkCompact(b *testing.B) {
 		rows := countRows(b, admin, "SELECT COUNT(*) FROM "+quoteIdent(db)+".twitter")
 		records := countRows(b, admin, "SELECT COUNT(*) FROM "+quoteIdent(db)+".kappa_batches")
 		before := timeOriginalQuery(b, admin, db)
+		withIndex, withoutIndex := timeLastHour(b, admin, db)
+		b.Logf("the last hour's windows: %v with the time index, %v without (the 2016 layout)", withIndex.Round(time.Millisecond), withoutIndex.Round(time.Millisecond))
 		b.StartTimer()
 
 		began := time.Now()

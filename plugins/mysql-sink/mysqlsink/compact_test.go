@@ -441,7 +441,7 @@ func TestNewAggregateTableHasTheTimeIndex(t *testing.T) {
 		}
 		cols = append(cols, c)
 	}
-	if strings.Join(cols, ",") != "timestamp,partition_id,lang" {
-		t.Fatalf("index %s on (%s), want (timestamp,partition_id,lang)", timeIndexName, strings.Join(cols, ","))
+	if strings.Join(cols, ",") != "timestamp,partition_id,lang,count" {
+		t.Fatalf("index %s on (%s), want (timestamp,partition_id,lang,count)", timeIndexName, strings.Join(cols, ","))
 	}
 }

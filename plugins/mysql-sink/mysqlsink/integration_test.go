@@ -174,7 +174,7 @@ func TestAggregateTableIsExactlyThe2016Layout(t *testing.T) {
 		"timestamp datetime NOT NULL, partition_id int NOT NULL, count int NOT NULL, " +
 		"PRIMARY KEY (start_offset, end_offset, timestamp, partition_id), " +
 		// The one addition: the index for time-range reads (compact.go).
-		"KEY kappa_time (timestamp, partition_id))"); err != nil {
+		"KEY kappa_time (timestamp, partition_id, count))"); err != nil {
 		t.Fatal(err)
 	}
 	got, want := columnsOf(t, admin, db, "twitter"), columnsOf(t, admin, db, "original")

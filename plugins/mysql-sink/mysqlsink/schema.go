@@ -73,7 +73,7 @@ func aggregateSchema(table string, dimensions []string, sums bool) tableSchema {
 		})
 		s.PrimaryKey = append(s.PrimaryKey, d)
 	}
-	s.Indexes = []index{timeIndex(dimensions)}
+	s.Indexes = []index{timeIndex(dimensions, sums)}
 	return s
 }
 
