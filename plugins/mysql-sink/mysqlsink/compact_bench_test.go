@@ -61,8 +61,8 @@ func timeLastHour(tb testing.TB, admin *sql.DB, db string) (with, without time.D
 	tb.Helper()
 	read := func() time.Duration {
 		began := time.Now()
-		rows, err := admin.Query("SELECT timestamp, sum(count) FROM "+quoteIdent(db)+".twitter WHERE timestamp >= "+
-			"(SELECT MAX(timestamp) FROM "+quoteIdent(db)+".twitter) - INTERVAL 1 HOUR GROUP BY timestamp")
+		rows, err := admin.Query("SELECT timestamp, sum(count) FROM " + quoteIdent(db) + ".twitter WHERE timestamp >= " +
+			"(SELECT MAX(timestamp) FROM " + quoteIdent(db) + ".twitter) - INTERVAL 1 HOUR GROUP BY timestamp")
 		if err != nil {
 			tb.Fatal(err)
 		}
