@@ -181,7 +181,7 @@ type OverflowError struct {
 }
 
 func (e *OverflowError) Error() string {
-	return fmt.Sprintf("partition %d span [%d, %d): window %s would count %d, more than the int count column holds (%d); the span stays unmerged (widen the column with ALTER TABLE … MODIFY `count` bigint NOT NULL to merge it)",
+	return fmt.Sprintf("partition %d span [%d, %d): window %s would count %d, more than the int count column holds (%d); the span stays as committed, its rows exact, and compaction leaves it alone",
 		e.Partition, e.Start, e.End, e.Window.UTC().Format(time.DateTime), e.Count, math.MaxInt32)
 }
 
@@ -190,23 +190,27 @@ func (e *OverflowError) Error() string {
 var compactBeforeCommit func(sp span)
 
 // Compact merges settled spans; see sdk.Compactor and the comment above.
-// A span that fails (say, a count that would overflow) leaves its
-// partition alone for the rest of the call; the others go on, and the
-// call returns the failures joined.
+// A span that fails (say, a count that would overflow) is left alone for
+// the rest of the call; the others go on, and the call returns the
+// failures joined.
 func (s *Sink) Compact(ctx context.Context, req sdk.CompactRequest) (sdk.CompactResult, error) {
 	var res sdk.CompactResult
 	if s.db == nil {
 		return res, errNotOpen
 	}
 	began := time.Now()
-	failed := map[int32]bool{}
+	type spanKey struct {
+		partition  int32
+		start, end int64
+	}
+	failed := map[spanKey]bool{}
 	var errs []error
 	for {
 		spans, err := s.planSpans(ctx, time.Now().UTC().Add(-req.OlderThan), req.Full)
 		if err != nil {
 			return res, fmt.Errorf("mysql-sink: compact: %w", err)
 		}
-		spans = slices.DeleteFunc(spans, func(sp span) bool { return failed[sp.partition] })
+		spans = slices.DeleteFunc(spans, func(sp span) bool { return failed[spanKey{sp.partition, sp.start(), sp.end()}] })
 		if len(spans) == 0 {
 			res.Done = true
 			break
@@ -220,7 +224,7 @@ func (s *Sink) Compact(ctx context.Context, req sdk.CompactRequest) (sdk.Compact
 				return res, errors.Join(compactErr(errs), err)
 			}
 			if err := s.compactOrSplit(ctx, sp, &res); err != nil {
-				failed[sp.partition] = true
+				failed[spanKey{sp.partition, sp.start(), sp.end()}] = true
 				errs = append(errs, err)
 			}
 		}
