@@ -47,10 +47,12 @@ const (
 	levelFactor = 16
 	// maxSpanBatches and maxSpanRows bound one span's transaction, so that
 	// none holds its locks for long. A span whose rows exceed maxSpanRows
-	// is split in two and retried.
+	// is split in two and retried; one of fewer than 4 records is reported.
 	maxSpanBatches = 256
-	maxSpanRows    = 200_000
 )
+
+// maxSpanRows is a variable only so that a test can lower it.
+var maxSpanRows int64 = 200_000
 
 // index is a secondary index of a table the sink creates.
 type index struct {

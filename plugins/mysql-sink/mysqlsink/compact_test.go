@@ -445,3 +445,28 @@ func TestNewAggregateTableHasTheTimeIndex(t *testing.T) {
 		t.Fatalf("index %s on (%s), want (timestamp,partition_id,lang,count)", timeIndexName, strings.Join(cols, ","))
 	}
 }
+
+func TestASpanWithTooManyRowsIsSplit(t *testing.T) {
+	db, admin := testDatabase(t)
+	s := openSink(t, sdk.Setup{Config: sinkConfig(db, "")})
+	commitRanges(t, s, 1, 0, 16, 10) // 32 rows over 3 windows
+	before := originalQuery(t, admin, db)
+	maxSpanRows = 10
+	t.Cleanup(func() { maxSpanRows = 200_000 })
+	res, err := s.Compact(context.Background(), full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Spans < 3 {
+		t.Errorf("%+v: want the 16-record span split into several", res)
+	}
+	if n := countRows(t, admin, "SELECT COUNT(*) FROM "+quoteIdent(db)+".kappa_batches"); n != 1 {
+		t.Errorf("%d batch records, want 1 after the halves merged again", n)
+	}
+	if got := originalQuery(t, admin, db); got != before {
+		t.Fatalf("original query %s, was %s", got, before)
+	}
+	if p := auditProblems(t, s); len(p) > 0 {
+		t.Fatalf("audit: %s", strings.Join(p, "; "))
+	}
+}
