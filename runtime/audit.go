@@ -56,29 +56,39 @@ func auditCommand(ctx context.Context, args []string) int {
 	return 0
 }
 
+// openSinkOnly starts and opens only the pipeline's sink, as audit and
+// compact need it (no broker, no other plugin). close stops it again.
+func openSinkOnly(ctx context.Context, p *pipeline.Pipeline) (sink sdk.Sink, close func(), err error) {
+	b := blocks(p)[2]
+	paths, err := findPlugins(p, []block{b})
+	if err != nil {
+		return nil, nil, err
+	}
+	proc, err := launch.Start(b.kind, paths[0], pluginLogger(), p.Timeouts.Open, nil, b.plugin.Env)
+	if err != nil {
+		return nil, nil, err
+	}
+	sink = proc.Sink()
+	openCtx, cancel := context.WithTimeout(ctx, p.Timeouts.Open)
+	defer cancel()
+	if err := sink.Open(openCtx, setup(p, p.Sink)); err != nil {
+		proc.Stop()
+		return nil, nil, pluginError(p, b, err)
+	}
+	return sink, func() { closeQuietly(sink); proc.Stop() }, nil
+}
+
 // readAudit starts and opens the pipeline's sink and asks it for its audit.
 func readAudit(ctx context.Context, file string) ([]sdk.StreamAudit, error) {
 	p, err := pipeline.Load(file)
 	if err != nil {
 		return nil, err
 	}
-	b := blocks(p)[2]
-	paths, err := findPlugins(p, []block{b})
+	sink, closeSink, err := openSinkOnly(ctx, p)
 	if err != nil {
 		return nil, err
 	}
-	proc, err := launch.Start(b.kind, paths[0], pluginLogger(), p.Timeouts.Open, nil, b.plugin.Env)
-	if err != nil {
-		return nil, err
-	}
-	defer proc.Stop()
-	sink := proc.Sink()
-	openCtx, cancel := context.WithTimeout(ctx, p.Timeouts.Open)
-	defer cancel()
-	if err := sink.Open(openCtx, setup(p, p.Sink)); err != nil {
-		return nil, pluginError(p, b, err)
-	}
-	defer closeQuietly(sink)
+	defer closeSink()
 	auditor, ok := sink.(sdk.Auditor)
 	if !ok {
 		return nil, fmt.Errorf("%s: sink: %w", p.File, sdk.ErrAuditUnsupported)

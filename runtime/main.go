@@ -20,6 +20,7 @@ import (
 const usage = `usage:
   kappa-runtime [run] [--drain] [--log-json] PIPELINE.yaml   run a pipeline
   kappa-runtime audit PIPELINE.yaml                          check what the sink committed
+  kappa-runtime compact [--older-than D] PIPELINE.yaml       roll settled history up, once, in full
   kappa-runtime validate PIPELINE.yaml                       check a pipeline file and its plugins' config
   kappa-runtime plugins [--json] [PIPELINE.yaml]             list the plugins found, with their config fields
 
@@ -31,6 +32,7 @@ Run "kappa-runtime COMMAND -h" for a command's flags.
 var commands = map[string]func(ctx context.Context, args []string) int{
 	"run":      runCommand,
 	"audit":    auditCommand,
+	"compact":  compactCommand,
 	"validate": validateCommand,
 	"plugins":  pluginsCommand,
 }

@@ -123,6 +123,7 @@ func run(ctx context.Context, file string, drain bool, logger *slog.Logger) erro
 		OnFenced:       fencedPolicy(p.OnFenced),
 		RetryFor:       p.GiveUpAfter,
 		Logger:         logger,
+		Compaction:     compaction(p.Compaction),
 	}, info.Stream, source, extractor, sink)
 	if err := eng.Run(ctx); err != nil {
 		return fmt.Errorf("pipeline %s: %w", p.Name, err)

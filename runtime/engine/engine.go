@@ -58,6 +58,8 @@ type Config struct {
 	OnFenced FencedPolicy
 	// Logger receives one line per batch and every recovery (default: slog.Default()).
 	Logger *slog.Logger
+	// Compaction is when the sink rolls settled history up (compact.go).
+	Compaction Compaction
 }
 
 func (c *Config) setDefaults() {
@@ -115,6 +117,8 @@ type Engine struct {
 	poller *poller
 	// fencing tracks a run of fenced batches (fencing.go).
 	fencing fencing
+	// compaction tracks compaction between steps (compact.go).
+	compaction compactState
 }
 
 // Totals counts what an engine has committed since it started.
@@ -203,6 +207,7 @@ func (e *Engine) Run(ctx context.Context) error {
 				backoff.reset()
 				e.unfenced()
 			}
+			e.maybeCompact(ctx)
 			continue
 		}
 		if ctx.Err() != nil {

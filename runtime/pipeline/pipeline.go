@@ -60,6 +60,8 @@ type Pipeline struct {
 	// positions that cannot be read) before the runtime exits non-zero;
 	// default 2m.
 	GiveUpAfter time.Duration
+	// Compaction is when settled history is rolled up (compaction.go).
+	Compaction Compaction
 }
 
 // Batch bounds one Poll of the source.
@@ -297,7 +299,7 @@ func (l *loader) mapping(e entry, known ...string) map[string]entry {
 
 func (l *loader) pipeline(root *yaml.Node) *Pipeline {
 	top := l.fields(root, "", "version", "name", "source", "extractor", "sink",
-		"window", "dimensions", "aggregates", "batch", "timeouts", "on_fenced", "give_up_after")
+		"window", "dimensions", "aggregates", "batch", "timeouts", "on_fenced", "give_up_after", "compaction")
 	p := &Pipeline{
 		File:       l.file,
 		Version:    l.version(top["version"], root),
@@ -309,6 +311,7 @@ func (l *loader) pipeline(root *yaml.Node) *Pipeline {
 		Dimensions: l.dimensions(top["dimensions"]),
 		Aggregates: l.aggregates(top["aggregates"]),
 		OnFenced:   l.onFenced(top["on_fenced"]),
+		Compaction: l.compaction(top["compaction"]),
 	}
 	p.GiveUpAfter = l.duration(top["give_up_after"], DefaultGiveUpAfter)
 	batch := l.mapping(top["batch"], "interval", "max_records", "max_bytes")

@@ -126,7 +126,7 @@ func TestBrokenFiles(t *testing.T) {
 		file: "unknown-keys.yaml",
 		want: []string{
 			"testdata/unknown-keys.yaml:4:3: source.confg: unknown key (known: config, env, plugin)",
-			"testdata/unknown-keys.yaml:10:1: windw: unknown key (known: aggregates, batch, dimensions, extractor, give_up_after, name, on_fenced, sink, source, timeouts, version, window)",
+			"testdata/unknown-keys.yaml:10:1: windw: unknown key (known: aggregates, batch, compaction, dimensions, extractor, give_up_after, name, on_fenced, sink, source, timeouts, version, window)",
 			"testdata/unknown-keys.yaml:12:3: batch.max_recrods: unknown key (known: interval, max_bytes, max_records)",
 			"testdata/unknown-keys.yaml:15:3: timeouts.flush: unknown key (known: commit, extract, open, poll)",
 		},
@@ -236,7 +236,7 @@ func pipelineWith(block, lines string) string {
 
 func TestUnknownKeysAtEveryLevel(t *testing.T) {
 	for _, tc := range []struct{ block, want string }{
-		{"", "x.yaml:12:1: colour: unknown key (known: aggregates, batch, dimensions, extractor, give_up_after, name, on_fenced, sink, source, timeouts, version, window)"},
+		{"", "x.yaml:12:1: colour: unknown key (known: aggregates, batch, compaction, dimensions, extractor, give_up_after, name, on_fenced, sink, source, timeouts, version, window)"},
 		{"source", "x.yaml:4:3: source.colour: unknown key (known: config, env, plugin)"},
 		{"extractor", "x.yaml:6:3: extractor.colour: unknown key (known: config, env, plugin)"},
 		{"sink", "x.yaml:8:3: sink.colour: unknown key (known: config, env, plugin)"},
@@ -250,6 +250,44 @@ func TestUnknownKeysAtEveryLevel(t *testing.T) {
 		_, err := Parse("x.yaml", []byte(pipelineWith(tc.block, indent+"colour: blue\n")), nil)
 		if got := messages(t, err); !slices.Equal(got, []string{tc.want}) {
 			t.Errorf("unknown key in %q: got %q, want %q", tc.block, got, tc.want)
+		}
+	}
+	// compaction: is decoded by hand, as off or a mapping; its keys are
+	// checked as strictly.
+	_, err := Parse("x.yaml", []byte(pipelineWith("", "compaction:\n  after: 1m\n  evry: 5s\n")), nil)
+	want := "x.yaml:14:3: compaction.evry: unknown key (known: after, every)"
+	if got := messages(t, err); !slices.Equal(got, []string{want}) {
+		t.Errorf("unknown key in compaction: got %q, want %q", got, want)
+	}
+}
+
+func TestCompactionKeys(t *testing.T) {
+	for _, tc := range []struct {
+		lines string
+		want  Compaction
+		err   string
+	}{
+		{"window: 1m\n", Compaction{Enabled: true, After: 10 * time.Minute, Every: time.Minute}, ""},
+		{"compaction: off\n", Compaction{}, ""},
+		{"compaction: false\n", Compaction{}, ""},
+		{"compaction:\n  after: 0s\n  every: 2s\n", Compaction{Enabled: true, After: 0, Every: 2 * time.Second}, ""},
+		{"compaction: {after: 1h}\n", Compaction{Enabled: true, After: time.Hour, Every: time.Minute}, ""},
+		{"compaction: on\n", Compaction{}, "x.yaml:12:1: compaction: must be off or a mapping with after: and every:, not a string"},
+		{"compaction:\n  after: -1s\n", Compaction{}, "x.yaml:13:3: compaction.after: must not be negative"},
+		{"compaction:\n  every: 0s\n", Compaction{}, "x.yaml:13:3: compaction.every: must be positive"},
+		{"compaction:\n  after: soon\n", Compaction{}, "x.yaml:13:3: compaction.after: must be a duration such as 0s, 30s, 10m or 1h"},
+	} {
+		p, err := Parse("x.yaml", []byte(pipelineWith("", tc.lines)), nil)
+		if tc.err != "" {
+			if got := messages(t, err); !slices.Equal(got, []string{tc.err}) {
+				t.Errorf("%q: got %q, want %q", tc.lines, got, tc.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", tc.lines, err)
+		} else if p.Compaction != tc.want {
+			t.Errorf("%q: compaction %+v, want %+v", tc.lines, p.Compaction, tc.want)
 		}
 	}
 }

@@ -1352,6 +1352,151 @@ func (x *CommitRequest) GetRows() []*Row {
 	return nil
 }
 
+// CompactRequest asks a sink to roll settled history up; see sdk.Compactor.
+type CompactRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	OlderThanNanos int64                  `protobuf:"varint,1,opt,name=older_than_nanos,json=olderThanNanos,proto3" json:"older_than_nanos,omitempty"`
+	BudgetNanos    int64                  `protobuf:"varint,2,opt,name=budget_nanos,json=budgetNanos,proto3" json:"budget_nanos,omitempty"`
+	Full           bool                   `protobuf:"varint,3,opt,name=full,proto3" json:"full,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *CompactRequest) Reset() {
+	*x = CompactRequest{}
+	mi := &file_kappa_v1_plugin_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompactRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompactRequest) ProtoMessage() {}
+
+func (x *CompactRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kappa_v1_plugin_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompactRequest.ProtoReflect.Descriptor instead.
+func (*CompactRequest) Descriptor() ([]byte, []int) {
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *CompactRequest) GetOlderThanNanos() int64 {
+	if x != nil {
+		return x.OlderThanNanos
+	}
+	return 0
+}
+
+func (x *CompactRequest) GetBudgetNanos() int64 {
+	if x != nil {
+		return x.BudgetNanos
+	}
+	return 0
+}
+
+func (x *CompactRequest) GetFull() bool {
+	if x != nil {
+		return x.Full
+	}
+	return false
+}
+
+type CompactResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Spans         int64                  `protobuf:"varint,1,opt,name=spans,proto3" json:"spans,omitempty"`
+	Batches       int64                  `protobuf:"varint,2,opt,name=batches,proto3" json:"batches,omitempty"`
+	RowsBefore    int64                  `protobuf:"varint,3,opt,name=rows_before,json=rowsBefore,proto3" json:"rows_before,omitempty"`
+	RowsAfter     int64                  `protobuf:"varint,4,opt,name=rows_after,json=rowsAfter,proto3" json:"rows_after,omitempty"`
+	Done          bool                   `protobuf:"varint,5,opt,name=done,proto3" json:"done,omitempty"`
+	Raced         int64                  `protobuf:"varint,6,opt,name=raced,proto3" json:"raced,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompactResponse) Reset() {
+	*x = CompactResponse{}
+	mi := &file_kappa_v1_plugin_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompactResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompactResponse) ProtoMessage() {}
+
+func (x *CompactResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kappa_v1_plugin_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompactResponse.ProtoReflect.Descriptor instead.
+func (*CompactResponse) Descriptor() ([]byte, []int) {
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *CompactResponse) GetSpans() int64 {
+	if x != nil {
+		return x.Spans
+	}
+	return 0
+}
+
+func (x *CompactResponse) GetBatches() int64 {
+	if x != nil {
+		return x.Batches
+	}
+	return 0
+}
+
+func (x *CompactResponse) GetRowsBefore() int64 {
+	if x != nil {
+		return x.RowsBefore
+	}
+	return 0
+}
+
+func (x *CompactResponse) GetRowsAfter() int64 {
+	if x != nil {
+		return x.RowsAfter
+	}
+	return 0
+}
+
+func (x *CompactResponse) GetDone() bool {
+	if x != nil {
+		return x.Done
+	}
+	return false
+}
+
+func (x *CompactResponse) GetRaced() int64 {
+	if x != nil {
+		return x.Raced
+	}
+	return 0
+}
+
 // AggregateRange sums the aggregate rows of one committed range.
 type AggregateRange struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1364,7 +1509,7 @@ type AggregateRange struct {
 
 func (x *AggregateRange) Reset() {
 	*x = AggregateRange{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[22]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1376,7 +1521,7 @@ func (x *AggregateRange) String() string {
 func (*AggregateRange) ProtoMessage() {}
 
 func (x *AggregateRange) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[22]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1389,7 +1534,7 @@ func (x *AggregateRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AggregateRange.ProtoReflect.Descriptor instead.
 func (*AggregateRange) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{22}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *AggregateRange) GetRange() *OffsetRange {
@@ -1426,7 +1571,7 @@ type StreamAudit struct {
 
 func (x *StreamAudit) Reset() {
 	*x = StreamAudit{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[23]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1438,7 +1583,7 @@ func (x *StreamAudit) String() string {
 func (*StreamAudit) ProtoMessage() {}
 
 func (x *StreamAudit) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[23]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1451,7 +1596,7 @@ func (x *StreamAudit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamAudit.ProtoReflect.Descriptor instead.
 func (*StreamAudit) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{23}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *StreamAudit) GetStream() string {
@@ -1491,7 +1636,7 @@ type AuditResponse struct {
 
 func (x *AuditResponse) Reset() {
 	*x = AuditResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[24]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1503,7 +1648,7 @@ func (x *AuditResponse) String() string {
 func (*AuditResponse) ProtoMessage() {}
 
 func (x *AuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[24]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1516,7 +1661,7 @@ func (x *AuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditResponse.ProtoReflect.Descriptor instead.
 func (*AuditResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{24}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *AuditResponse) GetStreams() []*StreamAudit {
@@ -1548,7 +1693,7 @@ type PluginInfo struct {
 
 func (x *PluginInfo) Reset() {
 	*x = PluginInfo{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[25]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1560,7 +1705,7 @@ func (x *PluginInfo) String() string {
 func (*PluginInfo) ProtoMessage() {}
 
 func (x *PluginInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[25]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1573,7 +1718,7 @@ func (x *PluginInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PluginInfo.ProtoReflect.Descriptor instead.
 func (*PluginInfo) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{25}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *PluginInfo) GetName() string {
@@ -1641,7 +1786,7 @@ type FactLimits struct {
 
 func (x *FactLimits) Reset() {
 	*x = FactLimits{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[26]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1653,7 +1798,7 @@ func (x *FactLimits) String() string {
 func (*FactLimits) ProtoMessage() {}
 
 func (x *FactLimits) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[26]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1666,7 +1811,7 @@ func (x *FactLimits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FactLimits.ProtoReflect.Descriptor instead.
 func (*FactLimits) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{26}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *FactLimits) GetMaxDimensionChars() int32 {
@@ -1724,7 +1869,7 @@ type ConfigField struct {
 
 func (x *ConfigField) Reset() {
 	*x = ConfigField{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[27]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1736,7 +1881,7 @@ func (x *ConfigField) String() string {
 func (*ConfigField) ProtoMessage() {}
 
 func (x *ConfigField) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[27]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1749,7 +1894,7 @@ func (x *ConfigField) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigField.ProtoReflect.Descriptor instead.
 func (*ConfigField) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{27}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ConfigField) GetName() string {
@@ -1894,7 +2039,20 @@ const file_kappa_v1_plugin_proto_rawDesc = "" +
 	"\rCommitRequest\x12\x16\n" +
 	"\x06stream\x18\x01 \x01(\tR\x06stream\x12,\n" +
 	"\x06ranges\x18\x02 \x03(\v2\x14.kappa.v1.RangeStatsR\x06ranges\x12!\n" +
-	"\x04rows\x18\x03 \x03(\v2\r.kappa.v1.RowR\x04rows\"g\n" +
+	"\x04rows\x18\x03 \x03(\v2\r.kappa.v1.RowR\x04rows\"q\n" +
+	"\x0eCompactRequest\x12(\n" +
+	"\x10older_than_nanos\x18\x01 \x01(\x03R\x0eolderThanNanos\x12!\n" +
+	"\fbudget_nanos\x18\x02 \x01(\x03R\vbudgetNanos\x12\x12\n" +
+	"\x04full\x18\x03 \x01(\bR\x04full\"\xab\x01\n" +
+	"\x0fCompactResponse\x12\x14\n" +
+	"\x05spans\x18\x01 \x01(\x03R\x05spans\x12\x18\n" +
+	"\abatches\x18\x02 \x01(\x03R\abatches\x12\x1f\n" +
+	"\vrows_before\x18\x03 \x01(\x03R\n" +
+	"rowsBefore\x12\x1d\n" +
+	"\n" +
+	"rows_after\x18\x04 \x01(\x03R\trowsAfter\x12\x12\n" +
+	"\x04done\x18\x05 \x01(\bR\x04done\x12\x14\n" +
+	"\x05raced\x18\x06 \x01(\x03R\x05raced\"g\n" +
 	"\x0eAggregateRange\x12+\n" +
 	"\x05range\x18\x01 \x01(\v2\x15.kappa.v1.OffsetRangeR\x05range\x12\x12\n" +
 	"\x04rows\x18\x02 \x01(\x03R\x04rows\x12\x14\n" +
@@ -1948,7 +2106,7 @@ const file_kappa_v1_plugin_proto_rawDesc = "" +
 	"\aExtract\x12\x18.kappa.v1.ExtractRequest\x1a\x19.kappa.v1.ExtractResponse\x12)\n" +
 	"\x05Close\x12\x0f.kappa.v1.Empty\x1a\x0f.kappa.v1.Empty\x121\n" +
 	"\bDescribe\x12\x0f.kappa.v1.Empty\x1a\x14.kappa.v1.PluginInfo\x12,\n" +
-	"\bValidate\x12\x0f.kappa.v1.Setup\x1a\x0f.kappa.v1.Empty2\xe9\x02\n" +
+	"\bValidate\x12\x0f.kappa.v1.Setup\x1a\x0f.kappa.v1.Empty2\xa9\x03\n" +
 	"\x04Sink\x12(\n" +
 	"\x04Open\x12\x0f.kappa.v1.Setup\x1a\x0f.kappa.v1.Empty\x12D\n" +
 	"\tPositions\x12\x1a.kappa.v1.PositionsRequest\x1a\x1b.kappa.v1.PositionsResponse\x122\n" +
@@ -1956,7 +2114,8 @@ const file_kappa_v1_plugin_proto_rawDesc = "" +
 	"\x05Close\x12\x0f.kappa.v1.Empty\x1a\x0f.kappa.v1.Empty\x121\n" +
 	"\bDescribe\x12\x0f.kappa.v1.Empty\x1a\x14.kappa.v1.PluginInfo\x12,\n" +
 	"\bValidate\x12\x0f.kappa.v1.Setup\x1a\x0f.kappa.v1.Empty\x121\n" +
-	"\x05Audit\x12\x0f.kappa.v1.Empty\x1a\x17.kappa.v1.AuditResponseB4Z2github.com/kappa-stream/kappa/internal/rpc/kappapbb\x06proto3"
+	"\x05Audit\x12\x0f.kappa.v1.Empty\x1a\x17.kappa.v1.AuditResponse\x12>\n" +
+	"\aCompact\x12\x18.kappa.v1.CompactRequest\x1a\x19.kappa.v1.CompactResponseB4Z2github.com/kappa-stream/kappa/internal/rpc/kappapbb\x06proto3"
 
 var (
 	file_kappa_v1_plugin_proto_rawDescOnce sync.Once
@@ -1970,7 +2129,7 @@ func file_kappa_v1_plugin_proto_rawDescGZIP() []byte {
 	return file_kappa_v1_plugin_proto_rawDescData
 }
 
-var file_kappa_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_kappa_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_kappa_v1_plugin_proto_goTypes = []any{
 	(*Setup)(nil),              // 0: kappa.v1.Setup
 	(*ConfigProblem)(nil),      // 1: kappa.v1.ConfigProblem
@@ -1994,12 +2153,14 @@ var file_kappa_v1_plugin_proto_goTypes = []any{
 	(*RangeStats)(nil),         // 19: kappa.v1.RangeStats
 	(*Row)(nil),                // 20: kappa.v1.Row
 	(*CommitRequest)(nil),      // 21: kappa.v1.CommitRequest
-	(*AggregateRange)(nil),     // 22: kappa.v1.AggregateRange
-	(*StreamAudit)(nil),        // 23: kappa.v1.StreamAudit
-	(*AuditResponse)(nil),      // 24: kappa.v1.AuditResponse
-	(*PluginInfo)(nil),         // 25: kappa.v1.PluginInfo
-	(*FactLimits)(nil),         // 26: kappa.v1.FactLimits
-	(*ConfigField)(nil),        // 27: kappa.v1.ConfigField
+	(*CompactRequest)(nil),     // 22: kappa.v1.CompactRequest
+	(*CompactResponse)(nil),    // 23: kappa.v1.CompactResponse
+	(*AggregateRange)(nil),     // 24: kappa.v1.AggregateRange
+	(*StreamAudit)(nil),        // 25: kappa.v1.StreamAudit
+	(*AuditResponse)(nil),      // 26: kappa.v1.AuditResponse
+	(*PluginInfo)(nil),         // 27: kappa.v1.PluginInfo
+	(*FactLimits)(nil),         // 28: kappa.v1.FactLimits
+	(*ConfigField)(nil),        // 29: kappa.v1.ConfigField
 }
 var file_kappa_v1_plugin_proto_depIdxs = []int32{
 	1,  // 0: kappa.v1.ConfigProblems.problems:type_name -> kappa.v1.ConfigProblem
@@ -2020,10 +2181,10 @@ var file_kappa_v1_plugin_proto_depIdxs = []int32{
 	3,  // 15: kappa.v1.AggregateRange.range:type_name -> kappa.v1.OffsetRange
 	6,  // 16: kappa.v1.StreamAudit.positions:type_name -> kappa.v1.Position
 	19, // 17: kappa.v1.StreamAudit.batches:type_name -> kappa.v1.RangeStats
-	22, // 18: kappa.v1.StreamAudit.aggregates:type_name -> kappa.v1.AggregateRange
-	23, // 19: kappa.v1.AuditResponse.streams:type_name -> kappa.v1.StreamAudit
-	27, // 20: kappa.v1.PluginInfo.config:type_name -> kappa.v1.ConfigField
-	26, // 21: kappa.v1.PluginInfo.fact_limits:type_name -> kappa.v1.FactLimits
+	24, // 18: kappa.v1.StreamAudit.aggregates:type_name -> kappa.v1.AggregateRange
+	25, // 19: kappa.v1.AuditResponse.streams:type_name -> kappa.v1.StreamAudit
+	29, // 20: kappa.v1.PluginInfo.config:type_name -> kappa.v1.ConfigField
+	28, // 21: kappa.v1.PluginInfo.fact_limits:type_name -> kappa.v1.FactLimits
 	0,  // 22: kappa.v1.Source.Open:input_type -> kappa.v1.Setup
 	10, // 23: kappa.v1.Source.Seek:input_type -> kappa.v1.SeekRequest
 	11, // 24: kappa.v1.Source.Poll:input_type -> kappa.v1.PollRequest
@@ -2043,27 +2204,29 @@ var file_kappa_v1_plugin_proto_depIdxs = []int32{
 	8,  // 38: kappa.v1.Sink.Describe:input_type -> kappa.v1.Empty
 	0,  // 39: kappa.v1.Sink.Validate:input_type -> kappa.v1.Setup
 	8,  // 40: kappa.v1.Sink.Audit:input_type -> kappa.v1.Empty
-	9,  // 41: kappa.v1.Source.Open:output_type -> kappa.v1.OpenSourceResponse
-	8,  // 42: kappa.v1.Source.Seek:output_type -> kappa.v1.Empty
-	12, // 43: kappa.v1.Source.Poll:output_type -> kappa.v1.PollResponse
-	13, // 44: kappa.v1.Source.Watermarks:output_type -> kappa.v1.WatermarksResponse
-	8,  // 45: kappa.v1.Source.Close:output_type -> kappa.v1.Empty
-	25, // 46: kappa.v1.Source.Describe:output_type -> kappa.v1.PluginInfo
-	8,  // 47: kappa.v1.Source.Validate:output_type -> kappa.v1.Empty
-	8,  // 48: kappa.v1.Extractor.Open:output_type -> kappa.v1.Empty
-	16, // 49: kappa.v1.Extractor.Extract:output_type -> kappa.v1.ExtractResponse
-	8,  // 50: kappa.v1.Extractor.Close:output_type -> kappa.v1.Empty
-	25, // 51: kappa.v1.Extractor.Describe:output_type -> kappa.v1.PluginInfo
-	8,  // 52: kappa.v1.Extractor.Validate:output_type -> kappa.v1.Empty
-	8,  // 53: kappa.v1.Sink.Open:output_type -> kappa.v1.Empty
-	18, // 54: kappa.v1.Sink.Positions:output_type -> kappa.v1.PositionsResponse
-	8,  // 55: kappa.v1.Sink.Commit:output_type -> kappa.v1.Empty
-	8,  // 56: kappa.v1.Sink.Close:output_type -> kappa.v1.Empty
-	25, // 57: kappa.v1.Sink.Describe:output_type -> kappa.v1.PluginInfo
-	8,  // 58: kappa.v1.Sink.Validate:output_type -> kappa.v1.Empty
-	24, // 59: kappa.v1.Sink.Audit:output_type -> kappa.v1.AuditResponse
-	41, // [41:60] is the sub-list for method output_type
-	22, // [22:41] is the sub-list for method input_type
+	22, // 41: kappa.v1.Sink.Compact:input_type -> kappa.v1.CompactRequest
+	9,  // 42: kappa.v1.Source.Open:output_type -> kappa.v1.OpenSourceResponse
+	8,  // 43: kappa.v1.Source.Seek:output_type -> kappa.v1.Empty
+	12, // 44: kappa.v1.Source.Poll:output_type -> kappa.v1.PollResponse
+	13, // 45: kappa.v1.Source.Watermarks:output_type -> kappa.v1.WatermarksResponse
+	8,  // 46: kappa.v1.Source.Close:output_type -> kappa.v1.Empty
+	27, // 47: kappa.v1.Source.Describe:output_type -> kappa.v1.PluginInfo
+	8,  // 48: kappa.v1.Source.Validate:output_type -> kappa.v1.Empty
+	8,  // 49: kappa.v1.Extractor.Open:output_type -> kappa.v1.Empty
+	16, // 50: kappa.v1.Extractor.Extract:output_type -> kappa.v1.ExtractResponse
+	8,  // 51: kappa.v1.Extractor.Close:output_type -> kappa.v1.Empty
+	27, // 52: kappa.v1.Extractor.Describe:output_type -> kappa.v1.PluginInfo
+	8,  // 53: kappa.v1.Extractor.Validate:output_type -> kappa.v1.Empty
+	8,  // 54: kappa.v1.Sink.Open:output_type -> kappa.v1.Empty
+	18, // 55: kappa.v1.Sink.Positions:output_type -> kappa.v1.PositionsResponse
+	8,  // 56: kappa.v1.Sink.Commit:output_type -> kappa.v1.Empty
+	8,  // 57: kappa.v1.Sink.Close:output_type -> kappa.v1.Empty
+	27, // 58: kappa.v1.Sink.Describe:output_type -> kappa.v1.PluginInfo
+	8,  // 59: kappa.v1.Sink.Validate:output_type -> kappa.v1.Empty
+	26, // 60: kappa.v1.Sink.Audit:output_type -> kappa.v1.AuditResponse
+	23, // 61: kappa.v1.Sink.Compact:output_type -> kappa.v1.CompactResponse
+	42, // [42:62] is the sub-list for method output_type
+	22, // [22:42] is the sub-list for method input_type
 	22, // [22:22] is the sub-list for extension type_name
 	22, // [22:22] is the sub-list for extension extendee
 	0,  // [0:22] is the sub-list for field type_name
@@ -2074,14 +2237,14 @@ func file_kappa_v1_plugin_proto_init() {
 	if File_kappa_v1_plugin_proto != nil {
 		return
 	}
-	file_kappa_v1_plugin_proto_msgTypes[26].OneofWrappers = []any{}
+	file_kappa_v1_plugin_proto_msgTypes[28].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kappa_v1_plugin_proto_rawDesc), len(file_kappa_v1_plugin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   28,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

@@ -616,6 +616,7 @@ const (
 	Sink_Describe_FullMethodName  = "/kappa.v1.Sink/Describe"
 	Sink_Validate_FullMethodName  = "/kappa.v1.Sink/Validate"
 	Sink_Audit_FullMethodName     = "/kappa.v1.Sink/Audit"
+	Sink_Compact_FullMethodName   = "/kappa.v1.Sink/Compact"
 )
 
 // SinkClient is the client API for Sink service.
@@ -630,6 +631,8 @@ type SinkClient interface {
 	Validate(ctx context.Context, in *Setup, opts ...grpc.CallOption) (*Empty, error)
 	// Audit is optional: a sink without it answers Unimplemented.
 	Audit(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*AuditResponse, error)
+	// Compact is optional: a sink without it answers Unimplemented.
+	Compact(ctx context.Context, in *CompactRequest, opts ...grpc.CallOption) (*CompactResponse, error)
 }
 
 type sinkClient struct {
@@ -710,6 +713,16 @@ func (c *sinkClient) Audit(ctx context.Context, in *Empty, opts ...grpc.CallOpti
 	return out, nil
 }
 
+func (c *sinkClient) Compact(ctx context.Context, in *CompactRequest, opts ...grpc.CallOption) (*CompactResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CompactResponse)
+	err := c.cc.Invoke(ctx, Sink_Compact_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SinkServer is the server API for Sink service.
 // All implementations must embed UnimplementedSinkServer
 // for forward compatibility.
@@ -722,6 +735,8 @@ type SinkServer interface {
 	Validate(context.Context, *Setup) (*Empty, error)
 	// Audit is optional: a sink without it answers Unimplemented.
 	Audit(context.Context, *Empty) (*AuditResponse, error)
+	// Compact is optional: a sink without it answers Unimplemented.
+	Compact(context.Context, *CompactRequest) (*CompactResponse, error)
 	mustEmbedUnimplementedSinkServer()
 }
 
@@ -752,6 +767,9 @@ func (UnimplementedSinkServer) Validate(context.Context, *Setup) (*Empty, error)
 }
 func (UnimplementedSinkServer) Audit(context.Context, *Empty) (*AuditResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Audit not implemented")
+}
+func (UnimplementedSinkServer) Compact(context.Context, *CompactRequest) (*CompactResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Compact not implemented")
 }
 func (UnimplementedSinkServer) mustEmbedUnimplementedSinkServer() {}
 func (UnimplementedSinkServer) testEmbeddedByValue()              {}
@@ -900,6 +918,24 @@ func _Sink_Audit_Handler(srv interface{}, ctx context.Context, dec func(interfac
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Sink_Compact_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CompactRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SinkServer).Compact(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Sink_Compact_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SinkServer).Compact(ctx, req.(*CompactRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Sink_ServiceDesc is the grpc.ServiceDesc for Sink service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -934,6 +970,10 @@ var Sink_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Audit",
 			Handler:    _Sink_Audit_Handler,
+		},
+		{
+			MethodName: "Compact",
+			Handler:    _Sink_Compact_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -169,7 +169,9 @@ func TestAggregateTableIsExactlyThe2016Layout(t *testing.T) {
 	// The original job's statement, verbatim, beside the sink's table.
 	if _, err := admin.Exec("CREATE TABLE " + quoteIdent(db) + ".original (start_offset bigint NOT NULL, end_offset bigint NOT NULL, " +
 		"timestamp datetime NOT NULL, partition_id int NOT NULL, count int NOT NULL, " +
-		"PRIMARY KEY (start_offset, end_offset, timestamp, partition_id))"); err != nil {
+		"PRIMARY KEY (start_offset, end_offset, timestamp, partition_id), " +
+		// The one addition: the index for time-range reads (compact.go).
+		"KEY kappa_time (timestamp, partition_id, count))"); err != nil {
 		t.Fatal(err)
 	}
 	got, want := columnsOf(t, admin, db, "twitter"), columnsOf(t, admin, db, "original")

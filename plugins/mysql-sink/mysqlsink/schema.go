@@ -23,6 +23,8 @@ type tableSchema struct {
 	Name       string
 	Columns    []column
 	PrimaryKey []string
+	// Indexes are secondary indexes made with the table (compact.go).
+	Indexes []index
 	// Charset, when set, becomes the table's default character set; string
 	// columns compare bytes (utf8mb4_bin) so that values differing in case
 	// are different keys, as they are to the runtime.
@@ -71,6 +73,7 @@ func aggregateSchema(table string, dimensions []string, sums bool) tableSchema {
 		})
 		s.PrimaryKey = append(s.PrimaryKey, d)
 	}
+	s.Indexes = []index{timeIndex(dimensions, sums)}
 	return s
 }
 
@@ -107,6 +110,9 @@ func batchesSchema(table string) tableSchema {
 			// on_out_of_range: skip; never counted
 			{Name: "lost", Type: "bigint NOT NULL", DataType: "bigint"},
 			{Name: "committed_at", Type: "datetime(6) NOT NULL", DataType: "datetime"},
+			// how many committed batches the row stands for: 1, or more
+			// once compaction merged a span (compact.go)
+			{Name: colBatches, Type: "bigint NOT NULL DEFAULT 1", DataType: "bigint"},
 		},
 		PrimaryKey: []string{"pipeline", "stream", "partition_id", "start_offset"},
 		Charset:    "utf8mb4 COLLATE=utf8mb4_bin",
@@ -142,7 +148,15 @@ func createTableSQL(s tableSchema) string {
 	}
 	b.WriteString("PRIMARY KEY (")
 	b.WriteString(quoteIdents(s.PrimaryKey))
-	b.WriteString(")) ENGINE=InnoDB")
+	b.WriteString(")")
+	for _, ix := range s.Indexes {
+		b.WriteString(", KEY ")
+		b.WriteString(quoteIdent(ix.Name))
+		b.WriteString(" (")
+		b.WriteString(quoteIdents(ix.Columns))
+		b.WriteString(")")
+	}
+	b.WriteString(") ENGINE=InnoDB")
 	if s.Charset != "" {
 		b.WriteString(" DEFAULT CHARSET=")
 		b.WriteString(s.Charset)

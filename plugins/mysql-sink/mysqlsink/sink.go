@@ -86,12 +86,18 @@ func (s *Sink) Open(ctx context.Context, setup sdk.Setup) error {
 	aggregate := aggregateSchema(cfg.Table, setup.Dimensions, setup.Sums())
 	offsets := offsetsSchema(cfg.OffsetsTable)
 	batches := batchesSchema(cfg.BatchesTable)
+	// A batches table made before compaction lacks its batches column.
+	if err := addBatchesColumn(ctx, db, dc.DBName, batches); err != nil {
+		db.Close()
+		return fmt.Errorf("mysql-sink: %s: %w", server, err)
+	}
 	for _, t := range []tableSchema{offsets, batches, aggregate} {
 		if err := ensureTable(ctx, db, dc.DBName, t); err != nil {
 			db.Close()
 			return fmt.Errorf("mysql-sink: %s: %w", server, err)
 		}
 	}
+	suggestTimeIndex(ctx, db, dc.DBName, aggregate)
 	s.pipeline = setup.Pipeline
 	s.dimensions = len(setup.Dimensions)
 	s.sums = setup.Sums()

@@ -1,6 +1,9 @@
 package mysqlsink
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // maxRowsPerInsert bounds one multi-row INSERT, keeping statements well
 // under max_allowed_packet while a typical batch still needs only one.
@@ -46,7 +49,8 @@ func newStatements(offsets tableSchema, aggregate tableSchema, batches tableSche
 		aggregateTable:   aggregate.Name,
 		aggregateColumns: columnNames(aggregate),
 		batchesTable:     batches.Name,
-		batchesColumns:   columnNames(batches),
+		// The batches column keeps its default of 1 on commit.
+		batchesColumns: slices.DeleteFunc(columnNames(batches), func(c string) bool { return c == colBatches }),
 	}
 	s.fullRows = insertSQL(s.aggregateTable, s.aggregateColumns, maxRowsPerInsert)
 	s.fullBatches = insertSQL(s.batchesTable, s.batchesColumns, maxRowsPerInsert)

@@ -17,7 +17,8 @@ func TestCreateAggregateTableIsThe2016Layout(t *testing.T) {
 	got := createTableSQL(aggregateSchema("twitter", nil, false))
 	want := "CREATE TABLE IF NOT EXISTS `twitter` (`start_offset` bigint NOT NULL, `end_offset` bigint NOT NULL, " +
 		"`timestamp` datetime NOT NULL, `partition_id` int NOT NULL, `count` int NOT NULL, " +
-		"PRIMARY KEY (`start_offset`, `end_offset`, `timestamp`, `partition_id`)) ENGINE=InnoDB"
+		"PRIMARY KEY (`start_offset`, `end_offset`, `timestamp`, `partition_id`), " +
+		"KEY `kappa_time` (`timestamp`, `partition_id`, `count`)) ENGINE=InnoDB"
 	if got != want {
 		t.Fatalf("got\n%s\nwant\n%s", got, want)
 	}
@@ -28,7 +29,8 @@ func TestCreateAggregateTableWithDimensions(t *testing.T) {
 	for _, part := range []string{
 		"CREATE TABLE IF NOT EXISTS `tweets_by_lang` (",
 		"`count` int NOT NULL, `lang` varchar(191) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL, `country` varchar(191)",
-		"PRIMARY KEY (`start_offset`, `end_offset`, `timestamp`, `partition_id`, `lang`, `country`))",
+		"PRIMARY KEY (`start_offset`, `end_offset`, `timestamp`, `partition_id`, `lang`, `country`), " +
+			"KEY `kappa_time` (`timestamp`, `partition_id`, `lang`, `country`, `count`))",
 	} {
 		if !strings.Contains(got, part) {
 			t.Errorf("%s\ndoes not contain\n%s", got, part)
@@ -189,7 +191,7 @@ func TestCreateAggregateTableWithSum(t *testing.T) {
 	got := createTableSQL(aggregateSchema("t", []string{"lang"}, true))
 	for _, part := range []string{
 		"`count` int NOT NULL, `sum` double NOT NULL, `lang` varchar(191)",
-		"PRIMARY KEY (`start_offset`, `end_offset`, `timestamp`, `partition_id`, `lang`))",
+		"PRIMARY KEY (`start_offset`, `end_offset`, `timestamp`, `partition_id`, `lang`), KEY `kappa_time` (`timestamp`, `partition_id`, `lang`, `count`, `sum`))",
 	} {
 		if !strings.Contains(got, part) {
 			t.Errorf("%s\ndoes not contain\n%s", got, part)
