@@ -85,7 +85,7 @@ func run(ctx context.Context, file string, drain bool, logger *slog.Logger) erro
 	}
 	defer closeQuietly(sink)
 
-	logger.Info("pipeline started", "pipeline", p.Name, "file", file, "stream", info.Stream,
+	logger.Info("pipeline started", "pipeline", p.Name, "file", file, "stream", info.Stream, "stream_id", info.StreamID,
 		"window", p.Window, "drain", drain, "source", paths[0], "extractor", paths[1], "sink", paths[2])
 	eng := engine.New(engine.Config{
 		Window:         p.Window,
@@ -97,6 +97,7 @@ func run(ctx context.Context, file string, drain bool, logger *slog.Logger) erro
 		Drain:          drain,
 		OnFenced:       fencedPolicy(p.OnFenced),
 		Logger:         logger,
+		StreamID:       info.StreamID,
 	}, info.Stream, source, extractor, sink)
 	if err := eng.Run(ctx); err != nil {
 		return fmt.Errorf("pipeline %s: %w", p.Name, err)

@@ -53,6 +53,10 @@ type Config struct {
 	OnFenced FencedPolicy
 	// Logger receives one line per batch and every recovery (default: slog.Default()).
 	Logger *slog.Logger
+	// StreamID is the identity of the stream instance the source reported
+	// from Open (sdk.SourceInfo.StreamID), committed with the positions;
+	// positions committed under another are refused (identity.go).
+	StreamID string
 }
 
 func (c *Config) setDefaults() {
@@ -213,6 +217,12 @@ func (e *Engine) resume(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read committed positions: %w", err)
 	}
+	if err := e.checkIdentity(positions); err != nil {
+		return err
+	}
+	if err := e.checkWithinLog(ctx, positions); err != nil {
+		return err
+	}
 	e.committed = make(map[int32]int64, len(positions))
 	for _, p := range positions {
 		e.committed[p.Partition] = p.NextOffset
@@ -305,7 +315,8 @@ type batchStats struct {
 }
 
 // process extracts and aggregates a batch into the commit that records it.
-// Partitions whose range is empty are left out: there is nothing to advance.
+// Partitions whose range is empty are left out: there is nothing to advance,
+// unless the range is an anchor (identity.go).
 func (e *Engine) process(ctx context.Context, b sdk.Batch) (sdk.Commit, batchStats, error) {
 	var stats batchStats
 	var records []sdk.Record
@@ -313,7 +324,7 @@ func (e *Engine) process(ctx context.Context, b sdk.Batch) (sdk.Commit, batchSta
 	ranges := make(map[int32]sdk.OffsetRange, len(b.Partitions))
 	rangeStats := make(map[int32]*sdk.RangeStats, len(b.Partitions))
 	for _, p := range b.Partitions {
-		if p.End == p.Start {
+		if p.End == p.Start && !e.isAnchor(p) {
 			continue
 		}
 		ranges[p.Partition] = p.OffsetRange
@@ -372,7 +383,7 @@ func (e *Engine) process(ctx context.Context, b sdk.Batch) (sdk.Commit, batchSta
 		stats.Rejected = int64(len(e.out.Rejected))
 	}
 
-	commit := sdk.Commit{Stream: e.stream, Rows: agg.result(ranges)}
+	commit := sdk.Commit{Stream: e.stream, StreamID: e.cfg.StreamID, Rows: agg.result(ranges)}
 	for _, p := range slices.Sorted(maps.Keys(rangeStats)) {
 		commit.Ranges = append(commit.Ranges, *rangeStats[p])
 	}

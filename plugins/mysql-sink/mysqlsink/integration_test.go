@@ -307,10 +307,10 @@ func TestCommitRejectsInvalidInputWithoutWriting(t *testing.T) {
 	db, admin := testDatabase(t)
 	s := openSink(t, sdk.Setup{Config: sinkConfig(db, "")})
 	c := rangeCommit(0, 0, 10, 1)
-	c.Ranges = append(c.Ranges, sdk.RangeStats{OffsetRange: sdk.OffsetRange{Partition: 1, Start: 5, End: 5}})
+	c.Ranges = append(c.Ranges, sdk.RangeStats{OffsetRange: sdk.OffsetRange{Partition: 1, Start: 5, End: 5}, Records: 2})
 	err := s.Commit(context.Background(), c)
 	if err == nil || errors.Is(err, sdk.ErrFenced) {
-		t.Fatalf("empty range: got %v, want a non-fenced error", err)
+		t.Fatalf("empty range holding records: got %v, want a non-fenced error", err)
 	}
 	if got := positions(t, s); len(got) != 0 {
 		t.Fatalf("positions %v after a rejected commit", got)
