@@ -130,7 +130,7 @@ func TestOpenCreatesDatabaseAndTables(t *testing.T) {
 		}
 		got = append(got, name+"/"+engine)
 	}
-	if want := "kappa_batches/InnoDB kappa_offsets/InnoDB twitter/InnoDB"; strings.Join(got, " ") != want {
+	if want := "kappa_batches/InnoDB kappa_offsets/InnoDB kappa_tables/InnoDB twitter/InnoDB"; strings.Join(got, " ") != want {
 		t.Fatalf("tables %v, want %s", got, want)
 	}
 	// A second Open finds the tables and accepts them.
@@ -208,7 +208,7 @@ func TestCommitThenPositionsAndTheOriginalQuery(t *testing.T) {
 		t.Fatalf("positions %v, want 0:180 1:45 2:3", got)
 	}
 	// Another pipeline on the same stream has positions of its own.
-	other := openSink(t, sdk.Setup{Pipeline: "other", Config: sinkConfig(db, "")})
+	other := openSink(t, sdk.Setup{Pipeline: "other", Config: []byte(fmt.Sprintf("dsn: '%s%s'\ntable: other\n", serverDSN, db))})
 	if got := positions(t, other); len(got) != 0 {
 		t.Fatalf("other pipeline sees positions %v", got)
 	}

@@ -2,13 +2,15 @@
 // aggregates together with the positions they were read up to, in one
 // transaction per batch, so that a crash can neither lose nor double count.
 //
-// Three tables live in the DSN's database, all created when missing:
+// Four tables live in the DSN's database, all created when missing:
 //   - the aggregate table, laid out exactly like the 2016 job's table
 //     (plus one column per dimension), one row per (range, window[, dims]);
 //   - the offsets table, one row per (pipeline, stream, partition) holding
 //     next_offset: the single source of truth for progress;
 //   - the batches table, one row per committed range with what was read in
-//     it, for audits.
+//     it, for audits;
+//   - the tables table, the pipeline owning each aggregate table
+//     (ownership.go): a second pipeline on one table is refused.
 //
 // Commit advances every partition's position with a conditional UPDATE
 // whose matched-row count is checked (the fence), inserts the rows and
@@ -86,18 +88,23 @@ func (s *Sink) Open(ctx context.Context, setup sdk.Setup) error {
 	aggregate := aggregateSchema(cfg.Table, setup.Dimensions, setup.Sums())
 	offsets := offsetsSchema(cfg.OffsetsTable)
 	batches := batchesSchema(cfg.BatchesTable)
-	for _, t := range []tableSchema{offsets, batches, aggregate} {
+	for _, t := range []tableSchema{offsets, batches, tablesSchema(cfg.TablesTable), aggregate} {
 		if err := ensureTable(ctx, db, dc.DBName, t); err != nil {
 			db.Close()
 			return fmt.Errorf("mysql-sink: %s: %w", server, err)
 		}
+	}
+	stmts := newStatements(offsets, aggregate, batches)
+	if err := claimTable(ctx, db, dc.DBName, setup.Pipeline, stmts, cfg.TablesTable); err != nil {
+		db.Close()
+		return fmt.Errorf("mysql-sink: %s: %w", server, err)
 	}
 	s.pipeline = setup.Pipeline
 	s.dimensions = len(setup.Dimensions)
 	s.sums = setup.Sums()
 	s.server = server
 	s.db = db
-	s.stmts = newStatements(offsets, aggregate, batches)
+	s.stmts = stmts
 	return nil
 }
 
