@@ -21,7 +21,8 @@ import (
 // runtime runs on the same pipeline for a while. In the full run
 // (KAPPA_CHAOS_FULL=1, `make chaos`) MariaDB is also restarted once. Then
 // a drain must make every minute equal the ground truth, and the audit
-// must be clean.
+// must be clean. The full run then recreates the topic: the runtime must
+// refuse it.
 //
 // The seed is printed; KAPPA_CHAOS_SEED=N replays the same schedule of
 // kills and the same records (process timing is the only thing a seed
@@ -167,6 +168,19 @@ func TestChaos(t *testing.T) {
 	code, audit := runAudit(t, pipelineFile, env)
 	if code != 0 {
 		t.Errorf("audit after chaos: exit %d\n%s", code, audit)
+	}
+	if os.Getenv("KAPPA_CHAOS_FULL") != "" {
+		// The topic deleted and created again, written past the old
+		// positions: refused clearly, never followed (identity_test.go).
+		recreateTopic(t, broker, "twitter", 8)
+		for p := range 8 {
+			produceTweetsTo(t, broker, "twitter", p, 0, 500)
+		}
+		if res := runRuntime(t, pipelineFile, env, "--drain"); res.err == nil || !strings.Contains(res.stderr, "deleted and created again") {
+			t.Errorf("drain of the recreated topic: %v, want a refusal naming it\n%s", res.err, tail(res.stderr))
+		}
+		compareMinutes(t, perMinute(t, db, dbName, "twitter"), result.truth)
+		kills["topic recreated"]++
 	}
 
 	commits := 0

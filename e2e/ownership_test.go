@@ -32,6 +32,9 @@ func TestSecondPipelineOnATableIsRefused(t *testing.T) {
 		t.Fatalf("drain of a.yaml: %v, %d facts\n%s", res.err, res.facts, tail(res.stderr))
 	}
 	before := perMinute(t, db, dbName, "twitter")
+	// More records, so that b's batches would not repeat a's keys.
+	produceTweetsTo(t, broker, "twitter", 0, 6, 3)
+	produceTweetsTo(t, broker, "twitter", 1, 6, 3)
 
 	res := runRuntime(t, b, env, "--drain")
 	if res.err == nil {

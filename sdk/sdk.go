@@ -172,16 +172,18 @@ type Source interface {
 	// their memory may be reused by the next Poll.
 	//
 	// Anchors: a partition that Seek gave no position starts where the
-	// source resolves its configured start (a log's start or end, which
-	// move). The first Poll after Seek (or after the source starts reading
-	// a partition added later) must report that start L for each such
-	// partition: as the Start of a range holding records, or as an empty
-	// range [L, L) when it has none yet. The runtime commits an empty range
-	// only for a partition that has no committed position, where it
-	// records L as that position: records written afterwards, even while
-	// the runtime is down, are read from L on, and a start that moved
-	// (retention deleted offsets from L) is noticed instead of skipped.
-	// Empty ranges of partitions that have a position are ignored.
+	// source resolves its configured start. When that start can move
+	// between Seeks (a log's end, a log start that retention moves), the
+	// first Poll after Seek (or after the source starts reading a
+	// partition added later) must report it, L, for each such partition:
+	// as the Start of a range holding records, or as an empty range
+	// [L, L) when it has none yet. The runtime commits an empty range only
+	// for a partition that has no committed position, where it records L
+	// as that position: records written afterwards, even while the
+	// runtime is down, are read from L on, and offsets deleted from L on
+	// are noticed instead of skipped. A source whose start is fixed (line
+	// 0 of a file) may leave anchors out. Empty ranges of partitions that
+	// have a position are ignored.
 	Poll(ctx context.Context, limits Limits) (Batch, error)
 	// Watermarks reports the current log start and end of every partition.
 	Watermarks(ctx context.Context) ([]Watermark, error)
