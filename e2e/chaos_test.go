@@ -170,8 +170,8 @@ func TestChaos(t *testing.T) {
 		t.Errorf("audit after chaos: exit %d\n%s", code, audit)
 	}
 	if os.Getenv("KAPPA_CHAOS_FULL") != "" {
-		// The topic deleted and created again, written past the old
-		// positions: refused clearly, never followed (identity_test.go).
+		// The topic deleted and created again, and written: refused
+		// clearly, never followed (identity_test.go).
 		recreateTopic(t, broker, "twitter", 8)
 		for p := range 8 {
 			produceTweetsTo(t, broker, "twitter", p, 0, 500)
