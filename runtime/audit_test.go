@@ -63,7 +63,10 @@ func TestAuditFindsEachKindOfProblem(t *testing.T) {
 		{"more records than offsets", func(a *sdk.StreamAudit) { a.Batches[3].Records = 11 }, "11 records read and 0 offsets lost of 10 offsets"},
 		{"more lost than offsets", func(a *sdk.StreamAudit) { a.Batches[3].Lost = 3 }, "9 records read and 3 offsets lost of 10 offsets"},
 		{"records without outcome", func(a *sdk.StreamAudit) { a.Batches[0].Facts, a.Aggregates[0].Count = 8, 8 }, "8 facts for 9 records"},
-		{"position without ranges", func(a *sdk.StreamAudit) { a.Positions = append(a.Positions, sdk.Position{Partition: 2, NextOffset: 4}) }, "partition 2: committed position 4 but no committed range"},
+		{"rows of an anchored partition", func(a *sdk.StreamAudit) {
+			a.Positions = append(a.Positions, sdk.Position{Partition: 2, NextOffset: 4})
+			a.Aggregates = append(a.Aggregates, agg(2, 0, 4, 1, 3))
+		}, "partition 2: 1 aggregate rows counting 3 carry range [0, 4), which no commit"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			a := clean()
@@ -78,5 +81,20 @@ func TestAuditFindsEachKindOfProblem(t *testing.T) {
 				t.Errorf("a failed audit printed clean:\n%s", out.String())
 			}
 		})
+	}
+}
+
+// A position without ranges is an anchor (sdk.Source.Poll): where a
+// partition starts, nothing read yet. It is clean.
+func TestAuditTakesAPositionWithoutRangesForAnAnchor(t *testing.T) {
+	a := clean()
+	a.Positions = append(a.Positions, sdk.Position{Partition: 2, NextOffset: 4})
+	r := checkAudit(a)
+	if len(r.problems) != 0 {
+		t.Fatalf("problems %q, want none", r.problems)
+	}
+	p := r.partitions[len(r.partitions)-1]
+	if p.partition != 2 || p.first != 4 || p.next != 4 || p.batches != 0 {
+		t.Errorf("anchored partition summed as %+v, want first = next = 4 and no batches", *p)
 	}
 }

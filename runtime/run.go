@@ -109,7 +109,7 @@ func run(ctx context.Context, file string, drain bool, logger *slog.Logger) erro
 		return pluginError(p, bs[2], err)
 	}
 
-	logger.Info("pipeline started", "pipeline", p.Name, "file", file, "stream", info.Stream,
+	logger.Info("pipeline started", "pipeline", p.Name, "file", file, "stream", info.Stream, "stream_id", info.StreamID,
 		"window", p.Window, "drain", drain, "source", paths[0], "extractor", paths[1], "sink", paths[2])
 	eng := engine.New(engine.Config{
 		Window:         p.Window,
@@ -124,6 +124,7 @@ func run(ctx context.Context, file string, drain bool, logger *slog.Logger) erro
 		RetryFor:       p.GiveUpAfter,
 		Logger:         logger,
 		Compaction:     compaction(p.Compaction),
+		StreamID:       info.StreamID,
 	}, info.Stream, source, extractor, sink)
 	if err := eng.Run(ctx); err != nil {
 		return fmt.Errorf("pipeline %s: %w", p.Name, err)

@@ -43,7 +43,7 @@ func rangeFromPB(r *pb.OffsetRange) OffsetRange {
 func positionsToPB(ps []Position) []*pb.Position {
 	out := make([]*pb.Position, len(ps))
 	for i, p := range ps {
-		out[i] = &pb.Position{Partition: p.Partition, NextOffset: p.NextOffset}
+		out[i] = &pb.Position{Partition: p.Partition, NextOffset: p.NextOffset, StreamId: p.StreamID}
 	}
 	return out
 }
@@ -51,7 +51,7 @@ func positionsToPB(ps []Position) []*pb.Position {
 func positionsFromPB(ps []*pb.Position) []Position {
 	out := make([]Position, len(ps))
 	for i, p := range ps {
-		out[i] = Position{Partition: p.GetPartition(), NextOffset: p.GetNextOffset()}
+		out[i] = Position{Partition: p.GetPartition(), NextOffset: p.GetNextOffset(), StreamID: p.GetStreamId()}
 	}
 	return out
 }
@@ -88,7 +88,7 @@ func verdictsFromPB(vs []*pb.Verdict, out []Verdict) []Verdict {
 }
 
 func commitToPB(c Commit) *pb.CommitRequest {
-	out := &pb.CommitRequest{Stream: c.Stream, Ranges: make([]*pb.RangeStats, len(c.Ranges)), Rows: make([]*pb.Row, len(c.Rows))}
+	out := &pb.CommitRequest{Stream: c.Stream, StreamId: c.StreamID, Ranges: make([]*pb.RangeStats, len(c.Ranges)), Rows: make([]*pb.Row, len(c.Rows))}
 	for i, r := range c.Ranges {
 		out.Ranges[i] = &pb.RangeStats{Range: rangeToPB(r.OffsetRange), Records: r.Records, Facts: r.Facts, Skipped: r.Skipped, Rejected: r.Rejected, Lost: r.Lost}
 	}
@@ -99,7 +99,7 @@ func commitToPB(c Commit) *pb.CommitRequest {
 }
 
 func commitFromPB(req *pb.CommitRequest) Commit {
-	c := Commit{Stream: req.GetStream(), Ranges: make([]RangeStats, len(req.GetRanges())), Rows: make([]Row, len(req.GetRows()))}
+	c := Commit{Stream: req.GetStream(), StreamID: req.GetStreamId(), Ranges: make([]RangeStats, len(req.GetRanges())), Rows: make([]Row, len(req.GetRows()))}
 	for i, r := range req.GetRanges() {
 		c.Ranges[i] = RangeStats{OffsetRange: rangeFromPB(r.GetRange()), Records: r.GetRecords(), Facts: r.GetFacts(), Skipped: r.GetSkipped(), Rejected: r.GetRejected(), Lost: r.GetLost()}
 	}

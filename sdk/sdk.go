@@ -110,6 +110,10 @@ func (b Batch) Release() { b.lease.release() }
 type Position struct {
 	Partition  int32
 	NextOffset int64
+	// StreamID is the SourceInfo.StreamID of the stream instance the
+	// position was committed for (Commit.StreamID); empty when the source
+	// reported none or an older sink stored none.
+	StreamID string
 }
 
 // Watermark describes a partition's log at one instant.
@@ -127,6 +131,13 @@ type SourceInfo struct {
 	// Stream names what is read (a Kafka topic). Positions are kept per
 	// (pipeline, stream, partition).
 	Stream string
+	// StreamID identifies this instance of the stream, where a name can be
+	// reused: a Kafka topic's ID, which changes when the topic is deleted
+	// and created again. The runtime commits it with the positions and
+	// refuses to resume from positions committed under another ID, since
+	// their offsets belong to records that are gone. Empty when the source
+	// cannot tell; then nothing is checked.
+	StreamID string
 }
 
 // Limits bounds one Poll.
@@ -163,6 +174,20 @@ type Source interface {
 	// return an empty batch. A range may hold no records (only markers).
 	// The SDK has copied the records' keys and values when Poll returns:
 	// their memory may be reused by the next Poll.
+	//
+	// Anchors: a partition that Seek gave no position starts where the
+	// source resolves its configured start. When that start can move
+	// between Seeks (a log's end, a log start that retention moves), the
+	// first Poll after Seek (or after the source starts reading a
+	// partition added later) must report it, L, for each such partition:
+	// as the Start of a range holding records, or as an empty range
+	// [L, L) when it has none yet. The runtime commits an empty range only
+	// for a partition that has no committed position, where it records L
+	// as that position: records written afterwards, even while the
+	// runtime is down, are read from L on, and offsets deleted from L on
+	// are noticed instead of skipped. A source whose start is fixed (line
+	// 0 of a file) may leave anchors out. Empty ranges of partitions that
+	// have a position are ignored.
 	Poll(ctx context.Context, limits Limits) (Batch, error)
 	// Watermarks reports the current log start and end of every partition.
 	Watermarks(ctx context.Context) ([]Watermark, error)
@@ -264,8 +289,11 @@ type RangeStats struct {
 // the batch included even when it produced no row, and the aggregate rows.
 type Commit struct {
 	Stream string
-	Ranges []RangeStats
-	Rows   []Row
+	// StreamID is SourceInfo.StreamID; the sink stores it with the
+	// positions and returns it in Position.StreamID.
+	StreamID string
+	Ranges   []RangeStats
+	Rows     []Row
 }
 
 // ErrFenced is returned by Sink.Commit when a range's Start is not the
@@ -277,13 +305,18 @@ type Sink interface {
 	// Open checks the config, connects and creates what is missing.
 	Open(ctx context.Context, setup Setup) error
 	// Positions returns the committed position of every partition of stream
-	// that has one.
+	// that has one, each with the StreamID of the commit that stored it.
 	Positions(ctx context.Context, stream string) ([]Position, error)
 	// Commit stores c atomically: for every range, advance the partition's
-	// position from Start to End only if it still is Start, and insert the
-	// rows, all in one transaction. If any position differs, nothing is
-	// stored and the error wraps ErrFenced. Any other error may leave the
-	// outcome unknown; the runtime resolves it by reading Positions again.
+	// position from Start to End only if it still is Start (a partition
+	// without a position gets one at End), store c.StreamID with it, and
+	// insert the rows, all in one transaction. If any position differs,
+	// nothing is stored and the error wraps ErrFenced. Any other error may
+	// leave the outcome unknown; the runtime resolves it by reading
+	// Positions again. An empty range [L, L) is an anchor (see
+	// Source.Poll): it carries no rows and creates the partition's
+	// position at L, or is fenced like any range if the partition has a
+	// position other than L.
 	Commit(ctx context.Context, c Commit) error
 	// Close releases connections.
 	Close(ctx context.Context) error

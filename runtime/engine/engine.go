@@ -60,6 +60,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Compaction is when the sink rolls settled history up (compact.go).
 	Compaction Compaction
+	// StreamID is the identity of the stream instance the source reported
+	// from Open (sdk.SourceInfo.StreamID), committed with the positions;
+	// positions committed under another are refused (identity.go).
+	StreamID string
 }
 
 func (c *Config) setDefaults() {
@@ -259,6 +263,9 @@ func (e *Engine) resume(ctx context.Context) error {
 	if err := checkPositions(e.stream, positions); err != nil {
 		return err
 	}
+	if err := e.checkIdentity(positions); err != nil {
+		return err
+	}
 	sourceCtx, cancel := context.WithTimeout(ctx, e.cfg.PollTimeout)
 	defer cancel()
 	marks, err := e.source.Watermarks(sourceCtx)
@@ -266,6 +273,9 @@ func (e *Engine) resume(ctx context.Context) error {
 		return fmt.Errorf("read the source's partitions: %w", err)
 	}
 	if err := checkKnownPartitions(e.stream, positions, marks); err != nil {
+		return err
+	}
+	if err := e.checkWithinLog(positions, marks); err != nil {
 		return err
 	}
 	e.committed = make(map[int32]int64, len(positions))
@@ -336,7 +346,8 @@ type batchStats struct {
 }
 
 // process extracts and aggregates a batch into the commit that records it.
-// Partitions whose range is empty are left out: there is nothing to advance.
+// Partitions whose range is empty are left out: there is nothing to advance,
+// unless the range is an anchor (identity.go).
 func (e *Engine) process(ctx context.Context, b sdk.Batch) (sdk.Commit, batchStats, error) {
 	var stats batchStats
 	var records []sdk.Record
@@ -344,7 +355,7 @@ func (e *Engine) process(ctx context.Context, b sdk.Batch) (sdk.Commit, batchSta
 	ranges := make(map[int32]sdk.OffsetRange, len(b.Partitions))
 	rangeStats := make(map[int32]*sdk.RangeStats, len(b.Partitions))
 	for _, p := range b.Partitions {
-		if p.End == p.Start {
+		if p.End == p.Start && !e.isAnchor(p) {
 			continue
 		}
 		ranges[p.Partition] = p.OffsetRange
@@ -404,7 +415,7 @@ func (e *Engine) process(ctx context.Context, b sdk.Batch) (sdk.Commit, batchSta
 		stats.Rejected = int64(len(e.out.Rejected))
 	}
 
-	commit := sdk.Commit{Stream: e.stream, Rows: agg.result(ranges)}
+	commit := sdk.Commit{Stream: e.stream, StreamID: e.cfg.StreamID, Rows: agg.result(ranges)}
 	for _, p := range slices.Sorted(maps.Keys(rangeStats)) {
 		commit.Ranges = append(commit.Ranges, *rangeStats[p])
 	}

@@ -17,9 +17,9 @@ var errNotSeeked = errors.New("source was restarted and has not been seeked to t
 // Source is a supervised sdk.Source.
 type Source struct {
 	p *Plugin
-	// stream is what the first Open reported; a restarted source must
-	// read the same stream.
-	stream string
+	// info is what the first Open reported; a restarted source must read
+	// the same stream, and the same instance of it.
+	info sdk.SourceInfo
 	// seeked is the process last seeked; Poll refuses any other.
 	seeked *launch.Process
 }
@@ -37,12 +37,19 @@ func (s *Source) Open(ctx context.Context, setup sdk.Setup) (sdk.SourceInfo, err
 	if err != nil {
 		return info, err
 	}
-	s.stream = info.Stream
+	s.info = info
 	s.p.mu.Lock()
 	s.p.open = func(ctx context.Context, proc *launch.Process) error {
 		again, err := proc.Source().Open(ctx, setup)
-		if err == nil && again.Stream != s.stream {
-			return fmt.Errorf("restarted source reads stream %q, not %q", again.Stream, s.stream)
+		if err == nil && again.Stream != s.info.Stream {
+			return fmt.Errorf("restarted source reads stream %q, not %q", again.Stream, s.info.Stream)
+		}
+		if err == nil && again.StreamID != s.info.StreamID {
+			// The stream was deleted and created again while running: its
+			// offsets no longer name what the positions counted.
+			return sdk.Permanent(fmt.Errorf("restarted source reads stream %s with ID %s, but the run began on ID %s: "+
+				"the stream was deleted and created again; delete the pipeline's positions (and its rows) or run it as a new pipeline",
+				again.Stream, again.StreamID, s.info.StreamID))
 		}
 		return err
 	}

@@ -119,7 +119,8 @@ func expectPositions(ctx context.Context, s sdk.Sink, stream string, want map[in
 }
 
 // checkRoundTrip: a new stream has no positions; each commit's Ends read
-// back, from the same sink and from a sink opened afterwards.
+// back, from the same sink and from a sink opened afterwards, an anchor's
+// too.
 func checkRoundTrip(ctx context.Context, f SinkFixture) error {
 	stream := streamName()
 	s, err := openSink(ctx, f)
@@ -138,6 +139,9 @@ func checkRoundTrip(ctx context.Context, f SinkFixture) error {
 		// ranges that hold no row still advance; a partition without a
 		// position starts at its first range
 		{commitOf(f, stream, rng(0, 10, 25), rng(1, 5, 8), rng(2, 40, 42)), map[int32]int64{0: 25, 1: 8, 2: 42}},
+		// an anchor (an empty range, no rows) places a partition's first
+		// position (sdk.Source.Poll)
+		{sdk.Commit{Stream: stream, Ranges: []sdk.RangeStats{{OffsetRange: rng(3, 7, 7)}}}, map[int32]int64{0: 25, 1: 8, 2: 42, 3: 7}},
 	}
 	steps[1].commit.Rows = steps[1].commit.Rows[:1]
 	for i, st := range steps {
@@ -153,7 +157,7 @@ func checkRoundTrip(ctx context.Context, f SinkFixture) error {
 		return err
 	}
 	defer again.Close(context.WithoutCancel(ctx))
-	return expectPositions(ctx, again, stream, steps[1].want, ErrPositionsLost, "reopening")
+	return expectPositions(ctx, again, stream, steps[len(steps)-1].want, ErrPositionsLost, "reopening")
 }
 
 // checkFenced: two sinks read the same positions; once one has committed,

@@ -443,9 +443,12 @@ func (x *ArenaSpan) GetLength() int64 {
 }
 
 type Position struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Partition     int32                  `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
-	NextOffset    int64                  `protobuf:"varint,2,opt,name=next_offset,json=nextOffset,proto3" json:"next_offset,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Partition  int32                  `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
+	NextOffset int64                  `protobuf:"varint,2,opt,name=next_offset,json=nextOffset,proto3" json:"next_offset,omitempty"`
+	// stream_id is the identity of the stream instance the position was
+	// committed for (Commit.stream_id); empty when unknown.
+	StreamId      string `protobuf:"bytes,3,opt,name=stream_id,json=streamId,proto3" json:"stream_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -492,6 +495,13 @@ func (x *Position) GetNextOffset() int64 {
 		return x.NextOffset
 	}
 	return 0
+}
+
+func (x *Position) GetStreamId() string {
+	if x != nil {
+		return x.StreamId
+	}
+	return ""
 }
 
 type Watermark struct {
@@ -591,8 +601,11 @@ func (*Empty) Descriptor() ([]byte, []int) {
 }
 
 type OpenSourceResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Stream        string                 `protobuf:"bytes,1,opt,name=stream,proto3" json:"stream,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Stream string                 `protobuf:"bytes,1,opt,name=stream,proto3" json:"stream,omitempty"`
+	// stream_id identifies this instance of the stream (a Kafka topic ID);
+	// empty when the source cannot tell.
+	StreamId      string `protobuf:"bytes,2,opt,name=stream_id,json=streamId,proto3" json:"stream_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -630,6 +643,13 @@ func (*OpenSourceResponse) Descriptor() ([]byte, []int) {
 func (x *OpenSourceResponse) GetStream() string {
 	if x != nil {
 		return x.Stream
+	}
+	return ""
+}
+
+func (x *OpenSourceResponse) GetStreamId() string {
+	if x != nil {
+		return x.StreamId
 	}
 	return ""
 }
@@ -1297,6 +1317,7 @@ type CommitRequest struct {
 	Stream        string                 `protobuf:"bytes,1,opt,name=stream,proto3" json:"stream,omitempty"`
 	Ranges        []*RangeStats          `protobuf:"bytes,2,rep,name=ranges,proto3" json:"ranges,omitempty"`
 	Rows          []*Row                 `protobuf:"bytes,3,rep,name=rows,proto3" json:"rows,omitempty"`
+	StreamId      string                 `protobuf:"bytes,4,opt,name=stream_id,json=streamId,proto3" json:"stream_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1350,6 +1371,13 @@ func (x *CommitRequest) GetRows() []*Row {
 		return x.Rows
 	}
 	return nil
+}
+
+func (x *CommitRequest) GetStreamId() string {
+	if x != nil {
+		return x.StreamId
+	}
+	return ""
 }
 
 // CompactRequest asks a sink to roll settled history up; see sdk.Compactor.
@@ -1972,18 +2000,20 @@ const file_kappa_v1_plugin_proto_rawDesc = "" +
 	"valuesSpanJ\x04\b\x02\x10\x03\";\n" +
 	"\tArenaSpan\x12\x16\n" +
 	"\x06offset\x18\x01 \x01(\x03R\x06offset\x12\x16\n" +
-	"\x06length\x18\x02 \x01(\x03R\x06length\"I\n" +
+	"\x06length\x18\x02 \x01(\x03R\x06length\"f\n" +
 	"\bPosition\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\x05R\tpartition\x12\x1f\n" +
 	"\vnext_offset\x18\x02 \x01(\x03R\n" +
-	"nextOffset\"Q\n" +
+	"nextOffset\x12\x1b\n" +
+	"\tstream_id\x18\x03 \x01(\tR\bstreamId\"Q\n" +
 	"\tWatermark\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\x05R\tpartition\x12\x14\n" +
 	"\x05start\x18\x02 \x01(\x03R\x05start\x12\x10\n" +
 	"\x03end\x18\x03 \x01(\x03R\x03end\"\a\n" +
-	"\x05Empty\",\n" +
+	"\x05Empty\"I\n" +
 	"\x12OpenSourceResponse\x12\x16\n" +
-	"\x06stream\x18\x01 \x01(\tR\x06stream\"?\n" +
+	"\x06stream\x18\x01 \x01(\tR\x06stream\x12\x1b\n" +
+	"\tstream_id\x18\x02 \x01(\tR\bstreamId\"?\n" +
 	"\vSeekRequest\x120\n" +
 	"\tpositions\x18\x01 \x03(\v2\x12.kappa.v1.PositionR\tpositions\"\x9c\x01\n" +
 	"\vPollRequest\x12\x1f\n" +
@@ -2035,11 +2065,12 @@ const file_kappa_v1_plugin_proto_rawDesc = "" +
 	"\x04dims\x18\x03 \x03(\tR\x04dims\x12\x14\n" +
 	"\x05count\x18\x04 \x01(\x03R\x05count\x12\x10\n" +
 	"\x03sum\x18\x05 \x01(\x01R\x03sum\x12!\n" +
-	"\ffirst_offset\x18\x06 \x01(\x03R\vfirstOffset\"x\n" +
+	"\ffirst_offset\x18\x06 \x01(\x03R\vfirstOffset\"\x95\x01\n" +
 	"\rCommitRequest\x12\x16\n" +
 	"\x06stream\x18\x01 \x01(\tR\x06stream\x12,\n" +
 	"\x06ranges\x18\x02 \x03(\v2\x14.kappa.v1.RangeStatsR\x06ranges\x12!\n" +
-	"\x04rows\x18\x03 \x03(\v2\r.kappa.v1.RowR\x04rows\"q\n" +
+	"\x04rows\x18\x03 \x03(\v2\r.kappa.v1.RowR\x04rows\x12\x1b\n" +
+	"\tstream_id\x18\x04 \x01(\tR\bstreamId\"q\n" +
 	"\x0eCompactRequest\x12(\n" +
 	"\x10older_than_nanos\x18\x01 \x01(\x03R\x0eolderThanNanos\x12!\n" +
 	"\fbudget_nanos\x18\x02 \x01(\x03R\vbudgetNanos\x12\x12\n" +

@@ -36,3 +36,27 @@ func (e *OffsetOutOfRangeError) Error() string {
 }
 
 func (e *OffsetOutOfRangeError) Unwrap() error { return e.Err }
+
+// TopicRecreatedError reports that the topic is not the instance the
+// positions were committed for: it was deleted and created again under the
+// same name, with a new topic ID and offsets counting from 0 again. No
+// retry can make old positions name the new topic's records.
+type TopicRecreatedError struct {
+	Topic string
+	// Committed is the topic ID the positions were committed for (or that
+	// the source opened, when WhileRunning), Current the topic's ID now.
+	Committed, Current string
+	// WhileRunning is set when the topic changed after the source opened.
+	WhileRunning bool
+}
+
+func (e *TopicRecreatedError) Error() string {
+	when := "the committed positions belong to"
+	if e.WhileRunning {
+		when = "the source opened"
+	}
+	return fmt.Sprintf("topic %s was deleted and recreated: %s topic ID %s, the topic now has ID %s; "+
+		"its offsets name other records, so the positions cannot be followed: delete the pipeline's positions "+
+		"(and its rows) to count the new topic from its start, or run it as a new pipeline (another name and table)",
+		e.Topic, when, e.Committed, e.Current)
+}

@@ -10,6 +10,7 @@ package kafkasource
 import (
 	"cmp"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -50,6 +51,9 @@ type Source struct {
 	// to Close; admin wraps it.
 	metaClient *kgo.Client
 	admin      *kadm.Client
+	// topicID is the topic's ID as Open found it (Kafka's form, see
+	// formatTopicID); empty when the brokers serve no topic IDs.
+	topicID string
 
 	// reader fetches records. Every Seek replaces it, which drops whatever
 	// it had buffered or in flight in one stroke.
@@ -59,11 +63,14 @@ type Source struct {
 	// lastPartitionCheck is when the topic's partitions were last listed.
 	lastPartitionCheck time.Time
 
-	// next is each partition's next range Start: the previous range's End or
-	// the Seek position or the end listed for start: latest. A partition read
-	// from its log start has no entry until its first record (or marker)
-	// shows where the log began.
+	// next is each partition's next range Start: the previous range's End,
+	// the Seek position, or the start or end listed for a partition with no
+	// position.
 	next map[int32]int64
+	// anchors holds the partitions placed at a listed start and not yet
+	// reported: the next batch reports each one's range from there, an
+	// empty one if it has no records (sdk.Source.Poll's anchors).
+	anchors map[int32]bool
 	// pending holds fetched records not yet returned, per partition, in
 	// offset order, control records included.
 	pending        map[int32]*recordQueue
@@ -115,7 +122,8 @@ func (s *Source) Open(ctx context.Context, setup sdk.Setup) (sdk.SourceInfo, err
 
 	openCtx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
 	defer cancel()
-	if _, err := s.topicPartitions(openCtx); err != nil {
+	_, id, err := s.describeTopic(openCtx)
+	if err != nil {
 		s.metaClient.Close()
 		s.metaClient, s.admin = nil, nil
 		if errors.Is(err, kerr.UnknownTopicOrPartition) {
@@ -124,7 +132,8 @@ func (s *Source) Open(ctx context.Context, setup sdk.Setup) (sdk.SourceInfo, err
 		return sdk.SourceInfo{}, fmt.Errorf("open kafka source: brokers %s unreachable (dial_timeout %v): %w",
 			strings.Join(cfg.BrokerList(), ","), cfg.DialTimeout, err)
 	}
-	return sdk.SourceInfo{Stream: cfg.Topic}, nil
+	s.topicID = id
+	return sdk.SourceInfo{Stream: cfg.Topic, StreamID: id}, nil
 }
 
 // clientOpts are the options every client of this source shares.
@@ -165,6 +174,7 @@ func (s *Source) Seek(ctx context.Context, positions []sdk.Position) error {
 	s.pendingRecords, s.pendingBytes = 0, 0
 	s.logEnd = make(map[int32]int64)
 	s.lostTo = make(map[int32]int64)
+	s.anchors = make(map[int32]bool)
 
 	partitions, err := s.topicPartitions(ctx)
 	if err != nil {
@@ -175,33 +185,37 @@ func (s *Source) Seek(ctx context.Context, positions []sdk.Position) error {
 		if pos.NextOffset < 0 {
 			return fmt.Errorf("seek topic %s partition %d: negative position %d", s.cfg.Topic, pos.Partition, pos.NextOffset)
 		}
+		if pos.StreamID != "" && s.topicID != "" && pos.StreamID != s.topicID {
+			// The runtime checks this too; a source process started again
+			// after the topic was recreated is caught here.
+			return sdk.Permanent(&TopicRecreatedError{Topic: s.cfg.Topic, Committed: pos.StreamID, Current: s.topicID})
+		}
 		assign[pos.Partition] = kgo.NewOffset().At(pos.NextOffset)
 		s.next[pos.Partition] = pos.NextOffset
 	}
-	if s.cfg.Start == StartLatest {
-		// The end is listed now rather than left to the reader, which would
-		// resolve it later and skip records written just after Seek.
-		ends, err := s.listEnds(ctx)
+	var unplaced []int32
+	for _, p := range partitions {
+		if _, ok := assign[p]; !ok {
+			unplaced = append(unplaced, p)
+		}
+	}
+	if len(unplaced) > 0 {
+		// The start is listed now rather than left to the reader, which
+		// would resolve it later (a latest end would skip records written
+		// just after Seek), and reported as an anchor so that the runtime
+		// keeps it: listed again at the next Seek, a start would have moved.
+		starts, err := s.listStarts(ctx)
 		if err != nil {
 			return fmt.Errorf("seek: %w", err)
 		}
-		for _, p := range partitions {
-			if _, ok := assign[p]; ok {
-				continue
-			}
-			end, ok := ends[p]
+		for _, p := range unplaced {
+			start, ok := starts[p]
 			if !ok {
-				return fmt.Errorf("seek: no end offset listed for topic %s partition %d", s.cfg.Topic, p)
+				return fmt.Errorf("seek: no %s offset listed for topic %s partition %d", s.cfg.Start, s.cfg.Topic, p)
 			}
-			assign[p] = kgo.NewOffset().At(end)
-			s.next[p] = end
-		}
-	}
-	for _, p := range partitions {
-		if _, ok := assign[p]; !ok {
-			// The reader resolves the log start itself; the first offset it
-			// returns becomes the partition's first range Start.
-			assign[p] = kgo.NewOffset().AtStart()
+			assign[p] = kgo.NewOffset().At(start)
+			s.next[p] = start
+			s.anchors[p] = true
 		}
 	}
 
@@ -229,6 +243,16 @@ func (s *Source) Seek(ctx context.Context, positions []sdk.Position) error {
 	s.lastPartitionCheck = time.Now()
 	s.lastCut = time.Now()
 	return nil
+}
+
+// listStarts lists where a partition with no position begins, by the
+// configured start: the log start for earliest, the end a caught-up reader
+// reaches for latest.
+func (s *Source) listStarts(ctx context.Context) (map[int32]int64, error) {
+	if s.cfg.Start == StartLatest {
+		return s.listEnds(ctx)
+	}
+	return s.listOffsets(ctx, "start", s.admin.ListStartOffsets)
 }
 
 func (s *Source) isolationLevel() kgo.IsolationLevel {
@@ -448,7 +472,7 @@ func recordBytes(r *kgo.Record) int64 { return int64(len(r.Key) + len(r.Value)) 
 // MaxBytes by the one record that crosses it. Markers cost nothing, so those
 // that directly follow the last record taken go with it.
 func (s *Source) takeBatch(limits sdk.Limits) sdk.Batch {
-	partitions := make([]int32, 0, len(s.pending)+len(s.lostTo))
+	partitions := make([]int32, 0, len(s.pending)+len(s.lostTo)+len(s.anchors))
 	for p, q := range s.pending {
 		if _, gap := s.lostTo[p]; q.len() > 0 && !gap {
 			partitions = append(partitions, p)
@@ -456,6 +480,12 @@ func (s *Source) takeBatch(limits sdk.Limits) sdk.Batch {
 	}
 	for p := range s.lostTo {
 		partitions = append(partitions, p)
+	}
+	for p := range s.anchors {
+		_, gap := s.lostTo[p]
+		if q := s.pending[p]; (q == nil || q.len() == 0) && !gap {
+			partitions = append(partitions, p)
+		}
 	}
 	if len(partitions) == 0 {
 		return sdk.Batch{}
@@ -513,9 +543,10 @@ func (s *Source) takeBatch(limits sdk.Limits) sdk.Batch {
 			lost = logStart - start
 			delete(s.lostTo, p)
 		}
-		if end == start {
+		if end == start && !s.anchors[p] {
 			continue
 		}
+		delete(s.anchors, p)
 		s.next[p] = end
 		batch.Partitions = append(batch.Partitions, sdk.PartitionBatch{
 			OffsetRange:   sdk.OffsetRange{Partition: p, Start: start, End: end},
@@ -537,35 +568,75 @@ func (s *Source) assignNewPartitions(ctx context.Context) error {
 		return fmt.Errorf("poll: %w", err)
 	}
 	s.lastPartitionCheck = time.Now()
-	added := make(map[int32]kgo.Offset)
+	var added []int32
 	for _, p := range partitions {
 		if !s.assigned[p] {
-			added[p] = kgo.NewOffset().AtStart()
-			s.assigned[p] = true
+			added = append(added, p)
 		}
 	}
-	if len(added) > 0 {
-		s.reader.AddConsumePartitions(map[string]map[int32]kgo.Offset{s.cfg.Topic: added})
+	if len(added) == 0 {
+		return nil
 	}
+	starts, err := s.listOffsets(ctx, "start", s.admin.ListStartOffsets)
+	if err != nil {
+		return fmt.Errorf("poll: %w", err)
+	}
+	assign := make(map[int32]kgo.Offset, len(added))
+	for _, p := range added {
+		start, ok := starts[p]
+		if !ok {
+			return fmt.Errorf("poll: no start offset listed for new partition %d of topic %s", p, s.cfg.Topic)
+		}
+		assign[p] = kgo.NewOffset().At(start)
+		s.next[p] = start
+		s.anchors[p] = true
+		s.assigned[p] = true
+	}
+	s.reader.AddConsumePartitions(map[string]map[int32]kgo.Offset{s.cfg.Topic: assign})
 	return nil
 }
 
-// topicPartitions lists the topic's partitions, sorted.
+// topicPartitions lists the topic's partitions, sorted, and checks that
+// the topic is still the one Open found: a topic deleted and created again
+// under the same name starts its offsets anew, and reading it at positions
+// of the old one would skip or misattribute records.
 func (s *Source) topicPartitions(ctx context.Context) ([]int32, error) {
+	partitions, id, err := s.describeTopic(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if s.topicID != "" && id != "" && id != s.topicID {
+		return nil, sdk.Permanent(&TopicRecreatedError{Topic: s.cfg.Topic, Committed: s.topicID, Current: id, WhileRunning: true})
+	}
+	return partitions, nil
+}
+
+// describeTopic lists the topic's partitions, sorted, and its ID.
+func (s *Source) describeTopic(ctx context.Context) ([]int32, string, error) {
 	topics, err := s.admin.ListTopics(ctx, s.cfg.Topic)
 	if err != nil {
-		return nil, fmt.Errorf("list partitions of topic %s on brokers %s: %w", s.cfg.Topic, s.cfg.Brokers, err)
+		return nil, "", fmt.Errorf("list partitions of topic %s on brokers %s: %w", s.cfg.Topic, s.cfg.Brokers, err)
 	}
 	detail, ok := topics[s.cfg.Topic]
 	if !ok {
-		return nil, fmt.Errorf("topic %s does not exist on brokers %s: %w", s.cfg.Topic, s.cfg.Brokers, kerr.UnknownTopicOrPartition)
+		return nil, "", fmt.Errorf("topic %s does not exist on brokers %s: %w", s.cfg.Topic, s.cfg.Brokers, kerr.UnknownTopicOrPartition)
 	}
 	if detail.Err != nil {
-		return nil, fmt.Errorf("topic %s on brokers %s: %w", s.cfg.Topic, s.cfg.Brokers, detail.Err)
+		return nil, "", fmt.Errorf("topic %s on brokers %s: %w", s.cfg.Topic, s.cfg.Brokers, detail.Err)
 	}
 	partitions := detail.Partitions.Numbers()
 	slices.Sort(partitions)
-	return partitions, nil
+	return partitions, formatTopicID(detail.ID), nil
+}
+
+// formatTopicID writes a topic ID as Kafka's tools show it (unpadded
+// URL-safe base64, as kafka-topics.sh --describe prints TopicId), or ""
+// for the zero ID of brokers that serve none.
+func formatTopicID(id kadm.TopicID) string {
+	if id == (kadm.TopicID{}) {
+		return ""
+	}
+	return base64.RawURLEncoding.EncodeToString(id[:])
 }
 
 // Watermarks reports each partition's log start and the offset a reader

@@ -533,8 +533,13 @@ func TestPollReturnsContextError(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("got %v, want the caller's deadline", err)
 	}
-	// MaxWait passing on an empty topic is not an error.
+	// MaxWait passing on an empty topic is not an error; the first batch
+	// reports where the partition starts, as an empty range.
 	batch, err := src.Poll(context.Background(), sdk.Limits{MaxRecords: 10, MaxWait: 100 * time.Millisecond})
+	if err != nil || len(batch.Partitions) != 1 || batch.Partitions[0].OffsetRange != (sdk.OffsetRange{}) {
+		t.Fatalf("got %+v, %v; want only the anchor [0, 0) of partition 0", batch, err)
+	}
+	batch, err = src.Poll(context.Background(), sdk.Limits{MaxRecords: 10, MaxWait: 100 * time.Millisecond})
 	if err != nil || len(batch.Partitions) != 0 {
 		t.Fatalf("got %+v, %v; want an empty batch", batch, err)
 	}

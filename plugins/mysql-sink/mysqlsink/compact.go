@@ -74,30 +74,6 @@ func timeIndex(dimensions []string, sums bool) index {
 	return index{Name: timeIndexName, Columns: cols}
 }
 
-// addBatchesColumn adds the batches column to a batches table made before
-// compaction existed, and only to one that is otherwise laid out as the
-// sink's: a table with another layout is left for ensureTable to refuse.
-func addBatchesColumn(ctx context.Context, db *sql.DB, database string, s tableSchema) error {
-	layout, found, err := readLayout(ctx, db, s.Name)
-	if err != nil {
-		return fmt.Errorf("table %s.%s: %w", database, s.Name, err)
-	}
-	if !found || slices.ContainsFunc(layout.Columns, func(c existingColumn) bool { return strings.EqualFold(c.Name, colBatches) }) {
-		return nil
-	}
-	before := s
-	before.Columns = slices.DeleteFunc(slices.Clone(s.Columns), func(c column) bool { return c.Name == colBatches })
-	if len(before.mismatches(layout)) > 0 {
-		return nil
-	}
-	stmt := "ALTER TABLE " + quoteIdent(s.Name) + " ADD COLUMN IF NOT EXISTS " + quoteIdent(colBatches) + " bigint NOT NULL DEFAULT 1"
-	if _, err := db.ExecContext(ctx, stmt); err != nil {
-		return fmt.Errorf("table %s.%s: add the %s column compaction needs (%s): %w", database, s.Name, colBatches, stmt, err)
-	}
-	sdk.Logger().Info("added the batches column to the batches table, for compaction", "table", database+"."+s.Name)
-	return nil
-}
-
 // suggestTimeIndex logs the statement that adds the time index to an
 // aggregate table that has none, such as the 2016 job's: the table is used
 // as it is, but a read of the last hour scans it whole.

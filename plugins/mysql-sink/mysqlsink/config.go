@@ -30,11 +30,15 @@ type Config struct {
 	// BatchesTable records one row per committed range, for audits.
 	// Default "kappa_batches".
 	BatchesTable string `yaml:"batches_table"`
+	// TablesTable records which pipeline owns each aggregate table: a
+	// table is another pipeline's is refused. Default "kappa_tables".
+	TablesTable string `yaml:"tables_table"`
 }
 
 const (
 	defaultOffsetsTable = "kappa_offsets"
 	defaultBatchesTable = "kappa_batches"
+	defaultTablesTable  = "kappa_tables"
 	// defaultDialTimeout bounds how long Open waits for a TCP connection, so
 	// that an unreachable server fails in seconds rather than minutes.
 	defaultDialTimeout = 5 * time.Second
@@ -42,7 +46,7 @@ const (
 
 // DefaultConfig returns a Config holding every default, ready to decode into.
 func DefaultConfig() Config {
-	return Config{OffsetsTable: defaultOffsetsTable, BatchesTable: defaultBatchesTable}
+	return Config{OffsetsTable: defaultOffsetsTable, BatchesTable: defaultBatchesTable, TablesTable: defaultTablesTable}
 }
 
 // ParseConfig decodes a config block strictly, applying defaults first.
@@ -81,6 +85,7 @@ func (c *Config) Validate() error {
 		{"table", c.Table},
 		{"offsets_table", c.OffsetsTable},
 		{"batches_table", c.BatchesTable},
+		{"tables_table", c.TablesTable},
 	}
 	seen := map[string]string{}
 	for _, t := range tables {

@@ -28,7 +28,7 @@ func TestParseConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Config{DSN: "root@tcp(127.0.0.1:3306)/aggregates", Table: "twitter", OffsetsTable: "kappa_offsets", BatchesTable: "kappa_batches"}
+	want := Config{DSN: "root@tcp(127.0.0.1:3306)/aggregates", Table: "twitter", OffsetsTable: "kappa_offsets", BatchesTable: "kappa_batches", TablesTable: "kappa_tables"}
 	if cfg != want {
 		t.Fatalf("got %+v, want %+v", cfg, want)
 	}

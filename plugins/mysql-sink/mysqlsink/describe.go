@@ -15,6 +15,7 @@ func (*Sink) Describe() sdk.Info {
 			"table":         "the aggregate table: the 2016 layout plus one column per dimension",
 			"offsets_table": "each partition's committed position, the single source of truth for progress",
 			"batches_table": "one row per committed range, for audits",
+			"tables_table":  "the pipeline owning each aggregate table; another pipeline is refused",
 		},
 		FactLimits: FactLimits,
 	}

@@ -127,7 +127,7 @@ func TestOpenCreatesDatabaseAndTables(t *testing.T) {
 		}
 		got = append(got, name+"/"+engine)
 	}
-	if want := "kappa_batches/InnoDB kappa_offsets/InnoDB twitter/InnoDB"; strings.Join(got, " ") != want {
+	if want := "kappa_batches/InnoDB kappa_offsets/InnoDB kappa_tables/InnoDB twitter/InnoDB"; strings.Join(got, " ") != want {
 		t.Fatalf("tables %v, want %s", got, want)
 	}
 	// A second Open finds the tables and accepts them.
@@ -207,7 +207,7 @@ func TestCommitThenPositionsAndTheOriginalQuery(t *testing.T) {
 		t.Fatalf("positions %v, want 0:180 1:45 2:3", got)
 	}
 	// Another pipeline on the same stream has positions of its own.
-	other := openSink(t, sdk.Setup{Pipeline: "other", Config: sinkConfig(db, "")})
+	other := openSink(t, sdk.Setup{Pipeline: "other", Config: []byte(fmt.Sprintf("dsn: '%s'\ntable: other\n", testenv.MySQLDSN(db)))})
 	if got := positions(t, other); len(got) != 0 {
 		t.Fatalf("other pipeline sees positions %v", got)
 	}
@@ -306,10 +306,10 @@ func TestCommitRejectsInvalidInputWithoutWriting(t *testing.T) {
 	db, admin := testDatabase(t)
 	s := openSink(t, sdk.Setup{Config: sinkConfig(db, "")})
 	c := rangeCommit(0, 0, 10, 1)
-	c.Ranges = append(c.Ranges, sdk.RangeStats{OffsetRange: sdk.OffsetRange{Partition: 1, Start: 5, End: 5}})
+	c.Ranges = append(c.Ranges, sdk.RangeStats{OffsetRange: sdk.OffsetRange{Partition: 1, Start: 5, End: 5}, Records: 2})
 	err := s.Commit(context.Background(), c)
 	if err == nil || errors.Is(err, sdk.ErrFenced) {
-		t.Fatalf("empty range: got %v, want a non-fenced error", err)
+		t.Fatalf("empty range holding records: got %v, want a non-fenced error", err)
 	}
 	if got := positions(t, s); len(got) != 0 {
 		t.Fatalf("positions %v after a rejected commit", got)

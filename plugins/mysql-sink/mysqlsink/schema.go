@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -16,6 +17,10 @@ type column struct {
 	// and Length its CHARACTER_MAXIMUM_LENGTH (0 when not a string).
 	DataType string
 	Length   int64
+	// AddWhenMissing marks a column that later versions added: a table
+	// made before gets it (ALTER TABLE … ADD COLUMN) instead of being
+	// refused. Its Type must give existing rows a value (a DEFAULT).
+	AddWhenMissing bool
 }
 
 // tableSchema is a table the sink creates when missing and checks otherwise.
@@ -32,6 +37,9 @@ type tableSchema struct {
 }
 
 const dimensionLength = 191 // utf8mb4 characters; keeps the key within InnoDB's 3072 bytes for up to 3 dimensions
+
+// streamIDLength bounds sdk.Commit.StreamID (a Kafka topic ID takes 22).
+const streamIDLength = 64
 
 // Fixed column names of the aggregate table, from the 2016 job.
 const (
@@ -86,6 +94,10 @@ func offsetsSchema(table string) tableSchema {
 			{Name: "stream", Type: "varchar(255) NOT NULL", DataType: "varchar", Length: 255},
 			{Name: "partition_id", Type: "int NOT NULL", DataType: "int"},
 			{Name: "next_offset", Type: "bigint NOT NULL", DataType: "bigint"},
+			// the stream instance (a Kafka topic ID) the position belongs to;
+			// added to tables made before it existed, '' on their rows
+			{Name: "stream_id", Type: fmt.Sprintf("varchar(%d) NOT NULL DEFAULT ''", streamIDLength), DataType: "varchar", Length: streamIDLength,
+				AddWhenMissing: true},
 			{Name: "updated_at", Type: "datetime(6) NOT NULL", DataType: "datetime"},
 		},
 		PrimaryKey: []string{"pipeline", "stream", "partition_id"},
@@ -112,7 +124,7 @@ func batchesSchema(table string) tableSchema {
 			{Name: "committed_at", Type: "datetime(6) NOT NULL", DataType: "datetime"},
 			// how many committed batches the row stands for: 1, or more
 			// once compaction merged a span (compact.go)
-			{Name: colBatches, Type: "bigint NOT NULL DEFAULT 1", DataType: "bigint"},
+			{Name: colBatches, Type: "bigint NOT NULL DEFAULT 1", DataType: "bigint", AddWhenMissing: true},
 		},
 		PrimaryKey: []string{"pipeline", "stream", "partition_id", "start_offset"},
 		Charset:    "utf8mb4 COLLATE=utf8mb4_bin",
@@ -218,6 +230,27 @@ func (s tableSchema) mismatches(have tableLayout) []string {
 	return problems
 }
 
+// addable lists the columns of s marked AddWhenMissing that the existing
+// table lacks.
+func (s tableSchema) addable(have tableLayout) []column {
+	var missing []column
+	before := s
+	before.Columns = nil
+	for _, want := range s.Columns {
+		if want.AddWhenMissing && !slices.ContainsFunc(have.Columns, func(c existingColumn) bool { return strings.EqualFold(c.Name, want.Name) }) {
+			missing = append(missing, want)
+		} else {
+			before.Columns = append(before.Columns, want)
+		}
+	}
+	// Only a table that is otherwise ours, as an earlier version made it,
+	// is altered; any other is refused as it is.
+	if len(missing) > 0 && len(before.mismatches(have)) > 0 {
+		return nil
+	}
+	return missing
+}
+
 func equalFoldAll(a, b []string) bool {
 	if len(a) != len(b) {
 		return false
@@ -296,6 +329,16 @@ func ensureTable(ctx context.Context, db *sql.DB, database string, s tableSchema
 		}
 		// Read back what was made: a concurrent creator may have won with
 		// another layout, and the check below must see the real table.
+		if layout, _, err = readLayout(ctx, db, s.Name); err != nil {
+			return fmt.Errorf("table %s.%s: %w", database, s.Name, err)
+		}
+	} else if missing := s.addable(layout); len(missing) > 0 {
+		for _, c := range missing {
+			_, err := db.ExecContext(ctx, "ALTER TABLE "+quoteIdent(s.Name)+" ADD COLUMN IF NOT EXISTS "+quoteIdent(c.Name)+" "+c.Type)
+			if err != nil {
+				return fmt.Errorf("table %s.%s: add column %s: %w", database, s.Name, c.Name, err)
+			}
+		}
 		if layout, _, err = readLayout(ctx, db, s.Name); err != nil {
 			return fmt.Errorf("table %s.%s: %w", database, s.Name, err)
 		}

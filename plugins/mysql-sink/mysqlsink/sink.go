@@ -2,13 +2,15 @@
 // aggregates together with the positions they were read up to, in one
 // transaction per batch, so that a crash can neither lose nor double count.
 //
-// Three tables live in the DSN's database, all created when missing:
+// Four tables live in the DSN's database, all created when missing:
 //   - the aggregate table, laid out exactly like the 2016 job's table
 //     (plus one column per dimension), one row per (range, window[, dims]);
 //   - the offsets table, one row per (pipeline, stream, partition) holding
 //     next_offset: the single source of truth for progress;
 //   - the batches table, one row per committed range with what was read in
-//     it, for audits.
+//     it, for audits;
+//   - the tables table, the pipeline owning each aggregate table
+//     (ownership.go): a second pipeline on one table is refused.
 //
 // Commit advances every partition's position with a conditional UPDATE
 // whose matched-row count is checked (the fence), inserts the rows and
@@ -86,24 +88,24 @@ func (s *Sink) Open(ctx context.Context, setup sdk.Setup) error {
 	aggregate := aggregateSchema(cfg.Table, setup.Dimensions, setup.Sums())
 	offsets := offsetsSchema(cfg.OffsetsTable)
 	batches := batchesSchema(cfg.BatchesTable)
-	// A batches table made before compaction lacks its batches column.
-	if err := addBatchesColumn(ctx, db, dc.DBName, batches); err != nil {
-		db.Close()
-		return fmt.Errorf("mysql-sink: %s: %w", server, err)
-	}
-	for _, t := range []tableSchema{offsets, batches, aggregate} {
+	for _, t := range []tableSchema{offsets, batches, tablesSchema(cfg.TablesTable), aggregate} {
 		if err := ensureTable(ctx, db, dc.DBName, t); err != nil {
 			db.Close()
 			return fmt.Errorf("mysql-sink: %s: %w", server, err)
 		}
 	}
 	suggestTimeIndex(ctx, db, dc.DBName, aggregate)
+	stmts := newStatements(offsets, aggregate, batches)
+	if err := claimTable(ctx, db, dc.DBName, setup.Pipeline, stmts, cfg.TablesTable); err != nil {
+		db.Close()
+		return fmt.Errorf("mysql-sink: %s: %w", server, err)
+	}
 	s.pipeline = setup.Pipeline
 	s.dimensions = len(setup.Dimensions)
 	s.sums = setup.Sums()
 	s.server = server
 	s.db = db
-	s.stmts = newStatements(offsets, aggregate, batches)
+	s.stmts = stmts
 	return nil
 }
 
@@ -229,7 +231,7 @@ func (s *Sink) Positions(ctx context.Context, stream string) ([]sdk.Position, er
 	var positions []sdk.Position
 	for rows.Next() {
 		var p sdk.Position
-		if err := rows.Scan(&p.Partition, &p.NextOffset); err != nil {
+		if err := rows.Scan(&p.Partition, &p.NextOffset, &p.StreamID); err != nil {
 			return nil, fmt.Errorf("mysql-sink: read positions of stream %s: %w", stream, err)
 		}
 		positions = append(positions, p)
@@ -257,7 +259,7 @@ func (s *Sink) Commit(ctx context.Context, c sdk.Commit) error {
 	if len(ranges) == 0 {
 		return nil
 	}
-	if err := s.commit(ctx, c.Stream, ranges, c.Rows); err != nil {
+	if err := s.commit(ctx, c.Stream, c.StreamID, ranges, c.Rows); err != nil {
 		return fmt.Errorf("mysql-sink: commit to stream %s: %w", c.Stream, err)
 	}
 	return nil
@@ -267,22 +269,23 @@ func (s *Sink) Commit(ctx context.Context, c sdk.Commit) error {
 // partition at its range's Start.
 var errPositionsDiffer = errors.New("positions differ from the ranges' starts")
 
-func (s *Sink) commit(ctx context.Context, stream string, ranges []sdk.RangeStats, rows []sdk.Row) error {
-	err := s.commitTx(ctx, stream, ranges, rows, s.advanceAll)
+func (s *Sink) commit(ctx context.Context, stream, streamID string, ranges []sdk.RangeStats, rows []sdk.Row) error {
+	err := s.commitTx(ctx, stream, streamID, ranges, rows, s.advanceAll)
 	if errors.Is(err, errPositionsDiffer) {
 		// Some partition has no position yet, or another writer moved it.
 		// Only the partition-by-partition advance tells the two apart and
 		// creates missing positions; it runs in a fresh transaction, so it
 		// judges positions as they are now.
-		err = s.commitTx(ctx, stream, ranges, rows, s.advanceEach)
+		err = s.commitTx(ctx, stream, streamID, ranges, rows, s.advanceEach)
 	}
 	return err
 }
 
-// advanceFunc moves every range's position from Start to End inside tx.
-type advanceFunc func(ctx context.Context, tx *sql.Tx, stream string, ranges []sdk.RangeStats, now time.Time) error
+// advanceFunc moves every range's position from Start to End inside tx,
+// storing streamID with it.
+type advanceFunc func(ctx context.Context, tx *sql.Tx, stream, streamID string, ranges []sdk.RangeStats, now time.Time) error
 
-func (s *Sink) commitTx(ctx context.Context, stream string, ranges []sdk.RangeStats, rows []sdk.Row, advance advanceFunc) (err error) {
+func (s *Sink) commitTx(ctx context.Context, stream, streamID string, ranges []sdk.RangeStats, rows []sdk.Row, advance advanceFunc) (err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -295,7 +298,7 @@ func (s *Sink) commitTx(ctx context.Context, stream string, ranges []sdk.RangeSt
 		}
 	}()
 	now := time.Now().UTC()
-	if err := advance(ctx, tx, stream, ranges, now); err != nil {
+	if err := advance(ctx, tx, stream, streamID, ranges, now); err != nil {
 		return err
 	}
 	cols := len(s.stmts.aggregateColumns)
@@ -314,7 +317,10 @@ func (s *Sink) commitTx(ctx context.Context, stream string, ranges []sdk.RangeSt
 			return fmt.Errorf("insert %d aggregate rows into %s: %w", len(chunk), s.stmts.aggregateTable, err)
 		}
 	}
-	for chunk := range slices.Chunk(ranges, maxRowsPerInsert) {
+	// An anchor (an empty range) has nothing to account for; its batch row
+	// would also take the key of the range that follows it.
+	read := slices.DeleteFunc(slices.Clone(ranges), func(r sdk.RangeStats) bool { return r.End == r.Start })
+	for chunk := range slices.Chunk(read, maxRowsPerInsert) {
 		args := make([]any, 0, len(chunk)*len(s.stmts.batchesColumns))
 		for _, r := range chunk {
 			args = append(args, s.pipeline, stream, r.Partition, r.Start, r.End,
@@ -336,12 +342,12 @@ func (s *Sink) commitTx(ctx context.Context, stream string, ranges []sdk.RangeSt
 // advanceAll is the fence in one round trip, the common case: one UPDATE
 // moves every position that still is its range's Start, and the number of
 // rows it matched says whether that was all of them.
-func (s *Sink) advanceAll(ctx context.Context, tx *sql.Tx, stream string, ranges []sdk.RangeStats, now time.Time) error {
-	args := make([]any, 0, 4*len(ranges)+3)
+func (s *Sink) advanceAll(ctx context.Context, tx *sql.Tx, stream, streamID string, ranges []sdk.RangeStats, now time.Time) error {
+	args := make([]any, 0, 4*len(ranges)+4)
 	for _, r := range ranges {
 		args = append(args, r.Partition, r.End)
 	}
-	args = append(args, now, s.pipeline, stream)
+	args = append(args, streamID, now, s.pipeline, stream)
 	for _, r := range ranges {
 		args = append(args, r.Partition, r.Start)
 	}
@@ -361,9 +367,9 @@ func (s *Sink) advanceAll(ctx context.Context, tx *sql.Tx, stream string, ranges
 }
 
 // advanceEach is the fence one partition at a time, in partition order.
-func (s *Sink) advanceEach(ctx context.Context, tx *sql.Tx, stream string, ranges []sdk.RangeStats, now time.Time) error {
+func (s *Sink) advanceEach(ctx context.Context, tx *sql.Tx, stream, streamID string, ranges []sdk.RangeStats, now time.Time) error {
 	for _, r := range ranges {
-		if err := s.advance(ctx, tx, stream, r.OffsetRange, now); err != nil {
+		if err := s.advance(ctx, tx, stream, streamID, r.OffsetRange, now); err != nil {
 			return err
 		}
 	}
@@ -372,8 +378,8 @@ func (s *Sink) advanceEach(ctx context.Context, tx *sql.Tx, stream string, range
 
 // advance moves r.Partition's position from r.Start to r.End inside tx, or
 // creates it at r.End if the partition has none, or returns a *FencedError.
-func (s *Sink) advance(ctx context.Context, tx *sql.Tx, stream string, r sdk.OffsetRange, now time.Time) error {
-	res, err := tx.ExecContext(ctx, s.stmts.advance, r.End, now, s.pipeline, stream, r.Partition, r.Start)
+func (s *Sink) advance(ctx context.Context, tx *sql.Tx, stream, streamID string, r sdk.OffsetRange, now time.Time) error {
+	res, err := tx.ExecContext(ctx, s.stmts.advance, r.End, streamID, now, s.pipeline, stream, r.Partition, r.Start)
 	if err != nil {
 		return fmt.Errorf("advance partition %d: %w", r.Partition, err)
 	}
@@ -388,7 +394,7 @@ func (s *Sink) advance(ctx context.Context, tx *sql.Tx, stream string, r sdk.Off
 	// No row held Start: the partition has no position yet, or another
 	// writer moved it. Creating the row tells the two apart atomically: a
 	// concurrent creator makes this INSERT wait for it and then fail.
-	_, err = tx.ExecContext(ctx, s.stmts.insertPosition, s.pipeline, stream, r.Partition, r.End, now)
+	_, err = tx.ExecContext(ctx, s.stmts.insertPosition, s.pipeline, stream, r.Partition, r.End, streamID, now)
 	if err == nil {
 		return nil
 	}
@@ -415,16 +421,21 @@ func (s *Sink) checkCommit(c sdk.Commit) ([]sdk.RangeStats, error) {
 	if c.Stream == "" || utf8.RuneCountInString(c.Stream) > 255 {
 		return nil, fmt.Errorf("stream name %q is empty or longer than 255 characters", c.Stream)
 	}
+	if utf8.RuneCountInString(c.StreamID) > streamIDLength {
+		return nil, fmt.Errorf("stream ID %q is longer than %d characters", c.StreamID, streamIDLength)
+	}
 	ranges := slices.Clone(c.Ranges)
 	slices.SortFunc(ranges, func(a, b sdk.RangeStats) int { return cmp.Compare(a.Partition, b.Partition) })
 	for i, r := range ranges {
 		switch {
 		case r.Partition < 0:
 			return nil, fmt.Errorf("partition %d: negative partition", r.Partition)
-		case r.Start < 0 || r.End <= r.Start:
-			// An empty range would advance nothing and must not be
-			// committed: the runtime leaves such partitions out.
-			return nil, fmt.Errorf("partition %d: range [%d, %d) is empty or invalid", r.Partition, r.Start, r.End)
+		case r.Start < 0 || r.End < r.Start:
+			return nil, fmt.Errorf("partition %d: range [%d, %d) is invalid", r.Partition, r.Start, r.End)
+		case r.End == r.Start && (r.Records != 0 || r.Lost != 0):
+			// An empty range is an anchor (sdk.Source.Poll): it places a
+			// partition's first position and holds nothing.
+			return nil, fmt.Errorf("partition %d: empty range [%d, %d) with %d records and %d lost", r.Partition, r.Start, r.End, r.Records, r.Lost)
 		case i > 0 && ranges[i-1].Partition == r.Partition:
 			return nil, fmt.Errorf("partition %d: more than one range", r.Partition)
 		}

@@ -13,11 +13,11 @@ const maxRowsPerInsert = 500
 // in Open from validated, quoted names.
 type statements struct {
 	// advance moves a partition's position from Start to End only if it is
-	// still Start. Args: next_offset, updated_at, pipeline, stream,
-	// partition_id, expected next_offset.
+	// still Start. Args: next_offset, stream_id, updated_at, pipeline,
+	// stream, partition_id, expected next_offset.
 	advance string
 	// insertPosition records a partition's first position. Args: pipeline,
-	// stream, partition_id, next_offset, updated_at.
+	// stream, partition_id, next_offset, stream_id, updated_at.
 	insertPosition string
 	// readPosition reads one partition's position. Args: pipeline, stream,
 	// partition_id.
@@ -39,11 +39,11 @@ type statements struct {
 func newStatements(offsets tableSchema, aggregate tableSchema, batches tableSchema) statements {
 	o := quoteIdent(offsets.Name)
 	s := statements{
-		advance: "UPDATE " + o + " SET `next_offset` = ?, `updated_at` = ?" +
+		advance: "UPDATE " + o + " SET `next_offset` = ?, `stream_id` = ?, `updated_at` = ?" +
 			" WHERE `pipeline` = ? AND `stream` = ? AND `partition_id` = ? AND `next_offset` = ?",
-		insertPosition: "INSERT INTO " + o + " (`pipeline`, `stream`, `partition_id`, `next_offset`, `updated_at`) VALUES (?, ?, ?, ?, ?)",
+		insertPosition: "INSERT INTO " + o + " (`pipeline`, `stream`, `partition_id`, `next_offset`, `stream_id`, `updated_at`) VALUES (?, ?, ?, ?, ?, ?)",
 		readPosition:   "SELECT `next_offset` FROM " + o + " WHERE `pipeline` = ? AND `stream` = ? AND `partition_id` = ?",
-		positions: "SELECT `partition_id`, `next_offset` FROM " + o +
+		positions: "SELECT `partition_id`, `next_offset`, `stream_id` FROM " + o +
 			" WHERE `pipeline` = ? AND `stream` = ? ORDER BY `partition_id`",
 		offsetsTable:     offsets.Name,
 		aggregateTable:   aggregate.Name,
@@ -103,7 +103,8 @@ func insertSQL(table string, columns []string, rows int) string {
 
 // advanceAllSQL is one UPDATE that advances n partitions, each only if its
 // position still is its range's Start. Args: n pairs of (partition_id,
-// End), updated_at, pipeline, stream, then n pairs of (partition_id, Start).
+// End), stream_id, updated_at, pipeline, stream, then n pairs of
+// (partition_id, Start).
 func advanceAllSQL(table string, n int) string {
 	var b strings.Builder
 	b.Grow(160 + 60*n)
@@ -111,7 +112,7 @@ func advanceAllSQL(table string, n int) string {
 	b.WriteString(quoteIdent(table))
 	b.WriteString(" SET `next_offset` = CASE `partition_id`")
 	b.WriteString(strings.Repeat(" WHEN ? THEN ?", n))
-	b.WriteString(" END, `updated_at` = ? WHERE `pipeline` = ? AND `stream` = ? AND (")
+	b.WriteString(" END, `stream_id` = ?, `updated_at` = ? WHERE `pipeline` = ? AND `stream` = ? AND (")
 	for i := range n {
 		if i > 0 {
 			b.WriteString(" OR ")

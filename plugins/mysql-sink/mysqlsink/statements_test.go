@@ -46,7 +46,7 @@ func TestQuoteIdentKeepsBackticksInert(t *testing.T) {
 
 func TestStatements(t *testing.T) {
 	s := newStatements(offsetsSchema("offs"), aggregateSchema("twitter", []string{"lang"}, false), batchesSchema("bats"))
-	if want := "UPDATE `offs` SET `next_offset` = ?, `updated_at` = ? WHERE `pipeline` = ? AND `stream` = ? AND `partition_id` = ? AND `next_offset` = ?"; s.advance != want {
+	if want := "UPDATE `offs` SET `next_offset` = ?, `stream_id` = ?, `updated_at` = ? WHERE `pipeline` = ? AND `stream` = ? AND `partition_id` = ? AND `next_offset` = ?"; s.advance != want {
 		t.Errorf("advance:\n%s\nwant\n%s", s.advance, want)
 	}
 	if want := "INSERT INTO `twitter` (`start_offset`, `end_offset`, `timestamp`, `partition_id`, `count`, `lang`) VALUES (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?)"; s.insertRowsSQL(2) != want {
@@ -69,7 +69,7 @@ func TestStatements(t *testing.T) {
 
 func TestAdvanceAllSQL(t *testing.T) {
 	got := advanceAllSQL("offs", 2)
-	want := "UPDATE `offs` SET `next_offset` = CASE `partition_id` WHEN ? THEN ? WHEN ? THEN ? END, `updated_at` = ?" +
+	want := "UPDATE `offs` SET `next_offset` = CASE `partition_id` WHEN ? THEN ? WHEN ? THEN ? END, `stream_id` = ?, `updated_at` = ?" +
 		" WHERE `pipeline` = ? AND `stream` = ? AND ((`partition_id` = ? AND `next_offset` = ?) OR (`partition_id` = ? AND `next_offset` = ?))"
 	if got != want {
 		t.Fatalf("got\n%s\nwant\n%s", got, want)
@@ -128,20 +128,21 @@ func TestCheckCommit(t *testing.T) {
 		t.Fatalf("ranges not sorted into a copy: %v (caller's %v)", ranges, good.Ranges)
 	}
 	for name, mutate := range map[string]func(c *sdk.Commit){
-		"empty range":        func(c *sdk.Commit) { c.Ranges[0].End = c.Ranges[0].Start },
-		"backwards range":    func(c *sdk.Commit) { c.Ranges[0].End = 1 },
-		"partition twice":    func(c *sdk.Commit) { c.Ranges[0].Partition = 0 },
-		"no stream":          func(c *sdk.Commit) { c.Stream = "" },
-		"row of no range":    func(c *sdk.Commit) { c.Rows[0].Partition = 7 },
-		"row of other range": func(c *sdk.Commit) { c.Rows[0].End = 9 },
-		"missing dimension":  func(c *sdk.Commit) { c.Rows[0].Dims = nil },
-		"long dimension":     func(c *sdk.Commit) { c.Rows[0].Dims = []string{strings.Repeat("x", 192)} },
-		"invalid utf-8":      func(c *sdk.Commit) { c.Rows[0].Dims = []string{"\xff"} },
-		"huge count":         func(c *sdk.Commit) { c.Rows[0].Count = 1 << 31 },
-		"sum":                func(c *sdk.Commit) { c.Rows[0].Sum = 1.5 },
-		"sub-second window":  func(c *sdk.Commit) { c.Rows[0].Window = window.Add(time.Millisecond) },
-		"zero window":        func(c *sdk.Commit) { c.Rows[0].Window = time.Time{} },
-		"rows, no ranges":    func(c *sdk.Commit) { c.Ranges = nil },
+		"empty range, records": func(c *sdk.Commit) { c.Ranges[0].End, c.Ranges[0].Records = c.Ranges[0].Start, 1 },
+		"long stream ID":       func(c *sdk.Commit) { c.StreamID = strings.Repeat("x", 65) },
+		"backwards range":      func(c *sdk.Commit) { c.Ranges[0].End = 1 },
+		"partition twice":      func(c *sdk.Commit) { c.Ranges[0].Partition = 0 },
+		"no stream":            func(c *sdk.Commit) { c.Stream = "" },
+		"row of no range":      func(c *sdk.Commit) { c.Rows[0].Partition = 7 },
+		"row of other range":   func(c *sdk.Commit) { c.Rows[0].End = 9 },
+		"missing dimension":    func(c *sdk.Commit) { c.Rows[0].Dims = nil },
+		"long dimension":       func(c *sdk.Commit) { c.Rows[0].Dims = []string{strings.Repeat("x", 192)} },
+		"invalid utf-8":        func(c *sdk.Commit) { c.Rows[0].Dims = []string{"\xff"} },
+		"huge count":           func(c *sdk.Commit) { c.Rows[0].Count = 1 << 31 },
+		"sum":                  func(c *sdk.Commit) { c.Rows[0].Sum = 1.5 },
+		"sub-second window":    func(c *sdk.Commit) { c.Rows[0].Window = window.Add(time.Millisecond) },
+		"zero window":          func(c *sdk.Commit) { c.Rows[0].Window = time.Time{} },
+		"rows, no ranges":      func(c *sdk.Commit) { c.Ranges = nil },
 	} {
 		c := good
 		c.Ranges = append([]sdk.RangeStats(nil), good.Ranges...)
