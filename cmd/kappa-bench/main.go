@@ -7,7 +7,11 @@
 //	b. the full pipeline: kappa-runtime --drain with its three plugin
 //	   processes, committing to MariaDB;
 //	c. freshness: the pipeline running while the firehose writes at a
-//	   steady rate, from a record's produce to its count being visible.
+//	   steady rate, from a record's produce to its count being visible;
+//	d. rows: the pipeline running live at 45 and 5,000 tweets/s, the rows
+//	   and batch rows per minute it writes, the original query's time, the
+//	   same after `kappa-runtime compact`, and the commits at 5,000/s while
+//	   compaction runs inside the pipeline.
 //
 // It prints the figures and writes them as JSON. Binaries come from bin/
 // (make build); MariaDB must answer at KAPPA_TEST_MYSQL_DSN, by default as
@@ -46,7 +50,7 @@ type benchConfig struct {
 	tweets, partitions, rounds               int
 	seed                                     uint64
 	rate                                     float64
-	freshFor, warmup, interval               time.Duration
+	freshFor, warmup, interval, rowsFor      time.Duration
 }
 
 // Report is everything one run measured; it is written as JSON.
@@ -63,6 +67,7 @@ type Report struct {
 	PipelineRuns []float64      `json:"b_rounds_tweets_per_s"`
 	Ratio        float64        `json:"ratio_b_over_a"`
 	Freshness    FreshnessStats `json:"freshness"`
+	Rows         []RowsStats    `json:"rows"`
 }
 
 // Machine names where the figures were taken.
@@ -93,6 +98,7 @@ func main() {
 	flag.Uint64Var(&cfg.seed, "seed", 1, "firehose seed")
 	flag.Float64Var(&cfg.rate, "rate", 20_000, "records per second the firehose writes while freshness is measured")
 	flag.DurationVar(&cfg.freshFor, "freshness", 30*time.Second, "how long the firehose writes while freshness is measured; 0 skips it")
+	flag.DurationVar(&cfg.rowsFor, "rows", 60*time.Second, "how long the firehose writes in each run that measures rows (45/s, 5,000/s, 5,000/s with compaction); 0 skips them")
 	flag.DurationVar(&cfg.warmup, "warmup", 5*time.Second, "records produced this long after the first are left out of the steady-state freshness")
 	flag.Parse()
 	if cfg.dsn == "" {
@@ -182,6 +188,21 @@ func bench(ctx context.Context, cfg benchConfig) error {
 			return fmt.Errorf("c. freshness: %w", err)
 		}
 		fresh.stop()
+	}
+
+	if cfg.rowsFor > 0 {
+		for _, run := range []struct {
+			rate       float64
+			compacting bool
+		}{{45, false}, {5000, false}, {5000, true}} {
+			step("d. rows at %.0f tweets/s for %s (compaction in the pipeline: %v)", run.rate, cfg.rowsFor, run.compacting)
+			rs, err := runRows(ctx, cfg, run.rate, run.compacting, tmp)
+			if err != nil {
+				return fmt.Errorf("d. rows: %w", err)
+			}
+			rep.Rows = append(rep.Rows, rs)
+			exact = exact && rs.Exact
+		}
 	}
 
 	printReport(os.Stdout, &rep)
@@ -316,6 +337,7 @@ func printReport(w io.Writer, r *Report) {
 			f.VisibleAllMS.P50, f.VisibleAllMS.P99, f.VisibleAllMS.Max, f.CommitMS.P50, f.CommitMS.P99, f.Batches, f.Exact)
 		procs(w, f.Processes)
 	}
+	printRows(w, r.Rows)
 }
 
 func procs(w io.Writer, ps []ProcStats) {
