@@ -16,6 +16,10 @@ import (
 	"github.com/kappa-stream/kappa/sdk"
 )
 
+// DrainInterval caps the batch interval of a drain (Config.Drain); it is
+// the wait the source's backlog fill used before batches had a cadence.
+const DrainInterval = 50 * time.Millisecond
+
 // DefaultPollAhead is Config.PollAhead's default: two batches polled ahead
 // ride out a slow fetch without the extractor waiting (make bench: ~10%
 // more than one).
@@ -38,7 +42,10 @@ type Config struct {
 	// and bounds Seek and Watermarks too; CommitTimeout bounds Positions.
 	PollTimeout, ExtractTimeout, CommitTimeout time.Duration
 	// Drain makes Run return once every partition has reached the end its
-	// log had when Run started.
+	// log had when Run started. A drain cuts a batch when it is full or
+	// DrainInterval after the last one, whichever Limits.MaxWait is
+	// shorter: a backlog fills its batches long before either, and the
+	// batch that reaches the end need not wait out a whole interval.
 	Drain bool
 	// PollAhead is how many batches are polled while the one before them
 	// is extracted and committed (default DefaultPollAhead); negative
@@ -134,6 +141,9 @@ type Totals struct {
 // reported from Open.
 func New(cfg Config, stream string, source sdk.Source, extractor sdk.Extractor, sink sdk.Sink) *Engine {
 	cfg.setDefaults()
+	if cfg.Drain {
+		cfg.Limits.MaxWait = min(cfg.Limits.MaxWait, DrainInterval)
+	}
 	return &Engine{cfg: cfg, stream: stream, source: source, extractor: extractor, sink: sink}
 }
 

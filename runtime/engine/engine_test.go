@@ -260,3 +260,40 @@ func TestEmptyRangeHoldingRecordsBreaksTheContract(t *testing.T) {
 		t.Errorf("checkBatch = %v", err)
 	}
 }
+
+// limitsSource remembers the longest MaxWait it was polled with.
+type limitsSource struct {
+	*memSource
+	longest *time.Duration
+}
+
+func (s limitsSource) Poll(ctx context.Context, l sdk.Limits) (sdk.Batch, error) {
+	*s.longest = max(*s.longest, l.MaxWait)
+	return s.memSource.Poll(ctx, l)
+}
+
+// A drain asks for batches at most DrainInterval apart, whatever the
+// pipeline's interval: the batch that reaches the end does not wait out a
+// whole interval. A live run keeps the interval.
+func TestDrainCapsTheBatchInterval(t *testing.T) {
+	for _, drain := range []bool{true, false} {
+		src := newMemSource()
+		src.add(0, 0, "2016-06-01T19:36:05Z")
+		var longest time.Duration
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		e := New(Config{Drain: drain, Limits: sdk.Limits{MaxWait: 10 * time.Second}, Logger: quietLogger()},
+			"mem", limitsSource{src, &longest}, timeExtractor{}, newMemSink())
+		err := e.Run(ctx)
+		cancel()
+		if drain && err != nil {
+			t.Fatalf("drain: %v", err)
+		}
+		want := 10 * time.Second
+		if drain {
+			want = DrainInterval
+		}
+		if longest != want {
+			t.Errorf("drain %v: polled with MaxWait %v, want %v", drain, longest, want)
+		}
+	}
+}
