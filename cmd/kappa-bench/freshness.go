@@ -108,25 +108,8 @@ func runFreshness(ctx context.Context, cfg benchConfig, brokers, db, tmp string)
 		}
 	}
 	steadyFrom := firstProduced.Add(cfg.warmup)
-	for _, b := range batches {
-		if b.Oldest == nil || b.Newest == nil || b.Records == 0 {
-			continue
-		}
-		// A steady producer spreads a batch's records evenly between its
-		// newest and oldest; each record counts once. The log line's time
-		// is the commit's end, give or take microseconds.
-		for i := range b.Records {
-			frac := 0.0
-			if b.Records > 1 {
-				frac = float64(i) / float64(b.Records-1)
-			}
-			age := *b.Newest + frac*(*b.Oldest-*b.Newest)
-			all = append(all, age)
-			if !b.Time.Add(-ms(age)).Before(steadyFrom) {
-				visible = append(visible, age)
-			}
-		}
-	}
+	all = recordAges(batches, time.Time{})
+	visible = recordAges(batches, steadyFrom)
 	fs.CommitMS, fs.VisibleMS, fs.VisibleAllMS = percentiles(commits), percentiles(visible), percentiles(all)
 	if produced.Records != fs.Records {
 		fs.Exact = false
@@ -135,3 +118,28 @@ func runFreshness(ctx context.Context, cfg benchConfig, brokers, db, tmp string)
 }
 
 func ms(f float64) time.Duration { return time.Duration(f * float64(time.Millisecond)) }
+
+// recordAges estimates, for every record of the batches produced at or
+// after from, how long after its produce its count became visible. A
+// steady producer spreads a batch's records evenly between its newest and
+// oldest; each record counts once. The log line's time is the commit's
+// end, give or take microseconds.
+func recordAges(batches []batchLine, from time.Time) []float64 {
+	var ages []float64
+	for _, b := range batches {
+		if b.Oldest == nil || b.Newest == nil || b.Records == 0 {
+			continue
+		}
+		for i := range b.Records {
+			frac := 0.0
+			if b.Records > 1 {
+				frac = float64(i) / float64(b.Records-1)
+			}
+			age := *b.Newest + frac*(*b.Oldest-*b.Newest)
+			if !b.Time.Add(-ms(age)).Before(from) {
+				ages = append(ages, age)
+			}
+		}
+	}
+	return ages
+}

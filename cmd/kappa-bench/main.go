@@ -34,6 +34,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -51,6 +52,8 @@ type benchConfig struct {
 	seed                                     uint64
 	rate                                     float64
 	freshFor, warmup, interval, rowsFor      time.Duration
+	rowsRates                                []float64
+	rowsCompaction                           bool
 }
 
 // Report is everything one run measured; it is written as JSON.
@@ -99,7 +102,20 @@ func main() {
 	flag.Float64Var(&cfg.rate, "rate", 20_000, "records per second the firehose writes while freshness is measured")
 	flag.DurationVar(&cfg.freshFor, "freshness", 30*time.Second, "how long the firehose writes while freshness is measured; 0 skips it")
 	flag.DurationVar(&cfg.rowsFor, "rows", 60*time.Second, "how long the firehose writes in each run that measures rows (45/s, 5,000/s, 5,000/s with compaction); 0 skips them")
+	flag.Func("rows-rates", "comma-separated tweets/s of the runs that measure rows (default 45,5000)", func(v string) error {
+		cfg.rowsRates = nil
+		for _, f := range strings.Split(v, ",") {
+			r, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+			if err != nil || r <= 0 {
+				return fmt.Errorf("%q is not a positive rate", f)
+			}
+			cfg.rowsRates = append(cfg.rowsRates, r)
+		}
+		return nil
+	})
+	flag.BoolVar(&cfg.rowsCompaction, "rows-compaction", true, "run the highest of --rows-rates once more with compaction every 5s inside the pipeline")
 	flag.DurationVar(&cfg.warmup, "warmup", 5*time.Second, "records produced this long after the first are left out of the steady-state freshness")
+	cfg.rowsRates = []float64{45, 5000}
 	flag.Parse()
 	if cfg.dsn == "" {
 		var err error
@@ -191,10 +207,18 @@ func bench(ctx context.Context, cfg benchConfig) error {
 	}
 
 	if cfg.rowsFor > 0 {
-		for _, run := range []struct {
+		type rowsRun struct {
 			rate       float64
 			compacting bool
-		}{{45, false}, {5000, false}, {5000, true}} {
+		}
+		var runs []rowsRun
+		for _, r := range cfg.rowsRates {
+			runs = append(runs, rowsRun{r, false})
+		}
+		if cfg.rowsCompaction {
+			runs = append(runs, rowsRun{slices.Max(cfg.rowsRates), true})
+		}
+		for _, run := range runs {
 			step("d. rows at %.0f tweets/s for %s (compaction in the pipeline: %v)", run.rate, cfg.rowsFor, run.compacting)
 			rs, err := runRows(ctx, cfg, run.rate, run.compacting, tmp)
 			if err != nil {

@@ -39,7 +39,10 @@ type RowsStats struct {
 	// (pipeline compaction: after 5s, every 5s).
 	Compaction bool         `json:"compaction_live"`
 	CommitMS   *Percentiles `json:"commit_ms"`
-	Exact      bool         `json:"exact"`
+	// VisibleMS is how long after its produce each tweet's count became
+	// visible (estimated as in FreshnessStats).
+	VisibleMS *Percentiles `json:"visible_ms"`
+	Exact     bool         `json:"exact"`
 }
 
 // liveCompaction is what the pipeline file gains for the run that
@@ -120,11 +123,13 @@ func runRows(ctx context.Context, cfg benchConfig, rate float64, compacting bool
 		return rs, err
 	}
 	var commits []float64
-	for _, b := range r.committed() {
+	batches := r.committed()
+	for _, b := range batches {
 		rs.Batches++
 		commits = append(commits, b.CommitMS)
 	}
 	rs.CommitMS = percentiles(commits)
+	rs.VisibleMS = percentiles(recordAges(batches, time.Time{}))
 
 	if rs.Rows, rs.BatchRows, rs.QueryMS, err = tableShape(ctx, cfg.dsn, db); err != nil {
 		return rs, err
@@ -199,12 +204,15 @@ func printRows(w io.Writer, runs []RowsStats) {
 		if s.Compaction {
 			live = "compaction every 5s"
 		}
-		commit := Percentiles{}
+		commit, visible := Percentiles{}, Percentiles{}
 		if s.CommitMS != nil {
 			commit = *s.CommitMS
 		}
-		fmt.Fprintf(w, "d. rows at %.0f/s for %.0fs (%s): %d batches, %.0f rows/min, %.0f batch rows/min (%d, %d); original query %.1f ms; commit ms p50 %.1f p99 %.1f\n",
-			s.Rate, s.Seconds, live, s.Batches, s.RowsPerMinute, s.BatchRowsPerMinute, s.Rows, s.BatchRows, s.QueryMS, commit.P50, commit.P99)
+		if s.VisibleMS != nil {
+			visible = *s.VisibleMS
+		}
+		fmt.Fprintf(w, "d. rows at %.0f/s for %.0fs (%s): %d batches, %.0f rows/min, %.0f batch rows/min (%d, %d); original query %.1f ms; commit ms p50 %.1f p99 %.1f; produce→visible ms p50 %.0f p99 %.0f\n",
+			s.Rate, s.Seconds, live, s.Batches, s.RowsPerMinute, s.BatchRowsPerMinute, s.Rows, s.BatchRows, s.QueryMS, commit.P50, commit.P99, visible.P50, visible.P99)
 		fmt.Fprintf(w, "   compact --older-than 0s: %.2fs, %.0f rows/s → %d rows, %d batch rows; original query %.1f ms; exact=%v\n",
 			s.CompactSeconds, s.CompactRowsPerS, s.CompactedRows, s.CompactedBatches, s.CompactedQueryMS, s.Exact)
 	}
