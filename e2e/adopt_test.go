@@ -200,12 +200,15 @@ func TestAdoptTakesOverTheSparkJobsTable(t *testing.T) {
 		!strings.Contains(out, "counters unknown") {
 		t.Errorf("audit after adopt and drain: exit %d, want clean, naming the adopted range\n%s", code, out)
 	}
-	compactOut, err := exec.Command(filepath.Join(bins(t), "kappa-runtime"), "compact", "--older-than", "0s", pipelineFile).CombinedOutput()
+	compact := exec.Command(filepath.Join(bins(t), "kappa-runtime"), "compact", "--older-than", "0s", pipelineFile)
+	compact.Env = append(os.Environ(), env...)
+	compactOut, err := compact.CombinedOutput()
 	if err != nil {
 		t.Fatalf("compact: %v\n%s", err, compactOut)
 	}
+	t.Logf("compact:\n%s", compactOut)
 	compareMinutes(t, perMinute(t, db, dbName, "twitter"), truth)
-	if code, out := runAudit(t, pipelineFile, env); code != 0 || !strings.Contains(out, "ADOPTED: partition 0: offsets [0, 900)") {
+	if code, out := runAudit(t, pipelineFile, env); code != 0 || !strings.Contains(out, "ADOPTED: partition 0: offsets [0, 900)") || !strings.Contains(out, "audit clean") {
 		t.Errorf("audit after compaction: exit %d, want clean with the adopted range as it was\n%s", code, out)
 	}
 
