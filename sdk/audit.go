@@ -27,6 +27,10 @@ type StreamAudit struct {
 	// Aggregates holds one entry per distinct range found on aggregate
 	// rows: how many rows carry it and the sum of their counts.
 	Aggregates []AggregateRange
+	// Adopted holds the ranges the sink took over from a program before
+	// Kappa (Adopter): one per partition, counters unknown. The aggregate
+	// rows inside one carry that program's own ranges.
+	Adopted []OffsetRange
 }
 
 // AggregateRange sums the aggregate rows that carry one offset range.

@@ -30,6 +30,9 @@ func (s *sinkServer) Audit(ctx context.Context, _ *pb.Empty) (*pb.AuditResponse,
 		for _, g := range st.Aggregates {
 			out.Aggregates = append(out.Aggregates, &pb.AggregateRange{Range: rangeToPB(g.OffsetRange), Rows: g.Rows, Count: g.Count})
 		}
+		for _, r := range st.Adopted {
+			out.Adopted = append(out.Adopted, rangeToPB(r))
+		}
 		resp.Streams[i] = out
 	}
 	return resp, nil
@@ -53,6 +56,9 @@ func (c *sinkClient) Audit(ctx context.Context) ([]StreamAudit, error) {
 		}
 		for _, g := range st.GetAggregates() {
 			out.Aggregates = append(out.Aggregates, AggregateRange{OffsetRange: rangeFromPB(g.GetRange()), Rows: g.GetRows(), Count: g.GetCount()})
+		}
+		for _, r := range st.GetAdopted() {
+			out.Adopted = append(out.Adopted, rangeFromPB(r))
 		}
 		streams[i] = out
 	}

@@ -25,11 +25,11 @@ func fromUnixNano(n int64) time.Time {
 }
 
 func setupToPB(s Setup) *pb.Setup {
-	return &pb.Setup{Pipeline: s.Pipeline, Config: s.Config, WindowNanos: int64(s.Window), Dimensions: s.Dimensions, Aggregates: s.Aggregates}
+	return &pb.Setup{Pipeline: s.Pipeline, Config: s.Config, WindowNanos: int64(s.Window), Dimensions: s.Dimensions, Aggregates: s.Aggregates, Adopting: s.Adopting}
 }
 
 func setupFromPB(s *pb.Setup) Setup {
-	return Setup{Pipeline: s.GetPipeline(), Config: s.GetConfig(), Window: time.Duration(s.GetWindowNanos()), Dimensions: s.GetDimensions(), Aggregates: s.GetAggregates()}
+	return Setup{Pipeline: s.GetPipeline(), Config: s.GetConfig(), Window: time.Duration(s.GetWindowNanos()), Dimensions: s.GetDimensions(), Aggregates: s.GetAggregates(), Adopting: s.GetAdopting()}
 }
 
 func rangeToPB(r OffsetRange) *pb.OffsetRange {

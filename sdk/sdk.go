@@ -37,6 +37,11 @@ type Setup struct {
 	// AggregateCount, and AggregateSum (the sum of Fact.Value) when the
 	// pipeline declares it. A sink stores a sum only when asked to.
 	Aggregates []string
+	// Adopting is set when a sink is opened by `kappa-runtime adopt` to
+	// take over a table another program wrote (see Adopter): the sink must
+	// not refuse the table for holding rows it did not commit, and only
+	// Adopt and Close follow. Other plugins never see it set.
+	Adopting bool
 }
 
 // Aggregates a pipeline can declare.

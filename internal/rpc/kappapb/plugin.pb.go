@@ -26,12 +26,16 @@ const (
 )
 
 type Setup struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Pipeline      string                 `protobuf:"bytes,1,opt,name=pipeline,proto3" json:"pipeline,omitempty"`
-	Config        []byte                 `protobuf:"bytes,2,opt,name=config,proto3" json:"config,omitempty"` // the plugin's config: block, YAML
-	WindowNanos   int64                  `protobuf:"varint,3,opt,name=window_nanos,json=windowNanos,proto3" json:"window_nanos,omitempty"`
-	Dimensions    []string               `protobuf:"bytes,4,rep,name=dimensions,proto3" json:"dimensions,omitempty"`
-	Aggregates    []string               `protobuf:"bytes,5,rep,name=aggregates,proto3" json:"aggregates,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Pipeline    string                 `protobuf:"bytes,1,opt,name=pipeline,proto3" json:"pipeline,omitempty"`
+	Config      []byte                 `protobuf:"bytes,2,opt,name=config,proto3" json:"config,omitempty"` // the plugin's config: block, YAML
+	WindowNanos int64                  `protobuf:"varint,3,opt,name=window_nanos,json=windowNanos,proto3" json:"window_nanos,omitempty"`
+	Dimensions  []string               `protobuf:"bytes,4,rep,name=dimensions,proto3" json:"dimensions,omitempty"`
+	Aggregates  []string               `protobuf:"bytes,5,rep,name=aggregates,proto3" json:"aggregates,omitempty"`
+	// adopting: the sink is opened by `kappa-runtime adopt` to take over a
+	// table another program wrote (sdk.Setup.Adopting); only Adopt and Close
+	// follow.
+	Adopting      bool `protobuf:"varint,6,opt,name=adopting,proto3" json:"adopting,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -99,6 +103,13 @@ func (x *Setup) GetAggregates() []string {
 		return x.Aggregates
 	}
 	return nil
+}
+
+func (x *Setup) GetAdopting() bool {
+	if x != nil {
+		return x.Adopting
+	}
+	return false
 }
 
 // ConfigProblem travels as a status detail of an InvalidArgument error.
@@ -1380,6 +1391,229 @@ func (x *CommitRequest) GetStreamId() string {
 	return ""
 }
 
+// AdoptRequest asks a sink to take over a table another program wrote;
+// see sdk.Adopter.
+type AdoptRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stream        string                 `protobuf:"bytes,1,opt,name=stream,proto3" json:"stream,omitempty"`
+	StreamId      string                 `protobuf:"bytes,2,opt,name=stream_id,json=streamId,proto3" json:"stream_id,omitempty"`
+	LogEnds       []*Watermark           `protobuf:"bytes,3,rep,name=log_ends,json=logEnds,proto3" json:"log_ends,omitempty"`
+	Record        bool                   `protobuf:"varint,4,opt,name=record,proto3" json:"record,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AdoptRequest) Reset() {
+	*x = AdoptRequest{}
+	mi := &file_kappa_v1_plugin_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdoptRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdoptRequest) ProtoMessage() {}
+
+func (x *AdoptRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kappa_v1_plugin_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdoptRequest.ProtoReflect.Descriptor instead.
+func (*AdoptRequest) Descriptor() ([]byte, []int) {
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *AdoptRequest) GetStream() string {
+	if x != nil {
+		return x.Stream
+	}
+	return ""
+}
+
+func (x *AdoptRequest) GetStreamId() string {
+	if x != nil {
+		return x.StreamId
+	}
+	return ""
+}
+
+func (x *AdoptRequest) GetLogEnds() []*Watermark {
+	if x != nil {
+		return x.LogEnds
+	}
+	return nil
+}
+
+func (x *AdoptRequest) GetRecord() bool {
+	if x != nil {
+		return x.Record
+	}
+	return false
+}
+
+// AdoptedRange is what a sink found of one partition in an adopted table.
+type AdoptedRange struct {
+	state               protoimpl.MessageState `protogen:"open.v1"`
+	Range               *OffsetRange           `protobuf:"bytes,1,opt,name=range,proto3" json:"range,omitempty"`
+	Ranges              int64                  `protobuf:"varint,2,opt,name=ranges,proto3" json:"ranges,omitempty"`
+	Rows                int64                  `protobuf:"varint,3,opt,name=rows,proto3" json:"rows,omitempty"`
+	Count               int64                  `protobuf:"varint,4,opt,name=count,proto3" json:"count,omitempty"`
+	FirstWindowUnixNano int64                  `protobuf:"varint,5,opt,name=first_window_unix_nano,json=firstWindowUnixNano,proto3" json:"first_window_unix_nano,omitempty"`
+	LastWindowUnixNano  int64                  `protobuf:"varint,6,opt,name=last_window_unix_nano,json=lastWindowUnixNano,proto3" json:"last_window_unix_nano,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *AdoptedRange) Reset() {
+	*x = AdoptedRange{}
+	mi := &file_kappa_v1_plugin_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdoptedRange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdoptedRange) ProtoMessage() {}
+
+func (x *AdoptedRange) ProtoReflect() protoreflect.Message {
+	mi := &file_kappa_v1_plugin_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdoptedRange.ProtoReflect.Descriptor instead.
+func (*AdoptedRange) Descriptor() ([]byte, []int) {
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *AdoptedRange) GetRange() *OffsetRange {
+	if x != nil {
+		return x.Range
+	}
+	return nil
+}
+
+func (x *AdoptedRange) GetRanges() int64 {
+	if x != nil {
+		return x.Ranges
+	}
+	return 0
+}
+
+func (x *AdoptedRange) GetRows() int64 {
+	if x != nil {
+		return x.Rows
+	}
+	return 0
+}
+
+func (x *AdoptedRange) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *AdoptedRange) GetFirstWindowUnixNano() int64 {
+	if x != nil {
+		return x.FirstWindowUnixNano
+	}
+	return 0
+}
+
+func (x *AdoptedRange) GetLastWindowUnixNano() int64 {
+	if x != nil {
+		return x.LastWindowUnixNano
+	}
+	return 0
+}
+
+type AdoptResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Table         string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	Partitions    []*AdoptedRange        `protobuf:"bytes,2,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	Refusals      []string               `protobuf:"bytes,3,rep,name=refusals,proto3" json:"refusals,omitempty"`
+	Recorded      bool                   `protobuf:"varint,4,opt,name=recorded,proto3" json:"recorded,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AdoptResponse) Reset() {
+	*x = AdoptResponse{}
+	mi := &file_kappa_v1_plugin_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdoptResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdoptResponse) ProtoMessage() {}
+
+func (x *AdoptResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kappa_v1_plugin_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdoptResponse.ProtoReflect.Descriptor instead.
+func (*AdoptResponse) Descriptor() ([]byte, []int) {
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *AdoptResponse) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *AdoptResponse) GetPartitions() []*AdoptedRange {
+	if x != nil {
+		return x.Partitions
+	}
+	return nil
+}
+
+func (x *AdoptResponse) GetRefusals() []string {
+	if x != nil {
+		return x.Refusals
+	}
+	return nil
+}
+
+func (x *AdoptResponse) GetRecorded() bool {
+	if x != nil {
+		return x.Recorded
+	}
+	return false
+}
+
 // CompactRequest asks a sink to roll settled history up; see sdk.Compactor.
 type CompactRequest struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
@@ -1392,7 +1626,7 @@ type CompactRequest struct {
 
 func (x *CompactRequest) Reset() {
 	*x = CompactRequest{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[22]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1404,7 +1638,7 @@ func (x *CompactRequest) String() string {
 func (*CompactRequest) ProtoMessage() {}
 
 func (x *CompactRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[22]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1417,7 +1651,7 @@ func (x *CompactRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompactRequest.ProtoReflect.Descriptor instead.
 func (*CompactRequest) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{22}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CompactRequest) GetOlderThanNanos() int64 {
@@ -1455,7 +1689,7 @@ type CompactResponse struct {
 
 func (x *CompactResponse) Reset() {
 	*x = CompactResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[23]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1467,7 +1701,7 @@ func (x *CompactResponse) String() string {
 func (*CompactResponse) ProtoMessage() {}
 
 func (x *CompactResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[23]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1480,7 +1714,7 @@ func (x *CompactResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompactResponse.ProtoReflect.Descriptor instead.
 func (*CompactResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{23}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CompactResponse) GetSpans() int64 {
@@ -1537,7 +1771,7 @@ type AggregateRange struct {
 
 func (x *AggregateRange) Reset() {
 	*x = AggregateRange{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[24]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1549,7 +1783,7 @@ func (x *AggregateRange) String() string {
 func (*AggregateRange) ProtoMessage() {}
 
 func (x *AggregateRange) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[24]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1562,7 +1796,7 @@ func (x *AggregateRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AggregateRange.ProtoReflect.Descriptor instead.
 func (*AggregateRange) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{24}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *AggregateRange) GetRange() *OffsetRange {
@@ -1588,18 +1822,21 @@ func (x *AggregateRange) GetCount() int64 {
 
 // StreamAudit is what a sink holds about one stream of a pipeline.
 type StreamAudit struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Stream        string                 `protobuf:"bytes,1,opt,name=stream,proto3" json:"stream,omitempty"`
-	Positions     []*Position            `protobuf:"bytes,2,rep,name=positions,proto3" json:"positions,omitempty"`
-	Batches       []*RangeStats          `protobuf:"bytes,3,rep,name=batches,proto3" json:"batches,omitempty"`
-	Aggregates    []*AggregateRange      `protobuf:"bytes,4,rep,name=aggregates,proto3" json:"aggregates,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Stream     string                 `protobuf:"bytes,1,opt,name=stream,proto3" json:"stream,omitempty"`
+	Positions  []*Position            `protobuf:"bytes,2,rep,name=positions,proto3" json:"positions,omitempty"`
+	Batches    []*RangeStats          `protobuf:"bytes,3,rep,name=batches,proto3" json:"batches,omitempty"`
+	Aggregates []*AggregateRange      `protobuf:"bytes,4,rep,name=aggregates,proto3" json:"aggregates,omitempty"`
+	// adopted are ranges a sink took over from before (sdk.Adopter), whose
+	// counters are unknown.
+	Adopted       []*OffsetRange `protobuf:"bytes,5,rep,name=adopted,proto3" json:"adopted,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StreamAudit) Reset() {
 	*x = StreamAudit{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[25]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1611,7 +1848,7 @@ func (x *StreamAudit) String() string {
 func (*StreamAudit) ProtoMessage() {}
 
 func (x *StreamAudit) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[25]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1624,7 +1861,7 @@ func (x *StreamAudit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamAudit.ProtoReflect.Descriptor instead.
 func (*StreamAudit) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{25}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *StreamAudit) GetStream() string {
@@ -1655,6 +1892,13 @@ func (x *StreamAudit) GetAggregates() []*AggregateRange {
 	return nil
 }
 
+func (x *StreamAudit) GetAdopted() []*OffsetRange {
+	if x != nil {
+		return x.Adopted
+	}
+	return nil
+}
+
 type AuditResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Streams       []*StreamAudit         `protobuf:"bytes,1,rep,name=streams,proto3" json:"streams,omitempty"`
@@ -1664,7 +1908,7 @@ type AuditResponse struct {
 
 func (x *AuditResponse) Reset() {
 	*x = AuditResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[26]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1676,7 +1920,7 @@ func (x *AuditResponse) String() string {
 func (*AuditResponse) ProtoMessage() {}
 
 func (x *AuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[26]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1689,7 +1933,7 @@ func (x *AuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditResponse.ProtoReflect.Descriptor instead.
 func (*AuditResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{26}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *AuditResponse) GetStreams() []*StreamAudit {
@@ -1721,7 +1965,7 @@ type PluginInfo struct {
 
 func (x *PluginInfo) Reset() {
 	*x = PluginInfo{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[27]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1733,7 +1977,7 @@ func (x *PluginInfo) String() string {
 func (*PluginInfo) ProtoMessage() {}
 
 func (x *PluginInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[27]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1746,7 +1990,7 @@ func (x *PluginInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PluginInfo.ProtoReflect.Descriptor instead.
 func (*PluginInfo) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{27}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *PluginInfo) GetName() string {
@@ -1814,7 +2058,7 @@ type FactLimits struct {
 
 func (x *FactLimits) Reset() {
 	*x = FactLimits{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[28]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1826,7 +2070,7 @@ func (x *FactLimits) String() string {
 func (*FactLimits) ProtoMessage() {}
 
 func (x *FactLimits) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[28]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1839,7 +2083,7 @@ func (x *FactLimits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FactLimits.ProtoReflect.Descriptor instead.
 func (*FactLimits) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{28}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *FactLimits) GetMaxDimensionChars() int32 {
@@ -1897,7 +2141,7 @@ type ConfigField struct {
 
 func (x *ConfigField) Reset() {
 	*x = ConfigField{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[29]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1909,7 +2153,7 @@ func (x *ConfigField) String() string {
 func (*ConfigField) ProtoMessage() {}
 
 func (x *ConfigField) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[29]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1922,7 +2166,7 @@ func (x *ConfigField) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigField.ProtoReflect.Descriptor instead.
 func (*ConfigField) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{29}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ConfigField) GetName() string {
@@ -1964,7 +2208,7 @@ var File_kappa_v1_plugin_proto protoreflect.FileDescriptor
 
 const file_kappa_v1_plugin_proto_rawDesc = "" +
 	"\n" +
-	"\x15kappa/v1/plugin.proto\x12\bkappa.v1\"\x9e\x01\n" +
+	"\x15kappa/v1/plugin.proto\x12\bkappa.v1\"\xba\x01\n" +
 	"\x05Setup\x12\x1a\n" +
 	"\bpipeline\x18\x01 \x01(\tR\bpipeline\x12\x16\n" +
 	"\x06config\x18\x02 \x01(\fR\x06config\x12!\n" +
@@ -1974,7 +2218,8 @@ const file_kappa_v1_plugin_proto_rawDesc = "" +
 	"dimensions\x12\x1e\n" +
 	"\n" +
 	"aggregates\x18\x05 \x03(\tR\n" +
-	"aggregates\"=\n" +
+	"aggregates\x12\x1a\n" +
+	"\badopting\x18\x06 \x01(\bR\badopting\"=\n" +
 	"\rConfigProblem\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\"E\n" +
@@ -2070,7 +2315,26 @@ const file_kappa_v1_plugin_proto_rawDesc = "" +
 	"\x06stream\x18\x01 \x01(\tR\x06stream\x12,\n" +
 	"\x06ranges\x18\x02 \x03(\v2\x14.kappa.v1.RangeStatsR\x06ranges\x12!\n" +
 	"\x04rows\x18\x03 \x03(\v2\r.kappa.v1.RowR\x04rows\x12\x1b\n" +
-	"\tstream_id\x18\x04 \x01(\tR\bstreamId\"q\n" +
+	"\tstream_id\x18\x04 \x01(\tR\bstreamId\"\x8b\x01\n" +
+	"\fAdoptRequest\x12\x16\n" +
+	"\x06stream\x18\x01 \x01(\tR\x06stream\x12\x1b\n" +
+	"\tstream_id\x18\x02 \x01(\tR\bstreamId\x12.\n" +
+	"\blog_ends\x18\x03 \x03(\v2\x13.kappa.v1.WatermarkR\alogEnds\x12\x16\n" +
+	"\x06record\x18\x04 \x01(\bR\x06record\"\xe5\x01\n" +
+	"\fAdoptedRange\x12+\n" +
+	"\x05range\x18\x01 \x01(\v2\x15.kappa.v1.OffsetRangeR\x05range\x12\x16\n" +
+	"\x06ranges\x18\x02 \x01(\x03R\x06ranges\x12\x12\n" +
+	"\x04rows\x18\x03 \x01(\x03R\x04rows\x12\x14\n" +
+	"\x05count\x18\x04 \x01(\x03R\x05count\x123\n" +
+	"\x16first_window_unix_nano\x18\x05 \x01(\x03R\x13firstWindowUnixNano\x121\n" +
+	"\x15last_window_unix_nano\x18\x06 \x01(\x03R\x12lastWindowUnixNano\"\x95\x01\n" +
+	"\rAdoptResponse\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\x126\n" +
+	"\n" +
+	"partitions\x18\x02 \x03(\v2\x16.kappa.v1.AdoptedRangeR\n" +
+	"partitions\x12\x1a\n" +
+	"\brefusals\x18\x03 \x03(\tR\brefusals\x12\x1a\n" +
+	"\brecorded\x18\x04 \x01(\bR\brecorded\"q\n" +
 	"\x0eCompactRequest\x12(\n" +
 	"\x10older_than_nanos\x18\x01 \x01(\x03R\x0eolderThanNanos\x12!\n" +
 	"\fbudget_nanos\x18\x02 \x01(\x03R\vbudgetNanos\x12\x12\n" +
@@ -2087,14 +2351,15 @@ const file_kappa_v1_plugin_proto_rawDesc = "" +
 	"\x0eAggregateRange\x12+\n" +
 	"\x05range\x18\x01 \x01(\v2\x15.kappa.v1.OffsetRangeR\x05range\x12\x12\n" +
 	"\x04rows\x18\x02 \x01(\x03R\x04rows\x12\x14\n" +
-	"\x05count\x18\x03 \x01(\x03R\x05count\"\xc1\x01\n" +
+	"\x05count\x18\x03 \x01(\x03R\x05count\"\xf2\x01\n" +
 	"\vStreamAudit\x12\x16\n" +
 	"\x06stream\x18\x01 \x01(\tR\x06stream\x120\n" +
 	"\tpositions\x18\x02 \x03(\v2\x12.kappa.v1.PositionR\tpositions\x12.\n" +
 	"\abatches\x18\x03 \x03(\v2\x14.kappa.v1.RangeStatsR\abatches\x128\n" +
 	"\n" +
 	"aggregates\x18\x04 \x03(\v2\x18.kappa.v1.AggregateRangeR\n" +
-	"aggregates\"@\n" +
+	"aggregates\x12/\n" +
+	"\aadopted\x18\x05 \x03(\v2\x15.kappa.v1.OffsetRangeR\aadopted\"@\n" +
 	"\rAuditResponse\x12/\n" +
 	"\astreams\x18\x01 \x03(\v2\x15.kappa.v1.StreamAuditR\astreams\"\x81\x02\n" +
 	"\n" +
@@ -2137,7 +2402,7 @@ const file_kappa_v1_plugin_proto_rawDesc = "" +
 	"\aExtract\x12\x18.kappa.v1.ExtractRequest\x1a\x19.kappa.v1.ExtractResponse\x12)\n" +
 	"\x05Close\x12\x0f.kappa.v1.Empty\x1a\x0f.kappa.v1.Empty\x121\n" +
 	"\bDescribe\x12\x0f.kappa.v1.Empty\x1a\x14.kappa.v1.PluginInfo\x12,\n" +
-	"\bValidate\x12\x0f.kappa.v1.Setup\x1a\x0f.kappa.v1.Empty2\xa9\x03\n" +
+	"\bValidate\x12\x0f.kappa.v1.Setup\x1a\x0f.kappa.v1.Empty2\xe3\x03\n" +
 	"\x04Sink\x12(\n" +
 	"\x04Open\x12\x0f.kappa.v1.Setup\x1a\x0f.kappa.v1.Empty\x12D\n" +
 	"\tPositions\x12\x1a.kappa.v1.PositionsRequest\x1a\x1b.kappa.v1.PositionsResponse\x122\n" +
@@ -2146,7 +2411,8 @@ const file_kappa_v1_plugin_proto_rawDesc = "" +
 	"\bDescribe\x12\x0f.kappa.v1.Empty\x1a\x14.kappa.v1.PluginInfo\x12,\n" +
 	"\bValidate\x12\x0f.kappa.v1.Setup\x1a\x0f.kappa.v1.Empty\x121\n" +
 	"\x05Audit\x12\x0f.kappa.v1.Empty\x1a\x17.kappa.v1.AuditResponse\x12>\n" +
-	"\aCompact\x12\x18.kappa.v1.CompactRequest\x1a\x19.kappa.v1.CompactResponseB4Z2github.com/kappa-stream/kappa/internal/rpc/kappapbb\x06proto3"
+	"\aCompact\x12\x18.kappa.v1.CompactRequest\x1a\x19.kappa.v1.CompactResponse\x128\n" +
+	"\x05Adopt\x12\x16.kappa.v1.AdoptRequest\x1a\x17.kappa.v1.AdoptResponseB4Z2github.com/kappa-stream/kappa/internal/rpc/kappapbb\x06proto3"
 
 var (
 	file_kappa_v1_plugin_proto_rawDescOnce sync.Once
@@ -2160,7 +2426,7 @@ func file_kappa_v1_plugin_proto_rawDescGZIP() []byte {
 	return file_kappa_v1_plugin_proto_rawDescData
 }
 
-var file_kappa_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_kappa_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_kappa_v1_plugin_proto_goTypes = []any{
 	(*Setup)(nil),              // 0: kappa.v1.Setup
 	(*ConfigProblem)(nil),      // 1: kappa.v1.ConfigProblem
@@ -2184,14 +2450,17 @@ var file_kappa_v1_plugin_proto_goTypes = []any{
 	(*RangeStats)(nil),         // 19: kappa.v1.RangeStats
 	(*Row)(nil),                // 20: kappa.v1.Row
 	(*CommitRequest)(nil),      // 21: kappa.v1.CommitRequest
-	(*CompactRequest)(nil),     // 22: kappa.v1.CompactRequest
-	(*CompactResponse)(nil),    // 23: kappa.v1.CompactResponse
-	(*AggregateRange)(nil),     // 24: kappa.v1.AggregateRange
-	(*StreamAudit)(nil),        // 25: kappa.v1.StreamAudit
-	(*AuditResponse)(nil),      // 26: kappa.v1.AuditResponse
-	(*PluginInfo)(nil),         // 27: kappa.v1.PluginInfo
-	(*FactLimits)(nil),         // 28: kappa.v1.FactLimits
-	(*ConfigField)(nil),        // 29: kappa.v1.ConfigField
+	(*AdoptRequest)(nil),       // 22: kappa.v1.AdoptRequest
+	(*AdoptedRange)(nil),       // 23: kappa.v1.AdoptedRange
+	(*AdoptResponse)(nil),      // 24: kappa.v1.AdoptResponse
+	(*CompactRequest)(nil),     // 25: kappa.v1.CompactRequest
+	(*CompactResponse)(nil),    // 26: kappa.v1.CompactResponse
+	(*AggregateRange)(nil),     // 27: kappa.v1.AggregateRange
+	(*StreamAudit)(nil),        // 28: kappa.v1.StreamAudit
+	(*AuditResponse)(nil),      // 29: kappa.v1.AuditResponse
+	(*PluginInfo)(nil),         // 30: kappa.v1.PluginInfo
+	(*FactLimits)(nil),         // 31: kappa.v1.FactLimits
+	(*ConfigField)(nil),        // 32: kappa.v1.ConfigField
 }
 var file_kappa_v1_plugin_proto_depIdxs = []int32{
 	1,  // 0: kappa.v1.ConfigProblems.problems:type_name -> kappa.v1.ConfigProblem
@@ -2209,58 +2478,64 @@ var file_kappa_v1_plugin_proto_depIdxs = []int32{
 	3,  // 12: kappa.v1.Row.range:type_name -> kappa.v1.OffsetRange
 	19, // 13: kappa.v1.CommitRequest.ranges:type_name -> kappa.v1.RangeStats
 	20, // 14: kappa.v1.CommitRequest.rows:type_name -> kappa.v1.Row
-	3,  // 15: kappa.v1.AggregateRange.range:type_name -> kappa.v1.OffsetRange
-	6,  // 16: kappa.v1.StreamAudit.positions:type_name -> kappa.v1.Position
-	19, // 17: kappa.v1.StreamAudit.batches:type_name -> kappa.v1.RangeStats
-	24, // 18: kappa.v1.StreamAudit.aggregates:type_name -> kappa.v1.AggregateRange
-	25, // 19: kappa.v1.AuditResponse.streams:type_name -> kappa.v1.StreamAudit
-	29, // 20: kappa.v1.PluginInfo.config:type_name -> kappa.v1.ConfigField
-	28, // 21: kappa.v1.PluginInfo.fact_limits:type_name -> kappa.v1.FactLimits
-	0,  // 22: kappa.v1.Source.Open:input_type -> kappa.v1.Setup
-	10, // 23: kappa.v1.Source.Seek:input_type -> kappa.v1.SeekRequest
-	11, // 24: kappa.v1.Source.Poll:input_type -> kappa.v1.PollRequest
-	8,  // 25: kappa.v1.Source.Watermarks:input_type -> kappa.v1.Empty
-	8,  // 26: kappa.v1.Source.Close:input_type -> kappa.v1.Empty
-	8,  // 27: kappa.v1.Source.Describe:input_type -> kappa.v1.Empty
-	0,  // 28: kappa.v1.Source.Validate:input_type -> kappa.v1.Setup
-	0,  // 29: kappa.v1.Extractor.Open:input_type -> kappa.v1.Setup
-	14, // 30: kappa.v1.Extractor.Extract:input_type -> kappa.v1.ExtractRequest
-	8,  // 31: kappa.v1.Extractor.Close:input_type -> kappa.v1.Empty
-	8,  // 32: kappa.v1.Extractor.Describe:input_type -> kappa.v1.Empty
-	0,  // 33: kappa.v1.Extractor.Validate:input_type -> kappa.v1.Setup
-	0,  // 34: kappa.v1.Sink.Open:input_type -> kappa.v1.Setup
-	17, // 35: kappa.v1.Sink.Positions:input_type -> kappa.v1.PositionsRequest
-	21, // 36: kappa.v1.Sink.Commit:input_type -> kappa.v1.CommitRequest
-	8,  // 37: kappa.v1.Sink.Close:input_type -> kappa.v1.Empty
-	8,  // 38: kappa.v1.Sink.Describe:input_type -> kappa.v1.Empty
-	0,  // 39: kappa.v1.Sink.Validate:input_type -> kappa.v1.Setup
-	8,  // 40: kappa.v1.Sink.Audit:input_type -> kappa.v1.Empty
-	22, // 41: kappa.v1.Sink.Compact:input_type -> kappa.v1.CompactRequest
-	9,  // 42: kappa.v1.Source.Open:output_type -> kappa.v1.OpenSourceResponse
-	8,  // 43: kappa.v1.Source.Seek:output_type -> kappa.v1.Empty
-	12, // 44: kappa.v1.Source.Poll:output_type -> kappa.v1.PollResponse
-	13, // 45: kappa.v1.Source.Watermarks:output_type -> kappa.v1.WatermarksResponse
-	8,  // 46: kappa.v1.Source.Close:output_type -> kappa.v1.Empty
-	27, // 47: kappa.v1.Source.Describe:output_type -> kappa.v1.PluginInfo
-	8,  // 48: kappa.v1.Source.Validate:output_type -> kappa.v1.Empty
-	8,  // 49: kappa.v1.Extractor.Open:output_type -> kappa.v1.Empty
-	16, // 50: kappa.v1.Extractor.Extract:output_type -> kappa.v1.ExtractResponse
-	8,  // 51: kappa.v1.Extractor.Close:output_type -> kappa.v1.Empty
-	27, // 52: kappa.v1.Extractor.Describe:output_type -> kappa.v1.PluginInfo
-	8,  // 53: kappa.v1.Extractor.Validate:output_type -> kappa.v1.Empty
-	8,  // 54: kappa.v1.Sink.Open:output_type -> kappa.v1.Empty
-	18, // 55: kappa.v1.Sink.Positions:output_type -> kappa.v1.PositionsResponse
-	8,  // 56: kappa.v1.Sink.Commit:output_type -> kappa.v1.Empty
-	8,  // 57: kappa.v1.Sink.Close:output_type -> kappa.v1.Empty
-	27, // 58: kappa.v1.Sink.Describe:output_type -> kappa.v1.PluginInfo
-	8,  // 59: kappa.v1.Sink.Validate:output_type -> kappa.v1.Empty
-	26, // 60: kappa.v1.Sink.Audit:output_type -> kappa.v1.AuditResponse
-	23, // 61: kappa.v1.Sink.Compact:output_type -> kappa.v1.CompactResponse
-	42, // [42:62] is the sub-list for method output_type
-	22, // [22:42] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	7,  // 15: kappa.v1.AdoptRequest.log_ends:type_name -> kappa.v1.Watermark
+	3,  // 16: kappa.v1.AdoptedRange.range:type_name -> kappa.v1.OffsetRange
+	23, // 17: kappa.v1.AdoptResponse.partitions:type_name -> kappa.v1.AdoptedRange
+	3,  // 18: kappa.v1.AggregateRange.range:type_name -> kappa.v1.OffsetRange
+	6,  // 19: kappa.v1.StreamAudit.positions:type_name -> kappa.v1.Position
+	19, // 20: kappa.v1.StreamAudit.batches:type_name -> kappa.v1.RangeStats
+	27, // 21: kappa.v1.StreamAudit.aggregates:type_name -> kappa.v1.AggregateRange
+	3,  // 22: kappa.v1.StreamAudit.adopted:type_name -> kappa.v1.OffsetRange
+	28, // 23: kappa.v1.AuditResponse.streams:type_name -> kappa.v1.StreamAudit
+	32, // 24: kappa.v1.PluginInfo.config:type_name -> kappa.v1.ConfigField
+	31, // 25: kappa.v1.PluginInfo.fact_limits:type_name -> kappa.v1.FactLimits
+	0,  // 26: kappa.v1.Source.Open:input_type -> kappa.v1.Setup
+	10, // 27: kappa.v1.Source.Seek:input_type -> kappa.v1.SeekRequest
+	11, // 28: kappa.v1.Source.Poll:input_type -> kappa.v1.PollRequest
+	8,  // 29: kappa.v1.Source.Watermarks:input_type -> kappa.v1.Empty
+	8,  // 30: kappa.v1.Source.Close:input_type -> kappa.v1.Empty
+	8,  // 31: kappa.v1.Source.Describe:input_type -> kappa.v1.Empty
+	0,  // 32: kappa.v1.Source.Validate:input_type -> kappa.v1.Setup
+	0,  // 33: kappa.v1.Extractor.Open:input_type -> kappa.v1.Setup
+	14, // 34: kappa.v1.Extractor.Extract:input_type -> kappa.v1.ExtractRequest
+	8,  // 35: kappa.v1.Extractor.Close:input_type -> kappa.v1.Empty
+	8,  // 36: kappa.v1.Extractor.Describe:input_type -> kappa.v1.Empty
+	0,  // 37: kappa.v1.Extractor.Validate:input_type -> kappa.v1.Setup
+	0,  // 38: kappa.v1.Sink.Open:input_type -> kappa.v1.Setup
+	17, // 39: kappa.v1.Sink.Positions:input_type -> kappa.v1.PositionsRequest
+	21, // 40: kappa.v1.Sink.Commit:input_type -> kappa.v1.CommitRequest
+	8,  // 41: kappa.v1.Sink.Close:input_type -> kappa.v1.Empty
+	8,  // 42: kappa.v1.Sink.Describe:input_type -> kappa.v1.Empty
+	0,  // 43: kappa.v1.Sink.Validate:input_type -> kappa.v1.Setup
+	8,  // 44: kappa.v1.Sink.Audit:input_type -> kappa.v1.Empty
+	25, // 45: kappa.v1.Sink.Compact:input_type -> kappa.v1.CompactRequest
+	22, // 46: kappa.v1.Sink.Adopt:input_type -> kappa.v1.AdoptRequest
+	9,  // 47: kappa.v1.Source.Open:output_type -> kappa.v1.OpenSourceResponse
+	8,  // 48: kappa.v1.Source.Seek:output_type -> kappa.v1.Empty
+	12, // 49: kappa.v1.Source.Poll:output_type -> kappa.v1.PollResponse
+	13, // 50: kappa.v1.Source.Watermarks:output_type -> kappa.v1.WatermarksResponse
+	8,  // 51: kappa.v1.Source.Close:output_type -> kappa.v1.Empty
+	30, // 52: kappa.v1.Source.Describe:output_type -> kappa.v1.PluginInfo
+	8,  // 53: kappa.v1.Source.Validate:output_type -> kappa.v1.Empty
+	8,  // 54: kappa.v1.Extractor.Open:output_type -> kappa.v1.Empty
+	16, // 55: kappa.v1.Extractor.Extract:output_type -> kappa.v1.ExtractResponse
+	8,  // 56: kappa.v1.Extractor.Close:output_type -> kappa.v1.Empty
+	30, // 57: kappa.v1.Extractor.Describe:output_type -> kappa.v1.PluginInfo
+	8,  // 58: kappa.v1.Extractor.Validate:output_type -> kappa.v1.Empty
+	8,  // 59: kappa.v1.Sink.Open:output_type -> kappa.v1.Empty
+	18, // 60: kappa.v1.Sink.Positions:output_type -> kappa.v1.PositionsResponse
+	8,  // 61: kappa.v1.Sink.Commit:output_type -> kappa.v1.Empty
+	8,  // 62: kappa.v1.Sink.Close:output_type -> kappa.v1.Empty
+	30, // 63: kappa.v1.Sink.Describe:output_type -> kappa.v1.PluginInfo
+	8,  // 64: kappa.v1.Sink.Validate:output_type -> kappa.v1.Empty
+	29, // 65: kappa.v1.Sink.Audit:output_type -> kappa.v1.AuditResponse
+	26, // 66: kappa.v1.Sink.Compact:output_type -> kappa.v1.CompactResponse
+	24, // 67: kappa.v1.Sink.Adopt:output_type -> kappa.v1.AdoptResponse
+	47, // [47:68] is the sub-list for method output_type
+	26, // [26:47] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_kappa_v1_plugin_proto_init() }
@@ -2268,14 +2543,14 @@ func file_kappa_v1_plugin_proto_init() {
 	if File_kappa_v1_plugin_proto != nil {
 		return
 	}
-	file_kappa_v1_plugin_proto_msgTypes[28].OneofWrappers = []any{}
+	file_kappa_v1_plugin_proto_msgTypes[31].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kappa_v1_plugin_proto_rawDesc), len(file_kappa_v1_plugin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   30,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

@@ -617,6 +617,7 @@ const (
 	Sink_Validate_FullMethodName  = "/kappa.v1.Sink/Validate"
 	Sink_Audit_FullMethodName     = "/kappa.v1.Sink/Audit"
 	Sink_Compact_FullMethodName   = "/kappa.v1.Sink/Compact"
+	Sink_Adopt_FullMethodName     = "/kappa.v1.Sink/Adopt"
 )
 
 // SinkClient is the client API for Sink service.
@@ -633,6 +634,8 @@ type SinkClient interface {
 	Audit(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*AuditResponse, error)
 	// Compact is optional: a sink without it answers Unimplemented.
 	Compact(ctx context.Context, in *CompactRequest, opts ...grpc.CallOption) (*CompactResponse, error)
+	// Adopt is optional: a sink without it answers Unimplemented.
+	Adopt(ctx context.Context, in *AdoptRequest, opts ...grpc.CallOption) (*AdoptResponse, error)
 }
 
 type sinkClient struct {
@@ -723,6 +726,16 @@ func (c *sinkClient) Compact(ctx context.Context, in *CompactRequest, opts ...gr
 	return out, nil
 }
 
+func (c *sinkClient) Adopt(ctx context.Context, in *AdoptRequest, opts ...grpc.CallOption) (*AdoptResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AdoptResponse)
+	err := c.cc.Invoke(ctx, Sink_Adopt_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SinkServer is the server API for Sink service.
 // All implementations must embed UnimplementedSinkServer
 // for forward compatibility.
@@ -737,6 +750,8 @@ type SinkServer interface {
 	Audit(context.Context, *Empty) (*AuditResponse, error)
 	// Compact is optional: a sink without it answers Unimplemented.
 	Compact(context.Context, *CompactRequest) (*CompactResponse, error)
+	// Adopt is optional: a sink without it answers Unimplemented.
+	Adopt(context.Context, *AdoptRequest) (*AdoptResponse, error)
 	mustEmbedUnimplementedSinkServer()
 }
 
@@ -770,6 +785,9 @@ func (UnimplementedSinkServer) Audit(context.Context, *Empty) (*AuditResponse, e
 }
 func (UnimplementedSinkServer) Compact(context.Context, *CompactRequest) (*CompactResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Compact not implemented")
+}
+func (UnimplementedSinkServer) Adopt(context.Context, *AdoptRequest) (*AdoptResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Adopt not implemented")
 }
 func (UnimplementedSinkServer) mustEmbedUnimplementedSinkServer() {}
 func (UnimplementedSinkServer) testEmbeddedByValue()              {}
@@ -936,6 +954,24 @@ func _Sink_Compact_Handler(srv interface{}, ctx context.Context, dec func(interf
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Sink_Adopt_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AdoptRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SinkServer).Adopt(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Sink_Adopt_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SinkServer).Adopt(ctx, req.(*AdoptRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Sink_ServiceDesc is the grpc.ServiceDesc for Sink service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -974,6 +1010,10 @@ var Sink_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Compact",
 			Handler:    _Sink_Compact_Handler,
+		},
+		{
+			MethodName: "Adopt",
+			Handler:    _Sink_Adopt_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -50,16 +50,21 @@ func (s *Sink) Audit(ctx context.Context) ([]sdk.StreamAudit, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mysql-sink: audit: read %s: %w", s.stmts.offsetsTable, err)
 	}
-	err = query(ctx, tx, "SELECT `stream`, `partition_id`, `start_offset`, `end_offset`, `records`, `facts`, `skipped`, `rejected`, `lost` FROM "+
+	err = query(ctx, tx, "SELECT `stream`, `partition_id`, `start_offset`, `end_offset`, `records`, `facts`, `skipped`, `rejected`, `lost`, "+quoteIdent(colAdopted)+" FROM "+
 		quoteIdent(s.stmts.batchesTable)+" WHERE `pipeline` = ? ORDER BY `stream`, `partition_id`, `start_offset`, `end_offset`",
 		[]any{s.pipeline}, func(rows *sql.Rows) error {
 			var stream string
 			var r sdk.RangeStats
-			if err := rows.Scan(&stream, &r.Partition, &r.Start, &r.End, &r.Records, &r.Facts, &r.Skipped, &r.Rejected, &r.Lost); err != nil {
+			var adopted bool
+			if err := rows.Scan(&stream, &r.Partition, &r.Start, &r.End, &r.Records, &r.Facts, &r.Skipped, &r.Rejected, &r.Lost, &adopted); err != nil {
 				return err
 			}
 			a := at(stream)
-			a.Batches = append(a.Batches, r)
+			if adopted {
+				a.Adopted = append(a.Adopted, r.OffsetRange)
+			} else {
+				a.Batches = append(a.Batches, r)
+			}
 			return nil
 		})
 	if err != nil {

@@ -17,7 +17,9 @@ import (
 // consecutive batch records becomes, in one transaction, one aggregate row
 // per (window[, dimensions]) carrying [a, b) with the summed count (and
 // sum), and one batch record for [a, b) with the summed counters and the
-// number of batches it stands for. Sums per (partition, window,
+// number of batches it stands for. An adopted record (adopt.go) is never
+// part of a span: its rows carry another program's ranges and its counters
+// are unknown. Sums per (partition, window,
 // dimensions) never change, a reader's single statement sees the table
 // before or after a span, never between, and the audit still finds every
 // range's facts in the rows that carry it.
@@ -276,7 +278,7 @@ func (s *Sink) planSpans(ctx context.Context, cutoff time.Time, full bool) ([]sp
 	}
 
 	rows, err = s.db.QueryContext(ctx, "SELECT `stream`, `partition_id`, `start_offset`, `end_offset`, "+quoteIdent(colBatches)+", `committed_at` FROM "+
-		quoteIdent(s.stmts.batchesTable)+" WHERE `pipeline` = ? AND `committed_at` <= ? ORDER BY `stream`, `partition_id`, `start_offset`",
+		quoteIdent(s.stmts.batchesTable)+" WHERE `pipeline` = ? AND `committed_at` <= ? AND "+quoteIdent(colAdopted)+" = 0 ORDER BY `stream`, `partition_id`, `start_offset`",
 		s.pipeline, cutoff)
 	if err != nil {
 		return nil, fmt.Errorf("read batch records from %s: %w", s.stmts.batchesTable, err)

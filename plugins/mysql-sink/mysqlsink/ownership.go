@@ -21,8 +21,9 @@ import (
 // A table nobody claimed yet is claimed when it is empty, or when its rows
 // are this pipeline's: the first of them (in key order) carries a range
 // this pipeline committed, as a table of a version before ownership shows.
-// Rows of anything else (another pipeline, the 2016 job) are refused; an
-// explicit adoption of such a table can come later without changing this.
+// Rows of anything else (another pipeline, the 2016 job) are refused; the
+// way to take over the 2016 job's table is an explicit adoption (adopt.go),
+// which claims the table in the transaction that records its progress.
 
 func tablesSchema(table string) tableSchema {
 	return tableSchema{
@@ -53,7 +54,8 @@ func (e *TableOwnedError) Error() string {
 	if e.Owner == "" {
 		return fmt.Sprintf("table %s.%s holds rows that pipeline %q did not commit (no range of it matches them), and no pipeline claimed it: "+
 			"they were written by another pipeline or program, and counting into it would mix them; "+
-			"give this pipeline its own table (sink.config.table)", e.Database, e.Table, e.Pipeline)
+			"give this pipeline its own table (sink.config.table); if the 2016 Spark job wrote them, stop it and take the table and its progress over "+
+			"with `kappa-runtime adopt PIPELINE.yaml`", e.Database, e.Table, e.Pipeline)
 	}
 	return fmt.Sprintf("table %s.%s belongs to pipeline %q (claimed %s), not to pipeline %q: "+
 		"a second pipeline would count the same records into it again; "+

@@ -125,6 +125,9 @@ func batchesSchema(table string) tableSchema {
 			// how many committed batches the row stands for: 1, or more
 			// once compaction merged a span (compact.go)
 			{Name: colBatches, Type: "bigint NOT NULL DEFAULT 1", DataType: "bigint", AddWhenMissing: true},
+			// 1 on the record of rows adopted from before Kappa, whose
+			// counters are unknown (adopt.go)
+			{Name: colAdopted, Type: "tinyint NOT NULL DEFAULT 0", DataType: "tinyint", AddWhenMissing: true},
 		},
 		PrimaryKey: []string{"pipeline", "stream", "partition_id", "start_offset"},
 		Charset:    "utf8mb4 COLLATE=utf8mb4_bin",

@@ -53,6 +53,12 @@ type Sink struct {
 	server string
 	db     *sql.DB
 	stmts  statements
+	// database and tablesTable name the DSN's database and the ownership
+	// table, for Adopt.
+	database, tablesTable string
+	// adopting is Setup.Adopting: the table is not claimed at Open, and
+	// nothing is committed (adopt.go).
+	adopting bool
 }
 
 // New returns a sink that is ready to be opened.
@@ -96,9 +102,13 @@ func (s *Sink) Open(ctx context.Context, setup sdk.Setup) error {
 	}
 	suggestTimeIndex(ctx, db, dc.DBName, aggregate)
 	stmts := newStatements(offsets, aggregate, batches)
-	if err := claimTable(ctx, db, dc.DBName, setup.Pipeline, stmts, cfg.TablesTable); err != nil {
-		db.Close()
-		return fmt.Errorf("mysql-sink: %s: %w", server, err)
+	// A sink opened to adopt the table claims it in Adopt's transaction,
+	// once its rows proved adoptable.
+	if !setup.Adopting {
+		if err := claimTable(ctx, db, dc.DBName, setup.Pipeline, stmts, cfg.TablesTable); err != nil {
+			db.Close()
+			return fmt.Errorf("mysql-sink: %s: %w", server, err)
+		}
 	}
 	s.pipeline = setup.Pipeline
 	s.dimensions = len(setup.Dimensions)
@@ -106,6 +116,7 @@ func (s *Sink) Open(ctx context.Context, setup sdk.Setup) error {
 	s.server = server
 	s.db = db
 	s.stmts = stmts
+	s.database, s.tablesTable, s.adopting = dc.DBName, cfg.TablesTable, setup.Adopting
 	return nil
 }
 
@@ -250,6 +261,9 @@ func (s *Sink) Positions(ctx context.Context, stream string) ([]sdk.Position, er
 func (s *Sink) Commit(ctx context.Context, c sdk.Commit) error {
 	if s.db == nil {
 		return errNotOpen
+	}
+	if s.adopting {
+		return sdk.Permanent(errors.New("mysql-sink: commit: the sink was opened to adopt its table (Setup.Adopting), which it may not have claimed"))
 	}
 	ranges, err := s.checkCommit(c)
 	if err != nil {

@@ -49,8 +49,8 @@ func newStatements(offsets tableSchema, aggregate tableSchema, batches tableSche
 		aggregateTable:   aggregate.Name,
 		aggregateColumns: columnNames(aggregate),
 		batchesTable:     batches.Name,
-		// The batches column keeps its default of 1 on commit.
-		batchesColumns: slices.DeleteFunc(columnNames(batches), func(c string) bool { return c == colBatches }),
+		// The batches and adopted columns keep their defaults (1, 0) on commit.
+		batchesColumns: slices.DeleteFunc(columnNames(batches), func(c string) bool { return c == colBatches || c == colAdopted }),
 	}
 	s.fullRows = insertSQL(s.aggregateTable, s.aggregateColumns, maxRowsPerInsert)
 	s.fullBatches = insertSQL(s.batchesTable, s.batchesColumns, maxRowsPerInsert)
