@@ -31,6 +31,11 @@ import (
 // testenv.MySQLDSN (KAPPA_TEST_MYSQL_DSN, root on 127.0.0.1:3306 by
 // default). They build the binaries once, into a temporary folder.
 
+// testBuildTags compiles in the test-only hooks the suite drives, such as
+// mysql-sink's fault hook (KAPPA_TEST_SINK_FAULTS, chaos_test.go); released
+// binaries (make build, go install) are built without them.
+const testBuildTags = "kappa_faults"
+
 var (
 	buildOnce sync.Once
 	binDir    string
@@ -63,7 +68,7 @@ func bins(t *testing.T) string {
 			"jsonl-source":      "./examples/jsonl-source",
 			"csv-sink":          "./examples/csv-sink",
 		} {
-			cmd := exec.Command("go", "build", "-o", filepath.Join(binDir, name), pkg)
+			cmd := exec.Command("go", "build", "-tags", testBuildTags, "-o", filepath.Join(binDir, name), pkg)
 			cmd.Dir = repoRoot()
 			if out, err := cmd.CombinedOutput(); err != nil {
 				buildErr = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)

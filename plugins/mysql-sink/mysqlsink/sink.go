@@ -330,12 +330,11 @@ func (s *Sink) commitTx(ctx context.Context, stream, streamID string, ranges []s
 			return fmt.Errorf("insert %d batch records into %s: %w", len(chunk), s.stmts.batchesTable, err)
 		}
 	}
-	hook := loadFaults()
-	hook.maybeDie(hook.before(), "before COMMIT")
+	testFault(beforeCommit)
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit transaction (outcome unknown, re-read positions): %w", err)
 	}
-	hook.maybeDie(hook.after(), "after COMMIT")
+	testFault(afterCommit)
 	return nil
 }
 

@@ -1,3 +1,5 @@
+//go:build kappa_faults
+
 package mysqlsink
 
 import (
@@ -12,8 +14,10 @@ import (
 
 // The fault hook is for tests only: it lets the chaos test kill the sink
 // process exactly at the commit boundary, which random kills from outside
-// almost never hit. It is off unless the environment variable
-// KAPPA_TEST_SINK_FAULTS is set, e.g.
+// almost never hit. It is compiled in only with the build tag kappa_faults,
+// which only the end-to-end harness's builds use (e2e/harness_test.go); a
+// released mysql-sink holds none of it (faults_off.go). Even then it is off
+// unless the environment variable KAPPA_TEST_SINK_FAULTS is set, e.g.
 //
 //	KAPPA_TEST_SINK_FAULTS=before_commit=0.02,after_commit=0.02,seed=7
 //
@@ -90,16 +94,17 @@ func (h *faultHook) maybeDie(p float64, where string) {
 	}
 }
 
-func (h *faultHook) before() float64 {
+// testFault is called at each fault point of the commit path; it kills
+// the process with the probability set for that point.
+func testFault(at faultPoint) {
+	h := loadFaults()
 	if h == nil {
-		return 0
+		return
 	}
-	return h.beforeCommit
-}
-
-func (h *faultHook) after() float64 {
-	if h == nil {
-		return 0
+	switch at {
+	case beforeCommit:
+		h.maybeDie(h.beforeCommit, "before COMMIT")
+	case afterCommit:
+		h.maybeDie(h.afterCommit, "after COMMIT")
 	}
-	return h.afterCommit
 }
