@@ -1,4 +1,4 @@
-package main
+package command
 
 import (
 	"context"
@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/kappa-stream/kappa/runtime/launch"
-	"github.com/kappa-stream/kappa/runtime/pipeline"
+	"github.com/kappa-stream/kappa/internal/launch"
+	"github.com/kappa-stream/kappa/internal/pipeline"
 	"github.com/kappa-stream/kappa/sdk"
 )
 

@@ -13,7 +13,7 @@ import (
 // engine does per batch. SetBytes counts the tweets the facts came from,
 // so MB/s compares with the extractor's.
 //
-//	go test -run '^$' -bench Aggregate -benchmem ./runtime/engine/
+//	go test -run '^$' -bench Aggregate -benchmem ./internal/engine/
 func BenchmarkAggregate(b *testing.B) {
 	const facts, partitions, tweetBytes = 3200, 8, 2612
 	rng := rand.New(rand.NewPCG(1, 2))

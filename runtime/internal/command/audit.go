@@ -1,61 +1,17 @@
-package main
+package command
 
 import (
 	"cmp"
 	"context"
-	"flag"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"text/tabwriter"
 
-	"github.com/kappa-stream/kappa/runtime/launch"
-	"github.com/kappa-stream/kappa/runtime/pipeline"
+	"github.com/kappa-stream/kappa/internal/launch"
+	"github.com/kappa-stream/kappa/internal/pipeline"
 	"github.com/kappa-stream/kappa/sdk"
 )
-
-const auditUsage = `usage: kappa-runtime audit PIPELINE.yaml
-
-Checks what the pipeline's sink committed: per partition, the committed
-ranges are contiguous and non-overlapping from the first committed offset up
-to the committed position (a position without ranges is where a partition
-starts, nothing read yet), every aggregate row belongs to a committed range,
-and each range's counters add up (facts = the sum of its rows' counts;
-skipped + rejected <= records <= end - start). Prints a summary table and
-exits 1 on any gap, overlap or mismatch. Only the sink is started; the
-broker is not needed. The sink must implement audits (sdk.Auditor).
-`
-
-func auditCommand(ctx context.Context, args []string) int {
-	flags := flag.NewFlagSet("audit", flag.ContinueOnError)
-	flags.Usage = func() {
-		fmt.Fprint(os.Stderr, auditUsage)
-		flags.PrintDefaults()
-	}
-	if err := flags.Parse(args); err != nil {
-		return 2
-	}
-	if flags.NArg() != 1 {
-		flags.Usage()
-		return 2
-	}
-	streams, err := readAudit(ctx, flags.Arg(0))
-	if err != nil {
-		return fail(err)
-	}
-	clean := true
-	for _, st := range streams {
-		r := checkAudit(st)
-		r.print(os.Stdout)
-		clean = clean && len(r.problems) == 0
-	}
-	if !clean {
-		fmt.Fprintln(os.Stderr, "kappa-runtime: audit failed")
-		return 1
-	}
-	return 0
-}
 
 // openSinkOnly starts and opens only the pipeline's sink, as audit and
 // compact need it (no broker, no other plugin). close stops it again.
@@ -79,8 +35,8 @@ func openSinkOnly(ctx context.Context, p *pipeline.Pipeline) (sink sdk.Sink, clo
 	return sink, func() { closeQuietly(sink); proc.Stop() }, nil
 }
 
-// readAudit starts and opens the pipeline's sink and asks it for its audit.
-func readAudit(ctx context.Context, file string) ([]sdk.StreamAudit, error) {
+// ReadAudit starts and opens the pipeline's sink and asks it for its audit.
+func ReadAudit(ctx context.Context, file string) ([]sdk.StreamAudit, error) {
 	p, err := pipeline.Load(file)
 	if err != nil {
 		return nil, err
@@ -116,16 +72,21 @@ type partitionAudit struct {
 	hasPosition, hasBatches           bool
 }
 
-// auditReport is the outcome of checking one stream.
-type auditReport struct {
+// AuditReport is the outcome of checking one stream.
+type AuditReport struct {
 	stream     string
 	partitions []*partitionAudit
 	problems   []string
 }
 
-// checkAudit checks one stream's audit; see auditUsage.
-func checkAudit(st sdk.StreamAudit) auditReport {
-	r := auditReport{stream: st.Stream}
+// CheckAudit checks one stream's audit: per partition, the committed
+// ranges are contiguous and non-overlapping from the first committed offset
+// up to the committed position (a position without ranges is where a
+// partition starts, nothing read yet), every aggregate row belongs to a
+// committed range, and each range's counters add up (facts = the sum of
+// its rows' counts; skipped + rejected <= records <= end - start).
+func CheckAudit(st sdk.StreamAudit) AuditReport {
+	r := AuditReport{stream: st.Stream}
 	byPartition := map[int32]*partitionAudit{}
 	get := func(p int32) *partitionAudit {
 		if a, ok := byPartition[p]; ok {
@@ -234,8 +195,11 @@ func checkAudit(st sdk.StreamAudit) auditReport {
 	return r
 }
 
-// print writes the summary table and every problem.
-func (r auditReport) print(w io.Writer) {
+// Clean reports whether the stream passed every check.
+func (r AuditReport) Clean() bool { return len(r.problems) == 0 }
+
+// Print writes the summary table and every problem.
+func (r AuditReport) Print(w io.Writer) {
 	fmt.Fprintf(w, "stream %s\n", r.stream)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "partition\tfirst\tnext_offset\tbatches\trecords\tfacts\tskipped\trejected\tlost\trows\tcounted\tproblems\t")

@@ -3,6 +3,9 @@
 // micro-batches through them until stopped.
 //
 //	kappa-runtime [run] [--drain] PIPELINE.yaml
+//
+// This package holds the flags, usage and output of each subcommand (one
+// file each); what a subcommand does is in runtime/internal/command.
 package main
 
 import (
@@ -14,7 +17,7 @@ import (
 	"syscall"
 
 	"github.com/kappa-stream/kappa/internal/profile"
-	"github.com/kappa-stream/kappa/runtime/launch"
+	"github.com/kappa-stream/kappa/runtime/internal/command"
 )
 
 const usage = `usage:
@@ -43,7 +46,7 @@ func main() {
 	code := dispatch(ctx, os.Args[1:])
 	stopProfile()
 	stop()
-	launch.StopAll()
+	command.StopPlugins()
 	os.Exit(code)
 }
 

@@ -1,66 +1,33 @@
-package main
+package command
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
-	"os"
 
 	"github.com/kappa-stream/kappa/internal/arena"
-	"github.com/kappa-stream/kappa/runtime/engine"
-	"github.com/kappa-stream/kappa/runtime/pipeline"
-	"github.com/kappa-stream/kappa/runtime/supervise"
+	"github.com/kappa-stream/kappa/internal/engine"
+	"github.com/kappa-stream/kappa/internal/pipeline"
+	"github.com/kappa-stream/kappa/internal/supervise"
 	"github.com/kappa-stream/kappa/sdk"
 )
 
-const runUsage = `usage: kappa-runtime [run] [flags] PIPELINE.yaml
+// ErrDrainInterrupted is what Run returns when ctx ended a drain before
+// every partition reached its end; what was committed stays committed.
+var ErrDrainInterrupted = engine.ErrDrainInterrupted
 
-Runs the pipeline until SIGINT or SIGTERM (or, with --drain, until every
-partition has reached the end its log had at start), then exits 0.
-
-Exit status: 0 when stopped or drained; 1 on an error, including batches
-that kept failing for the pipeline's give_up_after; 2 on a usage error;
-3 when SIGINT or SIGTERM interrupted --drain before the end (what was
-committed stays committed: run --drain again to finish).
-
-Flags:
-`
-
-// exitDrainInterrupted is the exit status of a --drain that SIGINT or
-// SIGTERM stopped before the end, so that a script can tell it from a
-// finished drain (0) and from a failure (1).
-const exitDrainInterrupted = 3
-
-func runCommand(ctx context.Context, args []string) int {
-	flags := flag.NewFlagSet("run", flag.ContinueOnError)
-	drain := flags.Bool("drain", false, "exit 0 once every partition has reached the end its log had at start")
-	logJSON := flags.Bool("log-json", false, "log as JSON lines instead of text")
-	flags.Usage = func() {
-		fmt.Fprint(os.Stderr, runUsage)
-		flags.PrintDefaults()
-	}
-	if err := flags.Parse(args); err != nil {
-		return 2
-	}
-	if flags.NArg() != 1 {
-		flags.Usage()
-		return 2
-	}
-	err := run(ctx, flags.Arg(0), *drain, newLogger(*logJSON))
-	if err != nil && *drain && ctx.Err() != nil && !errors.Is(err, engine.ErrDrainInterrupted) {
+// Run runs the pipeline of file until ctx ends or, with drain, until every
+// partition has reached the end its log had at start. A drain that ctx
+// stops, even while starting, returns an error that is
+// ErrDrainInterrupted.
+func Run(ctx context.Context, file string, drain bool, logger *slog.Logger) error {
+	err := run(ctx, file, drain, logger)
+	if err != nil && drain && ctx.Err() != nil && !errors.Is(err, ErrDrainInterrupted) {
 		// Stopped while starting: the drain did not even begin.
-		err = fmt.Errorf("%w: %w", engine.ErrDrainInterrupted, err)
+		err = fmt.Errorf("%w: %w", ErrDrainInterrupted, err)
 	}
-	if errors.Is(err, engine.ErrDrainInterrupted) {
-		fmt.Fprintf(os.Stderr, "kappa-runtime: %v; run --drain again to finish\n", err)
-		return exitDrainInterrupted
-	}
-	if err != nil {
-		return fail(err)
-	}
-	return 0
+	return err
 }
 
 func run(ctx context.Context, file string, drain bool, logger *slog.Logger) error {

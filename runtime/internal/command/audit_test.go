@@ -1,4 +1,4 @@
-package main
+package command
 
 import (
 	"bytes"
@@ -32,12 +32,12 @@ func clean() sdk.StreamAudit {
 }
 
 func TestAuditOfCleanCommits(t *testing.T) {
-	r := checkAudit(clean())
+	r := CheckAudit(clean())
 	if len(r.problems) > 0 {
 		t.Fatalf("problems in a clean audit: %q", r.problems)
 	}
 	var out bytes.Buffer
-	r.print(&out)
+	r.Print(&out)
 	for _, want := range []string{"audit clean", "next_offset", "\n        all  "} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, out.String())
@@ -71,12 +71,12 @@ func TestAuditFindsEachKindOfProblem(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			a := clean()
 			c.breakIt(&a)
-			r := checkAudit(a)
+			r := CheckAudit(a)
 			if len(r.problems) == 0 || !strings.Contains(strings.Join(r.problems, "\n"), c.want) {
 				t.Fatalf("problems %q, want one containing %q", r.problems, c.want)
 			}
 			var out bytes.Buffer
-			r.print(&out)
+			r.Print(&out)
 			if strings.Contains(out.String(), "audit clean") {
 				t.Errorf("a failed audit printed clean:\n%s", out.String())
 			}
@@ -89,7 +89,7 @@ func TestAuditFindsEachKindOfProblem(t *testing.T) {
 func TestAuditTakesAPositionWithoutRangesForAnAnchor(t *testing.T) {
 	a := clean()
 	a.Positions = append(a.Positions, sdk.Position{Partition: 2, NextOffset: 4})
-	r := checkAudit(a)
+	r := CheckAudit(a)
 	if len(r.problems) != 0 {
 		t.Fatalf("problems %q, want none", r.problems)
 	}

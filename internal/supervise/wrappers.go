@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/kappa-stream/kappa/runtime/launch"
+	"github.com/kappa-stream/kappa/internal/launch"
 	"github.com/kappa-stream/kappa/sdk"
 )
 

@@ -1,89 +1,52 @@
-package main
+package command
 
 import (
 	"cmp"
 	"context"
 	"debug/elf"
 	"debug/gosym"
-	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/kappa-stream/kappa/runtime/launch"
+	"github.com/kappa-stream/kappa/internal/launch"
 	"github.com/kappa-stream/kappa/sdk"
 )
 
-const pluginsUsage = `usage: kappa-runtime plugins [--json] [PIPELINE.yaml]
-
-Lists the plugins kappa-runtime finds beside the kappa-runtime binary and
-in each folder of $KAPPA_PLUGIN_PATH (and, given a pipeline file, in its
-folder first), with kind, version and the config fields each accepts.
-Only Go binaries built with the Kappa SDK's Serve functions are started, and
-only to ask them; other executables are never run. (A plugin written in
-another language is not listed, but runs, and validate checks it.)
-
-Flags:
-`
-
-// listedPlugin is one line of the listing.
-type listedPlugin struct {
+// FoundPlugin is a plugin binary found on the search path and what it
+// says it is.
+type FoundPlugin struct {
 	Path string `json:"path"`
 	sdk.Info
 }
 
-func pluginsCommand(ctx context.Context, args []string) int {
-	flags := flag.NewFlagSet("plugins", flag.ContinueOnError)
-	asJSON := flags.Bool("json", false, "print a JSON array instead of text")
-	flags.Usage = func() {
-		fmt.Fprint(os.Stderr, pluginsUsage)
-		flags.PrintDefaults()
-	}
-	if err := flags.Parse(args); err != nil {
-		return 2
-	}
-	if flags.NArg() > 1 {
-		flags.Usage()
-		return 2
-	}
-	dirs := launch.SearchPath(flags.Arg(0))
-	if flags.NArg() == 0 {
+// ListPlugins asks every executable of the plugin search path (beside the
+// kappa-runtime binary, then each folder of $KAPPA_PLUGIN_PATH, and first
+// the folder of pipelineFile when it is not empty) what it is. It returns
+// the plugins by kind (source, extractor, sink) and name, the executables
+// that looked like plugins but did not answer, and the folders searched.
+func ListPlugins(ctx context.Context, pipelineFile string) (found []FoundPlugin, skipped, dirs []string) {
+	dirs = launch.SearchPath(pipelineFile)
+	if pipelineFile == "" {
 		dirs = dirs[1:] // SearchPath puts the pipeline's folder first
 	}
-	found, skipped := findAllPlugins(ctx, dirs)
+	found, skipped = findAllPlugins(ctx, dirs)
 	order := []string{sdk.KindSource, sdk.KindExtractor, sdk.KindSink}
-	slices.SortStableFunc(found, func(a, b listedPlugin) int {
+	slices.SortStableFunc(found, func(a, b FoundPlugin) int {
 		return cmp.Or(cmp.Compare(slices.Index(order, a.Kind), slices.Index(order, b.Kind)), strings.Compare(a.Name, b.Name))
 	})
-	if *asJSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(found); err != nil {
-			return fail(err)
-		}
-	} else {
-		printPlugins(found)
-	}
-	for _, s := range skipped {
-		fmt.Fprintf(os.Stderr, "skipped %s\n", s)
-	}
-	if len(found) == 0 {
-		fmt.Fprintf(os.Stderr, "no plugins found in %s\n", strings.Join(dirs, ", "))
-	}
-	return 0
+	return found, skipped, dirs
 }
 
 // findAllPlugins asks every executable of dirs what it is. A name found in
 // several folders is listed once, from the first, as Find resolves it.
-func findAllPlugins(ctx context.Context, dirs []string) (found []listedPlugin, skipped []string) {
+func findAllPlugins(ctx context.Context, dirs []string) (found []FoundPlugin, skipped []string) {
 	self, _ := os.Executable()
 	self, _ = filepath.EvalSymlinks(self)
 	seen := map[string]bool{}
@@ -110,7 +73,7 @@ func findAllPlugins(ctx context.Context, dirs []string) (found []listedPlugin, s
 				skipped = append(skipped, err.Error())
 				continue
 			}
-			found = append(found, listedPlugin{Path: path, Info: pi})
+			found = append(found, FoundPlugin{Path: path, Info: pi})
 		}
 	}
 	return found, skipped
@@ -181,37 +144,4 @@ func describeProcess(ctx context.Context, proc *launch.Process) (sdk.Info, error
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	return inspector.Describe(ctx)
-}
-
-func printPlugins(found []listedPlugin) {
-	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	for i, p := range found {
-		if i > 0 {
-			fmt.Fprintln(w)
-		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", p.Name, p.Kind, p.Version, p.Path)
-		if p.Description != "" {
-			fmt.Fprintf(w, "  %s\n", p.Description)
-		}
-		if !p.ConfigDescribed {
-			fmt.Fprintln(w, "  config: not described")
-			continue
-		}
-		if len(p.Fields) == 0 {
-			fmt.Fprintln(w, "  config: none")
-			continue
-		}
-		fmt.Fprintln(w, "  config:")
-		for _, f := range p.Fields {
-			var attrs []string
-			if f.Required {
-				attrs = append(attrs, "required")
-			}
-			if f.Default != "" {
-				attrs = append(attrs, "default "+f.Default)
-			}
-			fmt.Fprintf(w, "    %s\t%s\t%s\t%s\n", f.Name, f.Type, strings.Join(attrs, ", "), f.Description)
-		}
-	}
-	w.Flush()
 }

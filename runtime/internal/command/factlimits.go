@@ -1,11 +1,11 @@
-package main
+package command
 
 import (
 	"context"
 	"errors"
 	"fmt"
 
-	"github.com/kappa-stream/kappa/runtime/supervise"
+	"github.com/kappa-stream/kappa/internal/supervise"
 	"github.com/kappa-stream/kappa/sdk"
 )
 

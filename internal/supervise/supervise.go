@@ -21,8 +21,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/kappa-stream/kappa/internal/arena"
-	"github.com/kappa-stream/kappa/runtime/engine"
-	"github.com/kappa-stream/kappa/runtime/launch"
+	"github.com/kappa-stream/kappa/internal/engine"
+	"github.com/kappa-stream/kappa/internal/launch"
 	"github.com/kappa-stream/kappa/sdk"
 )
 
