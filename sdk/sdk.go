@@ -93,7 +93,7 @@ type PartitionBatch struct {
 type Batch struct {
 	Partitions []PartitionBatch
 	// wire is the batch as it arrived from a source over gRPC, in the
-	// form of wire.go; its records' keys and values are slices of it or
+	// form of batch_wire.go; its records' keys and values are slices of it or
 	// of the arena slot in lease. The runtime's extractor client forwards
 	// it as it is, so a batch is not changed after Poll.
 	wire  []byte

@@ -15,8 +15,8 @@ import (
 // Server halves: decode the request, call the plain Go implementation,
 // encode the answer. Nothing else happens here. Batches are the exception
 // to the generated code: Source.Poll and Extractor.Extract carry them in
-// the wire form of wire.go, through hand-made method handlers
-// (sourceService, extractorService) and the codec of codec.go.
+// the wire form of batch_wire.go, through hand-made method handlers
+// (sourceService, extractorService) and the codec of grpc_codec.go.
 
 // Both servers take one call at a time (mu): the contracts promise a
 // plugin calls that are never concurrent, and a call the runtime gave up

@@ -16,7 +16,7 @@ import (
 // copy of every value on each side of each crossing. Here a batch is
 // written with one copy of its values into one buffer, and read without
 // copying at all: the records' keys and values are slices of the received
-// bytes. wire_test.go checks both against the generated code.
+// bytes. batch_wire_test.go checks both against the generated code.
 
 // Field numbers, as in plugin.proto.
 const (

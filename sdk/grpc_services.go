@@ -9,7 +9,7 @@ import (
 
 // The services the plugins serve: the generated descriptors, with the two
 // methods that carry batches swapped for handlers that take and give them
-// in their wire form (wire.go).
+// in their wire form (batch_wire.go).
 var (
 	sourceService = withHandler(&pb.Source_ServiceDesc, "Poll",
 		handler(pb.Source_Poll_FullMethodName, func(srv any, ctx context.Context, req *pb.PollRequest) (any, error) {
@@ -36,7 +36,7 @@ func withHandler(desc *grpc.ServiceDesc, method string, h grpc.MethodHandler) *g
 }
 
 // handler makes a unary method handler the way generated code does:
-// decode the request (here through codec.go, so Req may be encoded), then
+// decode the request (here through grpc_codec.go, so Req may be encoded), then
 // call serve, through the server's interceptor when it has one.
 func handler[Req any](fullMethod string, serve func(srv any, ctx context.Context, req *Req) (any, error)) grpc.MethodHandler {
 	return func(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {

@@ -10,7 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// encoded is a message already in its wire form: a batch that wire.go
+// encoded is a message already in its wire form: a batch that batch_wire.go
 // wrote or is to read, or an answer encoded while its call still holds the
 // server. The codec passes it through untouched.
 type encoded struct{ buf mem.Buffer }

@@ -8,7 +8,7 @@ import (
 
 // Conversions between the SDK's Go values and their protobuf form. Byte
 // slices are shared, not copied. Batches of records have a form of their
-// own: see wire.go.
+// own: see batch_wire.go.
 
 func unixNano(t time.Time) int64 {
 	if t.IsZero() {
