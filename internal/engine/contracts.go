@@ -12,9 +12,10 @@ import (
 
 // ErrContract is matched (errors.Is) by the error of a plugin that broke
 // its contract: a source whose ranges or records do not fit together, a
-// sink whose positions make no sense. Such an error is fatal too (it
-// matches ErrFatal): the same plugin would break it again, so no retry can
-// make the counts right, and going on could lose or double count records.
+// sink whose positions make no sense. Such an error is permanent too (it
+// matches sdk.ErrPermanent): the same plugin would break it again, so no
+// retry can make the counts right, and going on could lose or double count
+// records.
 var ErrContract = errors.New("plugin broke its contract")
 
 // contractError says which plugin broke its contract, and how.
@@ -25,7 +26,9 @@ type contractError struct {
 
 func (e *contractError) Error() string { return e.plugin + " broke its contract: " + e.msg }
 
-func (e *contractError) Is(target error) bool { return target == ErrContract || target == ErrFatal }
+func (e *contractError) Is(target error) bool {
+	return target == ErrContract || target == sdk.ErrPermanent
+}
 
 func sourceBroke(format string, args ...any) error {
 	return &contractError{plugin: "source", msg: fmt.Sprintf(format, args...)}
@@ -138,17 +141,11 @@ func checkKnownPartitions(stream string, positions []sdk.Position, marks []sdk.W
 		have = append(have, w.Partition)
 	}
 	slices.Sort(have)
-	return fatalError{fmt.Errorf("the sink holds committed positions of stream %s for partitions %s, which the source does not have "+
+	return sdk.Permanent(fmt.Errorf("the sink holds committed positions of stream %s for partitions %s, which the source does not have "+
 		"(it reads partitions %s): the positions belong to another stream, or the stream was recreated with fewer partitions; "+
 		"restore the stream or point the pipeline at a fresh table",
-		stream, partitionList(unknown), partitionList(have))}
+		stream, partitionList(unknown), partitionList(have)))
 }
-
-// fatalError marks an error as fatal (ErrFatal) without changing its message.
-type fatalError struct{ error }
-
-func (e fatalError) Unwrap() error        { return e.error }
-func (e fatalError) Is(target error) bool { return target == ErrFatal }
 
 // partitionList formats partition numbers for a message: "0, 1, 2" or
 // "none".

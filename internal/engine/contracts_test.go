@@ -68,7 +68,7 @@ func TestSourceBreakingTheRecordContractIsFatal(t *testing.T) {
 			sink := newMemSink()
 			e := New(Config{Drain: true, Logger: quietLogger(), RetryFor: time.Minute}, "mem", src, timeExtractor{}, sink)
 			err := runWithin(t, e, context.Background(), 30*time.Second)
-			if !errors.Is(err, ErrContract) || !errors.Is(err, ErrFatal) {
+			if !errors.Is(err, ErrContract) || !errors.Is(err, sdk.ErrPermanent) {
 				t.Fatalf("Run = %v, want a fatal contract error", err)
 			}
 			if !strings.Contains(err.Error(), c.want) {
@@ -115,7 +115,7 @@ func TestInsanePositionsAreFatal(t *testing.T) {
 			sink := positionsSink{memSink: newMemSink(), positions: c.positions}
 			e := New(Config{Drain: true, Logger: quietLogger(), RetryFor: time.Minute}, "mem", src, timeExtractor{}, sink)
 			err := runWithin(t, e, context.Background(), 30*time.Second)
-			if !errors.Is(err, ErrFatal) {
+			if !errors.Is(err, sdk.ErrPermanent) {
 				t.Fatalf("Run = %v, want a fatal error", err)
 			}
 			if !strings.Contains(err.Error(), c.want) {
@@ -145,7 +145,7 @@ func TestExtractorBreakingItsContractIsFatal(t *testing.T) {
 	sink := newMemSink()
 	e := New(Config{Drain: true, Logger: quietLogger(), RetryFor: time.Minute}, "mem", src, dropsLastRecord{}, sink)
 	err := runWithin(t, e, context.Background(), 30*time.Second)
-	if !errors.Is(err, ErrContract) || !errors.Is(err, ErrFatal) {
+	if !errors.Is(err, ErrContract) || !errors.Is(err, sdk.ErrPermanent) {
 		t.Fatalf("Run = %v, want a fatal contract error", err)
 	}
 	if want := "extractor broke its contract: no outcome for record 1 of 2"; !strings.Contains(err.Error(), want) {

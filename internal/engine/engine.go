@@ -178,7 +178,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				break
 			}
-			if isFatal(err) {
+			if errors.Is(err, sdk.ErrPermanent) {
 				return err
 			}
 			if err := failures.add(err, e.cfg.RetryFor); err != nil {
@@ -217,7 +217,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			break
 		}
-		if isFatal(err) {
+		if errors.Is(err, sdk.ErrPermanent) {
 			return err
 		}
 		// Nothing is polled again before resume has sought the source.
@@ -234,7 +234,14 @@ func (e *Engine) Run(ctx context.Context) error {
 			if err := failures.add(err, e.cfg.RetryFor); err != nil {
 				return err
 			}
-			log.Error("batch failed; re-reading committed positions", "err", err)
+			retryable := errors.Is(err, sdk.ErrRetryable)
+			if retryable {
+				// The plugin says the same commit may succeed at once (a
+				// deadlock, a lost connection): retry after the shortest
+				// wait, not a backoff grown by earlier failures.
+				backoff.reset()
+			}
+			log.Error("batch failed; re-reading committed positions", "err", err, "retryable", retryable)
 		}
 		if !sleep(ctx, backoff.next()) {
 			break

@@ -17,11 +17,11 @@ import (
 // refuses positions of another instance, and in drain mode positions past
 // the log's end, before the source is sought there.
 
-// ErrStreamRecreated is wrapped (with ErrFatal) by the error of a resume
+// ErrStreamRecreated is wrapped (with sdk.ErrPermanent) by the error of a resume
 // that found positions of another instance of the stream.
 var ErrStreamRecreated = errors.New("committed positions belong to another instance of the stream")
 
-// ErrPositionPastLogEnd is wrapped (with ErrFatal) by the error of a drain
+// ErrPositionPastLogEnd is wrapped (with sdk.ErrPermanent) by the error of a drain
 // that found a committed position past the end of its partition's log.
 var ErrPositionPastLogEnd = errors.New("committed position past the log end")
 
@@ -44,11 +44,11 @@ func (e *Engine) checkIdentity(positions []sdk.Position) error {
 	if len(parts) == 0 {
 		return nil
 	}
-	return fmt.Errorf("%w: %w: stream %s now has ID %s, but the positions of partitions %s were committed for ID %s: "+
+	return sdk.Permanent(fmt.Errorf("%w: stream %s now has ID %s, but the positions of partitions %s were committed for ID %s: "+
 		"the stream was deleted and created again, and its offsets name other records. "+
 		"To count the new stream from its start, delete this pipeline's positions (and its rows) in the sink, "+
 		"or run it as a new pipeline (another name and table)",
-		ErrFatal, ErrStreamRecreated, e.stream, e.cfg.StreamID, strings.Join(parts, ", "), stored)
+		ErrStreamRecreated, e.stream, e.cfg.StreamID, strings.Join(parts, ", "), stored))
 }
 
 // checkWithinLog refuses, when draining, positions past their partition's
@@ -66,10 +66,10 @@ func (e *Engine) checkWithinLog(positions []sdk.Position, marks []sdk.Watermark)
 	}
 	for _, p := range positions {
 		if logEnd, ok := end[p.Partition]; ok && p.NextOffset > logEnd {
-			return fmt.Errorf("%w: %w: stream %s partition %d: committed position %d is past the log end %d: "+
+			return sdk.Permanent(fmt.Errorf("%w: stream %s partition %d: committed position %d is past the log end %d: "+
 				"the log was truncated or the stream deleted and created again, so the offsets no longer name the records counted; "+
 				"delete this pipeline's positions (and its rows) in the sink to count it from its start, or run it as a new pipeline",
-				ErrFatal, ErrPositionPastLogEnd, e.stream, p.Partition, p.NextOffset, logEnd)
+				ErrPositionPastLogEnd, e.stream, p.Partition, p.NextOffset, logEnd))
 		}
 	}
 	return nil

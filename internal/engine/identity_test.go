@@ -192,7 +192,7 @@ func TestPositionsOfAnotherStreamInstanceAreRefused(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		err := e.Run(ctx)
 		cancel()
-		if !errors.Is(err, ErrStreamRecreated) || !errors.Is(err, ErrFatal) {
+		if !errors.Is(err, ErrStreamRecreated) || !errors.Is(err, sdk.ErrPermanent) {
 			t.Fatalf("drain %v: run returned %v, want a fatal ErrStreamRecreated", drain, err)
 		}
 		if msg := err.Error(); !strings.Contains(msg, "old-id") || !strings.Contains(msg, "new-id") || !strings.Contains(msg, "delete this pipeline's positions") {
@@ -218,7 +218,7 @@ func TestDrainRefusesAPositionPastTheLogEnd(t *testing.T) {
 	sink := newMemSink()
 	sink.positions[1] = 40 // partition 1's log ends at 3
 	err := runDrain(t, newTestEngine(src, timeExtractor{}, sink, nil))
-	if !errors.Is(err, ErrPositionPastLogEnd) || !errors.Is(err, ErrFatal) {
+	if !errors.Is(err, ErrPositionPastLogEnd) || !errors.Is(err, sdk.ErrPermanent) {
 		t.Fatalf("drain returned %v, want a fatal ErrPositionPastLogEnd", err)
 	}
 	if msg := err.Error(); !strings.Contains(msg, "partition 1: committed position 40 is past the log end 3") {

@@ -7,7 +7,7 @@
 // the engine's recovery then re-reads the committed positions and seeks
 // the new source there. A plugin that dies MaxStarts times in a row
 // without answering one call stops the run with an error wrapping
-// engine.ErrFatal.
+// sdk.ErrPermanent.
 package supervise
 
 import (
@@ -21,7 +21,6 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/kappa-stream/kappa/internal/arena"
-	"github.com/kappa-stream/kappa/internal/engine"
 	"github.com/kappa-stream/kappa/internal/launch"
 	"github.com/kappa-stream/kappa/sdk"
 )
@@ -71,7 +70,7 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// ErrGaveUp is wrapped, together with engine.ErrFatal, by the error of a
+// ErrGaveUp is wrapped, together with sdk.ErrPermanent, by the error of a
 // call after the plugin died Config.MaxStarts times in a row.
 var ErrGaveUp = errors.New("plugin keeps dying")
 
@@ -177,8 +176,8 @@ func (p *Plugin) acquire(ctx context.Context) (*launch.Process, error) {
 			return nil, fmt.Errorf("%s plugin %s: %w (it died before it was opened)", p.kind, p.path, errNotRunning)
 		}
 		if p.deaths >= p.cfg.MaxStarts {
-			return nil, fmt.Errorf("%s plugin %s died or failed to start %d times in a row: %w: %w",
-				p.kind, p.path, p.deaths, ErrGaveUp, engine.ErrFatal)
+			return nil, sdk.Permanent(fmt.Errorf("%s plugin %s died or failed to start %d times in a row: %w",
+				p.kind, p.path, p.deaths, ErrGaveUp))
 		}
 		wait := p.backoff()
 		p.cfg.Logger.Info("restarting plugin", "plugin", p.kind, "path", p.path, "attempt", p.deaths, "backoff", wait)

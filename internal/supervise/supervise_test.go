@@ -16,7 +16,6 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/kappa-stream/kappa/internal/engine"
 	"github.com/kappa-stream/kappa/internal/launch"
 	"github.com/kappa-stream/kappa/sdk"
 )
@@ -290,12 +289,12 @@ func TestPluginThatKeepsDyingStopsTheRun(t *testing.T) {
 	}
 	var err error
 	for range 10 {
-		if _, err = extractPid(context.Background(), x, "a"); errors.Is(err, engine.ErrFatal) {
+		if _, err = extractPid(context.Background(), x, "a"); errors.Is(err, sdk.ErrPermanent) {
 			break
 		}
 	}
-	if !errors.Is(err, engine.ErrFatal) || !errors.Is(err, ErrGaveUp) {
-		t.Fatalf("extract from a plugin that cannot start: %v, want ErrGaveUp and engine.ErrFatal\n%s", err, logs)
+	if !errors.Is(err, sdk.ErrPermanent) || !errors.Is(err, ErrGaveUp) {
+		t.Fatalf("extract from a plugin that cannot start: %v, want ErrGaveUp and sdk.ErrPermanent\n%s", err, logs)
 	}
 	if !strings.Contains(err.Error(), "3 times in a row") {
 		t.Errorf("error %q does not say how often it failed", err)

@@ -260,7 +260,13 @@ func (s *Sink) Commit(ctx context.Context, c sdk.Commit) error {
 		return nil
 	}
 	if err := s.commit(ctx, c.Stream, c.StreamID, ranges, c.Rows); err != nil {
-		return fmt.Errorf("mysql-sink: commit to stream %s: %w", c.Stream, err)
+		err = fmt.Errorf("mysql-sink: commit to stream %s: %w", c.Stream, err)
+		if retryable(err) {
+			// Tells the runtime, across the process boundary, that trying
+			// again at once may succeed (sdk.ErrRetryable).
+			return sdk.Retryable(err)
+		}
+		return err
 	}
 	return nil
 }
