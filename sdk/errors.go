@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/kappa-stream/kappa/internal/rpc"
 	pb "github.com/kappa-stream/kappa/internal/rpc/kappapb"
 )
 
@@ -69,10 +70,6 @@ type permanentError struct{ error }
 
 func (e permanentError) Unwrap() error        { return e.error }
 func (e permanentError) Is(target error) bool { return target == ErrPermanent }
-
-// ErrPluginUnavailable is wrapped by errors of calls whose plugin process
-// could not be reached: it died, or its connection broke.
-var ErrPluginUnavailable = errors.New("plugin unavailable")
 
 // toStatus turns a plugin's error into a gRPC status that keeps what the
 // runtime must tell apart: fencing, permanence, config problems,
@@ -146,7 +143,7 @@ func fromStatus(op string, err error) error {
 	case codes.DeadlineExceeded:
 		return fmt.Errorf("%s: %s: %w", op, st.Message(), context.DeadlineExceeded)
 	case codes.Unavailable:
-		return fmt.Errorf("%s: %s: %w", op, st.Message(), ErrPluginUnavailable)
+		return fmt.Errorf("%s: %s: %w", op, st.Message(), rpc.ErrPluginUnavailable)
 	}
 	err = fmt.Errorf("%s: %s", op, st.Message())
 	for _, d := range st.Details() {

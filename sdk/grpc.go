@@ -314,7 +314,7 @@ func (c *sinkClient) Close(ctx context.Context) error {
 }
 
 var (
-	_ Source         = (*sourceClient)(nil)
-	_ BatchExtractor = (*extractorClient)(nil)
-	_ Sink           = (*sinkClient)(nil)
+	_ Source    = (*sourceClient)(nil)
+	_ Extractor = (*extractorClient)(nil) // and pluginclient.BatchExtractor
+	_ Sink      = (*sinkClient)(nil)
 )

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/kappa-stream/kappa/internal/rpc"
 	pb "github.com/kappa-stream/kappa/internal/rpc/kappapb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -15,7 +16,7 @@ import (
 func (s *sinkServer) Audit(ctx context.Context, _ *pb.Empty) (*pb.AuditResponse, error) {
 	a, ok := s.impl.(Auditor)
 	if !ok {
-		return nil, status.Error(codes.Unimplemented, ErrAuditUnsupported.Error())
+		return nil, status.Error(codes.Unimplemented, rpc.ErrAuditUnsupported.Error())
 	}
 	streams, err := a.Audit(ctx)
 	if err != nil {
@@ -35,12 +36,12 @@ func (s *sinkServer) Audit(ctx context.Context, _ *pb.Empty) (*pb.AuditResponse,
 	return resp, nil
 }
 
-// Audit asks the sink plugin for its audit; ErrAuditUnsupported when the
+// Audit asks the sink plugin for its audit; rpc.ErrAuditUnsupported when the
 // plugin's sink is no Auditor.
 func (c *sinkClient) Audit(ctx context.Context) ([]StreamAudit, error) {
 	resp, err := c.rpc.Audit(ctx, &pb.Empty{})
 	if status.Code(err) == codes.Unimplemented {
-		return nil, fmt.Errorf("sink audit: %w", ErrAuditUnsupported)
+		return nil, fmt.Errorf("sink audit: %w", rpc.ErrAuditUnsupported)
 	}
 	if err != nil {
 		return nil, fromStatus("sink audit", err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/kappa-stream/kappa/internal/rpc"
 	pb "github.com/kappa-stream/kappa/internal/rpc/kappapb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -16,7 +17,7 @@ import (
 func (s *sinkServer) Compact(ctx context.Context, req *pb.CompactRequest) (*pb.CompactResponse, error) {
 	c, ok := s.impl.(Compactor)
 	if !ok {
-		return nil, status.Error(codes.Unimplemented, ErrCompactUnsupported.Error())
+		return nil, status.Error(codes.Unimplemented, rpc.ErrCompactUnsupported.Error())
 	}
 	res, err := c.Compact(ctx, CompactRequest{
 		OlderThan: time.Duration(req.GetOlderThanNanos()),
@@ -30,7 +31,7 @@ func (s *sinkServer) Compact(ctx context.Context, req *pb.CompactRequest) (*pb.C
 		RowsAfter: res.RowsAfter, Raced: res.Raced, Done: res.Done}, nil
 }
 
-// Compact asks the sink plugin to compact; ErrCompactUnsupported when the
+// Compact asks the sink plugin to compact; rpc.ErrCompactUnsupported when the
 // plugin's sink is no Compactor.
 func (c *sinkClient) Compact(ctx context.Context, req CompactRequest) (CompactResult, error) {
 	resp, err := c.rpc.Compact(ctx, &pb.CompactRequest{
@@ -39,7 +40,7 @@ func (c *sinkClient) Compact(ctx context.Context, req CompactRequest) (CompactRe
 		Full:           req.Full,
 	})
 	if status.Code(err) == codes.Unimplemented {
-		return CompactResult{}, fmt.Errorf("sink compact: %w", ErrCompactUnsupported)
+		return CompactResult{}, fmt.Errorf("sink compact: %w", rpc.ErrCompactUnsupported)
 	}
 	if err != nil {
 		return CompactResult{}, fromStatus("sink compact", err)

@@ -13,25 +13,8 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// Inspector is implemented by every Source, Extractor and Sink the runtime
-// dispenses from a plugin process: it asks the plugin about itself without
-// opening it.
-type Inspector interface {
-	// Describe returns what the plugin says about itself. An error wrapping
-	// ErrNotDescribed means the plugin predates Describe or serves another
-	// kind than the one dispensed.
-	Describe(ctx context.Context) (Info, error)
-	// Validate checks setup's config block against the plugin's schema,
-	// reading and writing nothing. Problems are ConfigErrors; an error
-	// wrapping ErrNotDescribed means the plugin gives no schema.
-	Validate(ctx context.Context, setup Setup) error
-}
-
-var (
-	_ Inspector = (*sourceClient)(nil)
-	_ Inspector = (*extractorClient)(nil)
-	_ Inspector = (*sinkClient)(nil)
-)
+// Describe and Validate over gRPC: every client half implements
+// pluginclient.Inspector with them (checked by that package's tests).
 
 // Server halves.
 

@@ -222,7 +222,7 @@ func TestPolledBatchReachesTheExtractorAsPolled(t *testing.T) {
 	}}
 	src := dispense(t, KindSource, &sourcePlugin{impl: &echoSource{batch: batch}}).(Source)
 	impl := &keepingExtractor{}
-	x := dispense(t, KindExtractor, &extractorPlugin{impl: impl}).(BatchExtractor)
+	x := dispense(t, KindExtractor, &extractorPlugin{impl: impl}).(batchExtractor)
 
 	polled, err := src.Poll(context.Background(), Limits{})
 	if err != nil {
@@ -251,4 +251,16 @@ func TestPolledBatchReachesTheExtractorAsPolled(t *testing.T) {
 	if !reflect.DeepEqual(impl.got, want) {
 		t.Errorf("extractor got %+v, want %+v", impl.got, want)
 	}
+}
+
+// The runtime's views of a plugin (internal/pluginclient's Inspector and
+// BatchExtractor), as the tests here reach the client halves.
+type inspector interface {
+	Describe(ctx context.Context) (Info, error)
+	Validate(ctx context.Context, setup Setup) error
+}
+
+type batchExtractor interface {
+	Extractor
+	ExtractBatch(ctx context.Context, b Batch, out *Extraction) error
 }

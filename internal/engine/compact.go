@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/kappa-stream/kappa/internal/pluginclient"
 	"github.com/kappa-stream/kappa/sdk"
 )
 
@@ -65,7 +66,7 @@ func (e *Engine) maybeCompact(ctx context.Context) {
 	callCtx, cancel := context.WithTimeout(ctx, budget+e.cfg.CommitTimeout)
 	defer cancel()
 	res, err := compactor.Compact(callCtx, sdk.CompactRequest{OlderThan: c.After, Budget: budget})
-	if errors.Is(err, sdk.ErrCompactUnsupported) {
+	if errors.Is(err, pluginclient.ErrCompactUnsupported) {
 		e.compaction.off = true
 		log.Info("the sink does not compact; compaction is off")
 		return

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/kappa-stream/kappa/internal/pluginclient"
 	"github.com/kappa-stream/kappa/sdk"
 )
 
@@ -389,7 +390,7 @@ func (e *Engine) process(ctx context.Context, b sdk.Batch) (sdk.Commit, batchSta
 		// The whole batch, so that an extractor plugin's client forwards it
 		// as the source sent it: its records are records, in order, since
 		// checkBatch made sure the empty ranges left out hold none.
-		err := sdk.ExtractBatch(extractCtx, e.extractor, b, &e.out)
+		err := pluginclient.ExtractBatch(extractCtx, e.extractor, b, &e.out)
 		stats.extract = time.Since(extractStarted)
 		cancel()
 		b.Release() // the facts are made: the records' memory may serve the next poll

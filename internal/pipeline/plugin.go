@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/kappa-stream/kappa/internal/arena"
+	"github.com/kappa-stream/kappa/internal/pluginclient"
 	"github.com/kappa-stream/kappa/sdk"
 	"gopkg.in/yaml.v3"
 )
@@ -126,7 +127,7 @@ var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // name for every plugin process itself, so that a pipeline may not pass
 // its own value.
 func reservedEnv(name string) bool {
-	return name == arena.Env || name == sdk.Handshake.MagicCookieKey || strings.HasPrefix(name, "PLUGIN_")
+	return name == arena.Env || name == pluginclient.Handshake.MagicCookieKey || strings.HasPrefix(name, "PLUGIN_")
 }
 
 // envNames reads a plugin block's `env:`, a list of variable names.

@@ -3,6 +3,7 @@ package supervise
 import (
 	"context"
 
+	"github.com/kappa-stream/kappa/internal/pluginclient"
 	"github.com/kappa-stream/kappa/sdk"
 )
 
@@ -15,7 +16,7 @@ func (s *Sink) Compact(ctx context.Context, req sdk.CompactRequest) (sdk.Compact
 	}
 	c, ok := proc.Sink().(sdk.Compactor)
 	if !ok {
-		return sdk.CompactResult{}, s.p.done(ctx, proc, sdk.ErrCompactUnsupported)
+		return sdk.CompactResult{}, s.p.done(ctx, proc, pluginclient.ErrCompactUnsupported)
 	}
 	res, err := c.Compact(ctx, req)
 	return res, s.p.done(ctx, proc, err)

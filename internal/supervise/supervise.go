@@ -22,6 +22,7 @@ import (
 
 	"github.com/kappa-stream/kappa/internal/arena"
 	"github.com/kappa-stream/kappa/internal/launch"
+	"github.com/kappa-stream/kappa/internal/pluginclient"
 	"github.com/kappa-stream/kappa/sdk"
 )
 
@@ -275,7 +276,7 @@ func (p *Plugin) done(ctx context.Context, proc *launch.Process, err error) erro
 // dead tells whether err means that proc died or stopped answering, as
 // opposed to an error the plugin returned.
 func dead(proc *launch.Process, err error) bool {
-	return proc.Exited() || errors.Is(err, sdk.ErrPluginUnavailable) || errors.Is(err, context.DeadlineExceeded)
+	return proc.Exited() || errors.Is(err, pluginclient.ErrPluginUnavailable) || errors.Is(err, context.DeadlineExceeded)
 }
 
 func (p *Plugin) attrs(proc *launch.Process) []any {

@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/kappa-stream/kappa/internal/launch"
+	"github.com/kappa-stream/kappa/internal/pluginclient"
 	"github.com/kappa-stream/kappa/sdk"
 )
 
@@ -173,7 +174,7 @@ func TestDeadPluginIsRestartedAndReopened(t *testing.T) {
 	// The plugin dies in the middle of a call: the call fails as
 	// unavailable, and the batch is the engine's to drop.
 	_, err = extractPid(ctx, x, "crash")
-	if !errors.Is(err, sdk.ErrPluginUnavailable) {
+	if !errors.Is(err, pluginclient.ErrPluginUnavailable) {
 		t.Fatalf("extract while the plugin dies: %v, want ErrPluginUnavailable", err)
 	}
 	// The next call runs in a new process, opened with the same setup
@@ -194,7 +195,7 @@ func TestDeadPluginIsRestartedAndReopened(t *testing.T) {
 		t.Fatal(err)
 	}
 	third, err := extractPid(ctx, x, "c")
-	for err != nil && errors.Is(err, sdk.ErrPluginUnavailable) {
+	for err != nil && errors.Is(err, pluginclient.ErrPluginUnavailable) {
 		third, err = extractPid(ctx, x, "c") // the kill raced the call
 	}
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/kappa-stream/kappa/internal/launch"
+	"github.com/kappa-stream/kappa/internal/pluginclient"
 	"github.com/kappa-stream/kappa/sdk"
 )
 
@@ -128,13 +129,13 @@ func (x *Extractor) Extract(ctx context.Context, records []sdk.Record, out *sdk.
 }
 
 // ExtractBatch lets the batch through to the process's client, which
-// forwards it as the source sent it (sdk.BatchExtractor).
+// forwards it as the source sent it (pluginclient.BatchExtractor).
 func (x *Extractor) ExtractBatch(ctx context.Context, b sdk.Batch, out *sdk.Extraction) error {
 	proc, err := x.p.acquire(ctx)
 	if err != nil {
 		return err
 	}
-	return x.p.done(ctx, proc, sdk.ExtractBatch(ctx, proc.Extractor(), b, out))
+	return x.p.done(ctx, proc, pluginclient.ExtractBatch(ctx, proc.Extractor(), b, out))
 }
 
 func (x *Extractor) Close(ctx context.Context) error {
@@ -192,7 +193,7 @@ func (s *Sink) Describe(ctx context.Context) (sdk.Info, error) {
 	if proc == nil {
 		return sdk.Info{}, fmt.Errorf("sink describe: %w", errNotRunning)
 	}
-	inspector, ok := proc.Sink().(sdk.Inspector)
+	inspector, ok := proc.Sink().(pluginclient.Inspector)
 	if !ok {
 		return sdk.Info{}, fmt.Errorf("sink describe: %w", sdk.ErrNotDescribed)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/kappa-stream/kappa/internal/launch"
 	"github.com/kappa-stream/kappa/internal/pipeline"
+	"github.com/kappa-stream/kappa/internal/pluginclient"
 	"github.com/kappa-stream/kappa/sdk"
 )
 
@@ -48,7 +49,7 @@ func ReadAudit(ctx context.Context, file string) ([]sdk.StreamAudit, error) {
 	defer closeSink()
 	auditor, ok := sink.(sdk.Auditor)
 	if !ok {
-		return nil, fmt.Errorf("%s: sink: %w", p.File, sdk.ErrAuditUnsupported)
+		return nil, fmt.Errorf("%s: sink: %w", p.File, pluginclient.ErrAuditUnsupported)
 	}
 	streams, err := auditor.Audit(ctx)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/kappa-stream/kappa/internal/engine"
 	"github.com/kappa-stream/kappa/internal/pipeline"
+	"github.com/kappa-stream/kappa/internal/pluginclient"
 	"github.com/kappa-stream/kappa/sdk"
 )
 
@@ -40,7 +41,7 @@ func Compact(ctx context.Context, file string, olderThan time.Duration) (Compact
 	defer closeSink()
 	compactor, ok := sink.(sdk.Compactor)
 	if !ok {
-		return CompactReport{}, fmt.Errorf("%s: sink: %w", p.File, sdk.ErrCompactUnsupported)
+		return CompactReport{}, fmt.Errorf("%s: sink: %w", p.File, pluginclient.ErrCompactUnsupported)
 	}
 	auditor, _ := sink.(sdk.Auditor)
 	count := func() (rows, batches int64, err error) {

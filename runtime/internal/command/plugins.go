@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/kappa-stream/kappa/internal/launch"
+	"github.com/kappa-stream/kappa/internal/pluginclient"
 	"github.com/kappa-stream/kappa/sdk"
 )
 
@@ -137,7 +138,7 @@ func probe(ctx context.Context, path string) (sdk.Info, error) {
 }
 
 func describeProcess(ctx context.Context, proc *launch.Process) (sdk.Info, error) {
-	inspector, ok := dispensed(proc).(sdk.Inspector)
+	inspector, ok := dispensed(proc).(pluginclient.Inspector)
 	if !ok {
 		return sdk.Info{}, sdk.ErrNotDescribed
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kappa-stream/kappa/internal/launch"
 	"github.com/kappa-stream/kappa/internal/pipeline"
+	"github.com/kappa-stream/kappa/internal/pluginclient"
 	"github.com/kappa-stream/kappa/sdk"
 )
 
@@ -60,7 +61,7 @@ func validateBlock(ctx context.Context, p *pipeline.Pipeline, b block, dirs []st
 		return at("%s does not start as a Kappa plugin: %v", path, err), nil
 	}
 	defer proc.Stop()
-	inspector, ok := dispensed(proc).(sdk.Inspector)
+	inspector, ok := dispensed(proc).(pluginclient.Inspector)
 	if !ok {
 		return at("%s: the runtime's SDK has no Describe call", path), nil
 	}
