@@ -1,5 +1,6 @@
 // Package engine drives micro-batches from a source through an extractor
-// into a sink, keeping the exactly-once contract of DESIGN.md: every batch
+// into a sink, keeping the exactly-once contract (README.md, "How the
+// commit works" and "Failure handling"; docs/ARCHITECTURE.md): every batch
 // starts at the committed positions, and after any failure the engine
 // forgets what it read, re-reads the committed positions and seeks there.
 package engine

@@ -9,7 +9,7 @@ import (
 )
 
 // Identity: a committed position is meaningful only for the stream
-// instance it was committed for (DESIGN.md, "Identity"). A Kafka topic
+// instance it was committed for (README.md, "Failure handling"). A Kafka topic
 // deleted and created again under the same name starts its offsets anew;
 // followed from old positions, its first records would be skipped (or a
 // drain would find nothing to do) and every check would still pass. So
