@@ -70,28 +70,28 @@ type Config struct {
 
 func (c *Config) setDefaults() {
 	if c.Window <= 0 {
-		c.Window = time.Minute
+		c.Window = DefaultWindow
 	}
 	if c.Limits.MaxRecords <= 0 {
-		c.Limits.MaxRecords = 50_000
+		c.Limits.MaxRecords = DefaultMaxRecords
 	}
 	if c.Limits.MaxBytes <= 0 {
-		c.Limits.MaxBytes = 8 << 20
+		c.Limits.MaxBytes = DefaultMaxBytes
 	}
 	if c.Limits.MaxWait <= 0 {
-		c.Limits.MaxWait = time.Second
+		c.Limits.MaxWait = DefaultMaxWait
 	}
 	if c.PollTimeout <= 0 {
-		c.PollTimeout = 30 * time.Second
+		c.PollTimeout = DefaultPollTimeout
 	}
 	if c.ExtractTimeout <= 0 {
-		c.ExtractTimeout = 30 * time.Second
+		c.ExtractTimeout = DefaultExtractTimeout
 	}
 	if c.CommitTimeout <= 0 {
-		c.CommitTimeout = time.Minute
+		c.CommitTimeout = DefaultCommitTimeout
 	}
 	if c.RetryFor <= 0 {
-		c.RetryFor = 2 * time.Minute
+		c.RetryFor = DefaultRetryFor
 	}
 	if c.PollAhead == 0 {
 		c.PollAhead = DefaultPollAhead

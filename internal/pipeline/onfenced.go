@@ -1,33 +1,37 @@
 package pipeline
 
 import (
-	"slices"
 	"strings"
+
+	"github.com/kappa-stream/kappa/internal/engine"
 )
 
 // What a runtime does when its commit is fenced, because another runtime
-// committed the same partitions first (`on_fenced:`).
-const (
-	// OnFencedRetry keeps re-reading positions and trying again, so that
-	// the runtime takes over when the other one stops. The default.
-	OnFencedRetry = "retry"
-	// OnFencedExit stops the runtime with an error, leaving the pipeline
-	// to the runtime that fenced it.
-	OnFencedExit = "exit"
-)
+// committed the same partitions first (`on_fenced:`): the words of the
+// file and the engine's policy each names, in one place.
+var onFencedPolicies = map[string]engine.FencedPolicy{
+	// Keep re-reading positions and trying again, so that the runtime
+	// takes over when the other one stops. The default.
+	"retry": engine.FencedRetry,
+	// Stop the runtime with an error, leaving the pipeline to the runtime
+	// that fenced it.
+	"exit": engine.FencedExit,
+}
 
-var onFencedPolicies = []string{OnFencedRetry, OnFencedExit}
+// onFencedWords are onFencedPolicies' keys, the default first.
+var onFencedWords = []string{"retry", "exit"}
 
 // onFenced decodes `on_fenced:`.
-func (l *loader) onFenced(e entry) string {
+func (l *loader) onFenced(e entry) engine.FencedPolicy {
 	if !e.set() {
-		return OnFencedRetry
+		return engine.FencedRetry
 	}
 	if !l.usable(e) || !l.scalar(e, "a string", "!!str") {
-		return OnFencedRetry
+		return engine.FencedRetry
 	}
-	if !slices.Contains(onFencedPolicies, e.val.Value) {
-		l.errorf(e.val, e.path, "must be one of %s, not %q", strings.Join(onFencedPolicies, ", "), e.val.Value)
+	policy, ok := onFencedPolicies[e.val.Value]
+	if !ok {
+		l.errorf(e.val, e.path, "must be one of %s, not %q", strings.Join(onFencedWords, ", "), e.val.Value)
 	}
-	return e.val.Value
+	return policy
 }

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kappa-stream/kappa/internal/engine"
 )
 
 const fencedBase = `version: 1
@@ -15,14 +17,16 @@ sink: {plugin: k}
 
 func TestOnFenced(t *testing.T) {
 	for _, c := range []struct {
-		line, want, err string
+		line string
+		want engine.FencedPolicy
+		err  string
 	}{
-		{"", OnFencedRetry, ""},
-		{"on_fenced:\n", OnFencedRetry, ""},
-		{"on_fenced: retry\n", OnFencedRetry, ""},
-		{"on_fenced: exit\n", OnFencedExit, ""},
-		{"on_fenced: quit\n", "", `p.yaml:6:12: on_fenced: must be one of retry, exit, not "quit"`},
-		{"on_fenced: [exit]\n", "", "p.yaml:6:1: on_fenced: must be a string, not a list"},
+		{"", engine.FencedRetry, ""},
+		{"on_fenced:\n", engine.FencedRetry, ""},
+		{"on_fenced: retry\n", engine.FencedRetry, ""},
+		{"on_fenced: exit\n", engine.FencedExit, ""},
+		{"on_fenced: quit\n", 0, `p.yaml:6:12: on_fenced: must be one of retry, exit, not "quit"`},
+		{"on_fenced: [exit]\n", 0, "p.yaml:6:1: on_fenced: must be a string, not a list"},
 	} {
 		p, err := Parse("p.yaml", []byte(fencedBase+c.line), nil)
 		if c.err != "" {
@@ -32,7 +36,7 @@ func TestOnFenced(t *testing.T) {
 			continue
 		}
 		if err != nil || p.OnFenced != c.want {
-			t.Errorf("%q: on_fenced %q (%v), want %q", c.line, p.OnFenced, err, c.want)
+			t.Errorf("%q: on_fenced %v (%v), want %v", c.line, p.OnFenced, err, c.want)
 		}
 	}
 }
@@ -43,7 +47,7 @@ func TestGiveUpAfter(t *testing.T) {
 		want time.Duration
 		err  string
 	}{
-		{"", DefaultGiveUpAfter, ""},
+		{"", engine.DefaultRetryFor, ""},
 		{"give_up_after: 5s\n", 5 * time.Second, ""},
 		{"give_up_after: 1h30m\n", 90 * time.Minute, ""},
 		{"give_up_after: 0s\n", 0, "p.yaml:6:1: give_up_after: must be positive"},

@@ -26,6 +26,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kappa-stream/kappa/internal/engine"
 	"github.com/kappa-stream/kappa/sdk"
 	"gopkg.in/yaml.v3"
 )
@@ -54,8 +55,8 @@ type Pipeline struct {
 	Batch      Batch
 	Timeouts   Timeouts
 	// OnFenced is what the runtime does when another runtime committed
-	// its partitions first: OnFencedRetry (default) or OnFencedExit.
-	OnFenced string
+	// its partitions first: `on_fenced: retry` (the default) or `exit`.
+	OnFenced engine.FencedPolicy
 	// GiveUpAfter is how long batches may keep failing (no commit, or
 	// positions that cannot be read) before the runtime exits non-zero;
 	// default 2m.
@@ -86,18 +87,10 @@ type Timeouts struct {
 	Commit  time.Duration // default 60s
 }
 
-// Defaults of the optional keys.
-const (
-	DefaultWindow          = time.Minute
-	DefaultBatchInterval   = time.Second
-	DefaultBatchMaxRecords = 50000
-	DefaultBatchMaxBytes   = 8 << 20
-	DefaultOpenTimeout     = 30 * time.Second
-	DefaultPollTimeout     = 30 * time.Second
-	DefaultExtractTimeout  = 30 * time.Second
-	DefaultCommitTimeout   = 60 * time.Second
-	DefaultGiveUpAfter     = 2 * time.Minute
-)
+// DefaultOpenTimeout is `timeouts.open:`'s default. The defaults of the
+// keys that set the engine are the engine's (engine.DefaultWindow, …),
+// declared once there.
+const DefaultOpenTimeout = 30 * time.Second
 
 // Load reads and parses the pipeline file at path, expanding variables from
 // the process environment.
@@ -313,19 +306,19 @@ func (l *loader) pipeline(root *yaml.Node) *Pipeline {
 		OnFenced:   l.onFenced(top["on_fenced"]),
 		Compaction: l.compaction(top["compaction"]),
 	}
-	p.GiveUpAfter = l.duration(top["give_up_after"], DefaultGiveUpAfter)
+	p.GiveUpAfter = l.duration(top["give_up_after"], engine.DefaultRetryFor)
 	batch := l.mapping(top["batch"], "interval", "max_records", "max_bytes")
 	p.Batch = Batch{
-		Interval:   l.duration(batch["interval"], DefaultBatchInterval),
+		Interval:   l.duration(batch["interval"], engine.DefaultMaxWait),
 		MaxRecords: l.maxRecords(batch["max_records"]),
-		MaxBytes:   l.size(batch["max_bytes"], DefaultBatchMaxBytes),
+		MaxBytes:   l.size(batch["max_bytes"], engine.DefaultMaxBytes),
 	}
 	timeouts := l.mapping(top["timeouts"], "open", "poll", "extract", "commit")
 	p.Timeouts = Timeouts{
 		Open:    l.duration(timeouts["open"], DefaultOpenTimeout),
-		Poll:    l.duration(timeouts["poll"], DefaultPollTimeout),
-		Extract: l.duration(timeouts["extract"], DefaultExtractTimeout),
-		Commit:  l.duration(timeouts["commit"], DefaultCommitTimeout),
+		Poll:    l.duration(timeouts["poll"], engine.DefaultPollTimeout),
+		Extract: l.duration(timeouts["extract"], engine.DefaultExtractTimeout),
+		Commit:  l.duration(timeouts["commit"], engine.DefaultCommitTimeout),
 	}
 	return p
 }
@@ -461,7 +454,7 @@ func (l *loader) duration(e entry, def time.Duration) time.Duration {
 // column, and a divisor of a day, so that windows line up with UTC days.
 func (l *loader) window(e entry) time.Duration {
 	if !l.usable(e) {
-		return DefaultWindow
+		return engine.DefaultWindow
 	}
 	d, ok := l.durationText(e)
 	switch {
@@ -543,7 +536,7 @@ func (l *loader) aggregates(e entry) []string {
 
 func (l *loader) maxRecords(e entry) int {
 	if !l.usable(e) {
-		return DefaultBatchMaxRecords
+		return engine.DefaultMaxRecords
 	}
 	if !l.scalar(e, "an integer", "!!int") {
 		return 0

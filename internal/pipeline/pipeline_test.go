@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kappa-stream/kappa/internal/engine"
 	"github.com/kappa-stream/kappa/sdk"
 )
 
@@ -85,11 +86,11 @@ func TestParseDefaults(t *testing.T) {
 	if p.Name != "minimal" {
 		t.Errorf("name %q, want the file's base name %q", p.Name, "minimal")
 	}
-	if p.Window != DefaultWindow || p.Dimensions != nil {
-		t.Errorf("window %v, dimensions %q; want %v and none", p.Window, p.Dimensions, DefaultWindow)
+	if p.Window != engine.DefaultWindow || p.Dimensions != nil {
+		t.Errorf("window %v, dimensions %q; want %v and none", p.Window, p.Dimensions, engine.DefaultWindow)
 	}
-	wantBatch := Batch{Interval: DefaultBatchInterval, MaxRecords: DefaultBatchMaxRecords, MaxBytes: DefaultBatchMaxBytes}
-	wantTimeouts := Timeouts{Open: DefaultOpenTimeout, Poll: DefaultPollTimeout, Extract: DefaultExtractTimeout, Commit: DefaultCommitTimeout}
+	wantBatch := Batch{Interval: engine.DefaultMaxWait, MaxRecords: engine.DefaultMaxRecords, MaxBytes: engine.DefaultMaxBytes}
+	wantTimeouts := Timeouts{Open: DefaultOpenTimeout, Poll: engine.DefaultPollTimeout, Extract: engine.DefaultExtractTimeout, Commit: engine.DefaultCommitTimeout}
 	if p.Batch != wantBatch || p.Timeouts != wantTimeouts {
 		t.Errorf("batch %+v timeouts %+v, want %+v %+v", p.Batch, p.Timeouts, wantBatch, wantTimeouts)
 	}
@@ -309,7 +310,7 @@ func TestValues(t *testing.T) {
 		{"", "window: 24h\n", func(p *Pipeline) bool { return p.Window == 24*time.Hour }, ""},
 		{"", "window: 1500ms\n", nil, "x.yaml:12:1: window: must be a whole number of seconds, at least 1s"},
 		{"", "window: 48h\n", nil, "x.yaml:12:1: window: must divide a day evenly, such as 1m, 5m, 15m, 1h or 24h"},
-		{"", "window:\n", func(p *Pipeline) bool { return p.Window == DefaultWindow }, ""},
+		{"", "window:\n", func(p *Pipeline) bool { return p.Window == engine.DefaultWindow }, ""},
 		{"", "name: twitter-v2.eu\n", func(p *Pipeline) bool { return p.Name == "twitter-v2.eu" }, ""},
 		{"", "name: twitter v2\n", nil, "x.yaml:12:1: name: must be letters, digits, _ . - (starting with a letter or digit), at most 64"},
 		{"", "version: 1\n", nil, "x.yaml:12:1: version: duplicate key (first at line 1)"},

@@ -87,7 +87,7 @@ func run(ctx context.Context, file string, drain bool, logger *slog.Logger) erro
 		ExtractTimeout: p.Timeouts.Extract,
 		CommitTimeout:  p.Timeouts.Commit,
 		Drain:          drain,
-		OnFenced:       fencedPolicy(p.OnFenced),
+		OnFenced:       p.OnFenced,
 		RetryFor:       p.GiveUpAfter,
 		Logger:         logger,
 		Compaction:     compaction(p.Compaction),
@@ -125,12 +125,4 @@ func newArena(maxBytes int64, logger *slog.Logger) *arena.Arena {
 		return nil
 	}
 	return a
-}
-
-// fencedPolicy maps the pipeline's `on_fenced:` to the engine's policy.
-func fencedPolicy(onFenced string) engine.FencedPolicy {
-	if onFenced == pipeline.OnFencedExit {
-		return engine.FencedExit
-	}
-	return engine.FencedRetry
 }
