@@ -3,16 +3,11 @@ GO ?= go
 
 .PHONY: build test test-short chaos demo proto vet fmt clean bench
 
+# The binaries are listed once, in internal/binaries/binaries.txt; each is
+# named after its package's folder, as `go install ./...` names it too.
 build:
 	@mkdir -p bin
-	$(GO) build -o bin/kappa-runtime ./runtime
-	$(GO) build -o bin/kappa-dev ./cmd/kappa-dev
-	$(GO) build -o bin/kafka-source ./plugins/kafka-source
-	$(GO) build -o bin/tweet-extractor ./plugins/tweet-extractor
-	$(GO) build -o bin/mysql-sink ./plugins/mysql-sink
-	$(GO) build -o bin/hashtag-extractor ./examples/hashtag-extractor
-	$(GO) build -o bin/jsonl-source ./examples/jsonl-source
-	$(GO) build -o bin/csv-sink ./examples/csv-sink
+	$(GO) build -o bin/ $$(grep -v '^#' internal/binaries/binaries.txt)
 
 # The whole suite: unit, integration (kfake in-process, MariaDB on
 # 127.0.0.1:3306 or KAPPA_TEST_MYSQL_DSN, kcat) and end to end (real

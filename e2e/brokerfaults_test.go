@@ -45,7 +45,7 @@ func (b *devBroker) start(t *testing.T) {
 	})
 }
 
-// stop ends the broker cleanly (SIGTERM saves its state; NOTES.md).
+// stop ends the broker cleanly (SIGTERM saves its state: internal/devbroker, Close).
 func (b *devBroker) stop() {
 	if b.cmd == nil {
 		return

@@ -23,6 +23,7 @@ import (
 
 	_ "github.com/go-sql-driver/mysql"
 
+	"github.com/kappa-stream/kappa/internal/binaries"
 	"github.com/kappa-stream/kappa/internal/testenv"
 )
 
@@ -30,6 +31,11 @@ import (
 // firehose, kappa-runtime with the three plugins, against the MariaDB of
 // testenv.MySQLDSN (KAPPA_TEST_MYSQL_DSN, root on 127.0.0.1:3306 by
 // default). They build the binaries once, into a temporary folder.
+
+// testBuildTags compiles in the test-only hooks the suite drives, such as
+// mysql-sink's fault hook (KAPPA_TEST_SINK_FAULTS, chaos_test.go); released
+// binaries (make build, go install) are built without them.
+const testBuildTags = "kappa_faults"
 
 var (
 	buildOnce sync.Once
@@ -52,23 +58,17 @@ func bins(t *testing.T) string {
 		if buildErr != nil {
 			return
 		}
-		for name, pkg := range map[string]string{
-			"kappa-runtime":   "./runtime",
-			"kappa-dev":       "./cmd/kappa-dev",
-			"kafka-source":    "./plugins/kafka-source",
-			"tweet-extractor": "./plugins/tweet-extractor",
-			"mysql-sink":      "./plugins/mysql-sink",
-			// the examples, each a plugin swapped in for a stock one
-			"hashtag-extractor": "./examples/hashtag-extractor",
-			"jsonl-source":      "./examples/jsonl-source",
-			"csv-sink":          "./examples/csv-sink",
-		} {
-			cmd := exec.Command("go", "build", "-o", filepath.Join(binDir, name), pkg)
-			cmd.Dir = repoRoot()
-			if out, err := cmd.CombinedOutput(); err != nil {
-				buildErr = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
-				return
-			}
+		// Every binary at once, each named after its folder (see
+		// internal/binaries/binaries.txt, the one list of them).
+		var pkgs []string
+		for _, b := range binaries.All() {
+			pkgs = append(pkgs, b.Package)
+		}
+		args := append([]string{"build", "-tags", testBuildTags, "-o", binDir + string(filepath.Separator)}, pkgs...)
+		cmd := exec.Command("go", args...)
+		cmd.Dir = repoRoot()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	})
 	if buildErr != nil {

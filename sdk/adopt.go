@@ -2,7 +2,6 @@ package sdk
 
 import (
 	"context"
-	"errors"
 	"time"
 )
 
@@ -12,7 +11,7 @@ import (
 // instead of counting everything again. `kappa-runtime adopt` opens the
 // sink with Setup.Adopting set (a sink must then not refuse the table for
 // holding rows it did not commit), calls Adopt, and closes it. It is
-// optional: the runtime tells a sink without it by ErrAdoptUnsupported.
+// optional: the runtime tells a sink without it apart.
 type Adopter interface {
 	// Adopt reads what the table holds per partition and checks that it
 	// can be one program's output read from the stream as it is now: no
@@ -66,6 +65,3 @@ type AdoptedRange struct {
 	FirstWindow, LastWindow time.Time
 }
 
-// ErrAdoptUnsupported is returned by the runtime's view of a sink that does
-// not implement Adopter.
-var ErrAdoptUnsupported = errors.New("sink does not support adopting a table")

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/kappa-stream/kappa/internal/rpc"
 )
 
 type adoptingSink struct {
@@ -60,8 +62,8 @@ func TestAdoptShimCarriesSetupRequestAndAdoption(t *testing.T) {
 
 func TestAdoptShimSaysUnsupportedForASinkWithoutIt(t *testing.T) {
 	sink := dispense(t, KindSink, &sinkPlugin{impl: &recordingSink{}}).(Adopter)
-	if _, err := sink.Adopt(context.Background(), AdoptRequest{}); !errors.Is(err, ErrAdoptUnsupported) {
-		t.Fatalf("got %v, want ErrAdoptUnsupported", err)
+	if _, err := sink.Adopt(context.Background(), AdoptRequest{}); !errors.Is(err, rpc.ErrAdoptUnsupported) {
+		t.Fatalf("got %v, want rpc.ErrAdoptUnsupported", err)
 	}
 }
 

@@ -58,7 +58,7 @@ func TestValuesCrossThroughTheArena(t *testing.T) {
 		client: &sourcePlugin{arena: shared},
 	}).(Source)
 	impl := &keepingExtractor{}
-	x := dispense(t, KindExtractor, &extractorPlugin{impl: impl, arena: pluginMapping(t, shared, false)}).(BatchExtractor)
+	x := dispense(t, KindExtractor, &extractorPlugin{impl: impl, arena: pluginMapping(t, shared, false)}).(batchExtractor)
 	ctx := context.Background()
 	want := append(slices.Clone(batch.Partitions[0].Records), batch.Partitions[2].Records...)
 
@@ -146,7 +146,7 @@ func BenchmarkRelayThroughArena(b *testing.B) {
 		server: &sourcePlugin{impl: &echoSource{batch: batch}, arena: pluginMapping(b, shared, true)},
 		client: &sourcePlugin{arena: shared},
 	}).(Source)
-	x := dispenseTuned(b, &extractorPlugin{impl: lengthExtractor{}, arena: pluginMapping(b, shared, false)}).(BatchExtractor)
+	x := dispenseTuned(b, &extractorPlugin{impl: lengthExtractor{}, arena: pluginMapping(b, shared, false)}).(batchExtractor)
 	benchRelay(b, src, x, len(records), size, true)
 }
 

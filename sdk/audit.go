@@ -1,14 +1,11 @@
 package sdk
 
-import (
-	"context"
-	"errors"
-)
+import "context"
 
 // Auditor is implemented by a sink that can account for everything it
 // committed, so that `kappa-runtime audit` can check a pipeline's results
-// back to exact offset ranges. It is optional: the runtime tells a sink
-// without it from one with it by ErrAuditUnsupported.
+// back to exact offset ranges. It is optional: a sink without it cannot be
+// audited, and kappa-runtime audit says so.
 type Auditor interface {
 	// Audit returns, for every stream the pipeline (the Setup's) committed
 	// to, what the sink holds: the committed positions, the per-range
@@ -39,7 +36,3 @@ type AggregateRange struct {
 	Rows  int64
 	Count int64
 }
-
-// ErrAuditUnsupported is returned by the runtime's view of a sink that does
-// not implement Auditor.
-var ErrAuditUnsupported = errors.New("sink does not support audits")

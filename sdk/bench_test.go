@@ -139,14 +139,14 @@ func dialOpts() []grpc.DialOption {
 func BenchmarkRelayAcrossGRPC(b *testing.B) {
 	batch, records, size := benchBatch()
 	src := dispenseTuned(b, &sourcePlugin{impl: &echoSource{batch: batch}}).(Source)
-	x := dispenseTuned(b, &extractorPlugin{impl: lengthExtractor{}}).(BatchExtractor)
+	x := dispenseTuned(b, &extractorPlugin{impl: lengthExtractor{}}).(batchExtractor)
 	benchRelay(b, src, x, len(records), size, false)
 }
 
 // benchRelay polls batches of n records (size bytes) from src and has x
 // extract them, as the engine does; inArena says whether their values
 // must have gone through the arena.
-func benchRelay(b *testing.B, src Source, x BatchExtractor, n int, size int64, inArena bool) {
+func benchRelay(b *testing.B, src Source, x batchExtractor, n int, size int64, inArena bool) {
 	ctx := context.Background()
 	var out Extraction
 	b.SetBytes(size)

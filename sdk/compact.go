@@ -2,7 +2,6 @@ package sdk
 
 import (
 	"context"
-	"errors"
 	"time"
 )
 
@@ -11,8 +10,8 @@ import (
 // aggregate row per (window[, dimensions]) carrying [a, b), and one batch
 // record with the summed counters, so that rows grow with windows rather
 // than with batches. Sums per (partition, window, dimensions) never change
-// and an audit stays clean. It is optional: the runtime tells a sink
-// without it by ErrCompactUnsupported.
+// and an audit stays clean. It is optional: a sink without it is simply not
+// compacted.
 type Compactor interface {
 	// Compact merges spans of ranges committed at least req.OlderThan ago,
 	// each span in one transaction that is all or nothing, until nothing is
@@ -51,7 +50,3 @@ type CompactResult struct {
 	// rather than because the budget was spent.
 	Done bool
 }
-
-// ErrCompactUnsupported is returned by the runtime's view of a sink that
-// does not implement Compactor.
-var ErrCompactUnsupported = errors.New("sink does not support compaction")

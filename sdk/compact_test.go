@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/kappa-stream/kappa/internal/rpc"
 )
 
 type compactingSink struct {
@@ -35,7 +37,7 @@ func TestCompactShimCarriesRequestAndResult(t *testing.T) {
 
 func TestCompactShimSaysUnsupportedForASinkWithoutIt(t *testing.T) {
 	sink := dispense(t, KindSink, &sinkPlugin{impl: &recordingSink{}}).(Compactor)
-	if _, err := sink.Compact(context.Background(), CompactRequest{}); !errors.Is(err, ErrCompactUnsupported) {
-		t.Fatalf("got %v, want ErrCompactUnsupported", err)
+	if _, err := sink.Compact(context.Background(), CompactRequest{}); !errors.Is(err, rpc.ErrCompactUnsupported) {
+		t.Fatalf("got %v, want rpc.ErrCompactUnsupported", err)
 	}
 }

@@ -91,19 +91,30 @@ func describe(kind string, impl any) Info {
 	}
 	if info.Config != nil {
 		info.ConfigDescribed = true
-		info.Fields = ConfigFields(info.Config)
-		for i, f := range info.Fields {
-			if doc, ok := info.Docs[f.Name]; ok {
-				info.Fields[i].Description = doc
-			}
-			for _, r := range info.Required {
-				if r == f.Name {
-					info.Fields[i].Required = true
-				}
+		info.Fields = Fields(info)
+	}
+	return info
+}
+
+// Fields is the config schema the runtime lists and checks for info:
+// ConfigFields of info.Config, with Docs and Required applied. A plugin's
+// README config table is generated from it (conformance.TestREADME).
+func Fields(info Info) []Field {
+	if info.Config == nil {
+		return nil
+	}
+	fields := ConfigFields(info.Config)
+	for i, f := range fields {
+		if doc, ok := info.Docs[f.Name]; ok {
+			fields[i].Description = doc
+		}
+		for _, r := range info.Required {
+			if r == f.Name {
+				fields[i].Required = true
 			}
 		}
 	}
-	return info
+	return fields
 }
 
 func buildVersion() string {

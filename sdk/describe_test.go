@@ -60,7 +60,7 @@ func TestConfigFieldsFromTheStruct(t *testing.T) {
 
 func TestDescribeAndValidateCrossTheBoundary(t *testing.T) {
 	ctx := context.Background()
-	src := dispense(t, KindSource, &sourcePlugin{impl: &describedSource{}}).(Inspector)
+	src := dispense(t, KindSource, &sourcePlugin{impl: &describedSource{}}).(inspector)
 	info, err := src.Describe(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +99,7 @@ func TestDescribeAndValidateCrossTheBoundary(t *testing.T) {
 
 func TestUndescribedPluginSaysSo(t *testing.T) {
 	ctx := context.Background()
-	src := dispense(t, KindSource, &sourcePlugin{impl: &echoSource{}}).(Inspector)
+	src := dispense(t, KindSource, &sourcePlugin{impl: &echoSource{}}).(inspector)
 	info, err := src.Describe(ctx)
 	if err != nil || info.ConfigDescribed || info.Kind != KindSource || info.Name == "" {
 		t.Errorf("Describe = %+v, %v; want a name and kind, no config", info, err)
@@ -127,7 +127,7 @@ func TestDescribeOnTheWrongKindIsNotDescribed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := raw.(Inspector).Describe(context.Background()); !errors.Is(err, ErrNotDescribed) {
+	if _, err := raw.(inspector).Describe(context.Background()); !errors.Is(err, ErrNotDescribed) {
 		t.Errorf("Describe across kinds = %v, want ErrNotDescribed", err)
 	}
 }

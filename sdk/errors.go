@@ -5,16 +5,58 @@ import (
 	"errors"
 	"fmt"
 
-	pb "github.com/kappa-stream/kappa/internal/rpc/kappapb"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/kappa-stream/kappa/internal/rpc"
+	pb "github.com/kappa-stream/kappa/internal/rpc/kappapb"
 )
+
+// The error vocabulary, one for plugins and runtime alike. A plugin's error
+// falls in one of four classes, and each crosses the process boundary
+// intact (toStatus, fromStatus):
+//
+//   - ErrFenced: another writer moved first; the runtime re-reads the
+//     committed positions and stands by.
+//   - ErrPermanent: no retry can cure it; the runtime stops at once. The
+//     runtime marks its own such errors (a plugin that broke its contract,
+//     one that keeps dying) with it too.
+//   - ErrRetryable: transient; the plugin knows the same call may succeed
+//     when tried again (a deadlock, a lost connection). The runtime
+//     re-reads the committed positions and retries at once, without
+//     waiting out a grown backoff.
+//   - any other error: the runtime re-reads the committed positions and
+//     retries with a growing backoff, until the pipeline's give_up_after.
+//
+// Retrying a commit is only safe because the runtime re-reads the
+// positions first: a commit that did land is then seen and not repeated.
 
 // ErrPermanent is matched (errors.Is) by errors that no retry can cure,
 // such as records deleted before they could be read. The runtime stops on
 // them at once instead of re-reading positions and trying again. Mark an
 // error with Permanent.
 var ErrPermanent = errors.New("permanent error")
+
+// ErrRetryable is matched (errors.Is) by errors that are transient: the
+// same call may succeed when tried again, as after a deadlock or a lost
+// connection. Mark an error with Retryable. An error that is neither
+// retryable nor permanent is retried too, but with a growing backoff.
+var ErrRetryable = errors.New("retryable error")
+
+// Retryable marks err as transient; its message is kept. A fenced or
+// permanent error stays what it is: marking it changes nothing.
+func Retryable(err error) error {
+	if err == nil || errors.Is(err, ErrFenced) || errors.Is(err, ErrPermanent) {
+		return err
+	}
+	return retryableError{err}
+}
+
+type retryableError struct{ error }
+
+func (e retryableError) Unwrap() error        { return e.error }
+func (e retryableError) Is(target error) bool { return target == ErrRetryable }
 
 // Permanent marks err as one that no retry can cure; its message is kept.
 func Permanent(err error) error {
@@ -29,12 +71,11 @@ type permanentError struct{ error }
 func (e permanentError) Unwrap() error        { return e.error }
 func (e permanentError) Is(target error) bool { return target == ErrPermanent }
 
-// ErrPluginUnavailable is wrapped by errors of calls whose plugin process
-// could not be reached: it died, or its connection broke.
-var ErrPluginUnavailable = errors.New("plugin unavailable")
-
 // toStatus turns a plugin's error into a gRPC status that keeps what the
-// runtime must tell apart: fencing, config problems, cancellation.
+// runtime must tell apart: fencing, permanence, config problems,
+// cancellation, retryability. A retryable error keeps the code it would
+// have had (Unknown, mostly) and carries a RetryInfo detail, the standard
+// gRPC way to say "try again".
 func toStatus(err error) error {
 	if err == nil {
 		return nil
@@ -63,6 +104,12 @@ func toStatus(err error) error {
 		return status.Error(codes.Canceled, err.Error())
 	case errors.Is(err, context.DeadlineExceeded):
 		return status.Error(codes.DeadlineExceeded, err.Error())
+	case errors.Is(err, ErrRetryable):
+		st, derr := status.New(codes.Unknown, err.Error()).WithDetails(&errdetails.RetryInfo{})
+		if derr != nil {
+			return status.Error(codes.Unknown, err.Error())
+		}
+		return st.Err()
 	}
 	return status.Error(codes.Unknown, err.Error())
 }
@@ -96,7 +143,13 @@ func fromStatus(op string, err error) error {
 	case codes.DeadlineExceeded:
 		return fmt.Errorf("%s: %s: %w", op, st.Message(), context.DeadlineExceeded)
 	case codes.Unavailable:
-		return fmt.Errorf("%s: %s: %w", op, st.Message(), ErrPluginUnavailable)
+		return fmt.Errorf("%s: %s: %w", op, st.Message(), rpc.ErrPluginUnavailable)
 	}
-	return fmt.Errorf("%s: %s", op, st.Message())
+	err = fmt.Errorf("%s: %s", op, st.Message())
+	for _, d := range st.Details() {
+		if _, ok := d.(*errdetails.RetryInfo); ok {
+			return Retryable(err)
+		}
+	}
+	return err
 }

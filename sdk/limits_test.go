@@ -143,7 +143,7 @@ func (*limitedSink) Describe() Info {
 
 func TestFactLimitsCrossTheBoundary(t *testing.T) {
 	impl := &limitedSink{}
-	sink := dispense(t, KindSink, &sinkPlugin{impl: impl}).(Inspector)
+	sink := dispense(t, KindSink, &sinkPlugin{impl: impl}).(inspector)
 	info, err := sink.Describe(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -152,7 +152,7 @@ func TestFactLimitsCrossTheBoundary(t *testing.T) {
 		t.Errorf("FactLimits = %+v, want %+v", info.FactLimits, want)
 	}
 	// A sink that publishes none has none.
-	info, err = dispense(t, KindSink, &sinkPlugin{impl: &recordingSink{}}).(Inspector).Describe(context.Background())
+	info, err = dispense(t, KindSink, &sinkPlugin{impl: &recordingSink{}}).(inspector).Describe(context.Background())
 	if err != nil || info.FactLimits != (FactLimits{}) {
 		t.Errorf("Describe of a sink without limits = %+v, %v", info.FactLimits, err)
 	}

@@ -16,10 +16,6 @@ import (
 	"time"
 )
 
-// ProtocolVersion is carried in the go-plugin handshake. The runtime refuses
-// a plugin built against another protocol version.
-const ProtocolVersion = 2
-
 // Setup is what every plugin receives when it is opened.
 type Setup struct {
 	// Pipeline is the pipeline's name. Sinks key committed positions by it.
@@ -94,11 +90,19 @@ type PartitionBatch struct {
 	Lost int64
 }
 
-// Batch is what one Poll returns: at most one range per partition.
+// Batch is what one Poll returns: at most one range per partition. A
+// source builds it with Partitions alone.
+//
+// The two unexported fields are the SDK's transport, set only on a batch
+// that arrived from a source process: they travel inside the value because
+// the batch goes by value from the runtime's source client, through the
+// engine, to its extractor client, both of them in this package (see
+// internal/rpc). A side table keyed by batch would need the same fields and
+// a lock besides.
 type Batch struct {
 	Partitions []PartitionBatch
 	// wire is the batch as it arrived from a source over gRPC, in the
-	// form of wire.go; its records' keys and values are slices of it or
+	// form of batch_wire.go; its records' keys and values are slices of it or
 	// of the arena slot in lease. The runtime's extractor client forwards
 	// it as it is, so a batch is not changed after Poll.
 	wire  []byte
@@ -107,8 +111,9 @@ type Batch struct {
 
 // Release ends the runtime's use of a batch that a source plugin sent:
 // the shared memory its values lie in goes to a later Poll, and its
-// records must not be read any more. It does nothing for other batches,
-// and nothing the second time.
+// records must not be read any more. The runtime calls it; a source never
+// needs to. It does nothing for other batches, and nothing the second
+// time.
 func (b Batch) Release() { b.lease.release() }
 
 // Position is a partition's committed progress: the next offset to read.

@@ -14,6 +14,7 @@ import (
 	"github.com/kappa-stream/kappa/internal/arena"
 	"github.com/kappa-stream/kappa/internal/grpcopts"
 	"github.com/kappa-stream/kappa/internal/profile"
+	"github.com/kappa-stream/kappa/internal/rpc"
 	pb "github.com/kappa-stream/kappa/internal/rpc/kappapb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/stats"
@@ -26,24 +27,18 @@ const (
 	KindSink      = "sink"
 )
 
-// Handshake is the go-plugin handshake shared by the runtime and plugins.
-// It only keeps a user from running a plugin binary by hand and refuses a
-// plugin built for another ProtocolVersion.
-var Handshake = plugin.HandshakeConfig{
-	ProtocolVersion:  ProtocolVersion,
-	MagicCookieKey:   "KAPPA_PLUGIN",
-	MagicCookieValue: "e4b1c9f0-kappa-stream-plugin",
-}
-
 // maxMessageBytes bounds one batch on the wire. The runtime bounds batches
 // by bytes far below this; gRPC's default of 4 MB is too small for them.
 const maxMessageBytes = 1 << 30
 
-// PluginSet is the go-plugin plugin set the runtime dispenses from.
+// The runtime dispenses its clients from pluginSet, through
+// internal/pluginclient; plugin authors never see it.
+func init() { rpc.NewPluginSet = pluginSet }
+
+// pluginSet is the go-plugin plugin set the runtime dispenses from.
 // shared, when not nil, is the arena the runtime shares with its source
 // and extractor processes; a source client lends its slots to Polls.
-// Plugin authors do not need it.
-func PluginSet(shared *arena.Arena) plugin.PluginSet {
+func pluginSet(shared *arena.Arena) plugin.PluginSet {
 	return plugin.PluginSet{
 		KindSource:    &sourcePlugin{arena: shared},
 		KindExtractor: &extractorPlugin{},
@@ -102,7 +97,7 @@ func serve(kind string, p plugin.Plugin) {
 	stopProfile = profile.Start(filepath.Base(os.Args[0]))
 	defer stopProfile()
 	plugin.Serve(&plugin.ServeConfig{
-		HandshakeConfig: Handshake,
+		HandshakeConfig: rpc.Handshake,
 		Plugins:         plugin.PluginSet{kind: p},
 		Logger:          hclog.New(&hclog.LoggerOptions{Name: kind, Output: os.Stderr, JSONFormat: true, Level: hclog.Info}),
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {

@@ -8,9 +8,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kappa-stream/kappa/internal/engine"
 	"github.com/kappa-stream/kappa/plugins/kafka-source/kafkasource"
 	"github.com/kappa-stream/kappa/plugins/tweet-extractor/tweets"
-	"github.com/kappa-stream/kappa/runtime/engine"
 	"github.com/kappa-stream/kappa/sdk"
 )
 

@@ -42,8 +42,8 @@ import (
 
 	_ "github.com/go-sql-driver/mysql"
 
+	"github.com/kappa-stream/kappa/internal/pipeline"
 	"github.com/kappa-stream/kappa/internal/testenv"
-	"github.com/kappa-stream/kappa/runtime/pipeline"
 )
 
 type benchConfig struct {

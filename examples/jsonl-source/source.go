@@ -23,6 +23,10 @@ type Config struct {
 	Stream string `yaml:"stream" doc:"names what is read; positions are kept under it"`
 }
 
+// defaultConfig is what a config block is decoded over: the defaults, in
+// one place, for Open and Describe.
+func defaultConfig() Config { return Config{Stream: "jsonl"} }
+
 // Validate implements sdk.Validator.
 func (c *Config) Validate() error {
 	if len(c.Files) == 0 {
@@ -33,7 +37,8 @@ func (c *Config) Validate() error {
 
 // Describe implements sdk.Describer, for kappa-runtime plugins and validate.
 func (*Files) Describe() sdk.Info {
-	return sdk.Info{Version: "0.1.0", Description: "Reads JSON-lines files; offsets are line numbers.", Config: &Config{Stream: "jsonl"}}
+	cfg := defaultConfig()
+	return sdk.Info{Version: "0.1.0", Description: "Reads JSON-lines files; offsets are line numbers.", Config: &cfg}
 }
 
 // Files reads the lines of files. A line is a record once it ends in a
@@ -51,7 +56,7 @@ type partition struct {
 }
 
 func (s *Files) Open(_ context.Context, setup sdk.Setup) (sdk.SourceInfo, error) {
-	s.cfg = *s.Describe().Config.(*Config) // the defaults
+	s.cfg = defaultConfig()
 	if err := sdk.DecodeConfig(setup.Config, &s.cfg); err != nil {
 		return sdk.SourceInfo{}, err
 	}

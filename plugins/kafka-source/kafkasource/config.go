@@ -33,27 +33,27 @@ const (
 type Config struct {
 	// Brokers is a comma-separated list of host:port seed brokers, usually
 	// `${KAPPA_BROKERS:-127.0.0.1:9092}`.
-	Brokers string `yaml:"brokers"`
+	Brokers string `yaml:"brokers" required:"true" doc:"comma-separated host:port seed brokers"`
 	// Topic is the Kafka topic read; every one of its partitions is read.
-	Topic string `yaml:"topic"`
+	Topic string `yaml:"topic" required:"true" doc:"the topic read: every partition, also partitions added while running"`
 	// Start is where a partition with no committed position begins:
 	// "earliest" (the log start, the default) or "latest" (the log end at
 	// Seek). Partitions created after Seek are read from their beginning
 	// either way, since everything in them is newer than the Seek.
-	Start string `yaml:"start"`
+	Start string `yaml:"start" doc:"where a partition with no committed position begins: earliest (its log start) or latest (its end: only records written from then on count); resolved when the partition is first read and committed at once as its position"`
 	// Isolation is "read_committed" (the default: records of aborted or
 	// open transactions are never returned) or "read_uncommitted".
-	Isolation string `yaml:"isolation"`
+	Isolation string `yaml:"isolation" doc:"read_committed (records of aborted transactions are never counted) or read_uncommitted"`
 	// ClientID names this client in the brokers' logs and quotas.
-	ClientID string `yaml:"client_id"`
+	ClientID string `yaml:"client_id" doc:"names this client in the brokers' logs and quotas"`
 	// DialTimeout bounds connecting to a broker, and Open as a whole.
-	DialTimeout time.Duration `yaml:"dial_timeout"`
+	DialTimeout time.Duration `yaml:"dial_timeout" doc:"bounds connecting to a broker, and the start-up check that brokers and topic are there"`
 	// OnOutOfRange is what happens when a partition's position is no longer
 	// in the log because retention deleted the records there: "fail" (the
 	// default) stops with an error naming the partition and offsets; "skip"
 	// continues at the log start and hands the deleted offsets on as the
 	// range's Lost, so the sink records the gap and the log says so.
-	OnOutOfRange string `yaml:"on_out_of_range"`
+	OnOutOfRange string `yaml:"on_out_of_range" doc:"when retention deleted records before they were read: fail stops the run at once, naming partition and offsets; skip goes on at the log start and records the deleted offsets as the range's lost (in kappa_batches and the log)"`
 	// FetchMaxBytes is how much one fetch response may carry; with one fetch
 	// in flight per broker it bounds the client's buffered memory. It counts
 	// compressed bytes. At the 2 MiB default one fetch carried ~5.8 MB of
@@ -61,7 +61,7 @@ type Config struct {
 	// for the next fetch while a backlog lasts. 4 MiB was ~15% faster in make
 	// bench (before Poll waited so) but took the plugin's peak RSS from ~95
 	// to ~140 MB (BENCHMARKS.md).
-	FetchMaxBytes int64 `yaml:"fetch_max_bytes"`
+	FetchMaxBytes int64 `yaml:"fetch_max_bytes" doc:"bytes per fetch response, as stored (compressed); it bounds the source's buffered memory"`
 }
 
 // DefaultConfig returns the values a config block starts from.

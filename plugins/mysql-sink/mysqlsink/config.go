@@ -20,19 +20,19 @@ type Config struct {
 	// a dial timeout of 5s unless the DSN sets `timeout`. It refuses a
 	// charset or collation in which interpolation is unsafe (big5, cp932,
 	// gb2312, gb18030, gbk, sjis; see charset.go). Required.
-	DSN string `yaml:"dsn"`
+	DSN string `yaml:"dsn" required:"true" doc:"go-sql-driver/mysql DSN naming the database, e.g. root@tcp(127.0.0.1:3306)/aggregates; the database is created when missing; a charset or collation other than utf8mb4 is refused (leave them out)"`
 	// Table is the aggregate table, laid out like the original 2016 job's
 	// table plus one column per dimension. Required.
-	Table string `yaml:"table"`
+	Table string `yaml:"table" required:"true" doc:"the aggregate table, created when missing: the 2016 layout plus one column per dimension"`
 	// OffsetsTable holds each partition's committed position: the single
 	// source of truth for progress. Default "kappa_offsets".
-	OffsetsTable string `yaml:"offsets_table"`
+	OffsetsTable string `yaml:"offsets_table" doc:"each partition's next_offset: the single source of truth for progress"`
 	// BatchesTable records one row per committed range, for audits.
 	// Default "kappa_batches".
-	BatchesTable string `yaml:"batches_table"`
+	BatchesTable string `yaml:"batches_table" doc:"one row per committed range with its record, fact, skipped and rejected counts, and how many batches it stands for (more than 1 after compaction)"`
 	// TablesTable records which pipeline owns each aggregate table: a
 	// table is another pipeline's is refused. Default "kappa_tables".
-	TablesTable string `yaml:"tables_table"`
+	TablesTable string `yaml:"tables_table" doc:"which pipeline owns each aggregate table; another pipeline's table is refused"`
 }
 
 const (

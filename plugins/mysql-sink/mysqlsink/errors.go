@@ -37,13 +37,15 @@ func (e *FencedError) Error() string {
 // Unwrap lets errors.Is(err, sdk.ErrFenced) hold.
 func (e *FencedError) Unwrap() error { return sdk.ErrFenced }
 
-// IsRetryable reports whether err is transient, so that the same commit may
-// succeed if tried again. Lock wait timeouts (1205) and deadlocks (1213) roll
-// back only because of a concurrent transaction; a lost connection leaves the
-// outcome unknown but harms nothing. Retrying is only safe because the
-// runtime re-reads Positions first: a commit that did land is then seen and
-// not repeated. A fenced commit is not retryable: its batch is stale.
-func IsRetryable(err error) bool {
+// retryable is the one place that decides whether a commit's error is
+// transient, so that the same commit may succeed if tried again; Commit
+// marks such errors with sdk.Retryable, which reaches the runtime. Lock wait
+// timeouts (1205) and deadlocks (1213) roll back only because of a
+// concurrent transaction; a lost connection leaves the outcome unknown but
+// harms nothing. Retrying is only safe because the runtime re-reads
+// Positions first: a commit that did land is then seen and not repeated. A
+// fenced commit is not retryable: its batch is stale.
+func retryable(err error) bool {
 	if err == nil || errors.Is(err, sdk.ErrFenced) {
 		return false
 	}

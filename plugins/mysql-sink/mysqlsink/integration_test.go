@@ -253,7 +253,7 @@ func TestStaleStartIsFencedAndWritesNothing(t *testing.T) {
 	if !errors.As(err, &fenced) || fenced.Partition != 3 || fenced.Expected != 5 || fenced.Found != 10 {
 		t.Fatalf("got %#v, want partition 3 expected 5 found 10", fenced)
 	}
-	if IsRetryable(err) {
+	if retryable(err) || errors.Is(err, sdk.ErrRetryable) {
 		t.Error("fenced reported retryable")
 	}
 	if n := countRows(t, admin, "SELECT count(*) FROM "+quoteIdent(db)+".twitter"); n != 1 {
@@ -582,7 +582,7 @@ func TestDeadlockDuringCommitRollsBackWhole(t *testing.T) {
 	}
 	err = <-committed
 	var me *mysql.MySQLError
-	if !errors.As(err, &me) || me.Number != errDeadlock || !IsRetryable(err) || errors.Is(err, sdk.ErrFenced) {
+	if !errors.As(err, &me) || me.Number != errDeadlock || !retryable(err) || !errors.Is(err, sdk.ErrRetryable) || errors.Is(err, sdk.ErrFenced) {
 		t.Fatalf("commit = %v, want a retryable deadlock (1213)", err)
 	}
 	other.Rollback()

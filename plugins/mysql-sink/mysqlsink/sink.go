@@ -274,7 +274,13 @@ func (s *Sink) Commit(ctx context.Context, c sdk.Commit) error {
 		return nil
 	}
 	if err := s.commit(ctx, c.Stream, c.StreamID, ranges, c.Rows); err != nil {
-		return fmt.Errorf("mysql-sink: commit to stream %s: %w", c.Stream, err)
+		err = fmt.Errorf("mysql-sink: commit to stream %s: %w", c.Stream, err)
+		if retryable(err) {
+			// Tells the runtime, across the process boundary, that trying
+			// again at once may succeed (sdk.ErrRetryable).
+			return sdk.Retryable(err)
+		}
+		return err
 	}
 	return nil
 }
@@ -344,12 +350,11 @@ func (s *Sink) commitTx(ctx context.Context, stream, streamID string, ranges []s
 			return fmt.Errorf("insert %d batch records into %s: %w", len(chunk), s.stmts.batchesTable, err)
 		}
 	}
-	hook := loadFaults()
-	hook.maybeDie(hook.before(), "before COMMIT")
+	testFault(beforeCommit)
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit transaction (outcome unknown, re-read positions): %w", err)
 	}
-	hook.maybeDie(hook.after(), "after COMMIT")
+	testFault(afterCommit)
 	return nil
 }
 

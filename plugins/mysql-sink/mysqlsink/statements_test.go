@@ -164,12 +164,12 @@ func TestFencedError(t *testing.T) {
 			t.Errorf("%q does not mention %q", err, part)
 		}
 	}
-	if IsRetryable(err) {
+	if retryable(err) {
 		t.Error("a fenced commit is not retryable")
 	}
 }
 
-func TestIsRetryable(t *testing.T) {
+func TestRetryable(t *testing.T) {
 	for _, tt := range []struct {
 		err  error
 		want bool
@@ -182,8 +182,8 @@ func TestIsRetryable(t *testing.T) {
 		{errors.New("other"), false},
 		{nil, false},
 	} {
-		if got := IsRetryable(tt.err); got != tt.want {
-			t.Errorf("IsRetryable(%v) = %v, want %v", tt.err, got, tt.want)
+		if got := retryable(tt.err); got != tt.want {
+			t.Errorf("retryable(%v) = %v, want %v", tt.err, got, tt.want)
 		}
 	}
 }

@@ -8,8 +8,5 @@ func (*Extractor) Describe() sdk.Info {
 	return sdk.Info{
 		Description: "Turns Twitter API v1.1/v2 payloads into event-time facts; notices are skipped, bad input rejected. Dimensions: lang, source.",
 		Config:      &Config{},
-		Docs: map[string]string{
-			"reject_future": "reject a tweet whose event time is more than this after the record's Kafka timestamp; 0 keeps everything",
-		},
 	}
 }

@@ -38,7 +38,7 @@ type Config struct {
 	// written before it is made, beyond clock skew, so such a time is
 	// broken. Zero, the default, keeps every tweet. Records without a
 	// timestamp are never rejected for it.
-	RejectFuture time.Duration `yaml:"reject_future"`
+	RejectFuture time.Duration `yaml:"reject_future" doc:"reject a tweet whose event time is more than this after the record's Kafka timestamp; 0 keeps everything"`
 }
 
 // Validate implements sdk.Validator.

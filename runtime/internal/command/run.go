@@ -1,0 +1,128 @@
+package command
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/kappa-stream/kappa/internal/arena"
+	"github.com/kappa-stream/kappa/internal/engine"
+	"github.com/kappa-stream/kappa/internal/pipeline"
+	"github.com/kappa-stream/kappa/internal/supervise"
+	"github.com/kappa-stream/kappa/sdk"
+)
+
+// ErrDrainInterrupted is what Run returns when ctx ended a drain before
+// every partition reached its end; what was committed stays committed.
+var ErrDrainInterrupted = engine.ErrDrainInterrupted
+
+// Run runs the pipeline of file until ctx ends or, with drain, until every
+// partition has reached the end its log had at start. A drain that ctx
+// stops, even while starting, returns an error that is
+// ErrDrainInterrupted.
+func Run(ctx context.Context, file string, drain bool, logger *slog.Logger) error {
+	err := run(ctx, file, drain, logger)
+	if err != nil && drain && ctx.Err() != nil && !errors.Is(err, ErrDrainInterrupted) {
+		// Stopped while starting: the drain did not even begin.
+		err = fmt.Errorf("%w: %w", ErrDrainInterrupted, err)
+	}
+	return err
+}
+
+func run(ctx context.Context, file string, drain bool, logger *slog.Logger) error {
+	p, err := pipeline.Load(file)
+	if err != nil {
+		return err
+	}
+	bs := blocks(p)
+	paths, err := findPlugins(p, bs)
+	if err != nil {
+		return err
+	}
+	shared := newArena(p.Batch.MaxBytes, logger)
+	defer shared.Close()
+	// Each plugin runs under a supervisor that restarts it when it dies or
+	// stops answering; the engine then resumes from committed positions.
+	procs := make([]*supervise.Plugin, len(bs))
+	for i, b := range bs {
+		cfg := supervise.Config{StartTimeout: p.Timeouts.Open, Logger: logger, PluginLogger: pluginLogger(), Arena: shared, Env: b.plugin.Env}
+		if procs[i], err = supervise.Start(b.kind, paths[i], cfg); err != nil {
+			return err
+		}
+		defer procs[i].Stop()
+	}
+	source, extractor, sink := procs[0].Source(), procs[1].Extractor(), procs[2].Sink()
+
+	openCtx, cancel := context.WithTimeout(ctx, p.Timeouts.Open)
+	defer cancel()
+	// The source opens first: it reaches the broker, and an unreachable one
+	// must stop the run before the sink creates anything.
+	info, err := source.Open(openCtx, setup(p, p.Source))
+	if err != nil {
+		return pluginError(p, bs[0], err)
+	}
+	defer closeQuietly(source)
+	if err := extractor.Open(openCtx, setup(p, p.Extractor)); err != nil {
+		return pluginError(p, bs[1], err)
+	}
+	defer closeQuietly(extractor)
+	if err := sink.Open(openCtx, setup(p, p.Sink)); err != nil {
+		return pluginError(p, bs[2], err)
+	}
+	defer closeQuietly(sink)
+	limits, err := factLimits(openCtx, sink)
+	if err != nil {
+		return pluginError(p, bs[2], err)
+	}
+
+	logger.Info("pipeline started", "pipeline", p.Name, "file", file, "stream", info.Stream, "stream_id", info.StreamID,
+		"window", p.Window, "drain", drain, "source", paths[0], "extractor", paths[1], "sink", paths[2])
+	eng := engine.New(engine.Config{
+		Window:         p.Window,
+		Dimensions:     p.Dimensions,
+		FactLimits:     limits,
+		Limits:         sdk.Limits{MaxRecords: p.Batch.MaxRecords, MaxBytes: p.Batch.MaxBytes, MaxWait: p.Batch.Interval},
+		PollTimeout:    p.Timeouts.Poll,
+		ExtractTimeout: p.Timeouts.Extract,
+		CommitTimeout:  p.Timeouts.Commit,
+		Drain:          drain,
+		OnFenced:       p.OnFenced,
+		RetryFor:       p.GiveUpAfter,
+		Logger:         logger,
+		Compaction:     compaction(p.Compaction),
+		StreamID:       info.StreamID,
+	}, info.Stream, source, extractor, sink)
+	if err := eng.Run(ctx); err != nil {
+		return fmt.Errorf("pipeline %s: %w", p.Name, err)
+	}
+	t := eng.Totals()
+	logger.Info("pipeline stopped", "pipeline", p.Name, "batches", t.Batches, "records", t.Records,
+		"facts", t.Facts, "skipped", t.Skipped, "rejected", t.Rejected, "rows", t.Rows)
+	return nil
+}
+
+// arenaSlots is how many batches' values the arena holds at once: the
+// engine releases a batch once it is extracted, so besides the one being
+// extracted there are those polled ahead, one of which may still be
+// polling. A Poll that finds no free slot sends its values inside the
+// message.
+const arenaSlots = engine.DefaultPollAhead + 1
+
+// newArena creates the memory the source and extractor processes share
+// (internal/arena), with slots for batches of maxBytes and the one record
+// a batch may hold beyond them; a partition's values that do not fit are
+// sent inside the message. Without an arena every value is; that is only
+// slower, so a failure is logged, not returned.
+func newArena(maxBytes int64, logger *slog.Logger) *arena.Arena {
+	if !arena.Supported {
+		return nil
+	}
+	slot := maxBytes + max(maxBytes/4, 1<<20)
+	a, err := arena.New(arenaSlots, slot)
+	if err != nil {
+		logger.Warn("no shared memory for batches; their values travel inside the messages", "err", err)
+		return nil
+	}
+	return a
+}

@@ -1,0 +1,81 @@
+// Command kappa-runtime runs a Kappa pipeline: it loads the pipeline file,
+// starts the source, extractor and sink plugins it names, and drives
+// micro-batches through them until stopped.
+//
+//	kappa-runtime [run] [--drain] PIPELINE.yaml
+//
+// This package holds the flags, usage and output of each subcommand (one
+// file each); what a subcommand does is in runtime/internal/command.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/kappa-stream/kappa/internal/profile"
+	"github.com/kappa-stream/kappa/runtime/internal/command"
+)
+
+const usage = `usage:
+  kappa-runtime [run] [--drain] [--log-json] PIPELINE.yaml   run a pipeline
+  kappa-runtime audit PIPELINE.yaml                          check what the sink committed
+  kappa-runtime compact [--older-than D] PIPELINE.yaml       roll settled history up, once, in full
+  kappa-runtime adopt [--yes] PIPELINE.yaml                  take over the 2016 Spark job's table and progress
+  kappa-runtime validate PIPELINE.yaml                       check a pipeline file and its plugins' config
+  kappa-runtime plugins [--json] [PIPELINE.yaml]             list the plugins found, with their config fields
+
+Run "kappa-runtime COMMAND -h" for a command's flags.
+`
+
+// commands maps subcommand names to their implementations. Each parses its
+// own flags and returns the process exit code.
+var commands = map[string]func(ctx context.Context, args []string) int{
+	"run":      runCommand,
+	"audit":    auditCommand,
+	"compact":  compactCommand,
+	"adopt":    adoptCommand,
+	"validate": validateCommand,
+	"plugins":  pluginsCommand,
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	stopProfile := profile.Start("kappa-runtime")
+	code := dispatch(ctx, os.Args[1:])
+	stopProfile()
+	stop()
+	command.StopPlugins()
+	os.Exit(code)
+}
+
+func dispatch(ctx context.Context, args []string) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(os.Stderr, usage)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	if cmd, ok := commands[args[0]]; ok {
+		return cmd(ctx, args[1:])
+	}
+	// A pipeline file (or a flag of run) first: `run` is the default command.
+	return runCommand(ctx, args)
+}
+
+func newLogger(json bool) *slog.Logger {
+	if json {
+		return slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, nil))
+}
+
+// fail prints err as the command's one error and returns exit code 1.
+func fail(err error) int {
+	fmt.Fprintf(os.Stderr, "kappa-runtime: %v\n", err)
+	return 1
+}

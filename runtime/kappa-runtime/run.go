@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/kappa-stream/kappa/runtime/internal/command"
+)
+
+const runUsage = `usage: kappa-runtime [run] [flags] PIPELINE.yaml
+
+Runs the pipeline until SIGINT or SIGTERM (or, with --drain, until every
+partition has reached the end its log had at start), then exits 0.
+
+Exit status: 0 when stopped or drained; 1 on an error, including batches
+that kept failing for the pipeline's give_up_after; 2 on a usage error;
+3 when SIGINT or SIGTERM interrupted --drain before the end (what was
+committed stays committed: run --drain again to finish).
+
+Flags:
+`
+
+// exitDrainInterrupted is the exit status of a --drain that SIGINT or
+// SIGTERM stopped before the end, so that a script can tell it from a
+// finished drain (0) and from a failure (1).
+const exitDrainInterrupted = 3
+
+func runCommand(ctx context.Context, args []string) int {
+	flags := flag.NewFlagSet("run", flag.ContinueOnError)
+	drain := flags.Bool("drain", false, "exit 0 once every partition has reached the end its log had at start")
+	logJSON := flags.Bool("log-json", false, "log as JSON lines instead of text")
+	flags.Usage = func() {
+		fmt.Fprint(os.Stderr, runUsage)
+		flags.PrintDefaults()
+	}
+	if err := flags.Parse(args); err != nil {
+		return 2
+	}
+	if flags.NArg() != 1 {
+		flags.Usage()
+		return 2
+	}
+	err := command.Run(ctx, flags.Arg(0), *drain, newLogger(*logJSON))
+	if errors.Is(err, command.ErrDrainInterrupted) {
+		fmt.Fprintf(os.Stderr, "kappa-runtime: %v; run --drain again to finish\n", err)
+		return exitDrainInterrupted
+	}
+	if err != nil {
+		return fail(err)
+	}
+	return 0
+}
