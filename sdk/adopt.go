@@ -64,4 +64,3 @@ type AdoptedRange struct {
 	// stored.
 	FirstWindow, LastWindow time.Time
 }
-
