@@ -17,8 +17,8 @@ var (
 	pluginsErr  error
 )
 
-// stockPlugins builds the three stock plugins and csv-sink once and puts
-// their folder on KAPPA_PLUGIN_PATH for the test.
+// stockPlugins builds the three stock plugins and the three examples once
+// and puts their folder on KAPPA_PLUGIN_PATH for the test.
 func stockPlugins(t *testing.T) {
 	t.Helper()
 	if testing.Short() {
@@ -28,7 +28,7 @@ func stockPlugins(t *testing.T) {
 		if pluginsDir, pluginsErr = os.MkdirTemp("", "kappa-validate-"); pluginsErr != nil {
 			return
 		}
-		for _, pkg := range binaries.Packages("kafka-source", "tweet-extractor", "mysql-sink", "csv-sink") {
+		for _, pkg := range binaries.Packages("kafka-source", "tweet-extractor", "mysql-sink", "csv-sink", "hashtag-extractor", "jsonl-source") {
 			cmd := exec.Command("go", "build", "-o", filepath.Join(pluginsDir, filepath.Base(pkg)), pkg)
 			cmd.Dir = "../../.."
 			if out, err := cmd.CombinedOutput(); err != nil {

@@ -38,12 +38,44 @@ func TestValidateReportsEveryProblemWithItsLine(t *testing.T) {
 
 func TestValidateAcceptsTheShippedPipelines(t *testing.T) {
 	stockPlugins(t)
-	for _, file := range []string{"../../../pipelines/twitter.yaml", "../../../pipelines/twitter-by-lang.yaml", "../../../examples/csv-sink/pipeline.yaml"} {
+	files, _ := filepath.Glob("../../../pipelines/*.yaml")
+	if len(files) < 2 {
+		t.Fatalf("pipelines/: %v, want twitter.yaml and twitter-by-lang.yaml", files)
+	}
+	files = append(files, samplePipelines(t)...)
+	for _, file := range files {
 		problems, notes, err := Validate(context.Background(), file)
 		if err != nil || len(problems) > 0 || len(notes) > 0 {
 			t.Errorf("%s: %v %v %v", file, err, problems, notes)
 		}
 	}
+}
+
+// samplePipelines returns the sample pipeline of every plugin and example
+// folder (issue 15: each folder is self-describing), failing the test for
+// a folder without one or whose README does not point at it.
+func samplePipelines(t *testing.T) []string {
+	t.Helper()
+	dirs, _ := filepath.Glob("../../../plugins/*")
+	examples, _ := filepath.Glob("../../../examples/*")
+	dirs = append(dirs, examples...)
+	if len(dirs) < 6 {
+		t.Fatalf("plugin and example folders: %v, want at least 6", dirs)
+	}
+	var files []string
+	for _, dir := range dirs {
+		file := filepath.Join(dir, "pipeline.yaml")
+		if _, err := os.Stat(file); err != nil {
+			t.Errorf("%s has no sample pipeline: %v", dir, err)
+			continue
+		}
+		readme, err := os.ReadFile(filepath.Join(dir, "README.md"))
+		if err != nil || !strings.Contains(string(readme), "pipeline.yaml") {
+			t.Errorf("%s/README.md does not point at pipeline.yaml (%v)", dir, err)
+		}
+		files = append(files, file)
+	}
+	return files
 }
 
 func TestValidateMissingRequiredKeyFromTheSchema(t *testing.T) {
