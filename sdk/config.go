@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -45,27 +46,93 @@ type Validator interface {
 
 // DecodeConfig decodes a YAML config block into dst, a pointer to a struct
 // whose fields carry yaml tags. Fields keep the values dst already holds
-// when the block does not set them, so set defaults before calling. Unknown
-// keys, values of the wrong type and, if dst implements Validator, invalid
-// values are all reported at once as ConfigErrors.
+// when the block does not set them, so set defaults before calling. It
+// reports at once, each at its key: unknown keys, values of the wrong type,
+// keys tagged `required:"true"` that the block leaves out ("required
+// (string)"), values outside an `enum:"a,b"` tag ("\"x\" is not one of a,
+// b") and, if dst implements Validator and the block decoded, invalid
+// values; a key the tags already reported is not reported again by
+// Validate. These tags are the ones Describe lists, so the schema the
+// runtime shows, what `kappa-runtime validate` checks and what Open
+// accepts are one declaration.
 func DecodeConfig(raw []byte, dst any) error {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
 		return ConfigErrors{{Message: err.Error()}}
 	}
+	v := reflect.ValueOf(dst).Elem()
 	var errs ConfigErrors
 	if len(doc.Content) > 0 {
-		decodeNode(doc.Content[0], reflect.ValueOf(dst).Elem(), "", &errs)
+		decodeNode(doc.Content[0], v, "", &errs)
+	}
+	decoded := len(errs) == 0
+	errs = append(errs, checkTags(&doc, v, errs)...)
+	if validator, ok := dst.(Validator); ok && decoded {
+		if err := validator.Validate(); err != nil {
+			byTags := errs
+			for _, e := range asConfigErrors(err) {
+				if e.Path == "" || !byTags.reported(e.Path) {
+					errs = append(errs, e)
+				}
+			}
+		}
 	}
 	if len(errs) > 0 {
 		return errs
 	}
-	if v, ok := dst.(Validator); ok {
-		if err := v.Validate(); err != nil {
-			return asConfigErrors(err)
+	return nil
+}
+
+// checkTags reports the keys of v that break their `required` or `enum`
+// tag, except at paths found already reports.
+func checkTags(doc *yaml.Node, v reflect.Value, found ConfigErrors) ConfigErrors {
+	if v.Kind() != reflect.Struct {
+		return nil
+	}
+	var out ConfigErrors
+	walkFields(v, "", func(path string, sf reflect.StructField, fv reflect.Value) {
+		if found.reported(path) {
+			return
+		}
+		if sf.Tag.Get("required") == "true" && !hasKey(doc, path) {
+			out = append(out, ConfigError{Path: path, Message: "required (" + schemaType(sf.Type) + ")"})
+			return
+		}
+		if values := enumValues(sf); values != nil {
+			if bad, ok := outsideEnum(fv, values); ok {
+				out = append(out, ConfigError{Path: path, Message: fmt.Sprintf("%q is not one of %s", bad, strings.Join(values, ", "))})
+			}
+		}
+	})
+	return out
+}
+
+// outsideEnum returns the first value of v (a string, or a list of them)
+// that values does not hold.
+func outsideEnum(v reflect.Value, values []string) (string, bool) {
+	switch {
+	case v.Kind() == reflect.String:
+		if !slices.Contains(values, v.String()) {
+			return v.String(), true
+		}
+	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.String:
+		for i := range v.Len() {
+			if s := v.Index(i).String(); !slices.Contains(values, s) {
+				return s, true
+			}
 		}
 	}
-	return nil
+	return "", false
+}
+
+// reported reports whether es holds a problem at path.
+func (es ConfigErrors) reported(path string) bool {
+	for _, e := range es {
+		if e.Path == path {
+			return true
+		}
+	}
+	return false
 }
 
 func asConfigErrors(err error) ConfigErrors {

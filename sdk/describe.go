@@ -26,9 +26,10 @@ import (
 //	}
 //
 // The config schema is derived from Config, the same struct Open decodes
-// with DecodeConfig: one field per yaml key, its type, its default (the
-// value Config holds), a description from the field's `doc:"…"` tag or
-// from Docs, and required from a `required:"true"` tag or Required.
+// with DecodeConfig, and declared once, in its tags: one field per yaml
+// key, its type, its default (the value Config holds), a description from
+// the field's `doc:"…"` tag, `required:"true"` and the values an `enum:"a,b"`
+// tag allows. DecodeConfig enforces the same tags.
 type Info struct {
 	// Name defaults to the binary's file name.
 	Name string `json:"name"`
@@ -41,10 +42,6 @@ type Info struct {
 	// Config points to a config struct holding the defaults. It stays in
 	// the plugin process; the runtime receives Fields.
 	Config any `json:"-"`
-	// Docs and Required describe Config's keys (dotted paths: "tls.ca")
-	// when the struct's tags do not.
-	Docs     map[string]string `json:"-"`
-	Required []string          `json:"-"`
 	// Fields is the schema derived from Config; filled in by the SDK.
 	Fields []Field `json:"config"`
 	// ConfigDescribed is false for a plugin that gives no Config: its
@@ -59,11 +56,14 @@ type Info struct {
 // Field is one key of a plugin's config block.
 type Field struct {
 	// Name is the key's dotted path inside the config block.
-	Name        string `json:"name"`
-	Type        string `json:"type"`
-	Default     string `json:"default,omitempty"` // empty when the zero value
-	Required    bool   `json:"required"`
-	Description string `json:"description,omitempty"`
+	Name     string `json:"name"`
+	Type     string `json:"type"`
+	Default  string `json:"default,omitempty"` // empty when the zero value
+	Required bool   `json:"required"`
+	// Enum is the values the key allows, from an `enum:"a,b"` tag; empty
+	// for any value of its type.
+	Enum        []string `json:"enum,omitempty"`
+	Description string   `json:"description,omitempty"`
 }
 
 // Describer is implemented by plugins that describe themselves.
@@ -97,24 +97,13 @@ func describe(kind string, impl any) Info {
 }
 
 // Fields is the config schema the runtime lists and checks for info:
-// ConfigFields of info.Config, with Docs and Required applied. A plugin's
-// README config table is generated from it (conformance.TestREADME).
+// ConfigFields of info.Config. A plugin's README config table is generated
+// from it (conformance.TestREADME).
 func Fields(info Info) []Field {
 	if info.Config == nil {
 		return nil
 	}
-	fields := ConfigFields(info.Config)
-	for i, f := range fields {
-		if doc, ok := info.Docs[f.Name]; ok {
-			fields[i].Description = doc
-		}
-		for _, r := range info.Required {
-			if r == f.Name {
-				fields[i].Required = true
-			}
-		}
-	}
-	return fields
+	return ConfigFields(info.Config)
 }
 
 func buildVersion() string {
@@ -163,6 +152,22 @@ func ConfigFields(defaults any) []Field {
 }
 
 func appendFields(fields *[]Field, v reflect.Value, prefix string) {
+	walkFields(v, prefix, func(path string, sf reflect.StructField, fv reflect.Value) {
+		*fields = append(*fields, Field{
+			Name:        path,
+			Type:        schemaType(sf.Type),
+			Default:     defaultText(fv),
+			Required:    sf.Tag.Get("required") == "true",
+			Enum:        enumValues(sf),
+			Description: sf.Tag.Get("doc"),
+		})
+	})
+}
+
+// walkFields calls fn for each key of the config struct v, depth first,
+// with its dotted path: the keys DecodeConfig decodes, the fields
+// ConfigFields lists.
+func walkFields(v reflect.Value, prefix string, fn func(path string, sf reflect.StructField, fv reflect.Value)) {
 	t := v.Type()
 	for i := range t.NumField() {
 		sf := t.Field(i)
@@ -179,17 +184,24 @@ func appendFields(fields *[]Field, v reflect.Value, prefix string) {
 		path := joinPath(prefix, name)
 		fv := v.Field(i)
 		if fv.Kind() == reflect.Struct && !implementsUnmarshaler(fv) && sf.Type != reflect.TypeFor[time.Time]() {
-			appendFields(fields, fv, path)
+			walkFields(fv, path, fn)
 			continue
 		}
-		*fields = append(*fields, Field{
-			Name:        path,
-			Type:        schemaType(sf.Type),
-			Default:     defaultText(fv),
-			Required:    sf.Tag.Get("required") == "true",
-			Description: sf.Tag.Get("doc"),
-		})
+		fn(path, sf, fv)
 	}
+}
+
+// enumValues returns the values an `enum:"a,b"` tag allows; nil without one.
+func enumValues(sf reflect.StructField) []string {
+	tag, ok := sf.Tag.Lookup("enum")
+	if !ok {
+		return nil
+	}
+	var values []string
+	for _, v := range strings.Split(tag, ",") {
+		values = append(values, strings.TrimSpace(v))
+	}
+	return values
 }
 
 func schemaType(t reflect.Type) string {
@@ -241,10 +253,9 @@ func defaultText(v reflect.Value) string {
 	return text
 }
 
-// validateConfig checks raw against info's schema the way Open would
-// decode it: into a copy of the defaults, strictly, with the struct's
-// Validator, and with every required key present. It reads and writes
-// nothing outside the process.
+// validateConfig checks raw against info's schema the way Open decodes
+// it: into a copy of the defaults, with DecodeConfig (its tags and the
+// struct's Validator). It reads and writes nothing outside the process.
 func validateConfig(info Info, raw []byte) error {
 	if info.Config == nil {
 		return ErrNotDescribed
@@ -255,38 +266,7 @@ func validateConfig(info Info, raw []byte) error {
 	}
 	cfg := reflect.New(def.Elem().Type())
 	cfg.Elem().Set(def.Elem())
-	var problems ConfigErrors
-	if err := DecodeConfig(raw, cfg.Interface()); err != nil {
-		problems = asConfigErrors(err)
-	}
-	problems = append(problems, missingRequired(info.Fields, raw, problems)...)
-	if len(problems) > 0 {
-		return problems
-	}
-	return nil
-}
-
-// missingRequired reports required keys absent from raw, unless a problem
-// already names them.
-func missingRequired(fields []Field, raw []byte, found ConfigErrors) ConfigErrors {
-	var doc yaml.Node
-	if yaml.Unmarshal(raw, &doc) != nil {
-		return nil
-	}
-	var out ConfigErrors
-	for _, f := range fields {
-		if !f.Required || hasKey(&doc, f.Name) {
-			continue
-		}
-		reported := false
-		for _, p := range found {
-			reported = reported || p.Path == f.Name
-		}
-		if !reported {
-			out = append(out, ConfigError{Path: f.Name, Message: "required (" + f.Type + ")"})
-		}
-	}
-	return out
+	return DecodeConfig(raw, cfg.Interface())
 }
 
 // hasKey reports whether the dotted path names a non-null value in doc.

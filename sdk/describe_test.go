@@ -17,7 +17,8 @@ type tlsConfig struct {
 
 type describedConfig struct {
 	Brokers []string      `yaml:"brokers" required:"true" doc:"seed brokers, host:port"`
-	Topic   string        `yaml:"topic"`
+	Topic   string        `yaml:"topic" required:"true" doc:"what to read"`
+	Start   string        `yaml:"start" enum:"earliest, latest" doc:"where to begin"`
 	Timeout time.Duration `yaml:"timeout" doc:"dial timeout"`
 	Retries int           `yaml:"retries"`
 	TLS     tlsConfig     `yaml:"tls"`
@@ -38,17 +39,16 @@ func (*describedSource) Describe() Info {
 	return Info{
 		Version:     "1.2.3",
 		Description: "a test source",
-		Config:      &describedConfig{Timeout: 5 * time.Second},
-		Docs:        map[string]string{"topic": "what to read"},
-		Required:    []string{"topic"},
+		Config:      &describedConfig{Start: "earliest", Timeout: 5 * time.Second},
 	}
 }
 
 func TestConfigFieldsFromTheStruct(t *testing.T) {
-	got := ConfigFields(describedConfig{Brokers: []string{"a:1", "b:2"}, Timeout: time.Second, Retries: 3})
+	got := ConfigFields(describedConfig{Brokers: []string{"a:1", "b:2"}, Start: "latest", Timeout: time.Second, Retries: 3})
 	want := []Field{
 		{Name: "brokers", Type: "list of string", Default: "['a:1', 'b:2']", Required: true, Description: "seed brokers, host:port"},
-		{Name: "topic", Type: "string"},
+		{Name: "topic", Type: "string", Required: true, Description: "what to read"},
+		{Name: "start", Type: "string", Default: "latest", Enum: []string{"earliest", "latest"}, Description: "where to begin"},
 		{Name: "timeout", Type: "duration", Default: "1s", Description: "dial timeout"},
 		{Name: "retries", Type: "int", Default: "3"},
 		{Name: "tls.ca", Type: "string", Description: "PEM file of the CA"},
@@ -65,17 +65,20 @@ func TestDescribeAndValidateCrossTheBoundary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Kind != KindSource || info.Version != "1.2.3" || !info.ConfigDescribed || len(info.Fields) != 5 {
+	if info.Kind != KindSource || info.Version != "1.2.3" || !info.ConfigDescribed || len(info.Fields) != 6 {
 		t.Fatalf("info %+v", info)
 	}
 	if f := info.Fields[1]; f.Name != "topic" || !f.Required || f.Description != "what to read" {
-		t.Errorf("topic field %+v, want required with the description from Docs", f)
+		t.Errorf("topic field %+v, want required with the description from its tag", f)
+	}
+	if f := info.Fields[2]; f.Name != "start" || !reflect.DeepEqual(f.Enum, []string{"earliest", "latest"}) || f.Default != "earliest" {
+		t.Errorf("start field %+v, want the enum of its tag and its default", f)
 	}
 
 	if err := src.Validate(ctx, Setup{Config: []byte("topic: t\nbrokers: [x:1]\n")}); err != nil {
 		t.Errorf("valid config: %v", err)
 	}
-	err = src.Validate(ctx, Setup{Config: []byte("brokers: 7\ntopics: t\nretries: -1\ntimeout: soon\n")})
+	err = src.Validate(ctx, Setup{Config: []byte("brokers: 7\ntopics: t\nretries: -1\ntimeout: soon\nstart: middle\n")})
 	var problems ConfigErrors
 	if !errors.As(err, &problems) {
 		t.Fatalf("Validate = %v, want ConfigErrors", err)
@@ -86,7 +89,7 @@ func TestDescribeAndValidateCrossTheBoundary(t *testing.T) {
 	}
 	// Wrong types, an unknown key and a missing required key at once; the
 	// struct's own Validate runs only once decoding succeeded.
-	for _, p := range []string{"brokers", "topics", "timeout", "topic"} {
+	for _, p := range []string{"brokers", "topics", "timeout", "topic", "start"} {
 		if !paths[p] {
 			t.Errorf("no problem at %s in %v", p, problems)
 		}

@@ -101,7 +101,7 @@ func validateError(op string, err error) error {
 func infoToPB(info Info) *pb.PluginInfo {
 	out := &pb.PluginInfo{Name: info.Name, Kind: info.Kind, Version: info.Version, Description: info.Description, ConfigDescribed: info.ConfigDescribed}
 	for _, f := range info.Fields {
-		out.Config = append(out.Config, &pb.ConfigField{Name: f.Name, Type: f.Type, Default: f.Default, Required: f.Required, Description: f.Description})
+		out.Config = append(out.Config, &pb.ConfigField{Name: f.Name, Type: f.Type, Default: f.Default, Required: f.Required, Enum: f.Enum, Description: f.Description})
 	}
 	if l := info.FactLimits; l != (FactLimits{}) {
 		out.FactLimits = &pb.FactLimits{MaxDimensionChars: int32(min(l.MaxDimensionChars, math.MaxInt32)), DimensionsUtf8: l.DimensionsUTF8, NoTrailingSpace: l.NoTrailingSpace, FiniteValues: l.FiniteValues}
@@ -121,7 +121,7 @@ func infoFromPB(resp *pb.PluginInfo, err error) (Info, error) {
 	}
 	info := Info{Name: resp.GetName(), Kind: resp.GetKind(), Version: resp.GetVersion(), Description: resp.GetDescription(), ConfigDescribed: resp.GetConfigDescribed()}
 	for _, f := range resp.GetConfig() {
-		info.Fields = append(info.Fields, Field{Name: f.GetName(), Type: f.GetType(), Default: f.GetDefault(), Required: f.GetRequired(), Description: f.GetDescription()})
+		info.Fields = append(info.Fields, Field{Name: f.GetName(), Type: f.GetType(), Default: f.GetDefault(), Required: f.GetRequired(), Enum: f.GetEnum(), Description: f.GetDescription()})
 	}
 	if l := resp.GetFactLimits(); l != nil {
 		info.FactLimits = FactLimits{MaxDimensionChars: int(max(l.GetMaxDimensionChars(), 0)), DimensionsUTF8: l.GetDimensionsUtf8(), NoTrailingSpace: l.GetNoTrailingSpace(), FiniteValues: l.GetFiniteValues()}

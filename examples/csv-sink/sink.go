@@ -31,7 +31,7 @@ type Config struct {
 // Validate implements sdk.Validator.
 func (c *Config) Validate() error {
 	if c.Dir == "" {
-		return sdk.ConfigError{Path: "dir", Message: "required: the folder for the CSV and positions files"}
+		return sdk.ConfigError{Path: "dir", Message: "must not be empty: the folder for the CSV and positions files"}
 	}
 	if strings.ContainsAny(c.Table, `/\`) {
 		return sdk.ConfigError{Path: "table", Message: "must be a file name, not a path"}

@@ -84,7 +84,11 @@ func printPlugins(found []command.FoundPlugin) {
 			if f.Default != "" {
 				attrs = append(attrs, "default "+f.Default)
 			}
-			fmt.Fprintf(w, "    %s\t%s\t%s\t%s\n", f.Name, f.Type, strings.Join(attrs, ", "), f.Description)
+			typ := f.Type
+			if len(f.Enum) > 0 {
+				typ = "one of " + strings.Join(f.Enum, ", ")
+			}
+			fmt.Fprintf(w, "    %s\t%s\t%s\t%s\n", f.Name, typ, strings.Join(attrs, ", "), f.Description)
 		}
 	}
 	w.Flush()

@@ -29,8 +29,12 @@ func ConfigTable(info sdk.Info) string {
 		case f.Default != "":
 			def = "`" + f.Default + "`"
 		}
+		typ := f.Type
+		if len(f.Enum) > 0 {
+			typ = "one of `" + strings.Join(f.Enum, "`, `") + "`"
+		}
 		desc := strings.ReplaceAll(f.Description, "|", `\|`)
-		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", f.Name, f.Type, def, desc)
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", f.Name, typ, def, desc)
 	}
 	return b.String()
 }

@@ -2135,6 +2135,7 @@ type ConfigField struct {
 	Default       string                 `protobuf:"bytes,3,opt,name=default,proto3" json:"default,omitempty"`
 	Required      bool                   `protobuf:"varint,4,opt,name=required,proto3" json:"required,omitempty"`
 	Description   string                 `protobuf:"bytes,5,opt,name=description,proto3" json:"description,omitempty"`
+	Enum          []string               `protobuf:"bytes,6,rep,name=enum,proto3" json:"enum,omitempty"` // the values allowed; empty for any
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2202,6 +2203,13 @@ func (x *ConfigField) GetDescription() string {
 		return x.Description
 	}
 	return ""
+}
+
+func (x *ConfigField) GetEnum() []string {
+	if x != nil {
+		return x.Enum
+	}
+	return nil
 }
 
 var File_kappa_v1_plugin_proto protoreflect.FileDescriptor
@@ -2381,13 +2389,14 @@ const file_kappa_v1_plugin_proto_rawDesc = "" +
 	"\rfinite_values\x18\x05 \x01(\bR\ffiniteValues\x12*\n" +
 	"\x11no_trailing_space\x18\x06 \x01(\bR\x0fnoTrailingSpaceB\x1f\n" +
 	"\x1d_earliest_window_unix_secondsB\x1d\n" +
-	"\x1b_latest_window_unix_seconds\"\x8d\x01\n" +
+	"\x1b_latest_window_unix_seconds\"\xa1\x01\n" +
 	"\vConfigField\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x18\n" +
 	"\adefault\x18\x03 \x01(\tR\adefault\x12\x1a\n" +
 	"\brequired\x18\x04 \x01(\bR\brequired\x12 \n" +
-	"\vdescription\x18\x05 \x01(\tR\vdescription2\xef\x02\n" +
+	"\vdescription\x18\x05 \x01(\tR\vdescription\x12\x12\n" +
+	"\x04enum\x18\x06 \x03(\tR\x04enum2\xef\x02\n" +
 	"\x06Source\x125\n" +
 	"\x04Open\x12\x0f.kappa.v1.Setup\x1a\x1c.kappa.v1.OpenSourceResponse\x12.\n" +
 	"\x04Seek\x12\x15.kappa.v1.SeekRequest\x1a\x0f.kappa.v1.Empty\x125\n" +

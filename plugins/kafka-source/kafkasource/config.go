@@ -40,10 +40,10 @@ type Config struct {
 	// "earliest" (the log start, the default) or "latest" (the log end at
 	// Seek). Partitions created after Seek are read from their beginning
 	// either way, since everything in them is newer than the Seek.
-	Start string `yaml:"start" doc:"where a partition with no committed position begins: earliest (its log start) or latest (its end: only records written from then on count); resolved when the partition is first read and committed at once as its position"`
+	Start string `yaml:"start" enum:"earliest,latest" doc:"where a partition with no committed position begins: earliest (its log start) or latest (its end: only records written from then on count); resolved when the partition is first read and committed at once as its position"`
 	// Isolation is "read_committed" (the default: records of aborted or
 	// open transactions are never returned) or "read_uncommitted".
-	Isolation string `yaml:"isolation" doc:"read_committed (records of aborted transactions are never counted) or read_uncommitted"`
+	Isolation string `yaml:"isolation" enum:"read_committed,read_uncommitted" doc:"read_committed (records of aborted transactions are never counted) or read_uncommitted"`
 	// ClientID names this client in the brokers' logs and quotas.
 	ClientID string `yaml:"client_id" doc:"names this client in the brokers' logs and quotas"`
 	// DialTimeout bounds connecting to a broker, and Open as a whole.
@@ -53,7 +53,7 @@ type Config struct {
 	// default) stops with an error naming the partition and offsets; "skip"
 	// continues at the log start and hands the deleted offsets on as the
 	// range's Lost, so the sink records the gap and the log says so.
-	OnOutOfRange string `yaml:"on_out_of_range" doc:"when retention deleted records before they were read: fail stops the run at once, naming partition and offsets; skip goes on at the log start and records the deleted offsets as the range's lost (in kappa_batches and the log)"`
+	OnOutOfRange string `yaml:"on_out_of_range" enum:"fail,skip" doc:"when retention deleted records before they were read: fail stops the run at once, naming partition and offsets; skip goes on at the log start and records the deleted offsets as the range's lost (in kappa_batches and the log)"`
 	// FetchMaxBytes is how much one fetch response may carry; with one fetch
 	// in flight per broker it bounds the client's buffered memory. It counts
 	// compressed bytes. At the 2 MiB default one fetch carried ~5.8 MB of
@@ -96,7 +96,9 @@ func (c Config) BrokerList() []string {
 	return brokers
 }
 
-// Validate reports every invalid value at once, each at its key.
+// Validate reports every invalid value at once, each at its key. Required
+// keys and the values of start, isolation and on_out_of_range are checked
+// by sdk.DecodeConfig from Config's tags.
 func (c *Config) Validate() error {
 	var errs sdk.ConfigErrors
 	add := func(path, format string, args ...any) {
@@ -114,15 +116,6 @@ func (c *Config) Validate() error {
 	}
 	if err := checkTopicName(c.Topic); err != nil {
 		add("topic", "%v", err)
-	}
-	if c.Start != StartEarliest && c.Start != StartLatest {
-		add("start", "%q is not one of %s, %s", c.Start, StartEarliest, StartLatest)
-	}
-	if c.Isolation != ReadCommitted && c.Isolation != ReadUncommitted {
-		add("isolation", "%q is not one of %s, %s", c.Isolation, ReadCommitted, ReadUncommitted)
-	}
-	if c.OnOutOfRange != OutOfRangeFail && c.OnOutOfRange != OutOfRangeSkip {
-		add("on_out_of_range", "%q is not one of %s, %s", c.OnOutOfRange, OutOfRangeFail, OutOfRangeSkip)
 	}
 	if strings.TrimSpace(c.ClientID) == "" {
 		add("client_id", "must not be empty")

@@ -62,7 +62,7 @@ func TestParseConfigErrors(t *testing.T) {
 		yaml string
 		want map[string]string // path -> part of the message
 	}{
-		{"empty block", "", map[string]string{"dsn": "must not be empty", "table": "must not be empty"}},
+		{"empty block", "", map[string]string{"dsn": "required (string)", "table": "required (string)"}},
 		{"unknown key", "dsn: root@tcp(h:1)/d\ntable: t\ntabel: t\n", map[string]string{"tabel": "unknown key"}},
 		{"wrong type", "dsn: root@tcp(h:1)/d\ntable: [a, b]\n", map[string]string{"table": "string"}},
 		{"no database", "dsn: root@tcp(h:1)/\ntable: t\n", map[string]string{"dsn": "must name a database"}},

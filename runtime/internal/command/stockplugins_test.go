@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -17,8 +18,8 @@ var (
 	pluginsErr  error
 )
 
-// stockPlugins builds the three stock plugins and csv-sink once and puts
-// their folder on KAPPA_PLUGIN_PATH for the test.
+// stockPlugins builds every plugin of binaries.txt (plugins/ and
+// examples/) once and puts their folder on KAPPA_PLUGIN_PATH for the test.
 func stockPlugins(t *testing.T) {
 	t.Helper()
 	if testing.Short() {
@@ -28,7 +29,11 @@ func stockPlugins(t *testing.T) {
 		if pluginsDir, pluginsErr = os.MkdirTemp("", "kappa-validate-"); pluginsErr != nil {
 			return
 		}
-		for _, pkg := range binaries.Packages("kafka-source", "tweet-extractor", "mysql-sink", "csv-sink") {
+		for _, b := range binaries.All() {
+			pkg := b.Package
+			if !strings.HasPrefix(pkg, "./plugins/") && !strings.HasPrefix(pkg, "./examples/") {
+				continue
+			}
 			cmd := exec.Command("go", "build", "-o", filepath.Join(pluginsDir, filepath.Base(pkg)), pkg)
 			cmd.Dir = "../../.."
 			if out, err := cmd.CombinedOutput(); err != nil {

@@ -24,7 +24,7 @@ func TestValidateReportsEveryProblemWithItsLine(t *testing.T) {
 		file + ":9:5: source.config.dial_timout: unknown key",
 		file + ":10:5: source.config.fetch_max_bytes: must be an integer",
 		file + ":12:3: extractor.plugin: plugin \"no-such-extractor\": plugin binary not found",
-		file + ":15:3: sink.config.dsn: must not be empty",
+		file + ":15:3: sink.config.dsn: required (string)",
 	}
 	if len(got) != len(want) {
 		t.Fatalf("problems:\n%s\nwant %d:\n%s", strings.Join(got, "\n"), len(want), strings.Join(want, "\n"))
@@ -38,12 +38,44 @@ func TestValidateReportsEveryProblemWithItsLine(t *testing.T) {
 
 func TestValidateAcceptsTheShippedPipelines(t *testing.T) {
 	stockPlugins(t)
-	for _, file := range []string{"../../../pipelines/twitter.yaml", "../../../pipelines/twitter-by-lang.yaml", "../../../examples/csv-sink/pipeline.yaml"} {
+	files, _ := filepath.Glob("../../../pipelines/*.yaml")
+	if len(files) < 2 {
+		t.Fatalf("pipelines/: %v, want twitter.yaml and twitter-by-lang.yaml", files)
+	}
+	files = append(files, samplePipelines(t)...)
+	for _, file := range files {
 		problems, notes, err := Validate(context.Background(), file)
 		if err != nil || len(problems) > 0 || len(notes) > 0 {
 			t.Errorf("%s: %v %v %v", file, err, problems, notes)
 		}
 	}
+}
+
+// samplePipelines returns the sample pipeline of every plugin and example
+// folder (issue 15: each folder is self-describing), failing the test for
+// a folder without one or whose README does not point at it.
+func samplePipelines(t *testing.T) []string {
+	t.Helper()
+	dirs, _ := filepath.Glob("../../../plugins/*")
+	examples, _ := filepath.Glob("../../../examples/*")
+	dirs = append(dirs, examples...)
+	if len(dirs) < 6 {
+		t.Fatalf("plugin and example folders: %v, want at least 6", dirs)
+	}
+	var files []string
+	for _, dir := range dirs {
+		file := filepath.Join(dir, "pipeline.yaml")
+		if _, err := os.Stat(file); err != nil {
+			t.Errorf("%s has no sample pipeline: %v", dir, err)
+			continue
+		}
+		readme, err := os.ReadFile(filepath.Join(dir, "README.md"))
+		if err != nil || !strings.Contains(string(readme), "pipeline.yaml") {
+			t.Errorf("%s/README.md does not point at pipeline.yaml (%v)", dir, err)
+		}
+		files = append(files, file)
+	}
+	return files
 }
 
 func TestValidateMissingRequiredKeyFromTheSchema(t *testing.T) {
@@ -59,9 +91,9 @@ func TestValidateMissingRequiredKeyFromTheSchema(t *testing.T) {
 	for _, p := range problems {
 		got = append(got, p.Error())
 	}
-	// kafka-source's own check and csv-sink's `required:"true"` tag, each
+	// the `required:"true"` tags of kafka-source and csv-sink, each
 	// at the config: key of its block.
-	for _, want := range []string{file + ":4:3: source.config.topic:", file + ":10:3: sink.config.dir:"} {
+	for _, want := range []string{file + ":4:3: source.config.topic: required (string)", file + ":10:3: sink.config.dir: required (string)"} {
 		if !slices.ContainsFunc(got, func(g string) bool { return strings.HasPrefix(g, want) }) {
 			t.Errorf("no problem starting %q in:\n%s", want, strings.Join(got, "\n"))
 		}
