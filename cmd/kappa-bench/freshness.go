@@ -40,7 +40,7 @@ func runFreshness(ctx context.Context, cfg benchConfig, brokers, db, tmp string)
 		return fs, err
 	}
 	env := []string{"KAPPA_BROKERS=" + brokers, "KAPPA_MYSQL_DSN=" + cfg.dsn + db}
-	r, err := startRuntime(ctx, cfg.bin+"/kappa-runtime", cfg.pipeline, env)
+	r, err := startLive(ctx, cfg.bin+"/kappa-runtime", cfg.pipeline, env)
 	if err != nil {
 		return fs, err
 	}
@@ -51,15 +51,6 @@ func runFreshness(ctx context.Context, cfg benchConfig, brokers, db, tmp string)
 			r.wait()
 		}
 	}()
-	select {
-	case <-r.resumed:
-	case <-r.logDone:
-		_, _, err := r.wait()
-		stopped = true
-		return fs, fmt.Errorf("runtime ended before it resumed: %w", err)
-	case <-time.After(30 * time.Second):
-		return fs, fmt.Errorf("runtime did not resume within 30s")
-	}
 
 	count := int(cfg.rate * cfg.freshFor.Seconds())
 	produced, err := produceTweets(ctx, cfg, brokers, tmp+"/fresh-truth.csv", count,

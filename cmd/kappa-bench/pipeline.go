@@ -82,6 +82,27 @@ func startRuntime(ctx context.Context, bin, pipelineFile string, env []string, a
 	return r, nil
 }
 
+// startLive starts the runtime on a pipeline that runs until stopped and
+// waits until it has resumed at the committed positions; a runtime that
+// ends or does not resume within 30 s is an error (and is gone).
+func startLive(ctx context.Context, bin, pipelineFile string, env []string) (*runtimeRun, error) {
+	r, err := startRuntime(ctx, bin, pipelineFile, env)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-r.resumed:
+		return r, nil
+	case <-r.logDone:
+		_, _, err := r.wait()
+		return nil, fmt.Errorf("runtime ended before it resumed: %w", err)
+	case <-time.After(30 * time.Second):
+		r.cmd.Process.Kill()
+		r.wait()
+		return nil, fmt.Errorf("runtime did not resume within 30s")
+	}
+}
+
 func (r *runtimeRun) readLog(stderr io.Reader) {
 	defer close(r.logDone)
 	sc := bufio.NewScanner(stderr)

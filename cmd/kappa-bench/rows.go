@@ -76,7 +76,7 @@ func runRows(ctx context.Context, cfg benchConfig, rate float64, compacting bool
 		}
 	}
 	env := []string{"KAPPA_BROKERS=" + broker.addr, "KAPPA_MYSQL_DSN=" + cfg.dsn + db}
-	r, err := startRuntime(ctx, cfg.bin+"/kappa-runtime", pipelineFile, env)
+	r, err := startLive(ctx, cfg.bin+"/kappa-runtime", pipelineFile, env)
 	if err != nil {
 		return rs, err
 	}
@@ -87,15 +87,6 @@ func runRows(ctx context.Context, cfg benchConfig, rate float64, compacting bool
 			r.wait()
 		}
 	}()
-	select {
-	case <-r.resumed:
-	case <-r.logDone:
-		_, _, err := r.wait()
-		stopped = true
-		return rs, fmt.Errorf("runtime ended before it resumed: %w", err)
-	case <-time.After(30 * time.Second):
-		return rs, fmt.Errorf("runtime did not resume within 30s")
-	}
 
 	started := time.Now()
 	produced, err := produceTweets(ctx, cfg, broker.addr, filepath.Join(dir, "truth.csv"), int(rate*cfg.rowsFor.Seconds()),
