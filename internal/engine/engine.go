@@ -243,6 +243,9 @@ func (e *Engine) Run(ctx context.Context) error {
 					e.setState(e.activeState())
 				}
 			}
+			if e.inflight == nil && e.totals.Batches == committed && e.fencing.batches == 0 {
+				e.cfg.Observer.Idle()
+			}
 			e.maybeCompact(ctx)
 			e.refreshMarks(ctx)
 			continue

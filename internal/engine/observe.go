@@ -59,6 +59,9 @@ type Observer interface {
 	Committed(BatchReport)
 	// Failed reports a batch or resume that failed, and why.
 	Failed(Cause, error)
+	// Idle reports a step that had nothing to commit and no commit in
+	// flight: the engine is turning, and nothing failed.
+	Idle()
 }
 
 // BatchReport is one committed batch.
@@ -126,6 +129,7 @@ func (nopObserver) Positions(map[int32]int64)      {}
 func (nopObserver) HighWatermarks(map[int32]int64) {}
 func (nopObserver) Committed(BatchReport)          {}
 func (nopObserver) Failed(Cause, error)            {}
+func (nopObserver) Idle()                          {}
 
 // setState reports a state change once.
 func (e *Engine) setState(s State) {

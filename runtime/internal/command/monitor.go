@@ -189,6 +189,14 @@ func (m *monitor) Positions(committed map[int32]int64) {
 	}
 }
 
+// Idle implements engine.Observer: a step that found nothing to commit,
+// without failing, is progress too.
+func (m *monitor) Idle() {
+	m.mu.Lock()
+	m.progress = time.Now()
+	m.mu.Unlock()
+}
+
 // HighWatermarks implements engine.Observer.
 func (m *monitor) HighWatermarks(ends map[int32]int64) {
 	m.mu.Lock()
