@@ -21,7 +21,7 @@ import (
 )
 
 const usage = `usage:
-  kappa-runtime [run] [--drain] [--log-json] PIPELINE.yaml   run a pipeline
+  kappa-runtime [run] [--drain] [--log-json] [--http ADDR] PIPELINE.yaml   run a pipeline
   kappa-runtime audit PIPELINE.yaml                          check what the sink committed
   kappa-runtime compact [--older-than D] PIPELINE.yaml       roll settled history up, once, in full
   kappa-runtime adopt [--yes] PIPELINE.yaml                  take over the 2016 Spark job's table and progress
