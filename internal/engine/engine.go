@@ -76,6 +76,9 @@ type Config struct {
 	// Observer learns the engine's state, batches and failures (observe.go);
 	// default none.
 	Observer Observer
+	// WatermarkRefresh is how often the source's log ends are read for the
+	// Observer while no batch is polled (default DefaultWatermarkRefresh).
+	WatermarkRefresh time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -111,6 +114,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Observer == nil {
 		c.Observer = nopObserver{}
+	}
+	if c.WatermarkRefresh <= 0 {
+		c.WatermarkRefresh = DefaultWatermarkRefresh
 	}
 }
 

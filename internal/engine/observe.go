@@ -53,7 +53,7 @@ type Observer interface {
 	Positions(committed map[int32]int64)
 	// HighWatermarks reports log ends the source saw: those of each
 	// polled batch, and those Watermarks returned (resume, and every
-	// WatermarkRefresh while no batch is polled).
+	// Config.WatermarkRefresh while no batch is polled).
 	HighWatermarks(ends map[int32]int64)
 	// Committed reports a committed batch.
 	Committed(BatchReport)
@@ -82,10 +82,11 @@ type BatchReport struct {
 	Commit         time.Duration
 }
 
-// WatermarkRefresh is how often, while no batch is polled (backoff,
-// standby), the engine asks the source for its log ends, so that a stuck
-// pipeline shows growing lag rather than a frozen gauge.
-const WatermarkRefresh = 3 * time.Second
+// DefaultWatermarkRefresh is Config.WatermarkRefresh's default: how often,
+// while no batch is polled (backoff, standby), the engine asks the source
+// for its log ends, so that a stuck pipeline shows growing lag rather than
+// a frozen gauge.
+const DefaultWatermarkRefresh = 3 * time.Second
 
 // stageError names the stage an error came from, for Cause.
 type stageError struct {
@@ -166,12 +167,12 @@ func (e *Engine) marksSeen(marks []sdk.Watermark) {
 	e.cfg.Observer.HighWatermarks(ends)
 }
 
-// refreshMarks asks the source for its log ends when WatermarkRefresh has
+// refreshMarks asks the source for its log ends when Config.WatermarkRefresh has
 // passed since it last did. Only while no poller runs: Source calls must
 // never overlap (sdk.Source). A failure is only logged: the next batch or
 // resume reports it.
 func (e *Engine) refreshMarks(ctx context.Context) {
-	if e.poller != nil || time.Since(e.lastMarks) < WatermarkRefresh {
+	if e.poller != nil || time.Since(e.lastMarks) < e.cfg.WatermarkRefresh {
 		return
 	}
 	if _, ok := e.cfg.Observer.(nopObserver); ok {
