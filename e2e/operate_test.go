@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -80,7 +83,9 @@ func TestHTTPMetricsAndHealth(t *testing.T) {
 	proxy := startDBProxy(t)
 	summary, _ := runFirehose(t, broker, "twitter", "--count", "5000", "--seed", "71")
 	addr := freeAddr(t)
-	rt := startRuntime(t, shortBatches(t, ""), []string{"KAPPA_BROKERS=" + broker, "KAPPA_MYSQL_DSN=" + proxy.dsn(t, dbName)}, "--http", addr)
+	pipelineFile := shortBatches(t, "")
+	env := []string{"KAPPA_BROKERS=" + broker, "KAPPA_MYSQL_DSN=" + proxy.dsn(t, dbName)}
+	rt := startRuntime(t, pipelineFile, env, "--http", addr)
 
 	var last series
 	waitFor(t, 120*time.Second, fmt.Sprintf("sum(kappa_records_total) == %d and lag 0", summary.Records), func() bool {
@@ -123,6 +128,23 @@ func TestHTTPMetricsAndHealth(t *testing.T) {
 		}
 	})
 	t.Logf("after %d records: %v", summary.Records, committed)
+	// kappa-runtime status, beside the running runtime, agrees.
+	cmd := exec.Command(filepath.Join(bins(t), "kappa-runtime"), "status", pipelineFile)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("kappa-runtime status: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), fmt.Sprintf("total lag 0 records over %d partitions", partitions)) {
+		t.Errorf("kappa-runtime status:\n%s", out)
+	}
+	ends.Each(func(o kadm.ListedOffset) {
+		row := regexp.MustCompile(fmt.Sprintf(`(?m)^\s+%d\s+%d\s+%d\s+0\s`, o.Partition, o.Offset, o.Offset))
+		if !row.Match(out) {
+			t.Errorf("kappa-runtime status has no row for partition %d at %d, lag 0:\n%s", o.Partition, o.Offset, out)
+		}
+	})
+	t.Logf("kappa-runtime status:\n%s", out)
 	if code, body := readyz(addr); code != 200 || !strings.Contains(body, "role: active") {
 		t.Fatalf("/readyz after the backlog: %d %q", code, body)
 	}
