@@ -193,3 +193,50 @@ func TestHTTPMetricsAndHealth(t *testing.T) {
 	})
 	produced()
 }
+
+// kafka-source's monitor_group: after a drain, the consumer group holds
+// the committed positions, so kadm's lag for it is 0 on every partition.
+func TestMonitorGroupLagAfterDrain(t *testing.T) {
+	const partitions, group = 4, "kappa-twitter-monitor"
+	broker := startBroker(t, "twitter", partitions)
+	dbName, _ := database(t)
+	summary, _ := runFirehose(t, broker, "twitter", "--count", "5000", "--seed", "73")
+	original, err := os.ReadFile(filepath.Join(repoRoot(), "pipelines", "twitter.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(original), "    start: earliest\n", "    start: earliest\n    monitor_group: "+group+"\n", 1)
+	if text == string(original) {
+		t.Fatal("pipelines/twitter.yaml has no `start: earliest` line to add monitor_group after")
+	}
+	res := runRuntime(t, writePipeline(t, text), twitterEnv(broker, dbName), "--drain")
+	if res.err != nil || res.records != summary.Records {
+		t.Fatalf("drain: %v, %d records of %d\n%s", res.err, res.records, summary.Records, tail(res.stderr))
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(broker))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	lags, err := kadm.NewClient(cl).Lag(context.Background(), group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, ok := lags[group]
+	if !ok || l.Error() != nil {
+		t.Fatalf("kadm lag of group %s: %+v", group, lags)
+	}
+	seen := 0
+	for _, ps := range l.Lag {
+		for p, m := range ps {
+			seen++
+			if m.Err != nil || m.Lag != 0 {
+				t.Errorf("partition %d: group commit %d, end %d, lag %d, err %v", p, m.Commit.At, m.End.Offset, m.Lag, m.Err)
+			}
+		}
+	}
+	if seen != partitions || l.Lag.Total() != 0 {
+		t.Errorf("kadm lists %d partitions for group %s, total lag %d; want %d partitions, lag 0", seen, group, l.Lag.Total(), partitions)
+	}
+	t.Logf("group %s: %d partitions, total lag %d after %d records", group, seen, l.Lag.Total(), summary.Records)
+}

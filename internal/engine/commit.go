@@ -79,6 +79,10 @@ func (e *Engine) finishCommit() error {
 		advanced[r.Partition] = r.End
 	}
 	e.cfg.Observer.Positions(advanced)
+	e.committedPositions(f.commit.Ranges)
+	if e.poller == nil {
+		e.tellCommitted(context.Background())
+	}
 	e.cfg.Observer.Committed(report(f))
 	stats := f.stats
 	e.totals.Batches++

@@ -148,6 +148,8 @@ type Engine struct {
 	// source's log ends were last read (observe.go).
 	state     State
 	lastMarks time.Time
+	// tell holds the positions to tell the source (committed.go).
+	tell tellSource
 }
 
 // Totals counts what an engine has committed since it started.
@@ -190,6 +192,9 @@ func (e *Engine) Run(ctx context.Context) error {
 			return fmt.Errorf("read watermarks to drain to: %w", err)
 		}
 	}
+	// Deferred calls run last first: the last commit ends, the poller
+	// stops, and then the source learns what was committed.
+	defer e.tellCommitted(context.WithoutCancel(ctx))
 	defer e.stopPoller()
 	defer e.settleCommit()
 

@@ -94,6 +94,8 @@ type marksSource struct {
 	calls int
 	grown int64
 	t     *testing.T
+	// still keeps the log ends as they are.
+	still bool
 }
 
 func (s *marksSource) enter() func() {
@@ -118,7 +120,9 @@ func (s *marksSource) Seek(ctx context.Context, p []sdk.Position) error {
 
 func (s *marksSource) Watermarks(ctx context.Context) ([]sdk.Watermark, error) {
 	defer s.enter()()
-	s.grown++
+	if !s.still {
+		s.grown++
+	}
 	ws, err := s.memSource.Watermarks(ctx)
 	for i := range ws {
 		ws[i].End += s.grown
@@ -176,5 +180,59 @@ func TestCauseOf(t *testing.T) {
 		if got := CauseOf(err); got != want {
 			t.Errorf("CauseOf(%v) = %s, want %s", err, got, want)
 		}
+	}
+}
+
+// tellingSource is a marksSource that observes commits.
+type tellingSource struct {
+	*marksSource
+	told     map[int32]int64
+	calls    int
+	refusing bool
+}
+
+func (s *tellingSource) Committed(_ context.Context, positions []sdk.Position) error {
+	defer s.enter()()
+	s.calls++
+	if s.refusing {
+		return sdk.ErrNotObserving
+	}
+	for _, p := range positions {
+		s.told[p.Partition] = p.NextOffset
+	}
+	return nil
+}
+
+// A source that observes commits learns every committed position by the
+// end of a drain, polled ahead or not, and never while another of its
+// calls runs (marksSource.enter); one that refuses is asked once.
+func TestSourceLearnsWhatWasCommitted(t *testing.T) {
+	for _, pollAhead := range []int{DefaultPollAhead, -1} {
+		mem, _ := fixture()
+		src := &tellingSource{marksSource: &marksSource{memSource: mem, t: t, still: true}, told: map[int32]int64{}}
+		sink := newMemSink()
+		e := New(Config{Drain: true, Logger: quietLogger(), Limits: sdk.Limits{MaxRecords: 3, MaxWait: time.Millisecond},
+			PollAhead: pollAhead}, "mem", src, timeExtractor{}, sink)
+		if err := runWithin(t, e, context.Background(), 30*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		for p, next := range sink.positions {
+			if src.told[p] != next {
+				t.Errorf("poll ahead %d: partition %d committed at %d, source told %d", pollAhead, p, next, src.told[p])
+			}
+		}
+		if len(src.told) == 0 {
+			t.Errorf("poll ahead %d: source told nothing", pollAhead)
+		}
+	}
+	mem, _ := fixture()
+	src := &tellingSource{marksSource: &marksSource{memSource: mem, t: t, still: true}, told: map[int32]int64{}, refusing: true}
+	e := New(Config{Drain: true, Logger: quietLogger(), Limits: sdk.Limits{MaxRecords: 1, MaxWait: time.Millisecond}},
+		"mem", src, timeExtractor{}, newMemSink())
+	if err := runWithin(t, e, context.Background(), 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if src.calls != 1 || e.Totals().Batches < 2 {
+		t.Errorf("a source that refuses was asked %d times over %d batches; want once", src.calls, e.Totals().Batches)
 	}
 }
