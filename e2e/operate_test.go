@@ -139,9 +139,9 @@ func TestHTTPMetricsAndHealth(t *testing.T) {
 		t.Errorf("kappa-runtime status:\n%s", out)
 	}
 	ends.Each(func(o kadm.ListedOffset) {
-		row := regexp.MustCompile(fmt.Sprintf(`(?m)^\s+%d\s+%d\s+%d\s+0\s`, o.Partition, o.Offset, o.Offset))
+		row := regexp.MustCompile(fmt.Sprintf(`(?m)^\s+%d\s+%d\s+%d\s+0\s+20\d\d-\d\d-\d\dT`, o.Partition, o.Offset, o.Offset))
 		if !row.Match(out) {
-			t.Errorf("kappa-runtime status has no row for partition %d at %d, lag 0:\n%s", o.Partition, o.Offset, out)
+			t.Errorf("kappa-runtime status has no row for partition %d at %d, lag 0, with its commit time:\n%s", o.Partition, o.Offset, out)
 		}
 	})
 	t.Logf("kappa-runtime status:\n%s", out)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/kappa-stream/kappa/internal/rpc"
 )
@@ -41,5 +42,14 @@ func TestCommittedCrossesTheBoundary(t *testing.T) {
 	plain := dispense(t, KindSource, &sourcePlugin{impl: &echoSource{}}).(CommitObserver)
 	if err := plain.Committed(ctx, want); !errors.Is(err, rpc.ErrCommittedUnsupported) {
 		t.Errorf("source without Committed: %v, want ErrCommittedUnsupported", err)
+	}
+}
+
+// A position's commit time crosses the boundary; none stays none.
+func TestPositionCommitTimeCrosses(t *testing.T) {
+	at := time.Date(2026, 11, 30, 15, 0, 0, 123, time.UTC)
+	got := positionsFromPB(positionsToPB([]Position{{Partition: 1, NextOffset: 2, CommittedAt: at}, {Partition: 2}}))
+	if !got[0].CommittedAt.Equal(at) || !got[1].CommittedAt.IsZero() {
+		t.Errorf("commit times after the round trip: %v, %v", got[0].CommittedAt, got[1].CommittedAt)
 	}
 }

@@ -459,9 +459,12 @@ type Position struct {
 	NextOffset int64                  `protobuf:"varint,2,opt,name=next_offset,json=nextOffset,proto3" json:"next_offset,omitempty"`
 	// stream_id is the identity of the stream instance the position was
 	// committed for (Commit.stream_id); empty when unknown.
-	StreamId      string `protobuf:"bytes,3,opt,name=stream_id,json=streamId,proto3" json:"stream_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	StreamId string `protobuf:"bytes,3,opt,name=stream_id,json=streamId,proto3" json:"stream_id,omitempty"`
+	// committed_unix_nanos is when the sink committed the position, for
+	// display (kappa-runtime status); 0 when the sink does not say.
+	CommittedUnixNanos int64 `protobuf:"varint,4,opt,name=committed_unix_nanos,json=committedUnixNanos,proto3" json:"committed_unix_nanos,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Position) Reset() {
@@ -513,6 +516,13 @@ func (x *Position) GetStreamId() string {
 		return x.StreamId
 	}
 	return ""
+}
+
+func (x *Position) GetCommittedUnixNanos() int64 {
+	if x != nil {
+		return x.CommittedUnixNanos
+	}
+	return 0
 }
 
 type Watermark struct {
@@ -2253,12 +2263,13 @@ const file_kappa_v1_plugin_proto_rawDesc = "" +
 	"valuesSpanJ\x04\b\x02\x10\x03\";\n" +
 	"\tArenaSpan\x12\x16\n" +
 	"\x06offset\x18\x01 \x01(\x03R\x06offset\x12\x16\n" +
-	"\x06length\x18\x02 \x01(\x03R\x06length\"f\n" +
+	"\x06length\x18\x02 \x01(\x03R\x06length\"\x98\x01\n" +
 	"\bPosition\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\x05R\tpartition\x12\x1f\n" +
 	"\vnext_offset\x18\x02 \x01(\x03R\n" +
 	"nextOffset\x12\x1b\n" +
-	"\tstream_id\x18\x03 \x01(\tR\bstreamId\"Q\n" +
+	"\tstream_id\x18\x03 \x01(\tR\bstreamId\x120\n" +
+	"\x14committed_unix_nanos\x18\x04 \x01(\x03R\x12committedUnixNanos\"Q\n" +
 	"\tWatermark\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\x05R\tpartition\x12\x14\n" +
 	"\x05start\x18\x02 \x01(\x03R\x05start\x12\x10\n" +

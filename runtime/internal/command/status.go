@@ -76,7 +76,7 @@ func pipelineStatus(name, stream string, positions []sdk.Position, marks []sdk.W
 		ps := PartitionStatus{Partition: w.Partition, Committed: -1, Start: w.Start, End: w.End, Lag: w.End - w.Start}
 		if pos, ok := committed[w.Partition]; ok {
 			ps.Committed, ps.Lag = pos.NextOffset, max(0, w.End-pos.NextOffset)
-			ps.CommittedAt = positionTime(pos)
+			ps.CommittedAt = pos.CommittedAt
 		}
 		s.Partitions = append(s.Partitions, ps)
 	}
@@ -125,6 +125,3 @@ func openSource(ctx context.Context, p *pipeline.Pipeline, b block) (sdk.Source,
 	}
 	return source, func() { closeQuietly(source); proc.Stop() }, info, nil
 }
-
-// positionTime is when pos was committed; zero until sinks report it.
-func positionTime(sdk.Position) time.Time { return time.Time{} }
