@@ -22,10 +22,12 @@ type monitor struct {
 	pipeline, file, version string
 	started                 time.Time
 	// interval is the batch interval; readiness allows a few of them
-	// between signs of progress.
-	interval time.Duration
-	plugins  []pluginView
-	config   any
+	// between signs of progress. stall is how long the engine may go
+	// without reporting anything before /livez fails: longer than any
+	// plugin call may take.
+	interval, stall time.Duration
+	plugins         []pluginView
+	config          any
 
 	reg                            *prometheus.Registry
 	records, rejected, failures    *prometheus.CounterVec
@@ -34,7 +36,10 @@ type monitor struct {
 	stateGauge                     *prometheus.GaugeVec
 
 	mu sync.Mutex
-	// turned is when the engine last reported anything or a loop turn.
+	// turned is when the engine last reported anything: every turn of
+	// its loop reports something (a batch's log ends, a commit, an idle
+	// step, a failure).
+	turned       time.Time
 	state        engine.State
 	lastErr      string
 	lastErrAt    time.Time
@@ -101,9 +106,9 @@ func reasonLabel(reason string) string {
 	return "other"
 }
 
-func newMonitor(pipeline, file string, interval time.Duration, plugins []pluginView, config any) *monitor {
+func newMonitor(pipeline, file string, interval, stall time.Duration, plugins []pluginView, config any) *monitor {
 	m := &monitor{
-		pipeline: pipeline, file: file, version: runtimeVersion(), started: time.Now(), interval: interval,
+		pipeline: pipeline, file: file, version: runtimeVersion(), started: time.Now(), interval: interval, stall: stall, turned: time.Now(),
 		plugins: plugins, config: config, reg: prometheus.NewRegistry(),
 		partitions: map[int32]*partitionView{}, state: engine.StateStarting,
 	}
@@ -174,7 +179,7 @@ func (m *monitor) setStateGauge(s engine.State) {
 func (m *monitor) StateChanged(s engine.State) {
 	m.setStateGauge(s)
 	m.mu.Lock()
-	m.state = s
+	m.state, m.turned = s, time.Now()
 	m.mu.Unlock()
 }
 
@@ -183,7 +188,7 @@ func (m *monitor) StateChanged(s engine.State) {
 func (m *monitor) Positions(committed map[int32]int64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.progress = time.Now()
+	m.progress, m.turned = time.Now(), time.Now()
 	for p, off := range committed {
 		m.partition(p).committed = off
 	}
@@ -193,7 +198,7 @@ func (m *monitor) Positions(committed map[int32]int64) {
 // without failing, is progress too.
 func (m *monitor) Idle() {
 	m.mu.Lock()
-	m.progress = time.Now()
+	m.progress, m.turned = time.Now(), time.Now()
 	m.mu.Unlock()
 }
 
@@ -201,6 +206,7 @@ func (m *monitor) Idle() {
 func (m *monitor) HighWatermarks(ends map[int32]int64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.turned = time.Now()
 	for p, end := range ends {
 		m.partition(p).highWatermark = end
 	}
@@ -224,7 +230,7 @@ func (m *monitor) Committed(b engine.BatchReport) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.lastCommit = b.Ended
+	m.lastCommit, m.turned = b.Ended, time.Now()
 	for _, r := range b.Ranges {
 		p := m.partition(r.Partition)
 		p.lastCommit = b.Ended
@@ -247,6 +253,7 @@ func (m *monitor) Failed(c engine.Cause, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.lastErr, m.lastErrAt = err.Error(), time.Now()
+	m.turned = m.lastErrAt
 }
 
 // partition returns p's view, creating it; m.mu is held.

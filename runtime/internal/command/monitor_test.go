@@ -16,7 +16,7 @@ import (
 
 func testMonitor(pid *int) *monitor {
 	plugins := []pluginView{{kind: "source", binary: "kafka-source", restarts: func() int { return 2 }, pid: func() int { return *pid }}}
-	return newMonitor("tweets", "tweets.yaml", time.Second, plugins, map[string]any{"sink": map[string]any{"dsn": "[redacted]"}})
+	return newMonitor("tweets", "tweets.yaml", time.Second, time.Minute, plugins, map[string]any{"sink": map[string]any{"dsn": "[redacted]"}})
 }
 
 func scrape(t *testing.T, m *monitor) string {
@@ -165,5 +165,24 @@ func TestStatusJSON(t *testing.T) {
 	s := m.status(time.Now())
 	if len(s.Partitions) != 1 || s.Partitions[0].LagRecords != 3 || s.Plugins[0].Pid != 7 || s.Plugins[0].Restarts != 2 {
 		t.Errorf("status: %+v", s)
+	}
+}
+
+// /livez fails once the engine has reported nothing for longer than any
+// plugin call may take, and says so.
+func TestLiveness(t *testing.T) {
+	pid := 7
+	m := testMonitor(&pid)
+	m.HighWatermarks(map[int32]int64{0: 1})
+	if why := m.live(time.Now()); why != "" {
+		t.Errorf("just reported: %q", why)
+	}
+	if why := m.live(time.Now().Add(2 * time.Minute)); !strings.Contains(why, "reported nothing for 2m0s") {
+		t.Errorf("two minutes after its last report, with a one-minute allowance: %q", why)
+	}
+	w := httptest.NewRecorder()
+	m.handler().ServeHTTP(w, httptest.NewRequest("GET", "/livez", nil))
+	if w.Code != 200 {
+		t.Errorf("/livez: %d %s", w.Code, w.Body)
 	}
 }

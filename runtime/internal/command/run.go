@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/kappa-stream/kappa/internal/arena"
 	"github.com/kappa-stream/kappa/internal/engine"
@@ -75,7 +76,10 @@ func run(ctx context.Context, file string, opts RunOptions, logger *slog.Logger)
 		for i, b := range bs {
 			views[i] = pluginView{kind: b.kind, binary: paths[i], restarts: procs[i].Restarts, pid: procs[i].Pid}
 		}
-		m := newMonitor(p.Name, file, p.Batch.Interval, views, p.Redacted())
+		// The longest a turn of the engine's loop may take: a poll, an
+		// extraction and a commit in a row, and the longest backoff.
+		stall := p.Batch.Interval + p.Timeouts.Poll + p.Timeouts.Extract + p.Timeouts.Commit + 10*time.Second
+		m := newMonitor(p.Name, file, p.Batch.Interval, stall, views, p.Redacted())
 		stop, err := serve(ctx, opts.HTTP, m, logger)
 		if err != nil {
 			return err

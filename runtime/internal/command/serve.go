@@ -28,7 +28,14 @@ const (
 func (m *monitor) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg}))
-	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, r *http.Request) {
+		if why := m.live(time.Now()); why != "" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, "not live: %s\n", why)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		why, role := m.ready(time.Now())
 		if why != "" {
@@ -45,6 +52,18 @@ func (m *monitor) handler() http.Handler {
 		enc.Encode(m.status(time.Now()))
 	})
 	return mux
+}
+
+// live says why the engine's loop is not turning ("" when it is): it has
+// reported nothing for longer than any plugin call may take.
+func (m *monitor) live(now time.Time) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if quiet := now.Sub(m.turned); quiet > m.stall {
+		return fmt.Sprintf("the engine has reported nothing for %s (longer than any plugin call may take, %s)",
+			quiet.Round(time.Second), m.stall)
+	}
+	return ""
 }
 
 // ready says why the pipeline is not ready ("" when it is), and its role:
