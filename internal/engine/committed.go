@@ -16,7 +16,8 @@ import (
 // the source next delivers them — the poller before its next Poll, or
 // Run's goroutine when no poller runs — so that Source calls never
 // overlap. Positions of several commits merge (the latest wins); a failed
-// delivery is logged and dropped: the sink's positions stay the truth.
+// delivery is logged and retried with the next one: nothing depends on it,
+// the sink's positions stay the truth.
 type tellSource struct {
 	mu sync.Mutex
 	// pending holds the positions not yet delivered.
@@ -72,8 +73,23 @@ func (e *Engine) tellCommitted(ctx context.Context) {
 		t.mu.Lock()
 		t.off = true
 		t.mu.Unlock()
-	case ctx.Err() == nil:
-		e.cfg.Logger.Warn("could not tell the source what was committed (the sink's positions stay the truth)",
-			"partitions", len(positions), "err", err)
+	default:
+		// Told again with the next delivery, unless a later commit moved
+		// the partition on: a poller stopped mid-call (a drain's end)
+		// must not lose the last positions.
+		t.mu.Lock()
+		if t.pending == nil {
+			t.pending = make(map[int32]int64, len(pending))
+		}
+		for p, next := range pending {
+			if _, newer := t.pending[p]; !newer {
+				t.pending[p] = next
+			}
+		}
+		t.mu.Unlock()
+		if ctx.Err() == nil {
+			e.cfg.Logger.Warn("could not tell the source what was committed; told again after the next commit (the sink's positions stay the truth)",
+				"partitions", len(positions), "err", err)
+		}
 	}
 }

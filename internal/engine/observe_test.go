@@ -236,3 +236,41 @@ func TestSourceLearnsWhatWasCommitted(t *testing.T) {
 		t.Errorf("a source that refuses was asked %d times over %d batches; want once", src.calls, e.Totals().Batches)
 	}
 }
+
+// flakyTellingSource fails the first call that carries partition 0's
+// last position.
+type flakyTellingSource struct {
+	*tellingSource
+	failed bool
+}
+
+func (s *flakyTellingSource) Committed(ctx context.Context, positions []sdk.Position) error {
+	for _, p := range positions {
+		if p.Partition == 0 && p.NextOffset == s.ends[0] && !s.failed {
+			s.failed = true
+			return errors.New("coordinator not available")
+		}
+	}
+	return s.tellingSource.Committed(ctx, positions)
+}
+
+// Positions whose delivery failed are delivered with the next one, even
+// when their partition does not advance again.
+func TestFailedTellIsRetried(t *testing.T) {
+	mem, _ := fixture()
+	src := &flakyTellingSource{tellingSource: &tellingSource{marksSource: &marksSource{memSource: mem, t: t, still: true}, told: map[int32]int64{}}}
+	sink := newMemSink()
+	e := New(Config{Drain: true, Logger: quietLogger(), Limits: sdk.Limits{MaxRecords: 2, MaxWait: time.Millisecond}, PollAhead: -1},
+		"mem", src, timeExtractor{}, sink)
+	if err := runWithin(t, e, context.Background(), 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if !src.failed {
+		t.Fatal("no delivery failed: the test tests nothing")
+	}
+	for p, next := range sink.positions {
+		if src.told[p] != next {
+			t.Errorf("partition %d committed at %d, source told %d", p, next, src.told[p])
+		}
+	}
+}
