@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -128,6 +129,14 @@ func TestHTTPMetricsAndHealth(t *testing.T) {
 		}
 	})
 	t.Logf("after %d records: %v", summary.Records, committed)
+	var kappaLines []string
+	for k, v := range last {
+		if strings.HasPrefix(k, "kappa_") && !strings.Contains(k, "_bucket") {
+			kappaLines = append(kappaLines, fmt.Sprintf("%s %v", k, v))
+		}
+	}
+	slices.Sort(kappaLines)
+	t.Logf("/metrics (kappa_ series, buckets left out):\n%s", strings.Join(kappaLines, "\n"))
 	// kappa-runtime status, beside the running runtime, agrees.
 	cmd := exec.Command(filepath.Join(bins(t), "kappa-runtime"), "status", pipelineFile)
 	cmd.Env = append(os.Environ(), env...)
