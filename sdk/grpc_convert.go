@@ -44,6 +44,9 @@ func positionsToPB(ps []Position) []*pb.Position {
 	out := make([]*pb.Position, len(ps))
 	for i, p := range ps {
 		out[i] = &pb.Position{Partition: p.Partition, NextOffset: p.NextOffset, StreamId: p.StreamID}
+		if !p.CommittedAt.IsZero() {
+			out[i].CommittedUnixNanos = p.CommittedAt.UnixNano()
+		}
 	}
 	return out
 }
@@ -52,6 +55,9 @@ func positionsFromPB(ps []*pb.Position) []Position {
 	out := make([]Position, len(ps))
 	for i, p := range ps {
 		out[i] = Position{Partition: p.GetPartition(), NextOffset: p.GetNextOffset(), StreamID: p.GetStreamId()}
+		if n := p.GetCommittedUnixNanos(); n != 0 {
+			out[i].CommittedAt = time.Unix(0, n).UTC()
+		}
 	}
 	return out
 }

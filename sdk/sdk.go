@@ -124,6 +124,10 @@ type Position struct {
 	// position was committed for (Commit.StreamID); empty when the source
 	// reported none or an older sink stored none.
 	StreamID string
+	// CommittedAt is when the sink committed the position, as it reports
+	// it from Positions (zero when it does not); only shown, never
+	// compared (kappa-runtime status). Commit ignores it.
+	CommittedAt time.Time
 }
 
 // Watermark describes a partition's log at one instant.

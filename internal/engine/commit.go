@@ -35,6 +35,8 @@ type inflight struct {
 	// first and last are the batch's oldest and newest record times.
 	first, last time.Time
 	lag         int64
+	// newest is each partition's newest record time, for the Observer.
+	newest map[int32]time.Time
 }
 
 // startCommit hands c to the sink in the background; finishCommit learns
@@ -45,6 +47,7 @@ func (e *Engine) startCommit(ctx context.Context, c sdk.Commit, stats batchStats
 	}
 	f := &inflight{done: make(chan error, 1), commit: c, stats: stats, started: started, lag: lag(b, e.next)}
 	f.first, f.last = recordTimes(b)
+	f.newest = e.newestTimes(b)
 	e.inflight = f
 	go func() {
 		// A commit is not cut short by SIGINT: it either lands whole or
@@ -68,11 +71,19 @@ func (e *Engine) finishCommit() error {
 	}
 	e.inflight = nil
 	if err := <-f.done; err != nil {
-		return fmt.Errorf("commit batch of %d records: %w", f.stats.Records, err)
+		return at(CauseSink, fmt.Errorf("commit batch of %d records: %w", f.stats.Records, err))
 	}
+	advanced := make(map[int32]int64, len(f.commit.Ranges))
 	for _, r := range f.commit.Ranges {
 		e.committed[r.Partition] = r.End
+		advanced[r.Partition] = r.End
 	}
+	e.cfg.Observer.Positions(advanced)
+	e.committedPositions(f.commit.Ranges)
+	if e.poller == nil {
+		e.tellCommitted(context.Background())
+	}
+	e.cfg.Observer.Committed(report(f))
 	stats := f.stats
 	e.totals.Batches++
 	e.totals.Records += stats.Records

@@ -73,6 +73,12 @@ type Config struct {
 	// from Open (sdk.SourceInfo.StreamID), committed with the positions;
 	// positions committed under another are refused (identity.go).
 	StreamID string
+	// Observer learns the engine's state, batches and failures (observe.go);
+	// default none.
+	Observer Observer
+	// WatermarkRefresh is how often the source's log ends are read for the
+	// Observer while no batch is polled (default DefaultWatermarkRefresh).
+	WatermarkRefresh time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -106,6 +112,12 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.Observer == nil {
+		c.Observer = nopObserver{}
+	}
+	if c.WatermarkRefresh <= 0 {
+		c.WatermarkRefresh = DefaultWatermarkRefresh
+	}
 }
 
 // Engine runs one pipeline. Its plugins must already be open.
@@ -132,6 +144,12 @@ type Engine struct {
 	fencing fencing
 	// compaction tracks compaction between steps (compact.go).
 	compaction compactState
+	// state is what the Observer was last told; lastMarks when the
+	// source's log ends were last read (observe.go).
+	state     State
+	lastMarks time.Time
+	// tell holds the positions to tell the source (committed.go).
+	tell tellSource
 }
 
 // Totals counts what an engine has committed since it started.
@@ -174,22 +192,30 @@ func (e *Engine) Run(ctx context.Context) error {
 			return fmt.Errorf("read watermarks to drain to: %w", err)
 		}
 	}
+	// Deferred calls run last first: the last commit ends, the poller
+	// stops, and then the source learns what was committed.
+	defer e.tellCommitted(context.WithoutCancel(ctx))
 	defer e.stopPoller()
 	defer e.settleCommit()
 
 	var failures failing
 	backoff := newBackoff(100*time.Millisecond, 5*time.Second)
 	needResume := true
+	e.setState(StateStarting)
 	for ctx.Err() == nil {
 		if needResume {
 			err := e.resume(ctx)
 			if err == nil {
 				needResume = false
+				if e.fencing.batches == 0 {
+					e.setState(e.activeState())
+				}
 				continue
 			}
 			if ctx.Err() != nil {
 				break
 			}
+			e.cfg.Observer.Failed(CauseOf(err), err)
 			if errors.Is(err, sdk.ErrPermanent) {
 				return err
 			}
@@ -197,6 +223,8 @@ func (e *Engine) Run(ctx context.Context) error {
 				return err
 			}
 			log.Error("resume failed", "err", err, "failures", failures.count)
+			e.setState(StateBackoff)
+			e.refreshMarks(ctx)
 			if !sleep(ctx, backoff.next()) {
 				break
 			}
@@ -222,13 +250,21 @@ func (e *Engine) Run(ctx context.Context) error {
 				failures = failing{}
 				backoff.reset()
 				e.unfenced()
+				if e.fencing.batches == 0 {
+					e.setState(e.activeState())
+				}
+			}
+			if e.inflight == nil && e.totals.Batches == committed && e.fencing.batches == 0 {
+				e.cfg.Observer.Idle()
 			}
 			e.maybeCompact(ctx)
+			e.refreshMarks(ctx)
 			continue
 		}
 		if ctx.Err() != nil {
 			break
 		}
+		e.cfg.Observer.Failed(CauseOf(err), err)
 		if errors.Is(err, sdk.ErrPermanent) {
 			return err
 		}
@@ -242,6 +278,7 @@ func (e *Engine) Run(ctx context.Context) error {
 				return err
 			}
 			failures = failing{}
+			e.setState(StateStandby)
 		} else {
 			if err := failures.add(err, e.cfg.RetryFor); err != nil {
 				return err
@@ -254,7 +291,9 @@ func (e *Engine) Run(ctx context.Context) error {
 				backoff.reset()
 			}
 			log.Error("batch failed; re-reading committed positions", "err", err, "retryable", retryable)
+			e.setState(StateBackoff)
 		}
+		e.refreshMarks(ctx)
 		if !sleep(ctx, backoff.next()) {
 			break
 		}
@@ -277,7 +316,7 @@ func (e *Engine) resume(ctx context.Context) error {
 	positions, err := e.sink.Positions(readCtx, e.stream)
 	cancel()
 	if err != nil {
-		return fmt.Errorf("read committed positions: %w", err)
+		return at(CauseSink, fmt.Errorf("read committed positions: %w", err))
 	}
 	if err := checkPositions(e.stream, positions); err != nil {
 		return err
@@ -289,8 +328,9 @@ func (e *Engine) resume(ctx context.Context) error {
 	defer cancel()
 	marks, err := e.source.Watermarks(sourceCtx)
 	if err != nil {
-		return fmt.Errorf("read the source's partitions: %w", err)
+		return at(CauseSource, fmt.Errorf("read the source's partitions: %w", err))
 	}
+	e.marksSeen(marks)
 	if err := checkKnownPartitions(e.stream, positions, marks); err != nil {
 		return err
 	}
@@ -303,8 +343,9 @@ func (e *Engine) resume(ctx context.Context) error {
 	}
 	e.resetNext()
 	if err := e.source.Seek(sourceCtx, positions); err != nil {
-		return fmt.Errorf("seek source to committed positions: %w", err)
+		return at(CauseSource, fmt.Errorf("seek source to committed positions: %w", err))
 	}
+	e.cfg.Observer.Positions(maps.Clone(e.committed))
 	e.cfg.Logger.Info("resumed at committed positions", "stream", e.stream, "partitions", len(positions))
 	return nil
 }
@@ -330,16 +371,17 @@ func (e *Engine) step(ctx context.Context) error {
 	started := time.Now()
 	batch, err := e.poll(ctx)
 	if err != nil {
-		return fmt.Errorf("poll: %w", err)
+		return at(CauseSource, fmt.Errorf("poll: %w", err))
 	}
 	pollWait := time.Since(started)
 	defer batch.Release() // process releases it sooner, once extracted
 	if err := e.checkBatch(batch); err != nil {
-		return err
+		return at(CauseSource, err)
 	}
+	e.batchEnds(batch)
 	commit, stats, err := e.process(ctx, batch)
 	if err != nil {
-		return err
+		return at(CauseExtract, err)
 	}
 	stats.pollWait = pollWait
 	// The batch before this one may still be committing (commit.go).

@@ -71,6 +71,7 @@ func (e *Engine) startPoller(ctx context.Context) {
 	go func() {
 		defer close(p.done)
 		for ctx.Err() == nil {
+			e.tellCommitted(ctx) // between polls: Source calls never overlap
 			b, err := e.pollOnce(ctx)
 			select {
 			case p.batches <- polled{b, err}:

@@ -30,6 +30,8 @@ var (
 	ErrPluginUnavailable = rpc.ErrPluginUnavailable
 	// ErrAuditUnsupported: the sink does not implement sdk.Auditor.
 	ErrAuditUnsupported = rpc.ErrAuditUnsupported
+	// ErrCommittedUnsupported: the source does not implement sdk.CommitObserver.
+	ErrCommittedUnsupported = rpc.ErrCommittedUnsupported
 	// ErrCompactUnsupported: the sink does not implement sdk.Compactor.
 	ErrCompactUnsupported = rpc.ErrCompactUnsupported
 	// ErrAdoptUnsupported: the sink does not implement sdk.Adopter.

@@ -43,6 +43,10 @@ var ErrPluginUnavailable = errors.New("plugin unavailable")
 // not implement sdk.Auditor.
 var ErrAuditUnsupported = errors.New("sink does not support audits")
 
+// ErrCommittedUnsupported is returned by the runtime's view of a source
+// that does not implement sdk.CommitObserver.
+var ErrCommittedUnsupported = errors.New("source does not observe commits")
+
 // ErrCompactUnsupported is returned by the runtime's view of a sink that
 // does not implement sdk.Compactor.
 var ErrCompactUnsupported = errors.New("sink does not support compaction")

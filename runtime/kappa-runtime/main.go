@@ -21,12 +21,13 @@ import (
 )
 
 const usage = `usage:
-  kappa-runtime [run] [--drain] [--log-json] PIPELINE.yaml   run a pipeline
-  kappa-runtime audit PIPELINE.yaml                          check what the sink committed
-  kappa-runtime compact [--older-than D] PIPELINE.yaml       roll settled history up, once, in full
-  kappa-runtime adopt [--yes] PIPELINE.yaml                  take over the 2016 Spark job's table and progress
-  kappa-runtime validate PIPELINE.yaml                       check a pipeline file and its plugins' config
-  kappa-runtime plugins [--json] [PIPELINE.yaml]             list the plugins found, with their config fields
+  kappa-runtime [run] [--drain] [--log-json] [--http ADDR] PIPELINE.yaml   run a pipeline
+  kappa-runtime audit PIPELINE.yaml                                        check what the sink committed
+  kappa-runtime compact [--older-than D] PIPELINE.yaml                     roll settled history up, once, in full
+  kappa-runtime adopt [--yes] PIPELINE.yaml                                take over the 2016 Spark job's table and progress
+  kappa-runtime status PIPELINE.yaml                                       committed positions, high watermarks and lag
+  kappa-runtime validate PIPELINE.yaml                                     check a pipeline file and its plugins' config
+  kappa-runtime plugins [--json] [PIPELINE.yaml]                           list the plugins found, with their config fields
 
 Run "kappa-runtime COMMAND -h" for a command's flags.
 `
@@ -40,6 +41,7 @@ var commands = map[string]func(ctx context.Context, args []string) int{
 	"adopt":    adoptCommand,
 	"validate": validateCommand,
 	"plugins":  pluginsCommand,
+	"status":   statusCommand,
 }
 
 func main() {

@@ -32,6 +32,7 @@ func runCommand(ctx context.Context, args []string) int {
 	flags := flag.NewFlagSet("run", flag.ContinueOnError)
 	drain := flags.Bool("drain", false, "exit 0 once every partition has reached the end its log had at start")
 	logJSON := flags.Bool("log-json", false, "log as JSON lines instead of text")
+	httpAddr := flags.String("http", "", "serve /metrics, /livez, /readyz and /status on this address (e.g. 127.0.0.1:9464); off when empty")
 	flags.Usage = func() {
 		fmt.Fprint(os.Stderr, runUsage)
 		flags.PrintDefaults()
@@ -43,7 +44,7 @@ func runCommand(ctx context.Context, args []string) int {
 		flags.Usage()
 		return 2
 	}
-	err := command.Run(ctx, flags.Arg(0), *drain, newLogger(*logJSON))
+	err := command.RunWith(ctx, flags.Arg(0), command.RunOptions{Drain: *drain, HTTP: *httpAddr}, newLogger(*logJSON))
 	if errors.Is(err, command.ErrDrainInterrupted) {
 		fmt.Fprintf(os.Stderr, "kappa-runtime: %v; run --drain again to finish\n", err)
 		return exitDrainInterrupted

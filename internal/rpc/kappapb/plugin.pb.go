@@ -459,9 +459,12 @@ type Position struct {
 	NextOffset int64                  `protobuf:"varint,2,opt,name=next_offset,json=nextOffset,proto3" json:"next_offset,omitempty"`
 	// stream_id is the identity of the stream instance the position was
 	// committed for (Commit.stream_id); empty when unknown.
-	StreamId      string `protobuf:"bytes,3,opt,name=stream_id,json=streamId,proto3" json:"stream_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	StreamId string `protobuf:"bytes,3,opt,name=stream_id,json=streamId,proto3" json:"stream_id,omitempty"`
+	// committed_unix_nanos is when the sink committed the position, for
+	// display (kappa-runtime status); 0 when the sink does not say.
+	CommittedUnixNanos int64 `protobuf:"varint,4,opt,name=committed_unix_nanos,json=committedUnixNanos,proto3" json:"committed_unix_nanos,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Position) Reset() {
@@ -513,6 +516,13 @@ func (x *Position) GetStreamId() string {
 		return x.StreamId
 	}
 	return ""
+}
+
+func (x *Position) GetCommittedUnixNanos() int64 {
+	if x != nil {
+		return x.CommittedUnixNanos
+	}
+	return 0
 }
 
 type Watermark struct {
@@ -2253,12 +2263,13 @@ const file_kappa_v1_plugin_proto_rawDesc = "" +
 	"valuesSpanJ\x04\b\x02\x10\x03\";\n" +
 	"\tArenaSpan\x12\x16\n" +
 	"\x06offset\x18\x01 \x01(\x03R\x06offset\x12\x16\n" +
-	"\x06length\x18\x02 \x01(\x03R\x06length\"f\n" +
+	"\x06length\x18\x02 \x01(\x03R\x06length\"\x98\x01\n" +
 	"\bPosition\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\x05R\tpartition\x12\x1f\n" +
 	"\vnext_offset\x18\x02 \x01(\x03R\n" +
 	"nextOffset\x12\x1b\n" +
-	"\tstream_id\x18\x03 \x01(\tR\bstreamId\"Q\n" +
+	"\tstream_id\x18\x03 \x01(\tR\bstreamId\x120\n" +
+	"\x14committed_unix_nanos\x18\x04 \x01(\x03R\x12committedUnixNanos\"Q\n" +
 	"\tWatermark\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\x05R\tpartition\x12\x14\n" +
 	"\x05start\x18\x02 \x01(\x03R\x05start\x12\x10\n" +
@@ -2396,14 +2407,15 @@ const file_kappa_v1_plugin_proto_rawDesc = "" +
 	"\adefault\x18\x03 \x01(\tR\adefault\x12\x1a\n" +
 	"\brequired\x18\x04 \x01(\bR\brequired\x12 \n" +
 	"\vdescription\x18\x05 \x01(\tR\vdescription\x12\x12\n" +
-	"\x04enum\x18\x06 \x03(\tR\x04enum2\xef\x02\n" +
+	"\x04enum\x18\x06 \x03(\tR\x04enum2\xa4\x03\n" +
 	"\x06Source\x125\n" +
 	"\x04Open\x12\x0f.kappa.v1.Setup\x1a\x1c.kappa.v1.OpenSourceResponse\x12.\n" +
 	"\x04Seek\x12\x15.kappa.v1.SeekRequest\x1a\x0f.kappa.v1.Empty\x125\n" +
 	"\x04Poll\x12\x15.kappa.v1.PollRequest\x1a\x16.kappa.v1.PollResponse\x12;\n" +
 	"\n" +
 	"Watermarks\x12\x0f.kappa.v1.Empty\x1a\x1c.kappa.v1.WatermarksResponse\x12)\n" +
-	"\x05Close\x12\x0f.kappa.v1.Empty\x1a\x0f.kappa.v1.Empty\x121\n" +
+	"\x05Close\x12\x0f.kappa.v1.Empty\x1a\x0f.kappa.v1.Empty\x123\n" +
+	"\tCommitted\x12\x15.kappa.v1.SeekRequest\x1a\x0f.kappa.v1.Empty\x121\n" +
 	"\bDescribe\x12\x0f.kappa.v1.Empty\x1a\x14.kappa.v1.PluginInfo\x12,\n" +
 	"\bValidate\x12\x0f.kappa.v1.Setup\x1a\x0f.kappa.v1.Empty2\x81\x02\n" +
 	"\tExtractor\x12(\n" +
@@ -2503,45 +2515,47 @@ var file_kappa_v1_plugin_proto_depIdxs = []int32{
 	11, // 28: kappa.v1.Source.Poll:input_type -> kappa.v1.PollRequest
 	8,  // 29: kappa.v1.Source.Watermarks:input_type -> kappa.v1.Empty
 	8,  // 30: kappa.v1.Source.Close:input_type -> kappa.v1.Empty
-	8,  // 31: kappa.v1.Source.Describe:input_type -> kappa.v1.Empty
-	0,  // 32: kappa.v1.Source.Validate:input_type -> kappa.v1.Setup
-	0,  // 33: kappa.v1.Extractor.Open:input_type -> kappa.v1.Setup
-	14, // 34: kappa.v1.Extractor.Extract:input_type -> kappa.v1.ExtractRequest
-	8,  // 35: kappa.v1.Extractor.Close:input_type -> kappa.v1.Empty
-	8,  // 36: kappa.v1.Extractor.Describe:input_type -> kappa.v1.Empty
-	0,  // 37: kappa.v1.Extractor.Validate:input_type -> kappa.v1.Setup
-	0,  // 38: kappa.v1.Sink.Open:input_type -> kappa.v1.Setup
-	17, // 39: kappa.v1.Sink.Positions:input_type -> kappa.v1.PositionsRequest
-	21, // 40: kappa.v1.Sink.Commit:input_type -> kappa.v1.CommitRequest
-	8,  // 41: kappa.v1.Sink.Close:input_type -> kappa.v1.Empty
-	8,  // 42: kappa.v1.Sink.Describe:input_type -> kappa.v1.Empty
-	0,  // 43: kappa.v1.Sink.Validate:input_type -> kappa.v1.Setup
-	8,  // 44: kappa.v1.Sink.Audit:input_type -> kappa.v1.Empty
-	25, // 45: kappa.v1.Sink.Compact:input_type -> kappa.v1.CompactRequest
-	22, // 46: kappa.v1.Sink.Adopt:input_type -> kappa.v1.AdoptRequest
-	9,  // 47: kappa.v1.Source.Open:output_type -> kappa.v1.OpenSourceResponse
-	8,  // 48: kappa.v1.Source.Seek:output_type -> kappa.v1.Empty
-	12, // 49: kappa.v1.Source.Poll:output_type -> kappa.v1.PollResponse
-	13, // 50: kappa.v1.Source.Watermarks:output_type -> kappa.v1.WatermarksResponse
-	8,  // 51: kappa.v1.Source.Close:output_type -> kappa.v1.Empty
-	30, // 52: kappa.v1.Source.Describe:output_type -> kappa.v1.PluginInfo
-	8,  // 53: kappa.v1.Source.Validate:output_type -> kappa.v1.Empty
-	8,  // 54: kappa.v1.Extractor.Open:output_type -> kappa.v1.Empty
-	16, // 55: kappa.v1.Extractor.Extract:output_type -> kappa.v1.ExtractResponse
-	8,  // 56: kappa.v1.Extractor.Close:output_type -> kappa.v1.Empty
-	30, // 57: kappa.v1.Extractor.Describe:output_type -> kappa.v1.PluginInfo
-	8,  // 58: kappa.v1.Extractor.Validate:output_type -> kappa.v1.Empty
-	8,  // 59: kappa.v1.Sink.Open:output_type -> kappa.v1.Empty
-	18, // 60: kappa.v1.Sink.Positions:output_type -> kappa.v1.PositionsResponse
-	8,  // 61: kappa.v1.Sink.Commit:output_type -> kappa.v1.Empty
-	8,  // 62: kappa.v1.Sink.Close:output_type -> kappa.v1.Empty
-	30, // 63: kappa.v1.Sink.Describe:output_type -> kappa.v1.PluginInfo
-	8,  // 64: kappa.v1.Sink.Validate:output_type -> kappa.v1.Empty
-	29, // 65: kappa.v1.Sink.Audit:output_type -> kappa.v1.AuditResponse
-	26, // 66: kappa.v1.Sink.Compact:output_type -> kappa.v1.CompactResponse
-	24, // 67: kappa.v1.Sink.Adopt:output_type -> kappa.v1.AdoptResponse
-	47, // [47:68] is the sub-list for method output_type
-	26, // [26:47] is the sub-list for method input_type
+	10, // 31: kappa.v1.Source.Committed:input_type -> kappa.v1.SeekRequest
+	8,  // 32: kappa.v1.Source.Describe:input_type -> kappa.v1.Empty
+	0,  // 33: kappa.v1.Source.Validate:input_type -> kappa.v1.Setup
+	0,  // 34: kappa.v1.Extractor.Open:input_type -> kappa.v1.Setup
+	14, // 35: kappa.v1.Extractor.Extract:input_type -> kappa.v1.ExtractRequest
+	8,  // 36: kappa.v1.Extractor.Close:input_type -> kappa.v1.Empty
+	8,  // 37: kappa.v1.Extractor.Describe:input_type -> kappa.v1.Empty
+	0,  // 38: kappa.v1.Extractor.Validate:input_type -> kappa.v1.Setup
+	0,  // 39: kappa.v1.Sink.Open:input_type -> kappa.v1.Setup
+	17, // 40: kappa.v1.Sink.Positions:input_type -> kappa.v1.PositionsRequest
+	21, // 41: kappa.v1.Sink.Commit:input_type -> kappa.v1.CommitRequest
+	8,  // 42: kappa.v1.Sink.Close:input_type -> kappa.v1.Empty
+	8,  // 43: kappa.v1.Sink.Describe:input_type -> kappa.v1.Empty
+	0,  // 44: kappa.v1.Sink.Validate:input_type -> kappa.v1.Setup
+	8,  // 45: kappa.v1.Sink.Audit:input_type -> kappa.v1.Empty
+	25, // 46: kappa.v1.Sink.Compact:input_type -> kappa.v1.CompactRequest
+	22, // 47: kappa.v1.Sink.Adopt:input_type -> kappa.v1.AdoptRequest
+	9,  // 48: kappa.v1.Source.Open:output_type -> kappa.v1.OpenSourceResponse
+	8,  // 49: kappa.v1.Source.Seek:output_type -> kappa.v1.Empty
+	12, // 50: kappa.v1.Source.Poll:output_type -> kappa.v1.PollResponse
+	13, // 51: kappa.v1.Source.Watermarks:output_type -> kappa.v1.WatermarksResponse
+	8,  // 52: kappa.v1.Source.Close:output_type -> kappa.v1.Empty
+	8,  // 53: kappa.v1.Source.Committed:output_type -> kappa.v1.Empty
+	30, // 54: kappa.v1.Source.Describe:output_type -> kappa.v1.PluginInfo
+	8,  // 55: kappa.v1.Source.Validate:output_type -> kappa.v1.Empty
+	8,  // 56: kappa.v1.Extractor.Open:output_type -> kappa.v1.Empty
+	16, // 57: kappa.v1.Extractor.Extract:output_type -> kappa.v1.ExtractResponse
+	8,  // 58: kappa.v1.Extractor.Close:output_type -> kappa.v1.Empty
+	30, // 59: kappa.v1.Extractor.Describe:output_type -> kappa.v1.PluginInfo
+	8,  // 60: kappa.v1.Extractor.Validate:output_type -> kappa.v1.Empty
+	8,  // 61: kappa.v1.Sink.Open:output_type -> kappa.v1.Empty
+	18, // 62: kappa.v1.Sink.Positions:output_type -> kappa.v1.PositionsResponse
+	8,  // 63: kappa.v1.Sink.Commit:output_type -> kappa.v1.Empty
+	8,  // 64: kappa.v1.Sink.Close:output_type -> kappa.v1.Empty
+	30, // 65: kappa.v1.Sink.Describe:output_type -> kappa.v1.PluginInfo
+	8,  // 66: kappa.v1.Sink.Validate:output_type -> kappa.v1.Empty
+	29, // 67: kappa.v1.Sink.Audit:output_type -> kappa.v1.AuditResponse
+	26, // 68: kappa.v1.Sink.Compact:output_type -> kappa.v1.CompactResponse
+	24, // 69: kappa.v1.Sink.Adopt:output_type -> kappa.v1.AdoptResponse
+	48, // [48:70] is the sub-list for method output_type
+	26, // [26:48] is the sub-list for method input_type
 	26, // [26:26] is the sub-list for extension type_name
 	26, // [26:26] is the sub-list for extension extendee
 	0,  // [0:26] is the sub-list for field type_name

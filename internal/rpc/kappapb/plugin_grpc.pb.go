@@ -28,6 +28,7 @@ const (
 	Source_Poll_FullMethodName       = "/kappa.v1.Source/Poll"
 	Source_Watermarks_FullMethodName = "/kappa.v1.Source/Watermarks"
 	Source_Close_FullMethodName      = "/kappa.v1.Source/Close"
+	Source_Committed_FullMethodName  = "/kappa.v1.Source/Committed"
 	Source_Describe_FullMethodName   = "/kappa.v1.Source/Describe"
 	Source_Validate_FullMethodName   = "/kappa.v1.Source/Validate"
 )
@@ -41,6 +42,9 @@ type SourceClient interface {
 	Poll(ctx context.Context, in *PollRequest, opts ...grpc.CallOption) (*PollResponse, error)
 	Watermarks(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*WatermarksResponse, error)
 	Close(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*Empty, error)
+	// Committed tells the source what the runtime committed (optional:
+	// sdk.CommitObserver; Unimplemented otherwise). Never read back.
+	Committed(ctx context.Context, in *SeekRequest, opts ...grpc.CallOption) (*Empty, error)
 	// Describe and Validate need no Open; see PluginInfo.
 	Describe(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*PluginInfo, error)
 	Validate(ctx context.Context, in *Setup, opts ...grpc.CallOption) (*Empty, error)
@@ -104,6 +108,16 @@ func (c *sourceClient) Close(ctx context.Context, in *Empty, opts ...grpc.CallOp
 	return out, nil
 }
 
+func (c *sourceClient) Committed(ctx context.Context, in *SeekRequest, opts ...grpc.CallOption) (*Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Empty)
+	err := c.cc.Invoke(ctx, Source_Committed_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *sourceClient) Describe(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*PluginInfo, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(PluginInfo)
@@ -133,6 +147,9 @@ type SourceServer interface {
 	Poll(context.Context, *PollRequest) (*PollResponse, error)
 	Watermarks(context.Context, *Empty) (*WatermarksResponse, error)
 	Close(context.Context, *Empty) (*Empty, error)
+	// Committed tells the source what the runtime committed (optional:
+	// sdk.CommitObserver; Unimplemented otherwise). Never read back.
+	Committed(context.Context, *SeekRequest) (*Empty, error)
 	// Describe and Validate need no Open; see PluginInfo.
 	Describe(context.Context, *Empty) (*PluginInfo, error)
 	Validate(context.Context, *Setup) (*Empty, error)
@@ -160,6 +177,9 @@ func (UnimplementedSourceServer) Watermarks(context.Context, *Empty) (*Watermark
 }
 func (UnimplementedSourceServer) Close(context.Context, *Empty) (*Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method Close not implemented")
+}
+func (UnimplementedSourceServer) Committed(context.Context, *SeekRequest) (*Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method Committed not implemented")
 }
 func (UnimplementedSourceServer) Describe(context.Context, *Empty) (*PluginInfo, error) {
 	return nil, status.Error(codes.Unimplemented, "method Describe not implemented")
@@ -278,6 +298,24 @@ func _Source_Close_Handler(srv interface{}, ctx context.Context, dec func(interf
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Source_Committed_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SeekRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SourceServer).Committed(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Source_Committed_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SourceServer).Committed(ctx, req.(*SeekRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Source_Describe_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(Empty)
 	if err := dec(in); err != nil {
@@ -340,6 +378,10 @@ var Source_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Close",
 			Handler:    _Source_Close_Handler,
+		},
+		{
+			MethodName: "Committed",
+			Handler:    _Source_Committed_Handler,
 		},
 		{
 			MethodName: "Describe",

@@ -62,6 +62,11 @@ type Config struct {
 	// bench (before Poll waited so) but took the plugin's peak RSS from ~95
 	// to ~140 MB (BENCHMARKS.md).
 	FetchMaxBytes int64 `yaml:"fetch_max_bytes" doc:"bytes per fetch response, as stored (compressed); it bounds the source's buffered memory"`
+	// MonitorGroup, when set, is a consumer group the positions the
+	// runtime committed are also committed to, so that Kafka's lag tools
+	// (kadm, Burrow, kafka-lag-exporter) see the pipeline's lag. The group
+	// is never read back and never joined: the sink stays the truth.
+	MonitorGroup string `yaml:"monitor_group" doc:"a consumer group the committed positions are also committed to after each commit, so that Kafka's lag tools see the pipeline's lag; never read back (the sink's positions stay the truth); off when empty"`
 }
 
 // DefaultConfig returns the values a config block starts from.

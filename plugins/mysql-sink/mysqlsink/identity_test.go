@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/kappa-stream/kappa/sdk"
 )
@@ -95,5 +96,19 @@ func TestOlderOffsetsTableGetsTheStreamIDColumn(t *testing.T) {
 	}
 	if got := positionIDs(t, s); got[0].NextOffset != 9 || got[0].StreamID != "topic-id-1" {
 		t.Errorf("position after a commit: %+v, want 9 of topic-id-1", got[0])
+	}
+}
+
+// Positions says when each position was committed (kappa-runtime status).
+func TestPositionsSayWhenCommitted(t *testing.T) {
+	db, _ := testDatabase(t)
+	s := openSink(t, sdk.Setup{Config: sinkConfig(db, "")})
+	before := time.Now().Add(-time.Second)
+	if err := s.Commit(context.Background(), rangeCommit(0, 0, 3, 3)); err != nil {
+		t.Fatal(err)
+	}
+	p := positionIDs(t, s)[0]
+	if p.CommittedAt.Before(before) || p.CommittedAt.After(time.Now().Add(time.Second)) {
+		t.Errorf("position committed at %v, want about now", p.CommittedAt)
 	}
 }

@@ -242,7 +242,7 @@ func (s *Sink) Positions(ctx context.Context, stream string) ([]sdk.Position, er
 	var positions []sdk.Position
 	for rows.Next() {
 		var p sdk.Position
-		if err := rows.Scan(&p.Partition, &p.NextOffset, &p.StreamID); err != nil {
+		if err := rows.Scan(&p.Partition, &p.NextOffset, &p.StreamID, &p.CommittedAt); err != nil {
 			return nil, fmt.Errorf("mysql-sink: read positions of stream %s: %w", stream, err)
 		}
 		positions = append(positions, p)

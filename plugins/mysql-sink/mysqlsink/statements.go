@@ -43,7 +43,7 @@ func newStatements(offsets tableSchema, aggregate tableSchema, batches tableSche
 			" WHERE `pipeline` = ? AND `stream` = ? AND `partition_id` = ? AND `next_offset` = ?",
 		insertPosition: "INSERT INTO " + o + " (`pipeline`, `stream`, `partition_id`, `next_offset`, `stream_id`, `updated_at`) VALUES (?, ?, ?, ?, ?, ?)",
 		readPosition:   "SELECT `next_offset` FROM " + o + " WHERE `pipeline` = ? AND `stream` = ? AND `partition_id` = ?",
-		positions: "SELECT `partition_id`, `next_offset`, `stream_id` FROM " + o +
+		positions: "SELECT `partition_id`, `next_offset`, `stream_id`, `updated_at` FROM " + o +
 			" WHERE `pipeline` = ? AND `stream` = ? ORDER BY `partition_id`",
 		offsetsTable:     offsets.Name,
 		aggregateTable:   aggregate.Name,

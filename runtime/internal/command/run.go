@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/kappa-stream/kappa/internal/arena"
 	"github.com/kappa-stream/kappa/internal/engine"
@@ -22,7 +23,22 @@ var ErrDrainInterrupted = engine.ErrDrainInterrupted
 // stops, even while starting, returns an error that is
 // ErrDrainInterrupted.
 func Run(ctx context.Context, file string, drain bool, logger *slog.Logger) error {
-	err := run(ctx, file, drain, logger)
+	return RunWith(ctx, file, RunOptions{Drain: drain}, logger)
+}
+
+// RunOptions are run's flags.
+type RunOptions struct {
+	// Drain: see Run.
+	Drain bool
+	// HTTP, when set, is the address /metrics, /livez, /readyz and
+	// /status are served on while the pipeline runs (serve.go).
+	HTTP string
+}
+
+// RunWith is Run with every option.
+func RunWith(ctx context.Context, file string, opts RunOptions, logger *slog.Logger) error {
+	drain := opts.Drain
+	err := run(ctx, file, opts, logger)
 	if err != nil && drain && ctx.Err() != nil && !errors.Is(err, ErrDrainInterrupted) {
 		// Stopped while starting: the drain did not even begin.
 		err = fmt.Errorf("%w: %w", ErrDrainInterrupted, err)
@@ -30,7 +46,8 @@ func Run(ctx context.Context, file string, drain bool, logger *slog.Logger) erro
 	return err
 }
 
-func run(ctx context.Context, file string, drain bool, logger *slog.Logger) error {
+func run(ctx context.Context, file string, opts RunOptions, logger *slog.Logger) error {
+	drain := opts.Drain
 	p, err := pipeline.Load(file)
 	if err != nil {
 		return err
@@ -53,6 +70,23 @@ func run(ctx context.Context, file string, drain bool, logger *slog.Logger) erro
 		defer procs[i].Stop()
 	}
 	source, extractor, sink := procs[0].Source(), procs[1].Extractor(), procs[2].Sink()
+	var observer engine.Observer
+	if opts.HTTP != "" {
+		views := make([]pluginView, len(bs))
+		for i, b := range bs {
+			views[i] = pluginView{kind: b.kind, binary: paths[i], restarts: procs[i].Restarts, pid: procs[i].Pid}
+		}
+		// The longest a turn of the engine's loop may take: a poll, an
+		// extraction and a commit in a row, and the longest backoff.
+		stall := p.Batch.Interval + p.Timeouts.Poll + p.Timeouts.Extract + p.Timeouts.Commit + 10*time.Second
+		m := newMonitor(p.Name, file, p.Batch.Interval, stall, views, p.Redacted())
+		stop, err := serve(ctx, opts.HTTP, m, logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		observer = m
+	}
 
 	openCtx, cancel := context.WithTimeout(ctx, p.Timeouts.Open)
 	defer cancel()
@@ -92,6 +126,7 @@ func run(ctx context.Context, file string, drain bool, logger *slog.Logger) erro
 		Logger:         logger,
 		Compaction:     compaction(p.Compaction),
 		StreamID:       info.StreamID,
+		Observer:       observer,
 	}, info.Stream, source, extractor, sink)
 	if err := eng.Run(ctx); err != nil {
 		return fmt.Errorf("pipeline %s: %w", p.Name, err)

@@ -1,0 +1,188 @@
+package command
+
+import (
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kappa-stream/kappa/internal/engine"
+	"github.com/kappa-stream/kappa/sdk"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+)
+
+func testMonitor(pid *int) *monitor {
+	plugins := []pluginView{{kind: "source", binary: "kafka-source", restarts: func() int { return 2 }, pid: func() int { return *pid }}}
+	return newMonitor("tweets", "tweets.yaml", time.Second, time.Minute, plugins, map[string]any{"sink": map[string]any{"dsn": "[redacted]"}})
+}
+
+func scrape(t *testing.T, m *monitor) string {
+	t.Helper()
+	w := httptest.NewRecorder()
+	m.handler().ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+	if w.Code != 200 {
+		t.Fatalf("/metrics: %d %s", w.Code, w.Body)
+	}
+	return w.Body.String()
+}
+
+func TestMetricsAfterBatches(t *testing.T) {
+	pid := 42
+	m := testMonitor(&pid)
+	m.StateChanged(engine.StateRunning)
+	m.Positions(map[int32]int64{0: 10, 1: 20})
+	m.HighWatermarks(map[int32]int64{0: 15, 1: 20})
+	now := time.Now()
+	m.Committed(engine.BatchReport{Records: 10, Facts: 12, Skipped: 2, Rejected: 3, Rows: 4,
+		Reasons: map[string]int{"no event time": 1, "event time 3000-01-01T00:00:00Z outside 1678–2261": 1, "something new": 1},
+		Ranges:  []sdk.RangeStats{{OffsetRange: sdk.OffsetRange{Partition: 0, Start: 5, End: 10}}},
+		Newest:  map[int32]time.Time{0: now.Add(-time.Minute)}, Oldest: now.Add(-2 * time.Minute),
+		Started: now.Add(-time.Second), Ended: now, Commit: 100 * time.Millisecond})
+	m.Failed(engine.CauseOf(fmt.Errorf("commit: %w", sdk.ErrFenced)), errors.New("fenced"))
+
+	out := scrape(t, m)
+	for _, want := range []string{
+		`kappa_records_total{outcome="extracted",pipeline="tweets"} 5`,
+		`kappa_records_total{outcome="skipped",pipeline="tweets"} 2`,
+		`kappa_records_total{outcome="rejected",pipeline="tweets"} 3`,
+		`kappa_rejected_records_total{pipeline="tweets",reason="event_time"} 2`,
+		`kappa_rejected_records_total{pipeline="tweets",reason="other"} 1`,
+		`kappa_facts_total{pipeline="tweets"} 12`,
+		`kappa_rows_written_total{pipeline="tweets"} 4`,
+		`kappa_batches_total{pipeline="tweets"} 1`,
+		`kappa_batch_failures_total{cause="fenced",pipeline="tweets"} 1`,
+		`kappa_batch_failures_total{cause="sink",pipeline="tweets"} 0`,
+		`kappa_partition_committed_offset{partition="0",pipeline="tweets"} 10`,
+		`kappa_partition_high_watermark{partition="0",pipeline="tweets"} 15`,
+		`kappa_partition_lag_records{partition="0",pipeline="tweets"} 5`,
+		`kappa_partition_lag_records{partition="1",pipeline="tweets"} 0`,
+		`kappa_partition_lag_seconds{partition="1",pipeline="tweets"} 0`,
+		`kappa_plugin_restarts_total{kind="source",pipeline="tweets"} 2`,
+		`kappa_plugin_up{kind="source",pipeline="tweets"} 1`,
+		`kappa_pipeline_state{pipeline="tweets",state="running"} 1`,
+		`kappa_pipeline_state{pipeline="tweets",state="backoff"} 0`,
+		`kappa_commit_duration_seconds_count{pipeline="tweets"} 1`,
+		`kappa_freshness_seconds_count{pipeline="tweets"} 1`,
+		`kappa_last_commit_timestamp_seconds{pipeline="tweets"}`,
+		`kappa_build_info{pipeline="tweets",version=`,
+		`go_goroutines{pipeline="tweets"}`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if !strings.Contains(out, `kappa_partition_lag_seconds{partition="0",pipeline="tweets"} 6`) {
+		t.Errorf("lag seconds of partition 0 should be about 60:\n%s", grepLines(out, "lag_seconds"))
+	}
+	if t.Failed() {
+		t.Logf("metrics:\n%s", grepLines(out, "kappa_"))
+	}
+}
+
+func grepLines(s, sub string) string {
+	var b strings.Builder
+	for l := range strings.Lines(s) {
+		if strings.Contains(l, sub) {
+			b.WriteString(l)
+		}
+	}
+	return b.String()
+}
+
+func TestMetricsLintClean(t *testing.T) {
+	pid := 1
+	m := testMonitor(&pid)
+	m.Positions(map[int32]int64{0: 1})
+	m.Committed(engine.BatchReport{Records: 1, Ended: time.Now()})
+	problems, err := promlint.New(strings.NewReader(scrape(t, m))).Lint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
+	}
+	if n, err := testutil.GatherAndCount(m.reg, "kappa_rejected_records_total"); err != nil || n != len(rejectReasons) {
+		t.Errorf("reason series: %d, %v; want the fixed %d", n, err, len(rejectReasons))
+	}
+}
+
+func TestReasonLabelsAreBounded(t *testing.T) {
+	for reason, want := range map[string]string{
+		"empty payload": "empty", "no event time": "event_time", "bad created_at": "event_time",
+		"dimension lang: 300 characters, the sink stores at most 255": "sink_limit",
+		"data is not an object": "malformed", "bad value": "malformed", "whatever else": "other",
+	} {
+		if got := reasonLabel(reason); got != want {
+			t.Errorf("reasonLabel(%q) = %q, want %q", reason, got, want)
+		}
+	}
+}
+
+func TestReadiness(t *testing.T) {
+	pid := 7
+	m := testMonitor(&pid)
+	now := time.Now()
+	get := func() (int, string) {
+		w := httptest.NewRecorder()
+		m.handler().ServeHTTP(w, httptest.NewRequest("GET", "/readyz", nil))
+		return w.Code, w.Body.String()
+	}
+	if code, body := get(); code != 503 || !strings.Contains(body, "starting") {
+		t.Errorf("before resume: %d %q", code, body)
+	}
+	m.StateChanged(engine.StateRunning)
+	m.Positions(map[int32]int64{0: 1})
+	if code, body := get(); code != 200 || !strings.Contains(body, "role: active") {
+		t.Errorf("after resume: %d %q", code, body)
+	}
+	m.Failed(engine.CauseSink, errors.New("dial tcp 127.0.0.1:3306: connection refused"))
+	m.StateChanged(engine.StateBackoff)
+	if code, body := get(); code != 503 || !strings.Contains(body, "connection refused") {
+		t.Errorf("in backoff: %d %q", code, body)
+	}
+	m.StateChanged(engine.StateStandby)
+	m.Positions(map[int32]int64{0: 1})
+	if code, body := get(); code != 200 || !strings.Contains(body, "role: standby") {
+		t.Errorf("standby: %d %q", code, body)
+	}
+	if why, _ := m.ready(now.Add(time.Hour)); !strings.Contains(why, "no commit") {
+		t.Errorf("an hour without progress: %q", why)
+	}
+	pid = 0
+	if code, body := get(); code != 503 || !strings.Contains(body, "source plugin") {
+		t.Errorf("plugin down: %d %q", code, body)
+	}
+}
+
+func TestStatusJSON(t *testing.T) {
+	pid := 7
+	m := testMonitor(&pid)
+	m.Positions(map[int32]int64{3: 9})
+	m.HighWatermarks(map[int32]int64{3: 12})
+	s := m.status(time.Now())
+	if len(s.Partitions) != 1 || s.Partitions[0].LagRecords != 3 || s.Plugins[0].Pid != 7 || s.Plugins[0].Restarts != 2 {
+		t.Errorf("status: %+v", s)
+	}
+}
+
+// /livez fails once the engine has reported nothing for longer than any
+// plugin call may take, and says so.
+func TestLiveness(t *testing.T) {
+	pid := 7
+	m := testMonitor(&pid)
+	m.HighWatermarks(map[int32]int64{0: 1})
+	if why := m.live(time.Now()); why != "" {
+		t.Errorf("just reported: %q", why)
+	}
+	if why := m.live(time.Now().Add(2 * time.Minute)); !strings.Contains(why, "reported nothing for 2m0s") {
+		t.Errorf("two minutes after its last report, with a one-minute allowance: %q", why)
+	}
+	w := httptest.NewRecorder()
+	m.handler().ServeHTTP(w, httptest.NewRequest("GET", "/livez", nil))
+	if w.Code != 200 {
+		t.Errorf("/livez: %d %s", w.Code, w.Body)
+	}
+}

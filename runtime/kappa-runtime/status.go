@@ -1,0 +1,39 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/kappa-stream/kappa/runtime/internal/command"
+)
+
+const statusUsage = `usage: kappa-runtime status PIPELINE.yaml
+
+Prints each partition's committed position (from the sink), high watermark
+(from the source) and lag, the last commit time where the sink records it,
+and the total lag. No runtime needs to run: the source and sink plugins are
+started on their own, and only read.
+`
+
+func statusCommand(ctx context.Context, args []string) int {
+	flags := flag.NewFlagSet("status", flag.ContinueOnError)
+	flags.Usage = func() {
+		fmt.Fprint(os.Stderr, statusUsage)
+		flags.PrintDefaults()
+	}
+	if err := flags.Parse(args); err != nil {
+		return 2
+	}
+	if flags.NArg() != 1 {
+		flags.Usage()
+		return 2
+	}
+	s, err := command.ReadStatus(ctx, flags.Arg(0))
+	if err != nil {
+		return fail(err)
+	}
+	s.Print(os.Stdout)
+	return 0
+}
