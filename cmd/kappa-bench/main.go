@@ -48,6 +48,7 @@ import (
 
 type benchConfig struct {
 	bin, pipeline, dsn, jsonPath, profileDir string
+	httpAddr                                 string
 	tweets, partitions, rounds               int
 	seed                                     uint64
 	rate                                     float64
@@ -94,6 +95,7 @@ func main() {
 	flag.StringVar(&cfg.pipeline, "pipeline", "pipelines/twitter.yaml", "pipeline `file` to run")
 	flag.StringVar(&cfg.dsn, "dsn", "", "MySQL DSN without the database name, default $KAPPA_TEST_MYSQL_DSN or "+testenv.DefaultMySQLDSN+"; databases kappa_bench and kappa_bench_fresh are dropped and recreated")
 	flag.StringVar(&cfg.jsonPath, "json", "", "write the report here (default bench/results/UTC-TIME.json)")
+	flag.StringVar(&cfg.httpAddr, "http", "", "run b's runtime with --http `ADDR` (127.0.0.1:0 picks a port), to measure what serving metrics costs")
 	flag.StringVar(&cfg.profileDir, "profile", "", "write CPU and allocation profiles of every pipeline process (b) to `dir`")
 	flag.IntVar(&cfg.tweets, "tweets", 1_000_000, "tweets to preload (notices and malformed records come in addition)")
 	flag.IntVar(&cfg.partitions, "partitions", 8, "partitions of the topic")

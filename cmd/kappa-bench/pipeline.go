@@ -165,7 +165,11 @@ func runPipeline(ctx context.Context, cfg benchConfig, brokers, db string, want 
 	if cfg.profileDir != "" {
 		env = append(env, "KAPPA_PROFILE_DIR="+cfg.profileDir)
 	}
-	r, err := startRuntime(ctx, cfg.bin+"/kappa-runtime", cfg.pipeline, env, "--drain")
+	args := []string{"--drain"}
+	if cfg.httpAddr != "" {
+		args = append(args, "--http", cfg.httpAddr)
+	}
+	r, err := startRuntime(ctx, cfg.bin+"/kappa-runtime", cfg.pipeline, env, args...)
 	if err != nil {
 		return st, err
 	}
