@@ -52,6 +52,8 @@ func run(ctx context.Context, file string, opts RunOptions, logger *slog.Logger)
 	if err != nil {
 		return err
 	}
+	// Every line names the pipeline, the plugins' too.
+	logger = logger.With("pipeline", p.Name)
 	bs := blocks(p)
 	paths, err := findPlugins(p, bs)
 	if err != nil {
@@ -63,7 +65,7 @@ func run(ctx context.Context, file string, opts RunOptions, logger *slog.Logger)
 	// stops answering; the engine then resumes from committed positions.
 	procs := make([]*supervise.Plugin, len(bs))
 	for i, b := range bs {
-		cfg := supervise.Config{StartTimeout: p.Timeouts.Open, Logger: logger, PluginLogger: pluginLogger(), Arena: shared, Env: b.plugin.Env}
+		cfg := supervise.Config{StartTimeout: p.Timeouts.Open, Logger: logger, PluginLogger: pluginLogger(logger), Arena: shared, Env: b.plugin.Env}
 		if procs[i], err = supervise.Start(b.kind, paths[i], cfg); err != nil {
 			return err
 		}
@@ -110,7 +112,7 @@ func run(ctx context.Context, file string, opts RunOptions, logger *slog.Logger)
 		return pluginError(p, bs[2], err)
 	}
 
-	logger.Info("pipeline started", "pipeline", p.Name, "file", file, "stream", info.Stream, "stream_id", info.StreamID,
+	logger.Info("pipeline started", "file", file, "stream", info.Stream, "stream_id", info.StreamID,
 		"window", p.Window, "drain", drain, "source", paths[0], "extractor", paths[1], "sink", paths[2])
 	eng := engine.New(engine.Config{
 		Window:         p.Window,
@@ -132,7 +134,7 @@ func run(ctx context.Context, file string, opts RunOptions, logger *slog.Logger)
 		return fmt.Errorf("pipeline %s: %w", p.Name, err)
 	}
 	t := eng.Totals()
-	logger.Info("pipeline stopped", "pipeline", p.Name, "batches", t.Batches, "records", t.Records,
+	logger.Info("pipeline stopped", "batches", t.Batches, "records", t.Records,
 		"facts", t.Facts, "skipped", t.Skipped, "rejected", t.Rejected, "rows", t.Rows)
 	return nil
 }

@@ -166,7 +166,7 @@ func serve(ctx context.Context, addr string, m *monitor, logger *slog.Logger) (s
 		return nil, fmt.Errorf("--http %s: %w", addr, err)
 	}
 	srv := &http.Server{Handler: m.handler(), ReadHeaderTimeout: 10 * time.Second}
-	logger.Info("serving metrics and health", "addr", ln.Addr().String(), "pipeline", m.pipeline)
+	logger.Info("serving metrics and health", "addr", ln.Addr().String())
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logger.Error("http server stopped", "addr", addr, "err", err)
