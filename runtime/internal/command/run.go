@@ -73,6 +73,7 @@ func run(ctx context.Context, file string, opts RunOptions, logger *slog.Logger)
 	}
 	source, extractor, sink := procs[0].Source(), procs[1].Extractor(), procs[2].Sink()
 	var observer engine.Observer
+	var m *monitor
 	if opts.HTTP != "" {
 		views := make([]pluginView, len(bs))
 		for i, b := range bs {
@@ -81,7 +82,7 @@ func run(ctx context.Context, file string, opts RunOptions, logger *slog.Logger)
 		// The longest a turn of the engine's loop may take: a poll, an
 		// extraction and a commit in a row, and the longest backoff.
 		stall := p.Batch.Interval + p.Timeouts.Poll + p.Timeouts.Extract + p.Timeouts.Commit + 10*time.Second
-		m := newMonitor(p.Name, file, p.Batch.Interval, stall, views, p.Redacted())
+		m = newMonitor(p.Name, file, p.Batch.Interval, stall, views, p.Redacted())
 		stop, err := serve(ctx, opts.HTTP, m, logger)
 		if err != nil {
 			return err
@@ -107,9 +108,15 @@ func run(ctx context.Context, file string, opts RunOptions, logger *slog.Logger)
 		return pluginError(p, bs[2], err)
 	}
 	defer closeQuietly(sink)
-	limits, err := factLimits(openCtx, sink)
+	limits, sinkVersion, err := factLimits(openCtx, procs[2])
 	if err != nil {
 		return pluginError(p, bs[2], err)
+	}
+	if m != nil {
+		// One Describe each, for /status; the sink's was the one above.
+		m.setPluginVersion(sdk.KindSource, pluginVersion(openCtx, procs[0]))
+		m.setPluginVersion(sdk.KindExtractor, pluginVersion(openCtx, procs[1]))
+		m.setPluginVersion(sdk.KindSink, sinkVersion)
 	}
 
 	logger.Info("pipeline started", "file", file, "stream", info.Stream, "stream_id", info.StreamID,

@@ -146,7 +146,7 @@ func (m *monitor) status(now time.Time) statusJSON {
 		LastErrorAt: timePtr(m.lastErrAt), LastCommit: timePtr(m.lastCommit),
 		Batches: slices.Clone(m.recent), Config: m.config, Plugins: []pluginJSON{}, Partitions: []partitionJSON{}}
 	for _, p := range m.plugins {
-		s.Plugins = append(s.Plugins, pluginJSON{Kind: p.kind, Binary: p.binary, Pid: p.pid(), Restarts: p.restarts()})
+		s.Plugins = append(s.Plugins, pluginJSON{Kind: p.kind, Binary: p.binary, Version: p.version, Pid: p.pid(), Restarts: p.restarts()})
 	}
 	for _, p := range slices.Sorted(maps.Keys(m.partitions)) {
 		v := m.partitions[p]
