@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/kappa-stream/kappa/internal/arena"
@@ -52,6 +53,12 @@ func run(ctx context.Context, file string, opts RunOptions, logger *slog.Logger)
 	if err != nil {
 		return err
 	}
+	var prog *progress
+	if drain && stderrIsTerminal() {
+		prog = newProgress(os.Stderr)
+		logger = slog.New(prog.handler(logger.Handler()))
+		defer prog.done()
+	}
 	// Every line names the pipeline, the plugins' too.
 	logger = logger.With("pipeline", p.Name)
 	bs := blocks(p)
@@ -89,6 +96,12 @@ func run(ctx context.Context, file string, opts RunOptions, logger *slog.Logger)
 		}
 		defer stop()
 		observer = m
+	}
+	if prog != nil {
+		observer = observers{prog}
+		if m != nil {
+			observer = observers{m, prog}
+		}
 	}
 
 	openCtx, cancel := context.WithTimeout(ctx, p.Timeouts.Open)
