@@ -161,8 +161,8 @@ func TestHTTPMetricsAndHealth(t *testing.T) {
 	// A killed plugin is restarted and counted.
 	var status struct {
 		Plugins []struct {
-			Kind string
-			Pid  int
+			Kind, Version string
+			Pid           int
 		}
 	}
 	resp, err := http.Get("http://" + addr + "/status")
@@ -175,6 +175,9 @@ func TestHTTPMetricsAndHealth(t *testing.T) {
 	for _, p := range status.Plugins {
 		if p.Kind == "extractor" {
 			pid = p.Pid
+		}
+		if p.Version == "" {
+			t.Errorf("/status gives no version of the %s plugin: %+v", p.Kind, status)
 		}
 	}
 	if pid == 0 {

@@ -46,6 +46,9 @@ type batchLine struct {
 	Lag      int64     `json:"lag"`
 	Oldest   *float64  `json:"oldest_record_ms"`
 	Newest   *float64  `json:"newest_record_ms"`
+	// Binary is set on a plugin's own lines, which the runtime relays
+	// in its format (with the plugin's kind and binary).
+	Binary string `json:"binary"`
 }
 
 // runtimeRun is one kappa-runtime process and what its log said.
@@ -117,8 +120,8 @@ func (r *runtimeRun) readLog(stderr io.Reader) {
 		}
 		r.mu.Unlock()
 		var b batchLine
-		if len(line) == 0 || line[0] != '{' || json.Unmarshal(line, &b) != nil {
-			continue // a plugin's line, relayed as text
+		if len(line) == 0 || line[0] != '{' || json.Unmarshal(line, &b) != nil || b.Binary != "" {
+			continue // not a line of the runtime's own
 		}
 		switch b.Msg {
 		case "batch committed":

@@ -188,17 +188,7 @@ func (s *Sink) Commit(ctx context.Context, c sdk.Commit) error {
 
 // Describe asks the live process what the sink says about itself, such
 // as the facts it can store (sdk.Info.FactLimits).
-func (s *Sink) Describe(ctx context.Context) (sdk.Info, error) {
-	proc := s.p.current()
-	if proc == nil {
-		return sdk.Info{}, fmt.Errorf("sink describe: %w", errNotRunning)
-	}
-	inspector, ok := proc.Sink().(pluginclient.Inspector)
-	if !ok {
-		return sdk.Info{}, fmt.Errorf("sink describe: %w", sdk.ErrNotDescribed)
-	}
-	return inspector.Describe(ctx)
-}
+func (s *Sink) Describe(ctx context.Context) (sdk.Info, error) { return s.p.Describe(ctx) }
 
 func (s *Sink) Close(ctx context.Context) error {
 	if proc := s.p.current(); proc != nil {
@@ -212,3 +202,27 @@ var (
 	_ sdk.Extractor = (*Extractor)(nil)
 	_ sdk.Sink      = (*Sink)(nil)
 )
+
+// Describe asks the live process what the plugin says about itself (its
+// version, for one). An error wrapping sdk.ErrNotDescribed means it
+// predates Describe.
+func (p *Plugin) Describe(ctx context.Context) (sdk.Info, error) {
+	proc := p.current()
+	if proc == nil {
+		return sdk.Info{}, fmt.Errorf("%s describe: %w", p.kind, errNotRunning)
+	}
+	var impl any
+	switch p.kind {
+	case sdk.KindSource:
+		impl = proc.Source()
+	case sdk.KindExtractor:
+		impl = proc.Extractor()
+	default:
+		impl = proc.Sink()
+	}
+	inspector, ok := impl.(pluginclient.Inspector)
+	if !ok {
+		return sdk.Info{}, fmt.Errorf("%s describe: %w", p.kind, sdk.ErrNotDescribed)
+	}
+	return inspector.Describe(ctx)
+}

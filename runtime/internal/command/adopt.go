@@ -35,7 +35,7 @@ func Adopt(ctx context.Context, file string, record bool) (Adoption, error) {
 	openCtx, cancel := context.WithTimeout(ctx, p.Timeouts.Open)
 	defer cancel()
 
-	sourceProc, err := launch.Start(src.kind, paths[0], pluginLogger(), p.Timeouts.Open, nil, src.plugin.Env)
+	sourceProc, err := launch.Start(src.kind, paths[0], commandPluginLogger(p), p.Timeouts.Open, nil, src.plugin.Env)
 	if err != nil {
 		return Adoption{}, err
 	}
@@ -51,7 +51,7 @@ func Adopt(ctx context.Context, file string, record bool) (Adoption, error) {
 		return Adoption{}, pluginError(p, src, fmt.Errorf("read the log ends of stream %s: %w", info.Stream, err))
 	}
 
-	sinkProc, err := launch.Start(snk.kind, paths[1], pluginLogger(), p.Timeouts.Open, nil, snk.plugin.Env)
+	sinkProc, err := launch.Start(snk.kind, paths[1], commandPluginLogger(p), p.Timeouts.Open, nil, snk.plugin.Env)
 	if err != nil {
 		return Adoption{}, err
 	}

@@ -22,7 +22,7 @@ func openSinkOnly(ctx context.Context, p *pipeline.Pipeline) (sink sdk.Sink, clo
 	if err != nil {
 		return nil, nil, err
 	}
-	proc, err := launch.Start(b.kind, paths[0], pluginLogger(), p.Timeouts.Open, nil, b.plugin.Env)
+	proc, err := launch.Start(b.kind, paths[0], commandPluginLogger(p), p.Timeouts.Open, nil, b.plugin.Env)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
@@ -43,8 +44,10 @@ func findPlugins(p *pipeline.Pipeline, bs []block) ([]string, error) {
 	return paths, errors.Join(errs...)
 }
 
-func pluginLogger() hclog.Logger {
-	return hclog.New(&hclog.LoggerOptions{Name: "plugin", Output: os.Stderr, Level: hclog.Info})
+// commandPluginLogger relays the plugins of a command other than run
+// (audit, status, adopt) to stderr as text lines naming p's pipeline.
+func commandPluginLogger(p *pipeline.Pipeline) hclog.Logger {
+	return pluginLogger(slog.New(slog.NewTextHandler(os.Stderr, nil)).With("pipeline", p.Name))
 }
 
 // setup is what every plugin of p is opened with.

@@ -11,15 +11,27 @@ import (
 
 // factLimits asks the opened sink what it can store of a fact, so that the
 // engine rejects records it could not store instead of failing their
-// batch at every try. A sink that publishes nothing (or predates Describe)
-// gets no screening beyond the event-time range.
-func factLimits(ctx context.Context, sink *supervise.Sink) (sdk.FactLimits, error) {
+// batch at every try. A sink that publishes nothing (or predates
+// Describe) gets no screening beyond the event-time range. It also
+// returns the sink's version, for /status.
+func factLimits(ctx context.Context, sink *supervise.Plugin) (sdk.FactLimits, string, error) {
 	info, err := sink.Describe(ctx)
 	if errors.Is(err, sdk.ErrNotDescribed) {
-		return sdk.FactLimits{}, nil
+		return sdk.FactLimits{}, "", nil
 	}
 	if err != nil {
-		return sdk.FactLimits{}, fmt.Errorf("ask the sink what it can store: %w", err)
+		return sdk.FactLimits{}, "", fmt.Errorf("ask the sink what it can store: %w", err)
 	}
-	return info.FactLimits, nil
+	return info.FactLimits, info.Version, nil
+}
+
+// pluginVersion is what the plugin says its version is, "" when it does
+// not say (it predates Describe, or the call failed: /status then shows
+// none, and the run goes on).
+func pluginVersion(ctx context.Context, p *supervise.Plugin) string {
+	info, err := p.Describe(ctx)
+	if err != nil {
+		return ""
+	}
+	return info.Version
 }

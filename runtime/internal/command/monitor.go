@@ -53,8 +53,11 @@ type monitor struct {
 // pluginView is what the monitor shows of a supervised plugin.
 type pluginView struct {
 	kind, binary string
-	restarts     func() int
-	pid          func() int
+	// version is what the plugin's Describe said, once it is open
+	// (setPluginVersion; guarded by the monitor's mu).
+	version  string
+	restarts func() int
+	pid      func() int
 }
 
 type partitionView struct {
@@ -104,6 +107,17 @@ func reasonLabel(reason string) string {
 		}
 	}
 	return "other"
+}
+
+// setPluginVersion records the version the plugin of kind says it has.
+func (m *monitor) setPluginVersion(kind, version string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := range m.plugins {
+		if m.plugins[i].kind == kind {
+			m.plugins[i].version = version
+		}
+	}
 }
 
 func newMonitor(pipeline, file string, interval, stall time.Duration, plugins []pluginView, config any) *monitor {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/kappa-stream/kappa/internal/arena"
@@ -52,6 +53,14 @@ func run(ctx context.Context, file string, opts RunOptions, logger *slog.Logger)
 	if err != nil {
 		return err
 	}
+	var prog *progress
+	if drain && stderrIsTerminal() {
+		prog = newProgress(os.Stderr)
+		logger = slog.New(prog.handler(logger.Handler()))
+		defer prog.done()
+	}
+	// Every line names the pipeline, the plugins' too.
+	logger = logger.With("pipeline", p.Name)
 	bs := blocks(p)
 	paths, err := findPlugins(p, bs)
 	if err != nil {
@@ -63,7 +72,7 @@ func run(ctx context.Context, file string, opts RunOptions, logger *slog.Logger)
 	// stops answering; the engine then resumes from committed positions.
 	procs := make([]*supervise.Plugin, len(bs))
 	for i, b := range bs {
-		cfg := supervise.Config{StartTimeout: p.Timeouts.Open, Logger: logger, PluginLogger: pluginLogger(), Arena: shared, Env: b.plugin.Env}
+		cfg := supervise.Config{StartTimeout: p.Timeouts.Open, Logger: logger, PluginLogger: pluginLogger(logger), Arena: shared, Env: b.plugin.Env}
 		if procs[i], err = supervise.Start(b.kind, paths[i], cfg); err != nil {
 			return err
 		}
@@ -71,6 +80,7 @@ func run(ctx context.Context, file string, opts RunOptions, logger *slog.Logger)
 	}
 	source, extractor, sink := procs[0].Source(), procs[1].Extractor(), procs[2].Sink()
 	var observer engine.Observer
+	var m *monitor
 	if opts.HTTP != "" {
 		views := make([]pluginView, len(bs))
 		for i, b := range bs {
@@ -79,13 +89,19 @@ func run(ctx context.Context, file string, opts RunOptions, logger *slog.Logger)
 		// The longest a turn of the engine's loop may take: a poll, an
 		// extraction and a commit in a row, and the longest backoff.
 		stall := p.Batch.Interval + p.Timeouts.Poll + p.Timeouts.Extract + p.Timeouts.Commit + 10*time.Second
-		m := newMonitor(p.Name, file, p.Batch.Interval, stall, views, p.Redacted())
+		m = newMonitor(p.Name, file, p.Batch.Interval, stall, views, p.Redacted())
 		stop, err := serve(ctx, opts.HTTP, m, logger)
 		if err != nil {
 			return err
 		}
 		defer stop()
 		observer = m
+	}
+	if prog != nil {
+		observer = observers{prog}
+		if m != nil {
+			observer = observers{m, prog}
+		}
 	}
 
 	openCtx, cancel := context.WithTimeout(ctx, p.Timeouts.Open)
@@ -105,12 +121,18 @@ func run(ctx context.Context, file string, opts RunOptions, logger *slog.Logger)
 		return pluginError(p, bs[2], err)
 	}
 	defer closeQuietly(sink)
-	limits, err := factLimits(openCtx, sink)
+	limits, sinkVersion, err := factLimits(openCtx, procs[2])
 	if err != nil {
 		return pluginError(p, bs[2], err)
 	}
+	if m != nil {
+		// One Describe each, for /status; the sink's was the one above.
+		m.setPluginVersion(sdk.KindSource, pluginVersion(openCtx, procs[0]))
+		m.setPluginVersion(sdk.KindExtractor, pluginVersion(openCtx, procs[1]))
+		m.setPluginVersion(sdk.KindSink, sinkVersion)
+	}
 
-	logger.Info("pipeline started", "pipeline", p.Name, "file", file, "stream", info.Stream, "stream_id", info.StreamID,
+	logger.Info("pipeline started", "file", file, "stream", info.Stream, "stream_id", info.StreamID,
 		"window", p.Window, "drain", drain, "source", paths[0], "extractor", paths[1], "sink", paths[2])
 	eng := engine.New(engine.Config{
 		Window:         p.Window,
@@ -132,7 +154,7 @@ func run(ctx context.Context, file string, opts RunOptions, logger *slog.Logger)
 		return fmt.Errorf("pipeline %s: %w", p.Name, err)
 	}
 	t := eng.Totals()
-	logger.Info("pipeline stopped", "pipeline", p.Name, "batches", t.Batches, "records", t.Records,
+	logger.Info("pipeline stopped", "batches", t.Batches, "records", t.Records,
 		"facts", t.Facts, "skipped", t.Skipped, "rejected", t.Rejected, "rows", t.Rows)
 	return nil
 }

@@ -146,7 +146,7 @@ func (m *monitor) status(now time.Time) statusJSON {
 		LastErrorAt: timePtr(m.lastErrAt), LastCommit: timePtr(m.lastCommit),
 		Batches: slices.Clone(m.recent), Config: m.config, Plugins: []pluginJSON{}, Partitions: []partitionJSON{}}
 	for _, p := range m.plugins {
-		s.Plugins = append(s.Plugins, pluginJSON{Kind: p.kind, Binary: p.binary, Pid: p.pid(), Restarts: p.restarts()})
+		s.Plugins = append(s.Plugins, pluginJSON{Kind: p.kind, Binary: p.binary, Version: p.version, Pid: p.pid(), Restarts: p.restarts()})
 	}
 	for _, p := range slices.Sorted(maps.Keys(m.partitions)) {
 		v := m.partitions[p]
@@ -166,7 +166,7 @@ func serve(ctx context.Context, addr string, m *monitor, logger *slog.Logger) (s
 		return nil, fmt.Errorf("--http %s: %w", addr, err)
 	}
 	srv := &http.Server{Handler: m.handler(), ReadHeaderTimeout: 10 * time.Second}
-	logger.Info("serving metrics and health", "addr", ln.Addr().String(), "pipeline", m.pipeline)
+	logger.Info("serving metrics and health", "addr", ln.Addr().String())
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logger.Error("http server stopped", "addr", addr, "err", err)

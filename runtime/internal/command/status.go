@@ -111,7 +111,7 @@ func openSource(ctx context.Context, p *pipeline.Pipeline, b block) (sdk.Source,
 	if err != nil {
 		return nil, nil, sdk.SourceInfo{}, err
 	}
-	proc, err := launch.Start(b.kind, paths[0], pluginLogger(), p.Timeouts.Open, nil, b.plugin.Env)
+	proc, err := launch.Start(b.kind, paths[0], commandPluginLogger(p), p.Timeouts.Open, nil, b.plugin.Env)
 	if err != nil {
 		return nil, nil, sdk.SourceInfo{}, err
 	}
