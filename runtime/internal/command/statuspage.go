@@ -69,7 +69,7 @@ func (c *windowCache) get(ctx context.Context, now time.Time) windowsJSON {
 		c.read = time.Now()
 		switch {
 		case errors.Is(err, pluginclient.ErrWindowsUnsupported):
-			c.err = "the sink plugin does not report recent windows (no sdk.WindowReader)"
+			c.err = "the sink plugin does not report recent windows (no sdk.WindowReader): " + err.Error()
 			c.windows = nil
 		case err != nil:
 			c.err = err.Error() // keep the last windows read: the chart stays
