@@ -179,8 +179,8 @@ func TestStatusPage(t *testing.T) {
 	}
 	t.Logf("while running: the page charts %d windows; partitions %+v", view.Drawn, shown.Partitions)
 
-	// A moment later, so the records/s chart has a few points, the shot.
-	time.Sleep(4 * time.Second)
+	// Some seconds later, so the records/s chart has a line, the shot.
+	time.Sleep(12 * time.Second)
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)

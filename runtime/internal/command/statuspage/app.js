@@ -33,7 +33,7 @@ function chart(el, label, stroke, fill, bars) {
     height: 240,
     legend: { live: true },
     cursor: { drag: { x: false, y: false } },
-    scales: { x: { time: true } },
+    scales: { x: { time: true }, y: { range: (u, min, max) => [0, max > 0 ? max * 1.1 : 1] } },
     axes: [{ stroke: "#6b7280", grid: { stroke: "#eef0f3" } }, { stroke: "#6b7280", grid: { stroke: "#eef0f3" }, size: 70 }],
     series: [{}, { label, stroke, fill, width: 2, points: { show: false },
       paths: bars ? uPlot.paths.bars({ size: [0.8, 40] }) : undefined,
