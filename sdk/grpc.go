@@ -144,16 +144,24 @@ func (s *extractorServer) Close(ctx context.Context, _ *pb.Empty) (*pb.Empty, er
 	return &pb.Empty{}, toStatus(s.impl.Close(ctx))
 }
 
+// The sink server takes one call at a time too (mu): besides the engine's
+// calls, the runtime's status page asks for RecentWindows while the
+// pipeline commits, and the sink must still see no concurrent calls.
 type sinkServer struct {
 	pb.UnimplementedSinkServer
+	mu   sync.Mutex
 	impl Sink
 }
 
 func (s *sinkServer) Open(ctx context.Context, req *pb.Setup) (*pb.Empty, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return &pb.Empty{}, toStatus(s.impl.Open(ctx, setupFromPB(req)))
 }
 
 func (s *sinkServer) Positions(ctx context.Context, req *pb.PositionsRequest) (*pb.PositionsResponse, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	ps, err := s.impl.Positions(ctx, req.GetStream())
 	if err != nil {
 		return nil, toStatus(err)
@@ -162,10 +170,14 @@ func (s *sinkServer) Positions(ctx context.Context, req *pb.PositionsRequest) (*
 }
 
 func (s *sinkServer) Commit(ctx context.Context, req *pb.CommitRequest) (*pb.Empty, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return &pb.Empty{}, toStatus(s.impl.Commit(ctx, commitFromPB(req)))
 }
 
 func (s *sinkServer) Close(ctx context.Context, _ *pb.Empty) (*pb.Empty, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return &pb.Empty{}, toStatus(s.impl.Close(ctx))
 }
 

@@ -34,6 +34,8 @@ var (
 	ErrCommittedUnsupported = rpc.ErrCommittedUnsupported
 	// ErrCompactUnsupported: the sink does not implement sdk.Compactor.
 	ErrCompactUnsupported = rpc.ErrCompactUnsupported
+	// ErrWindowsUnsupported: the sink does not implement sdk.WindowReader.
+	ErrWindowsUnsupported = rpc.ErrWindowsUnsupported
 	// ErrAdoptUnsupported: the sink does not implement sdk.Adopter.
 	ErrAdoptUnsupported = rpc.ErrAdoptUnsupported
 )

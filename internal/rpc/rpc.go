@@ -54,3 +54,7 @@ var ErrCompactUnsupported = errors.New("sink does not support compaction")
 // ErrAdoptUnsupported is returned by the runtime's view of a sink that does
 // not implement sdk.Adopter.
 var ErrAdoptUnsupported = errors.New("sink does not support adopting a table")
+
+// ErrWindowsUnsupported is returned by the runtime's view of a sink that
+// does not implement sdk.WindowReader.
+var ErrWindowsUnsupported = errors.New("sink does not report recent windows")

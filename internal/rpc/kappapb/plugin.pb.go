@@ -1401,6 +1401,150 @@ func (x *CommitRequest) GetStreamId() string {
 	return ""
 }
 
+// RecentWindowsRequest asks a sink for the totals of the last n windows it
+// committed; see sdk.WindowReader.
+type RecentWindowsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	N             int32                  `protobuf:"varint,1,opt,name=n,proto3" json:"n,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecentWindowsRequest) Reset() {
+	*x = RecentWindowsRequest{}
+	mi := &file_kappa_v1_plugin_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecentWindowsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecentWindowsRequest) ProtoMessage() {}
+
+func (x *RecentWindowsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kappa_v1_plugin_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecentWindowsRequest.ProtoReflect.Descriptor instead.
+func (*RecentWindowsRequest) Descriptor() ([]byte, []int) {
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *RecentWindowsRequest) GetN() int32 {
+	if x != nil {
+		return x.N
+	}
+	return 0
+}
+
+type WindowTotal struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The window's start, Unix nanoseconds.
+	WindowUnixNanos int64 `protobuf:"varint,1,opt,name=window_unix_nanos,json=windowUnixNanos,proto3" json:"window_unix_nanos,omitempty"`
+	Count           int64 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *WindowTotal) Reset() {
+	*x = WindowTotal{}
+	mi := &file_kappa_v1_plugin_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WindowTotal) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WindowTotal) ProtoMessage() {}
+
+func (x *WindowTotal) ProtoReflect() protoreflect.Message {
+	mi := &file_kappa_v1_plugin_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WindowTotal.ProtoReflect.Descriptor instead.
+func (*WindowTotal) Descriptor() ([]byte, []int) {
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *WindowTotal) GetWindowUnixNanos() int64 {
+	if x != nil {
+		return x.WindowUnixNanos
+	}
+	return 0
+}
+
+func (x *WindowTotal) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+type RecentWindowsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Newest first.
+	Windows       []*WindowTotal `protobuf:"bytes,1,rep,name=windows,proto3" json:"windows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecentWindowsResponse) Reset() {
+	*x = RecentWindowsResponse{}
+	mi := &file_kappa_v1_plugin_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecentWindowsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecentWindowsResponse) ProtoMessage() {}
+
+func (x *RecentWindowsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kappa_v1_plugin_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecentWindowsResponse.ProtoReflect.Descriptor instead.
+func (*RecentWindowsResponse) Descriptor() ([]byte, []int) {
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *RecentWindowsResponse) GetWindows() []*WindowTotal {
+	if x != nil {
+		return x.Windows
+	}
+	return nil
+}
+
 // AdoptRequest asks a sink to take over a table another program wrote;
 // see sdk.Adopter.
 type AdoptRequest struct {
@@ -1415,7 +1559,7 @@ type AdoptRequest struct {
 
 func (x *AdoptRequest) Reset() {
 	*x = AdoptRequest{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[22]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1427,7 +1571,7 @@ func (x *AdoptRequest) String() string {
 func (*AdoptRequest) ProtoMessage() {}
 
 func (x *AdoptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[22]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1440,7 +1584,7 @@ func (x *AdoptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdoptRequest.ProtoReflect.Descriptor instead.
 func (*AdoptRequest) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{22}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *AdoptRequest) GetStream() string {
@@ -1486,7 +1630,7 @@ type AdoptedRange struct {
 
 func (x *AdoptedRange) Reset() {
 	*x = AdoptedRange{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[23]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1498,7 +1642,7 @@ func (x *AdoptedRange) String() string {
 func (*AdoptedRange) ProtoMessage() {}
 
 func (x *AdoptedRange) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[23]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1511,7 +1655,7 @@ func (x *AdoptedRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdoptedRange.ProtoReflect.Descriptor instead.
 func (*AdoptedRange) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{23}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *AdoptedRange) GetRange() *OffsetRange {
@@ -1568,7 +1712,7 @@ type AdoptResponse struct {
 
 func (x *AdoptResponse) Reset() {
 	*x = AdoptResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[24]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1580,7 +1724,7 @@ func (x *AdoptResponse) String() string {
 func (*AdoptResponse) ProtoMessage() {}
 
 func (x *AdoptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[24]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1593,7 +1737,7 @@ func (x *AdoptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdoptResponse.ProtoReflect.Descriptor instead.
 func (*AdoptResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{24}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *AdoptResponse) GetTable() string {
@@ -1636,7 +1780,7 @@ type CompactRequest struct {
 
 func (x *CompactRequest) Reset() {
 	*x = CompactRequest{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[25]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1648,7 +1792,7 @@ func (x *CompactRequest) String() string {
 func (*CompactRequest) ProtoMessage() {}
 
 func (x *CompactRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[25]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1661,7 +1805,7 @@ func (x *CompactRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompactRequest.ProtoReflect.Descriptor instead.
 func (*CompactRequest) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{25}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CompactRequest) GetOlderThanNanos() int64 {
@@ -1699,7 +1843,7 @@ type CompactResponse struct {
 
 func (x *CompactResponse) Reset() {
 	*x = CompactResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[26]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1711,7 +1855,7 @@ func (x *CompactResponse) String() string {
 func (*CompactResponse) ProtoMessage() {}
 
 func (x *CompactResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[26]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1724,7 +1868,7 @@ func (x *CompactResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompactResponse.ProtoReflect.Descriptor instead.
 func (*CompactResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{26}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CompactResponse) GetSpans() int64 {
@@ -1781,7 +1925,7 @@ type AggregateRange struct {
 
 func (x *AggregateRange) Reset() {
 	*x = AggregateRange{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[27]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1793,7 +1937,7 @@ func (x *AggregateRange) String() string {
 func (*AggregateRange) ProtoMessage() {}
 
 func (x *AggregateRange) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[27]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1806,7 +1950,7 @@ func (x *AggregateRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AggregateRange.ProtoReflect.Descriptor instead.
 func (*AggregateRange) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{27}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *AggregateRange) GetRange() *OffsetRange {
@@ -1846,7 +1990,7 @@ type StreamAudit struct {
 
 func (x *StreamAudit) Reset() {
 	*x = StreamAudit{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[28]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1858,7 +2002,7 @@ func (x *StreamAudit) String() string {
 func (*StreamAudit) ProtoMessage() {}
 
 func (x *StreamAudit) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[28]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1871,7 +2015,7 @@ func (x *StreamAudit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamAudit.ProtoReflect.Descriptor instead.
 func (*StreamAudit) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{28}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *StreamAudit) GetStream() string {
@@ -1918,7 +2062,7 @@ type AuditResponse struct {
 
 func (x *AuditResponse) Reset() {
 	*x = AuditResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[29]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1930,7 +2074,7 @@ func (x *AuditResponse) String() string {
 func (*AuditResponse) ProtoMessage() {}
 
 func (x *AuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[29]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1943,7 +2087,7 @@ func (x *AuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditResponse.ProtoReflect.Descriptor instead.
 func (*AuditResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{29}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *AuditResponse) GetStreams() []*StreamAudit {
@@ -1975,7 +2119,7 @@ type PluginInfo struct {
 
 func (x *PluginInfo) Reset() {
 	*x = PluginInfo{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[30]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1987,7 +2131,7 @@ func (x *PluginInfo) String() string {
 func (*PluginInfo) ProtoMessage() {}
 
 func (x *PluginInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[30]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2000,7 +2144,7 @@ func (x *PluginInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PluginInfo.ProtoReflect.Descriptor instead.
 func (*PluginInfo) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{30}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *PluginInfo) GetName() string {
@@ -2068,7 +2212,7 @@ type FactLimits struct {
 
 func (x *FactLimits) Reset() {
 	*x = FactLimits{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[31]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2080,7 +2224,7 @@ func (x *FactLimits) String() string {
 func (*FactLimits) ProtoMessage() {}
 
 func (x *FactLimits) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[31]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2093,7 +2237,7 @@ func (x *FactLimits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FactLimits.ProtoReflect.Descriptor instead.
 func (*FactLimits) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{31}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *FactLimits) GetMaxDimensionChars() int32 {
@@ -2152,7 +2296,7 @@ type ConfigField struct {
 
 func (x *ConfigField) Reset() {
 	*x = ConfigField{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[32]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2164,7 +2308,7 @@ func (x *ConfigField) String() string {
 func (*ConfigField) ProtoMessage() {}
 
 func (x *ConfigField) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[32]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2177,7 +2321,7 @@ func (x *ConfigField) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigField.ProtoReflect.Descriptor instead.
 func (*ConfigField) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{32}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ConfigField) GetName() string {
@@ -2334,7 +2478,14 @@ const file_kappa_v1_plugin_proto_rawDesc = "" +
 	"\x06stream\x18\x01 \x01(\tR\x06stream\x12,\n" +
 	"\x06ranges\x18\x02 \x03(\v2\x14.kappa.v1.RangeStatsR\x06ranges\x12!\n" +
 	"\x04rows\x18\x03 \x03(\v2\r.kappa.v1.RowR\x04rows\x12\x1b\n" +
-	"\tstream_id\x18\x04 \x01(\tR\bstreamId\"\x8b\x01\n" +
+	"\tstream_id\x18\x04 \x01(\tR\bstreamId\"$\n" +
+	"\x14RecentWindowsRequest\x12\f\n" +
+	"\x01n\x18\x01 \x01(\x05R\x01n\"O\n" +
+	"\vWindowTotal\x12*\n" +
+	"\x11window_unix_nanos\x18\x01 \x01(\x03R\x0fwindowUnixNanos\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\x03R\x05count\"H\n" +
+	"\x15RecentWindowsResponse\x12/\n" +
+	"\awindows\x18\x01 \x03(\v2\x15.kappa.v1.WindowTotalR\awindows\"\x8b\x01\n" +
 	"\fAdoptRequest\x12\x16\n" +
 	"\x06stream\x18\x01 \x01(\tR\x06stream\x12\x1b\n" +
 	"\tstream_id\x18\x02 \x01(\tR\bstreamId\x12.\n" +
@@ -2423,7 +2574,7 @@ const file_kappa_v1_plugin_proto_rawDesc = "" +
 	"\aExtract\x12\x18.kappa.v1.ExtractRequest\x1a\x19.kappa.v1.ExtractResponse\x12)\n" +
 	"\x05Close\x12\x0f.kappa.v1.Empty\x1a\x0f.kappa.v1.Empty\x121\n" +
 	"\bDescribe\x12\x0f.kappa.v1.Empty\x1a\x14.kappa.v1.PluginInfo\x12,\n" +
-	"\bValidate\x12\x0f.kappa.v1.Setup\x1a\x0f.kappa.v1.Empty2\xe3\x03\n" +
+	"\bValidate\x12\x0f.kappa.v1.Setup\x1a\x0f.kappa.v1.Empty2\xb5\x04\n" +
 	"\x04Sink\x12(\n" +
 	"\x04Open\x12\x0f.kappa.v1.Setup\x1a\x0f.kappa.v1.Empty\x12D\n" +
 	"\tPositions\x12\x1a.kappa.v1.PositionsRequest\x1a\x1b.kappa.v1.PositionsResponse\x122\n" +
@@ -2433,7 +2584,8 @@ const file_kappa_v1_plugin_proto_rawDesc = "" +
 	"\bValidate\x12\x0f.kappa.v1.Setup\x1a\x0f.kappa.v1.Empty\x121\n" +
 	"\x05Audit\x12\x0f.kappa.v1.Empty\x1a\x17.kappa.v1.AuditResponse\x12>\n" +
 	"\aCompact\x12\x18.kappa.v1.CompactRequest\x1a\x19.kappa.v1.CompactResponse\x128\n" +
-	"\x05Adopt\x12\x16.kappa.v1.AdoptRequest\x1a\x17.kappa.v1.AdoptResponseB4Z2github.com/kappa-stream/kappa/internal/rpc/kappapbb\x06proto3"
+	"\x05Adopt\x12\x16.kappa.v1.AdoptRequest\x1a\x17.kappa.v1.AdoptResponse\x12P\n" +
+	"\rRecentWindows\x12\x1e.kappa.v1.RecentWindowsRequest\x1a\x1f.kappa.v1.RecentWindowsResponseB4Z2github.com/kappa-stream/kappa/internal/rpc/kappapbb\x06proto3"
 
 var (
 	file_kappa_v1_plugin_proto_rawDescOnce sync.Once
@@ -2447,41 +2599,44 @@ func file_kappa_v1_plugin_proto_rawDescGZIP() []byte {
 	return file_kappa_v1_plugin_proto_rawDescData
 }
 
-var file_kappa_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_kappa_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_kappa_v1_plugin_proto_goTypes = []any{
-	(*Setup)(nil),              // 0: kappa.v1.Setup
-	(*ConfigProblem)(nil),      // 1: kappa.v1.ConfigProblem
-	(*ConfigProblems)(nil),     // 2: kappa.v1.ConfigProblems
-	(*OffsetRange)(nil),        // 3: kappa.v1.OffsetRange
-	(*PartitionBatch)(nil),     // 4: kappa.v1.PartitionBatch
-	(*ArenaSpan)(nil),          // 5: kappa.v1.ArenaSpan
-	(*Position)(nil),           // 6: kappa.v1.Position
-	(*Watermark)(nil),          // 7: kappa.v1.Watermark
-	(*Empty)(nil),              // 8: kappa.v1.Empty
-	(*OpenSourceResponse)(nil), // 9: kappa.v1.OpenSourceResponse
-	(*SeekRequest)(nil),        // 10: kappa.v1.SeekRequest
-	(*PollRequest)(nil),        // 11: kappa.v1.PollRequest
-	(*PollResponse)(nil),       // 12: kappa.v1.PollResponse
-	(*WatermarksResponse)(nil), // 13: kappa.v1.WatermarksResponse
-	(*ExtractRequest)(nil),     // 14: kappa.v1.ExtractRequest
-	(*Verdict)(nil),            // 15: kappa.v1.Verdict
-	(*ExtractResponse)(nil),    // 16: kappa.v1.ExtractResponse
-	(*PositionsRequest)(nil),   // 17: kappa.v1.PositionsRequest
-	(*PositionsResponse)(nil),  // 18: kappa.v1.PositionsResponse
-	(*RangeStats)(nil),         // 19: kappa.v1.RangeStats
-	(*Row)(nil),                // 20: kappa.v1.Row
-	(*CommitRequest)(nil),      // 21: kappa.v1.CommitRequest
-	(*AdoptRequest)(nil),       // 22: kappa.v1.AdoptRequest
-	(*AdoptedRange)(nil),       // 23: kappa.v1.AdoptedRange
-	(*AdoptResponse)(nil),      // 24: kappa.v1.AdoptResponse
-	(*CompactRequest)(nil),     // 25: kappa.v1.CompactRequest
-	(*CompactResponse)(nil),    // 26: kappa.v1.CompactResponse
-	(*AggregateRange)(nil),     // 27: kappa.v1.AggregateRange
-	(*StreamAudit)(nil),        // 28: kappa.v1.StreamAudit
-	(*AuditResponse)(nil),      // 29: kappa.v1.AuditResponse
-	(*PluginInfo)(nil),         // 30: kappa.v1.PluginInfo
-	(*FactLimits)(nil),         // 31: kappa.v1.FactLimits
-	(*ConfigField)(nil),        // 32: kappa.v1.ConfigField
+	(*Setup)(nil),                 // 0: kappa.v1.Setup
+	(*ConfigProblem)(nil),         // 1: kappa.v1.ConfigProblem
+	(*ConfigProblems)(nil),        // 2: kappa.v1.ConfigProblems
+	(*OffsetRange)(nil),           // 3: kappa.v1.OffsetRange
+	(*PartitionBatch)(nil),        // 4: kappa.v1.PartitionBatch
+	(*ArenaSpan)(nil),             // 5: kappa.v1.ArenaSpan
+	(*Position)(nil),              // 6: kappa.v1.Position
+	(*Watermark)(nil),             // 7: kappa.v1.Watermark
+	(*Empty)(nil),                 // 8: kappa.v1.Empty
+	(*OpenSourceResponse)(nil),    // 9: kappa.v1.OpenSourceResponse
+	(*SeekRequest)(nil),           // 10: kappa.v1.SeekRequest
+	(*PollRequest)(nil),           // 11: kappa.v1.PollRequest
+	(*PollResponse)(nil),          // 12: kappa.v1.PollResponse
+	(*WatermarksResponse)(nil),    // 13: kappa.v1.WatermarksResponse
+	(*ExtractRequest)(nil),        // 14: kappa.v1.ExtractRequest
+	(*Verdict)(nil),               // 15: kappa.v1.Verdict
+	(*ExtractResponse)(nil),       // 16: kappa.v1.ExtractResponse
+	(*PositionsRequest)(nil),      // 17: kappa.v1.PositionsRequest
+	(*PositionsResponse)(nil),     // 18: kappa.v1.PositionsResponse
+	(*RangeStats)(nil),            // 19: kappa.v1.RangeStats
+	(*Row)(nil),                   // 20: kappa.v1.Row
+	(*CommitRequest)(nil),         // 21: kappa.v1.CommitRequest
+	(*RecentWindowsRequest)(nil),  // 22: kappa.v1.RecentWindowsRequest
+	(*WindowTotal)(nil),           // 23: kappa.v1.WindowTotal
+	(*RecentWindowsResponse)(nil), // 24: kappa.v1.RecentWindowsResponse
+	(*AdoptRequest)(nil),          // 25: kappa.v1.AdoptRequest
+	(*AdoptedRange)(nil),          // 26: kappa.v1.AdoptedRange
+	(*AdoptResponse)(nil),         // 27: kappa.v1.AdoptResponse
+	(*CompactRequest)(nil),        // 28: kappa.v1.CompactRequest
+	(*CompactResponse)(nil),       // 29: kappa.v1.CompactResponse
+	(*AggregateRange)(nil),        // 30: kappa.v1.AggregateRange
+	(*StreamAudit)(nil),           // 31: kappa.v1.StreamAudit
+	(*AuditResponse)(nil),         // 32: kappa.v1.AuditResponse
+	(*PluginInfo)(nil),            // 33: kappa.v1.PluginInfo
+	(*FactLimits)(nil),            // 34: kappa.v1.FactLimits
+	(*ConfigField)(nil),           // 35: kappa.v1.ConfigField
 }
 var file_kappa_v1_plugin_proto_depIdxs = []int32{
 	1,  // 0: kappa.v1.ConfigProblems.problems:type_name -> kappa.v1.ConfigProblem
@@ -2499,66 +2654,69 @@ var file_kappa_v1_plugin_proto_depIdxs = []int32{
 	3,  // 12: kappa.v1.Row.range:type_name -> kappa.v1.OffsetRange
 	19, // 13: kappa.v1.CommitRequest.ranges:type_name -> kappa.v1.RangeStats
 	20, // 14: kappa.v1.CommitRequest.rows:type_name -> kappa.v1.Row
-	7,  // 15: kappa.v1.AdoptRequest.log_ends:type_name -> kappa.v1.Watermark
-	3,  // 16: kappa.v1.AdoptedRange.range:type_name -> kappa.v1.OffsetRange
-	23, // 17: kappa.v1.AdoptResponse.partitions:type_name -> kappa.v1.AdoptedRange
-	3,  // 18: kappa.v1.AggregateRange.range:type_name -> kappa.v1.OffsetRange
-	6,  // 19: kappa.v1.StreamAudit.positions:type_name -> kappa.v1.Position
-	19, // 20: kappa.v1.StreamAudit.batches:type_name -> kappa.v1.RangeStats
-	27, // 21: kappa.v1.StreamAudit.aggregates:type_name -> kappa.v1.AggregateRange
-	3,  // 22: kappa.v1.StreamAudit.adopted:type_name -> kappa.v1.OffsetRange
-	28, // 23: kappa.v1.AuditResponse.streams:type_name -> kappa.v1.StreamAudit
-	32, // 24: kappa.v1.PluginInfo.config:type_name -> kappa.v1.ConfigField
-	31, // 25: kappa.v1.PluginInfo.fact_limits:type_name -> kappa.v1.FactLimits
-	0,  // 26: kappa.v1.Source.Open:input_type -> kappa.v1.Setup
-	10, // 27: kappa.v1.Source.Seek:input_type -> kappa.v1.SeekRequest
-	11, // 28: kappa.v1.Source.Poll:input_type -> kappa.v1.PollRequest
-	8,  // 29: kappa.v1.Source.Watermarks:input_type -> kappa.v1.Empty
-	8,  // 30: kappa.v1.Source.Close:input_type -> kappa.v1.Empty
-	10, // 31: kappa.v1.Source.Committed:input_type -> kappa.v1.SeekRequest
-	8,  // 32: kappa.v1.Source.Describe:input_type -> kappa.v1.Empty
-	0,  // 33: kappa.v1.Source.Validate:input_type -> kappa.v1.Setup
-	0,  // 34: kappa.v1.Extractor.Open:input_type -> kappa.v1.Setup
-	14, // 35: kappa.v1.Extractor.Extract:input_type -> kappa.v1.ExtractRequest
-	8,  // 36: kappa.v1.Extractor.Close:input_type -> kappa.v1.Empty
-	8,  // 37: kappa.v1.Extractor.Describe:input_type -> kappa.v1.Empty
-	0,  // 38: kappa.v1.Extractor.Validate:input_type -> kappa.v1.Setup
-	0,  // 39: kappa.v1.Sink.Open:input_type -> kappa.v1.Setup
-	17, // 40: kappa.v1.Sink.Positions:input_type -> kappa.v1.PositionsRequest
-	21, // 41: kappa.v1.Sink.Commit:input_type -> kappa.v1.CommitRequest
-	8,  // 42: kappa.v1.Sink.Close:input_type -> kappa.v1.Empty
-	8,  // 43: kappa.v1.Sink.Describe:input_type -> kappa.v1.Empty
-	0,  // 44: kappa.v1.Sink.Validate:input_type -> kappa.v1.Setup
-	8,  // 45: kappa.v1.Sink.Audit:input_type -> kappa.v1.Empty
-	25, // 46: kappa.v1.Sink.Compact:input_type -> kappa.v1.CompactRequest
-	22, // 47: kappa.v1.Sink.Adopt:input_type -> kappa.v1.AdoptRequest
-	9,  // 48: kappa.v1.Source.Open:output_type -> kappa.v1.OpenSourceResponse
-	8,  // 49: kappa.v1.Source.Seek:output_type -> kappa.v1.Empty
-	12, // 50: kappa.v1.Source.Poll:output_type -> kappa.v1.PollResponse
-	13, // 51: kappa.v1.Source.Watermarks:output_type -> kappa.v1.WatermarksResponse
-	8,  // 52: kappa.v1.Source.Close:output_type -> kappa.v1.Empty
-	8,  // 53: kappa.v1.Source.Committed:output_type -> kappa.v1.Empty
-	30, // 54: kappa.v1.Source.Describe:output_type -> kappa.v1.PluginInfo
-	8,  // 55: kappa.v1.Source.Validate:output_type -> kappa.v1.Empty
-	8,  // 56: kappa.v1.Extractor.Open:output_type -> kappa.v1.Empty
-	16, // 57: kappa.v1.Extractor.Extract:output_type -> kappa.v1.ExtractResponse
-	8,  // 58: kappa.v1.Extractor.Close:output_type -> kappa.v1.Empty
-	30, // 59: kappa.v1.Extractor.Describe:output_type -> kappa.v1.PluginInfo
-	8,  // 60: kappa.v1.Extractor.Validate:output_type -> kappa.v1.Empty
-	8,  // 61: kappa.v1.Sink.Open:output_type -> kappa.v1.Empty
-	18, // 62: kappa.v1.Sink.Positions:output_type -> kappa.v1.PositionsResponse
-	8,  // 63: kappa.v1.Sink.Commit:output_type -> kappa.v1.Empty
-	8,  // 64: kappa.v1.Sink.Close:output_type -> kappa.v1.Empty
-	30, // 65: kappa.v1.Sink.Describe:output_type -> kappa.v1.PluginInfo
-	8,  // 66: kappa.v1.Sink.Validate:output_type -> kappa.v1.Empty
-	29, // 67: kappa.v1.Sink.Audit:output_type -> kappa.v1.AuditResponse
-	26, // 68: kappa.v1.Sink.Compact:output_type -> kappa.v1.CompactResponse
-	24, // 69: kappa.v1.Sink.Adopt:output_type -> kappa.v1.AdoptResponse
-	48, // [48:70] is the sub-list for method output_type
-	26, // [26:48] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	23, // 15: kappa.v1.RecentWindowsResponse.windows:type_name -> kappa.v1.WindowTotal
+	7,  // 16: kappa.v1.AdoptRequest.log_ends:type_name -> kappa.v1.Watermark
+	3,  // 17: kappa.v1.AdoptedRange.range:type_name -> kappa.v1.OffsetRange
+	26, // 18: kappa.v1.AdoptResponse.partitions:type_name -> kappa.v1.AdoptedRange
+	3,  // 19: kappa.v1.AggregateRange.range:type_name -> kappa.v1.OffsetRange
+	6,  // 20: kappa.v1.StreamAudit.positions:type_name -> kappa.v1.Position
+	19, // 21: kappa.v1.StreamAudit.batches:type_name -> kappa.v1.RangeStats
+	30, // 22: kappa.v1.StreamAudit.aggregates:type_name -> kappa.v1.AggregateRange
+	3,  // 23: kappa.v1.StreamAudit.adopted:type_name -> kappa.v1.OffsetRange
+	31, // 24: kappa.v1.AuditResponse.streams:type_name -> kappa.v1.StreamAudit
+	35, // 25: kappa.v1.PluginInfo.config:type_name -> kappa.v1.ConfigField
+	34, // 26: kappa.v1.PluginInfo.fact_limits:type_name -> kappa.v1.FactLimits
+	0,  // 27: kappa.v1.Source.Open:input_type -> kappa.v1.Setup
+	10, // 28: kappa.v1.Source.Seek:input_type -> kappa.v1.SeekRequest
+	11, // 29: kappa.v1.Source.Poll:input_type -> kappa.v1.PollRequest
+	8,  // 30: kappa.v1.Source.Watermarks:input_type -> kappa.v1.Empty
+	8,  // 31: kappa.v1.Source.Close:input_type -> kappa.v1.Empty
+	10, // 32: kappa.v1.Source.Committed:input_type -> kappa.v1.SeekRequest
+	8,  // 33: kappa.v1.Source.Describe:input_type -> kappa.v1.Empty
+	0,  // 34: kappa.v1.Source.Validate:input_type -> kappa.v1.Setup
+	0,  // 35: kappa.v1.Extractor.Open:input_type -> kappa.v1.Setup
+	14, // 36: kappa.v1.Extractor.Extract:input_type -> kappa.v1.ExtractRequest
+	8,  // 37: kappa.v1.Extractor.Close:input_type -> kappa.v1.Empty
+	8,  // 38: kappa.v1.Extractor.Describe:input_type -> kappa.v1.Empty
+	0,  // 39: kappa.v1.Extractor.Validate:input_type -> kappa.v1.Setup
+	0,  // 40: kappa.v1.Sink.Open:input_type -> kappa.v1.Setup
+	17, // 41: kappa.v1.Sink.Positions:input_type -> kappa.v1.PositionsRequest
+	21, // 42: kappa.v1.Sink.Commit:input_type -> kappa.v1.CommitRequest
+	8,  // 43: kappa.v1.Sink.Close:input_type -> kappa.v1.Empty
+	8,  // 44: kappa.v1.Sink.Describe:input_type -> kappa.v1.Empty
+	0,  // 45: kappa.v1.Sink.Validate:input_type -> kappa.v1.Setup
+	8,  // 46: kappa.v1.Sink.Audit:input_type -> kappa.v1.Empty
+	28, // 47: kappa.v1.Sink.Compact:input_type -> kappa.v1.CompactRequest
+	25, // 48: kappa.v1.Sink.Adopt:input_type -> kappa.v1.AdoptRequest
+	22, // 49: kappa.v1.Sink.RecentWindows:input_type -> kappa.v1.RecentWindowsRequest
+	9,  // 50: kappa.v1.Source.Open:output_type -> kappa.v1.OpenSourceResponse
+	8,  // 51: kappa.v1.Source.Seek:output_type -> kappa.v1.Empty
+	12, // 52: kappa.v1.Source.Poll:output_type -> kappa.v1.PollResponse
+	13, // 53: kappa.v1.Source.Watermarks:output_type -> kappa.v1.WatermarksResponse
+	8,  // 54: kappa.v1.Source.Close:output_type -> kappa.v1.Empty
+	8,  // 55: kappa.v1.Source.Committed:output_type -> kappa.v1.Empty
+	33, // 56: kappa.v1.Source.Describe:output_type -> kappa.v1.PluginInfo
+	8,  // 57: kappa.v1.Source.Validate:output_type -> kappa.v1.Empty
+	8,  // 58: kappa.v1.Extractor.Open:output_type -> kappa.v1.Empty
+	16, // 59: kappa.v1.Extractor.Extract:output_type -> kappa.v1.ExtractResponse
+	8,  // 60: kappa.v1.Extractor.Close:output_type -> kappa.v1.Empty
+	33, // 61: kappa.v1.Extractor.Describe:output_type -> kappa.v1.PluginInfo
+	8,  // 62: kappa.v1.Extractor.Validate:output_type -> kappa.v1.Empty
+	8,  // 63: kappa.v1.Sink.Open:output_type -> kappa.v1.Empty
+	18, // 64: kappa.v1.Sink.Positions:output_type -> kappa.v1.PositionsResponse
+	8,  // 65: kappa.v1.Sink.Commit:output_type -> kappa.v1.Empty
+	8,  // 66: kappa.v1.Sink.Close:output_type -> kappa.v1.Empty
+	33, // 67: kappa.v1.Sink.Describe:output_type -> kappa.v1.PluginInfo
+	8,  // 68: kappa.v1.Sink.Validate:output_type -> kappa.v1.Empty
+	32, // 69: kappa.v1.Sink.Audit:output_type -> kappa.v1.AuditResponse
+	29, // 70: kappa.v1.Sink.Compact:output_type -> kappa.v1.CompactResponse
+	27, // 71: kappa.v1.Sink.Adopt:output_type -> kappa.v1.AdoptResponse
+	24, // 72: kappa.v1.Sink.RecentWindows:output_type -> kappa.v1.RecentWindowsResponse
+	50, // [50:73] is the sub-list for method output_type
+	27, // [27:50] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_kappa_v1_plugin_proto_init() }
@@ -2566,14 +2724,14 @@ func file_kappa_v1_plugin_proto_init() {
 	if File_kappa_v1_plugin_proto != nil {
 		return
 	}
-	file_kappa_v1_plugin_proto_msgTypes[31].OneofWrappers = []any{}
+	file_kappa_v1_plugin_proto_msgTypes[34].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kappa_v1_plugin_proto_rawDesc), len(file_kappa_v1_plugin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   33,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

@@ -651,15 +651,16 @@ var Extractor_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	Sink_Open_FullMethodName      = "/kappa.v1.Sink/Open"
-	Sink_Positions_FullMethodName = "/kappa.v1.Sink/Positions"
-	Sink_Commit_FullMethodName    = "/kappa.v1.Sink/Commit"
-	Sink_Close_FullMethodName     = "/kappa.v1.Sink/Close"
-	Sink_Describe_FullMethodName  = "/kappa.v1.Sink/Describe"
-	Sink_Validate_FullMethodName  = "/kappa.v1.Sink/Validate"
-	Sink_Audit_FullMethodName     = "/kappa.v1.Sink/Audit"
-	Sink_Compact_FullMethodName   = "/kappa.v1.Sink/Compact"
-	Sink_Adopt_FullMethodName     = "/kappa.v1.Sink/Adopt"
+	Sink_Open_FullMethodName          = "/kappa.v1.Sink/Open"
+	Sink_Positions_FullMethodName     = "/kappa.v1.Sink/Positions"
+	Sink_Commit_FullMethodName        = "/kappa.v1.Sink/Commit"
+	Sink_Close_FullMethodName         = "/kappa.v1.Sink/Close"
+	Sink_Describe_FullMethodName      = "/kappa.v1.Sink/Describe"
+	Sink_Validate_FullMethodName      = "/kappa.v1.Sink/Validate"
+	Sink_Audit_FullMethodName         = "/kappa.v1.Sink/Audit"
+	Sink_Compact_FullMethodName       = "/kappa.v1.Sink/Compact"
+	Sink_Adopt_FullMethodName         = "/kappa.v1.Sink/Adopt"
+	Sink_RecentWindows_FullMethodName = "/kappa.v1.Sink/RecentWindows"
 )
 
 // SinkClient is the client API for Sink service.
@@ -678,6 +679,8 @@ type SinkClient interface {
 	Compact(ctx context.Context, in *CompactRequest, opts ...grpc.CallOption) (*CompactResponse, error)
 	// Adopt is optional: a sink without it answers Unimplemented.
 	Adopt(ctx context.Context, in *AdoptRequest, opts ...grpc.CallOption) (*AdoptResponse, error)
+	// RecentWindows is optional: a sink without it answers Unimplemented.
+	RecentWindows(ctx context.Context, in *RecentWindowsRequest, opts ...grpc.CallOption) (*RecentWindowsResponse, error)
 }
 
 type sinkClient struct {
@@ -778,6 +781,16 @@ func (c *sinkClient) Adopt(ctx context.Context, in *AdoptRequest, opts ...grpc.C
 	return out, nil
 }
 
+func (c *sinkClient) RecentWindows(ctx context.Context, in *RecentWindowsRequest, opts ...grpc.CallOption) (*RecentWindowsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RecentWindowsResponse)
+	err := c.cc.Invoke(ctx, Sink_RecentWindows_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SinkServer is the server API for Sink service.
 // All implementations must embed UnimplementedSinkServer
 // for forward compatibility.
@@ -794,6 +807,8 @@ type SinkServer interface {
 	Compact(context.Context, *CompactRequest) (*CompactResponse, error)
 	// Adopt is optional: a sink without it answers Unimplemented.
 	Adopt(context.Context, *AdoptRequest) (*AdoptResponse, error)
+	// RecentWindows is optional: a sink without it answers Unimplemented.
+	RecentWindows(context.Context, *RecentWindowsRequest) (*RecentWindowsResponse, error)
 	mustEmbedUnimplementedSinkServer()
 }
 
@@ -830,6 +845,9 @@ func (UnimplementedSinkServer) Compact(context.Context, *CompactRequest) (*Compa
 }
 func (UnimplementedSinkServer) Adopt(context.Context, *AdoptRequest) (*AdoptResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Adopt not implemented")
+}
+func (UnimplementedSinkServer) RecentWindows(context.Context, *RecentWindowsRequest) (*RecentWindowsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RecentWindows not implemented")
 }
 func (UnimplementedSinkServer) mustEmbedUnimplementedSinkServer() {}
 func (UnimplementedSinkServer) testEmbeddedByValue()              {}
@@ -1014,6 +1032,24 @@ func _Sink_Adopt_Handler(srv interface{}, ctx context.Context, dec func(interfac
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Sink_RecentWindows_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecentWindowsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SinkServer).RecentWindows(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Sink_RecentWindows_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SinkServer).RecentWindows(ctx, req.(*RecentWindowsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Sink_ServiceDesc is the grpc.ServiceDesc for Sink service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1056,6 +1092,10 @@ var Sink_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Adopt",
 			Handler:    _Sink_Adopt_Handler,
+		},
+		{
+			MethodName: "RecentWindows",
+			Handler:    _Sink_RecentWindows_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -28,6 +28,9 @@ type monitor struct {
 	interval, stall time.Duration
 	plugins         []pluginView
 	config          any
+	// windows reads the sink's recent windows for the status page; nil
+	// until the sink is known.
+	windows *windowCache
 
 	reg                            *prometheus.Registry
 	records, rejected, failures    *prometheus.CounterVec

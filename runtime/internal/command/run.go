@@ -90,6 +90,7 @@ func run(ctx context.Context, file string, opts RunOptions, logger *slog.Logger)
 		// extraction and a commit in a row, and the longest backoff.
 		stall := p.Batch.Interval + p.Timeouts.Poll + p.Timeouts.Extract + p.Timeouts.Commit + 10*time.Second
 		m = newMonitor(p.Name, file, p.Batch.Interval, stall, views, p.Redacted())
+		m.windows = newWindowCache(sink, p.Timeouts.Commit)
 		stop, err := serve(ctx, opts.HTTP, m, logger)
 		if err != nil {
 			return err

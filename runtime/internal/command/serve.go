@@ -24,7 +24,8 @@ const (
 	readyFloor     = 10 * time.Second
 )
 
-// handler serves /metrics, /livez, /readyz and /status.
+// handler serves /metrics, /livez, /readyz, /status, and the status page
+// with its /windows (statuspage.go).
 func (m *monitor) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg}))
@@ -51,6 +52,7 @@ func (m *monitor) handler() http.Handler {
 		enc.SetIndent("", "  ")
 		enc.Encode(m.status(time.Now()))
 	})
+	m.pageRoutes(mux)
 	return mux
 }
 

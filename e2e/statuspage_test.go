@@ -1,0 +1,223 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/kappa-stream/kappa/internal/testenv"
+)
+
+var updateScreenshot = flag.Bool("update", false, "TestStatusPage writes its screenshot to docs/status-page.png")
+
+// pageStatus is the part of /status the status page shows per partition.
+type pageStatus struct {
+	Partitions []struct {
+		Partition     int32 `json:"partition"`
+		Committed     int64 `json:"committed"`
+		HighWatermark int64 `json:"high_watermark"`
+		LagRecords    int64 `json:"lag_records"`
+	} `json:"partitions"`
+}
+
+type pageWindow struct {
+	Window time.Time `json:"window"`
+	Count  int64     `json:"count"`
+}
+
+func getJSON(t *testing.T, url string, into any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %s", url, resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(into); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+}
+
+// pageView is what the page drew at its last refresh: the /status and
+// /windows it rendered (its data attributes), the partition table's
+// committed column as shown, and how many windows the chart drew.
+type pageView struct {
+	Status    string            `json:"status"`
+	Windows   string            `json:"windows"`
+	Drawn     int               `json:"drawn"`
+	Committed map[string]string `json:"committed"`
+}
+
+const pageViewJS = `(() => {
+	const committed = {};
+	document.querySelectorAll("#partitions tbody tr").forEach((tr) => {
+		committed[tr.dataset.partition] = tr.querySelector('[data-field="committed"]').textContent;
+	});
+	return {status: document.body.dataset.status || "", windows: document.body.dataset.windows || "",
+		drawn: Number(document.body.dataset.windowsDrawn || 0), committed};
+})()`
+
+// readPage reads the page's view and checks that its table shows what it
+// fetched, returning the /status and the windows it rendered.
+func readPage(t *testing.T, ctx context.Context) (pageView, pageStatus, []pageWindow) {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[pageView](pageViewJS))
+	if err != nil {
+		t.Fatalf("read the status page: %v", err)
+	}
+	var s pageStatus
+	var w []pageWindow
+	if v.Status != "" {
+		if err := json.Unmarshal([]byte(v.Status), &s); err != nil {
+			t.Fatalf("the page's data-status: %v", err)
+		}
+	}
+	if v.Windows != "" {
+		if err := json.Unmarshal([]byte(v.Windows), &w); err != nil {
+			t.Fatalf("the page's data-windows: %v", err)
+		}
+	}
+	for _, p := range s.Partitions {
+		shown := strings.ReplaceAll(v.Committed[strconv.Itoa(int(p.Partition))], ",", "")
+		if shown != strconv.FormatInt(p.Committed, 10) {
+			t.Fatalf("partition %d: the table shows committed %q, the /status the page fetched says %d", p.Partition, shown, p.Committed)
+		}
+	}
+	return v, s, w
+}
+
+func TestStatusPage(t *testing.T) {
+	const partitions = 4
+	browser, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatalf("the status page test drives Debian's chromium, which is not installed: run scripts/services (or apt-get install -y chromium)")
+	}
+	broker := startBroker(t, "twitter", partitions)
+	dbName, _ := database(t)
+	addr := freeAddr(t)
+	env := []string{"KAPPA_BROKERS=" + broker, "KAPPA_MYSQL_DSN=" + testenv.MySQLDSN(dbName)}
+	rt := startRuntime(t, shortBatches(t, ""), env, "--http", addr)
+
+	// The firehose produces at a steady rate while the page is watched:
+	// 200 tweets a simulated minute (a window) at 400 records/s, so a
+	// window is committed every half second or so.
+	firehose := make(chan firehoseSummary, 1)
+	go func() {
+		s, _ := runFirehose(t, broker, "twitter", "--count", "16000", "--rate", "400", "--per-minute", "200", "--seed", "91")
+		firehose <- s
+	}()
+
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(browser), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck, chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 860))
+	defer cancelAlloc()
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	defer cancel()
+	ctx, cancelTimeout := context.WithTimeout(ctx, 4*time.Minute)
+	defer cancelTimeout()
+	base := "http://" + addr
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/")); err != nil {
+		t.Fatalf("load %s/ in chromium: %v", base, err)
+	}
+
+	// While the firehose runs: the chart has drawn 3 windows and the table
+	// lists every partition; the committed offsets the page shows lie
+	// between a /status read before and one read after the page's.
+	var before, after pageStatus
+	var view pageView
+	var shown pageStatus
+	var drawn []pageWindow
+	lastLog := time.Now()
+	waitFor(t, 120*time.Second, "the status page to chart 3 windows and list every partition", func() bool {
+		if rt.exited() {
+			t.Fatalf("runtime exited: %v\n%s", rt.err, tail(rt.stderr.String()))
+		}
+		getJSON(t, base+"/status", &before)
+		view, shown, drawn = readPage(t, ctx)
+		getJSON(t, base+"/status", &after)
+		if time.Since(lastLog) > 15*time.Second {
+			lastLog = time.Now()
+			var w any
+			getJSON(t, base+"/windows", &w)
+			t.Logf("/windows: %.300v", w)
+			t.Logf("the page so far: drawn %d, committed column %v, windows %.200s, status %.300s", view.Drawn, view.Committed, view.Windows, view.Status)
+		}
+		return view.Drawn >= 3 && len(view.Committed) == partitions && len(shown.Partitions) == partitions
+	})
+	for i, p := range shown.Partitions {
+		if p.Partition != before.Partitions[i].Partition || p.Committed < before.Partitions[i].Committed || p.Committed > after.Partitions[i].Committed {
+			t.Errorf("partition %d: the page shows committed %d, /status said %d before and %d after",
+				p.Partition, p.Committed, before.Partitions[i].Committed, after.Partitions[i].Committed)
+		}
+	}
+	var later []pageWindow
+	getJSON(t, base+"/windows", &struct {
+		Windows *[]pageWindow `json:"windows"`
+	}{&later})
+	counts := map[time.Time]int64{}
+	for _, w := range later {
+		counts[w.Window] = w.Count
+	}
+	for _, w := range drawn {
+		if c, ok := counts[w.Window]; ok && w.Count > c {
+			t.Errorf("window %s: the page charts %d, more than /windows later holds (%d)", w.Window, w.Count, c)
+		}
+	}
+	t.Logf("while running: the page charts %d windows; partitions %+v", view.Drawn, shown.Partitions)
+
+	// Some seconds later, so the records/s chart has a line, the shot.
+	time.Sleep(12 * time.Second)
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	shot := filepath.Join(t.TempDir(), "status-page.png")
+	if *updateScreenshot {
+		shot = filepath.Join(repoRoot(), "docs", "status-page.png")
+	}
+	if err := os.WriteFile(shot, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s (%d bytes)", shot, len(png))
+
+	// Once the firehose is done and drained, /status and /windows stand
+	// still: the page must show exactly what they say.
+	summary := <-firehose
+	var final pageStatus
+	var finalWindows []pageWindow
+	waitFor(t, 120*time.Second, fmt.Sprintf("the page to show the drained %d records exactly as /status and /windows", summary.Records), func() bool {
+		getJSON(t, base+"/status", &final)
+		getJSON(t, base+"/windows", &struct {
+			Windows *[]pageWindow `json:"windows"`
+		}{&finalWindows})
+		var total int64
+		for _, p := range final.Partitions {
+			if p.LagRecords != 0 {
+				return false
+			}
+			total += p.Committed
+		}
+		if total != summary.Records {
+			return false
+		}
+		_, shown, drawn = readPage(t, ctx)
+		return fmt.Sprint(shown.Partitions) == fmt.Sprint(final.Partitions) && fmt.Sprint(drawn) == fmt.Sprint(finalWindows)
+	})
+	if len(finalWindows) != 60 {
+		t.Errorf("after %d records over ~80 windows, /windows has %d windows, want the last 60", summary.Records, len(finalWindows))
+	}
+}
