@@ -189,6 +189,23 @@ func TestHTTPMetricsAndHealth(t *testing.T) {
 		s, err := scrapeMetrics(addr)
 		return err == nil && s.matching("kappa_plugin_restarts_total", "kind")["extractor"] >= 1
 	})
+	// /status says why the extractor was started again.
+	var restarted struct {
+		Plugins []struct {
+			Kind              string
+			Restarts          int
+			LastRestartReason string `json:"last_restart_reason"`
+		}
+	}
+	if resp, err := http.Get("http://" + addr + "/status"); err == nil {
+		json.NewDecoder(resp.Body).Decode(&restarted)
+		resp.Body.Close()
+	}
+	for _, p := range restarted.Plugins {
+		if p.Kind == "extractor" && (p.Restarts < 1 || !strings.HasPrefix(p.LastRestartReason, "died")) {
+			t.Errorf("/status after the extractor was killed: %+v, want a restart whose reason starts with \"died\"", p)
+		}
+	}
 
 	// The database goes away: not ready, saying why; back: ready.
 	proxy.outage(20 * time.Second)

@@ -93,6 +93,10 @@ type Plugin struct {
 	// the plugin answered.
 	deaths   int
 	restarts int
+	// lastDeath says why and when the process last died or was killed
+	// for not answering; empty before the first time.
+	lastDeath     string
+	lastDeathTime time.Time
 }
 
 // Start launches the plugin binary at path as a process serving kind
@@ -112,6 +116,15 @@ func (p *Plugin) Restarts() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.restarts
+}
+
+// LastDeath says why the process last died or was killed for not
+// answering (the restart that followed is counted by Restarts), and when;
+// "" before the first time.
+func (p *Plugin) LastDeath() (reason string, at time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.lastDeath, p.lastDeathTime
 }
 
 // Pid is the current process's id, 0 while it is down.
@@ -157,6 +170,7 @@ func (p *Plugin) current() *launch.Process {
 	defer p.mu.Unlock()
 	if p.proc != nil && p.proc.Exited() {
 		p.cfg.Logger.Warn("plugin process exited", p.attrs(p.proc)...)
+		p.lastDeath, p.lastDeathTime = "died: the process exited between calls", time.Now()
 		p.proc.Kill()
 		p.proc = nil
 		p.deaths++
@@ -263,6 +277,7 @@ func (p *Plugin) done(ctx context.Context, proc *launch.Process, err error) erro
 		if !proc.Exited() && errors.Is(err, context.DeadlineExceeded) {
 			reason = "stopped answering"
 		}
+		p.lastDeath, p.lastDeathTime = fmt.Sprintf("%s: %v", reason, err), time.Now()
 		p.cfg.Logger.Error("plugin "+reason+"; killing it, the batch in flight is dropped",
 			append(p.attrs(proc), "err", err)...)
 	}

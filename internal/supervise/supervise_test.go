@@ -189,8 +189,12 @@ func TestDeadPluginIsRestartedAndReopened(t *testing.T) {
 	if p.Restarts() != 1 {
 		t.Errorf("%d restarts, want 1", p.Restarts())
 	}
+	if reason, at := p.LastDeath(); !strings.HasPrefix(reason, "died: ") || at.IsZero() {
+		t.Errorf("last death %q at %v, want the reason it died and when", reason, at)
+	}
 
 	// Killed from outside, between calls.
+	_, firstDeath := p.LastDeath()
 	if err := syscall.Kill(p.Pid(), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -203,6 +207,9 @@ func TestDeadPluginIsRestartedAndReopened(t *testing.T) {
 	}
 	if third == second {
 		t.Errorf("pid %s answered after it was killed", second)
+	}
+	if reason, at := p.LastDeath(); !strings.HasPrefix(reason, "died") || !at.After(firstDeath) {
+		t.Errorf("last death %q at %v after kill -9, want a later death than the one at %v", reason, at, firstDeath)
 	}
 	for _, want := range []string{"plugin died", "restarting plugin", "plugin restarted"} {
 		if !strings.Contains(logs.String(), want) {

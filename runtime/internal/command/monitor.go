@@ -61,6 +61,9 @@ type pluginView struct {
 	version  string
 	restarts func() int
 	pid      func() int
+	// lastDeath says why and when the process last died; nil or "" when
+	// it has not.
+	lastDeath func() (string, time.Time)
 }
 
 type partitionView struct {

@@ -84,7 +84,7 @@ func run(ctx context.Context, file string, opts RunOptions, logger *slog.Logger)
 	if opts.HTTP != "" {
 		views := make([]pluginView, len(bs))
 		for i, b := range bs {
-			views[i] = pluginView{kind: b.kind, binary: paths[i], restarts: procs[i].Restarts, pid: procs[i].Pid}
+			views[i] = pluginView{kind: b.kind, binary: paths[i], restarts: procs[i].Restarts, pid: procs[i].Pid, lastDeath: procs[i].LastDeath}
 		}
 		// The longest a turn of the engine's loop may take: a poll, an
 		// extraction and a commit in a row, and the longest backoff.

@@ -119,6 +119,10 @@ type pluginJSON struct {
 	Version  string `json:"version,omitempty"`
 	Pid      int    `json:"pid"`
 	Restarts int    `json:"restarts"`
+	// LastRestartReason is why the process last died or was killed for
+	// not answering, which made the supervisor start it again.
+	LastRestartReason string     `json:"last_restart_reason,omitempty"`
+	LastRestartTime   *time.Time `json:"last_restart_time,omitempty"`
 }
 
 type partitionJSON struct {
@@ -148,7 +152,13 @@ func (m *monitor) status(now time.Time) statusJSON {
 		LastErrorAt: timePtr(m.lastErrAt), LastCommit: timePtr(m.lastCommit),
 		Batches: slices.Clone(m.recent), Config: m.config, Plugins: []pluginJSON{}, Partitions: []partitionJSON{}}
 	for _, p := range m.plugins {
-		s.Plugins = append(s.Plugins, pluginJSON{Kind: p.kind, Binary: p.binary, Version: p.version, Pid: p.pid(), Restarts: p.restarts()})
+		pj := pluginJSON{Kind: p.kind, Binary: p.binary, Version: p.version, Pid: p.pid(), Restarts: p.restarts()}
+		if p.lastDeath != nil {
+			if reason, at := p.lastDeath(); reason != "" {
+				pj.LastRestartReason, pj.LastRestartTime = reason, &at
+			}
+		}
+		s.Plugins = append(s.Plugins, pj)
 	}
 	for _, p := range slices.Sorted(maps.Keys(m.partitions)) {
 		v := m.partitions[p]
