@@ -1,10 +1,7 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -98,22 +95,7 @@ func runSparkJob(t *testing.T, broker string, db *sql.DB, dbName string, batchSi
 // runAdopt runs `kappa-runtime adopt` and returns its exit code and output.
 func runAdopt(t *testing.T, pipelineFile string, env []string, args ...string) (int, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(bins(t), "kappa-runtime"), append(append([]string{"adopt"}, args...), pipelineFile)...)
-	cmd.Env = append(os.Environ(), env...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	var exit *exec.ExitError
-	switch {
-	case err == nil:
-		return 0, out.String()
-	case errors.As(err, &exit):
-		return exit.ExitCode(), out.String()
-	}
-	t.Fatalf("kappa-runtime adopt: %v\n%s", err, out.String())
-	return 0, ""
+	return runSubcommand(t, "adopt", pipelineFile, env, args...)
 }
 
 // positionsOf lists the committed positions as "partition:next_offset:stream_id".

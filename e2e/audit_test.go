@@ -2,31 +2,38 @@ package e2e
 
 import (
 	"bytes"
-	"errors"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // runAudit runs `kappa-runtime audit` and returns its exit code and output.
 func runAudit(t *testing.T, pipelineFile string, env []string) (int, string) {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(bins(t), "kappa-runtime"), "audit", pipelineFile)
+	return runSubcommand(t, "audit", pipelineFile, env)
+}
+
+// runSubcommand runs `kappa-runtime SUB [args] PIPELINE` (within two
+// minutes) and returns its exit code and its output, stdout and stderr
+// together.
+func runSubcommand(t *testing.T, sub, pipelineFile string, env []string, args ...string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(bins(t), "kappa-runtime"), append(append([]string{sub}, args...), pipelineFile)...)
 	cmd.Env = append(os.Environ(), env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
-	var exit *exec.ExitError
-	switch {
-	case err == nil:
-		return 0, out.String()
-	case errors.As(err, &exit):
-		return exit.ExitCode(), out.String()
+	if code := exitCode(err); code >= 0 {
+		return code, out.String()
 	}
-	t.Fatalf("kappa-runtime audit: %v\n%s", err, out.String())
+	t.Fatalf("kappa-runtime %s: %v\n%s", sub, err, out.String())
 	return 0, ""
 }
 
