@@ -122,7 +122,7 @@ func TestCompactionKeepsDeadLettersRetentionExpiresThem(t *testing.T) {
 		t.Fatalf("compaction changed the dead letters: %d before, %d after", len(before), len(after))
 	}
 	// Ten of them committed two hours ago: the next pass expires them.
-	if _, err := admin.Exec("UPDATE "+quoteIdent(db)+".kappa_dead_letters SET committed_at = committed_at - INTERVAL 2 HOUR WHERE record_offset < 100"); err != nil {
+	if _, err := admin.Exec("UPDATE " + quoteIdent(db) + ".kappa_dead_letters SET committed_at = committed_at - INTERVAL 2 HOUR WHERE record_offset < 100"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Compact(context.Background(), full); err != nil {
