@@ -26,7 +26,8 @@ newline by default), and nothing else, for a replay after a fix:
 A record that could not come back as it was is left out and named on
 stderr, and the exit status is 4: one whose bytes contain the delimiter
 (kcat would split it; pick one they lack, e.g. --delimiter '\x1e' with
-kcat -D '\x1e'), and one the sink kept only the start of (truncated).
+kcat -D '\x1e'), an empty one (kcat -P skips empty lines), and one the
+sink kept only the start of (truncated).
 `
 
 func rejectedCommand(ctx context.Context, args []string) int {
