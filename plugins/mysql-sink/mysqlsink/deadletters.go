@@ -143,8 +143,10 @@ func (s *Sink) insertDeadLetters(ctx context.Context, tx *sql.Tx, stream string,
 	return nil
 }
 
-// cutReason keeps a reason within its column.
+// cutReason keeps a reason within its column, as valid UTF-8: a reason
+// the column refused would fail every commit of the batch.
 func cutReason(r string) string {
+	r = strings.ToValidUTF8(r, "\uFFFD")
 	if len([]rune(r)) <= deadLetterReasonChars {
 		return r
 	}
