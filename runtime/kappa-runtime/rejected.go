@@ -14,7 +14,7 @@ import (
 const rejectedUsage = `usage: kappa-runtime rejected [--reason R] [--partition P] [--limit N] [--raw [--delimiter D]] PIPELINE.yaml
 
 Lists the records the pipeline rejected, as its sink kept them (dead
-letters; mysql-sink: dead_letters: TABLE), in the order of partition and
+letters; mysql-sink: dead_letters: TABLE), in the order of stream, partition and
 offset: position, the record's timestamp, when its batch committed, the
 reason, its length and the start of its bytes. Only the sink is started.
 

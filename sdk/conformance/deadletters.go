@@ -79,6 +79,6 @@ func checkDeadLetters(ctx context.Context, f SinkFixture) error {
 	p := int32(0)
 	expect("partition 0", sdk.DeadLetterQuery{Partition: &p}, all[:2]...)
 	expect("reason malformed json", sdk.DeadLetterQuery{Reason: "malformed json"}, all[0], all[2])
-	expect("limit 1 after partition 0 offset 3", sdk.DeadLetterQuery{After: &sdk.DeadLetterPosition{Partition: 0, Offset: 3}, Limit: 1}, all[1])
+	expect("limit 1 after partition 0 offset 3", sdk.DeadLetterQuery{After: &sdk.DeadLetterPosition{Stream: stream, Partition: 0, Offset: 3}, Limit: 1}, all[1])
 	return errors.Join(findings...)
 }

@@ -55,7 +55,7 @@ func TestDeadLettersLandWithTheirBatchAndReadBack(t *testing.T) {
 	}
 	// Filters and paging.
 	p := int32(0)
-	page, err := s.DeadLetters(context.Background(), sdk.DeadLetterQuery{Reason: "malformed JSON", Partition: &p, After: &sdk.DeadLetterPosition{Partition: 0, Offset: 2}, Limit: 5})
+	page, err := s.DeadLetters(context.Background(), sdk.DeadLetterQuery{Reason: "malformed JSON", Partition: &p, After: &sdk.DeadLetterPosition{Stream: "twitter", Partition: 0, Offset: 2}, Limit: 5})
 	if err != nil || len(page) != 1 || page[0].Offset != 9 {
 		t.Errorf("malformed JSON after offset 2 = %+v, %v; want offset 9 alone", page, err)
 	}

@@ -29,7 +29,7 @@ type RejectedQuery struct {
 }
 
 // ReadRejected starts and opens only the pipeline's sink and hands each
-// dead letter q selects to each, in the order of partition and offset,
+// dead letter q selects to each, in the order of stream, partition and offset,
 // reading them a page at a time.
 func ReadRejected(ctx context.Context, file string, q RejectedQuery, each func(sdk.StoredDeadLetter) error) error {
 	p, err := pipeline.Load(file)
@@ -73,7 +73,7 @@ func ReadRejected(ctx context.Context, file string, q RejectedQuery, each func(s
 			break
 		}
 		last := page[len(page)-1]
-		after = &sdk.DeadLetterPosition{Partition: last.Partition, Offset: last.Offset}
+		after = &sdk.DeadLetterPosition{Stream: last.Stream, Partition: last.Partition, Offset: last.Offset}
 	}
 	return nil
 }
