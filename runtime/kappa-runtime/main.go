@@ -25,6 +25,10 @@ const usage = `usage:
   kappa-runtime audit PIPELINE.yaml                                        check what the sink committed
   kappa-runtime compact [--older-than D] PIPELINE.yaml                     roll settled history up, once, in full
   kappa-runtime adopt [--yes] PIPELINE.yaml                                take over the 2016 Spark job's table and progress
+  kappa-runtime reprocess [--drain] [--catch-up D] PIPELINE.yaml        reprocess history into a new generation and swap it in
+  kappa-runtime generations PIPELINE.yaml                                  the table's generations, states, positions and lag
+  kappa-runtime rollback PIPELINE.yaml                                     swap the previous generation back in
+  kappa-runtime retire PIPELINE.yaml                                       drop the tables of retired generations
   kappa-runtime status PIPELINE.yaml                                       committed positions, high watermarks and lag
   kappa-runtime validate PIPELINE.yaml                                     check a pipeline file and its plugins' config
   kappa-runtime plugins [--json] [PIPELINE.yaml]                           list the plugins found, with their config fields
@@ -42,6 +46,11 @@ var commands = map[string]func(ctx context.Context, args []string) int{
 	"validate": validateCommand,
 	"plugins":  pluginsCommand,
 	"status":   statusCommand,
+
+	"reprocess":   reprocessCommand,
+	"generations": generationsCommand,
+	"rollback":    rollbackCommand,
+	"retire":      retireCommand,
 }
 
 func main() {

@@ -661,6 +661,7 @@ const (
 	Sink_Compact_FullMethodName       = "/kappa.v1.Sink/Compact"
 	Sink_Adopt_FullMethodName         = "/kappa.v1.Sink/Adopt"
 	Sink_RecentWindows_FullMethodName = "/kappa.v1.Sink/RecentWindows"
+	Sink_Generations_FullMethodName   = "/kappa.v1.Sink/Generations"
 )
 
 // SinkClient is the client API for Sink service.
@@ -681,6 +682,8 @@ type SinkClient interface {
 	Adopt(ctx context.Context, in *AdoptRequest, opts ...grpc.CallOption) (*AdoptResponse, error)
 	// RecentWindows is optional: a sink without it answers Unimplemented.
 	RecentWindows(ctx context.Context, in *RecentWindowsRequest, opts ...grpc.CallOption) (*RecentWindowsResponse, error)
+	// Generations is optional: a sink without it answers Unimplemented.
+	Generations(ctx context.Context, in *GenerationsRequest, opts ...grpc.CallOption) (*GenerationsResponse, error)
 }
 
 type sinkClient struct {
@@ -791,6 +794,16 @@ func (c *sinkClient) RecentWindows(ctx context.Context, in *RecentWindowsRequest
 	return out, nil
 }
 
+func (c *sinkClient) Generations(ctx context.Context, in *GenerationsRequest, opts ...grpc.CallOption) (*GenerationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GenerationsResponse)
+	err := c.cc.Invoke(ctx, Sink_Generations_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SinkServer is the server API for Sink service.
 // All implementations must embed UnimplementedSinkServer
 // for forward compatibility.
@@ -809,6 +822,8 @@ type SinkServer interface {
 	Adopt(context.Context, *AdoptRequest) (*AdoptResponse, error)
 	// RecentWindows is optional: a sink without it answers Unimplemented.
 	RecentWindows(context.Context, *RecentWindowsRequest) (*RecentWindowsResponse, error)
+	// Generations is optional: a sink without it answers Unimplemented.
+	Generations(context.Context, *GenerationsRequest) (*GenerationsResponse, error)
 	mustEmbedUnimplementedSinkServer()
 }
 
@@ -848,6 +863,9 @@ func (UnimplementedSinkServer) Adopt(context.Context, *AdoptRequest) (*AdoptResp
 }
 func (UnimplementedSinkServer) RecentWindows(context.Context, *RecentWindowsRequest) (*RecentWindowsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RecentWindows not implemented")
+}
+func (UnimplementedSinkServer) Generations(context.Context, *GenerationsRequest) (*GenerationsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Generations not implemented")
 }
 func (UnimplementedSinkServer) mustEmbedUnimplementedSinkServer() {}
 func (UnimplementedSinkServer) testEmbeddedByValue()              {}
@@ -1050,6 +1068,24 @@ func _Sink_RecentWindows_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Sink_Generations_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GenerationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SinkServer).Generations(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Sink_Generations_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SinkServer).Generations(ctx, req.(*GenerationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Sink_ServiceDesc is the grpc.ServiceDesc for Sink service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1096,6 +1132,10 @@ var Sink_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RecentWindows",
 			Handler:    _Sink_RecentWindows_Handler,
+		},
+		{
+			MethodName: "Generations",
+			Handler:    _Sink_Generations_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
