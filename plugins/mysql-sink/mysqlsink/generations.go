@@ -179,6 +179,10 @@ type GenerationEndedError struct {
 	LivePipeline string
 	// Shadow is a generation still reprocessing under this pipeline's name.
 	Shadow bool
+	// Next and NextPipeline are the generation replacing this one while
+	// no generation is live (during a cutover).
+	Next         int64
+	NextPipeline string
 }
 
 func (e *GenerationEndedError) Error() string {
@@ -187,6 +191,9 @@ func (e *GenerationEndedError) Error() string {
 			e.Pipeline, e.Generation, e.Database, e.Table)
 	}
 	live := "no generation is live"
+	if e.Next != 0 {
+		live = fmt.Sprintf("generation %d (pipeline %q) replaces it and goes live once the cutover ends: run its pipeline file", e.Next, e.NextPipeline)
+	}
 	if e.Live != 0 {
 		live = fmt.Sprintf("generation %d (pipeline %q) is live: run its pipeline file", e.Live, e.LivePipeline)
 	}
@@ -211,7 +218,9 @@ func openGeneration(ctx context.Context, db *sql.DB, database string, cfg Config
 	if setup.Reprocessing {
 		g := chooseGeneration(gens, setup.Pipeline, setup.Definition)
 		if g != nil && (g.state == sdk.GenerationShadow || g.state == sdk.GenerationLive && g.definition == setup.Definition && g.number > 1) {
-			return g, nil
+			// Before the table is made when missing: a RENAME a kill left
+			// unrecorded moved it.
+			return g, repairSwapped(ctx, db, cfg.Table, g)
 		}
 		return nil, nil
 	}
@@ -286,6 +295,11 @@ func (s *Sink) checkGeneration(ctx context.Context, tx *sql.Tx) error {
 	if gens, err := readGenerations(ctx, tx, s.gen.logical, false); err == nil {
 		if l := liveGeneration(gens); l != nil {
 			e.Live, e.LivePipeline = l.number, l.pipeline
+		}
+		for _, g := range gens {
+			if g.previous == s.gen.number && g.number > s.gen.number {
+				e.Next, e.NextPipeline = g.number, g.pipeline
+			}
 		}
 	}
 	return sdk.GenerationEnded(e)
@@ -663,7 +677,9 @@ func (s *Sink) swap(ctx context.Context, res *sdk.GenerationsResult) error {
 		return err
 	}
 	res.Done = done
-	testFault(afterRename)
+	if done {
+		testFault(afterRename)
+	}
 	err = s.inTx(ctx, func(tx *sql.Tx, gens []generation) error {
 		if err := s.setPhysical(ctx, tx, prev.number, fmt.Sprintf("%s%s%d", s.gen.logical, tableSuffix, prev.number)); err != nil {
 			return err
@@ -731,17 +747,22 @@ func tableExists(ctx context.Context, db *sql.DB, table string) (bool, error) {
 	return n > 0, nil
 }
 
-// repairSwap records a RENAME that a kill left unrecorded.
+// repairSwap binds to the renamed table when a kill left a RENAME
+// unrecorded; the swap step records it.
 func (s *Sink) repairSwap(ctx context.Context, g *generation) error {
+	return repairSwapped(ctx, s.db, s.gen.logical, g)
+}
+
+func repairSwapped(ctx context.Context, db *sql.DB, logical string, g *generation) error {
 	if g.step != "swapping" {
 		return nil
 	}
-	inName := fmt.Sprintf("%s%s%d", s.gen.logical, tableSuffix, g.number)
-	exists, err := tableExists(ctx, s.db, inName)
+	inName := fmt.Sprintf("%s%s%d", logical, tableSuffix, g.number)
+	exists, err := tableExists(ctx, db, inName)
 	if err != nil || exists {
 		return err
 	}
-	g.physical = s.gen.logical
+	g.physical = logical
 	return nil
 }
 
