@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -270,4 +271,101 @@ func TestReprocessRefusesDeletedHistory(t *testing.T) {
 		t.Fatalf("reprocess over deleted history: exit %d, want 1 naming partition 1's offsets 0 to 99\n%s", code, tail(out))
 	}
 	t.Logf("refused: %s", finalError(out))
+}
+
+// TestReprocessWithLongReader measures the cutover with a reader
+// transaction that holds table twitter for 30 s across it (only with
+// KAPPA_CHAOS_FULL=1: it takes over 30 s): how long the cutover took and
+// the longest any other reader of the original query waited. The RENAME
+// waits at most 2 s for the long reader each try (RENAME … WAIT), so
+// queries queued behind it wait at most about that long, not 30 s.
+//
+//	KAPPA_CHAOS_FULL=1 go test -count=1 -v -run TestReprocessWithLongReader ./e2e
+func TestReprocessWithLongReader(t *testing.T) {
+	if os.Getenv("KAPPA_CHAOS_FULL") != "1" {
+		t.Skip("takes over 30 s; set KAPPA_CHAOS_FULL=1")
+	}
+	broker := startBroker(t, "twitter", 4)
+	dbName, db := database(t)
+	env := []string{"KAPPA_BROKERS=" + broker, "KAPPA_MYSQL_DSN=" + testenv.MySQLDSN(dbName)}
+	_, truth := runFirehose(t, broker, "twitter", "--count", "20000", "--seed", "17")
+	twitter := filepath.Join(repoRoot(), "pipelines", "twitter.yaml")
+	if res := runRuntime(t, twitter, env, "--drain"); res.err != nil {
+		t.Fatalf("drain: %v\n%s", res.err, tail(res.stderr))
+	}
+	old := startRuntime(t, twitter, env)
+
+	ctx := context.Background()
+	long, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer long.Close()
+	if _, err := long.ExecContext(ctx, "BEGIN"); err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	if err := long.QueryRowContext(ctx, fmt.Sprintf("SELECT COUNT(*) FROM %s.twitter", dbName)).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	opened := time.Now()
+
+	var mu sync.Mutex
+	var longest time.Duration
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			began := time.Now()
+			rows, err := db.Query(fmt.Sprintf("SELECT timestamp, SUM(count) FROM %s.twitter GROUP BY timestamp", dbName))
+			if err == nil {
+				for rows.Next() {
+				}
+				rows.Close()
+			}
+			mu.Lock()
+			longest = max(longest, time.Since(began))
+			mu.Unlock()
+		}
+	}()
+
+	rep := startReprocess(t, byLangAsTwitter(t), env, "--drain", "--catch-up", "1s")
+	time.Sleep(30*time.Second - time.Since(opened))
+	if _, err := long.ExecContext(ctx, "COMMIT"); err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.wait(t, 120*time.Second); err != nil {
+		t.Fatalf("reprocess --drain: %v\n%s", err, tail(rep.stderr.String()))
+	}
+	close(stop)
+	<-done
+	if err := old.wait(t, 30*time.Second); err != nil {
+		t.Fatalf("old runtime: %v", err)
+	}
+	compareMinutes(t, perMinute(t, db, dbName, "twitter"), truth)
+	var swapTook, cutoverTook string
+	for _, line := range strings.Split(rep.stderr.String(), "\n") {
+		var l struct {
+			Msg         string
+			RenameTook  time.Duration `json:"rename_took"`
+			CutoverTook time.Duration `json:"cutover_took"`
+		}
+		if json.Unmarshal([]byte(line), &l) != nil {
+			continue
+		}
+		switch l.Msg {
+		case "tables swapped":
+			swapTook = l.RenameTook.String()
+		case "generation is live":
+			cutoverTook = l.CutoverTook.String()
+		}
+	}
+	t.Logf("with a 30 s reader transaction open: the swap step took %s, the cutover (freeze to live) %s; the longest wait of a reader of the original query was %s",
+		swapTook, cutoverTook, longest)
 }
