@@ -157,6 +157,7 @@ func TestReprocessResumesAfterKill(t *testing.T) {
 	for _, step := range []string{"freeze", "catch_up", "swap", "live"} {
 		t.Run(step, func(t *testing.T) { testReprocess(t, step, "") })
 	}
+	t.Run("old_runtime_at_freeze", func(t *testing.T) { testReprocess(t, "old", "") })
 }
 
 func testReprocess(t *testing.T, killAfter, sinkFaults string) {
@@ -180,6 +181,10 @@ func testReprocess(t *testing.T, killAfter, sinkFaults string) {
 	reader := startReader(t, db, dbName)
 
 	var reprocessEnv []string
+	killOld := killAfter == "old"
+	if killOld {
+		killAfter = ""
+	}
 	if killAfter != "" {
 		reprocessEnv = append(reprocessEnv, "KAPPA_TEST_CUTOVER_KILL="+killAfter)
 	}
@@ -193,20 +198,35 @@ func testReprocess(t *testing.T, killAfter, sinkFaults string) {
 		}
 		rep = startReprocess(t, byLang, env, "--drain", "--catch-up", "2s")
 	}
+	if killOld {
+		// The old runtime dies as the freeze begins, its commit in flight
+		// or not; a restart of it afterwards is refused.
+		waitFor(t, 90*time.Second, "the freeze", func() bool {
+			return strings.Contains(rep.stderr.String(), "freezing the live one") || rep.exited()
+		})
+		old.kill9(t)
+	}
 	if err := rep.wait(t, 120*time.Second); err != nil {
 		t.Fatalf("reprocess --drain: %v\n%s", err, tail(rep.stderr.String()))
+	}
+	if killOld {
+		old = startRuntime(t, twitter, env)
+		if err := old.wait(t, 60*time.Second); exitCode(err) != 1 || !strings.Contains(old.stderr.String(), "generation 2") {
+			t.Fatalf("the old runtime restarted after the cutover: %v, want refused naming generation 2\n%s", err, tail(old.stderr.String()))
+		}
 	}
 	if sinkFaults != "" && !strings.Contains(rep.stderr.String(), "test fault hook: SIGKILL after RENAME TABLE") {
 		// The runtime restarts its sink, which finds the RENAME done.
 		t.Errorf("the sink's fault hook did not fire\n%s", tail(rep.stderr.String()))
 	}
-	if err := old.wait(t, 30*time.Second); err != nil {
+	if killOld {
+		// Checked above.
+	} else if err := old.wait(t, 30*time.Second); err != nil {
 		t.Fatalf("the old generation's runtime exited with %v, want 0\n%s", err, tail(old.stderr.String()))
-	}
-	if n := old.logCount("generation ended: this pipeline's generation was replaced, nothing more is committed"); n != 1 {
+	} else if n := old.logCount("generation ended: this pipeline's generation was replaced, nothing more is committed"); n != 1 {
 		t.Errorf("the old runtime said %d times that its generation ended, want once\n%s", n, tail(old.stderr.String()))
 	}
-	if !strings.Contains(old.stderr.String(), `generation 2 (pipeline \"twitter-by-lang\")`) {
+	if !killOld && !strings.Contains(old.stderr.String(), `generation 2 (pipeline \"twitter-by-lang\")`) {
 		t.Errorf("the old runtime's message does not name the live generation\n%s", tail(old.stderr.String()))
 	}
 

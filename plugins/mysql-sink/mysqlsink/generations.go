@@ -257,9 +257,7 @@ func openGeneration(ctx context.Context, db *sql.DB, database string, cfg Config
 		return nil, sdk.Permanent(&GenerationEndedError{Database: database, Table: cfg.Table, Pipeline: setup.Pipeline, Generation: g.number, State: g.state, Shadow: true})
 	}
 	e := &GenerationEndedError{Database: database, Table: cfg.Table, Pipeline: setup.Pipeline, Generation: g.number, State: g.state}
-	if l := liveGeneration(gens); l != nil {
-		e.Live, e.LivePipeline = l.number, l.pipeline
-	}
+	e.describe(gens)
 	return nil, sdk.Permanent(e)
 }
 
@@ -293,16 +291,21 @@ func (s *Sink) checkGeneration(ctx context.Context, tx *sql.Tx) error {
 	e := &GenerationEndedError{Database: s.database, Table: s.gen.logical, Pipeline: s.gen.setup.Pipeline, Generation: s.gen.number, State: state}
 	// Only for the message; the refusal stands without it.
 	if gens, err := readGenerations(ctx, tx, s.gen.logical, false); err == nil {
-		if l := liveGeneration(gens); l != nil {
-			e.Live, e.LivePipeline = l.number, l.pipeline
-		}
-		for _, g := range gens {
-			if g.previous == s.gen.number && g.number > s.gen.number {
-				e.Next, e.NextPipeline = g.number, g.pipeline
-			}
-		}
+		e.describe(gens)
 	}
 	return sdk.GenerationEnded(e)
+}
+
+// describe names the live generation, or the one replacing e's.
+func (e *GenerationEndedError) describe(gens []generation) {
+	if l := liveGeneration(gens); l != nil {
+		e.Live, e.LivePipeline = l.number, l.pipeline
+	}
+	for _, g := range gens {
+		if g.previous == e.Generation && g.number > e.Generation {
+			e.Next, e.NextPipeline = g.number, g.pipeline
+		}
+	}
 }
 
 // Generations performs one step on the table's generations; see
