@@ -329,3 +329,36 @@ func Generations(ctx context.Context, file string, op sdk.GenerationOp, withMark
 	}
 	return res, marks, nil
 }
+
+// generationWatch is how often a run looks whether its generation was
+// replaced.
+const generationWatch = 2 * time.Second
+
+// watchGeneration returns an error matching sdk.ErrGenerationEnded once
+// the generation the sink is bound to is frozen or retired, nil when ctx
+// ends or the sink keeps no generations.
+func watchGeneration(ctx context.Context, sink sdk.Sink, every time.Duration) error {
+	gens, ok := sink.(sdk.Generations)
+	if !ok {
+		return nil
+	}
+	for sleepCtx(ctx, every) {
+		res, err := gens.Generations(ctx, sdk.GenerationsRequest{Op: sdk.GenerationList})
+		if errors.Is(err, rpc.ErrGenerationsUnsupported) {
+			return nil
+		}
+		cur := bound(res)
+		if err != nil || cur == nil || cur.State == sdk.GenerationLive || cur.State == sdk.GenerationShadow {
+			continue // a failure here is the engine's to see
+		}
+		msg := fmt.Sprintf("generation %d of table %s is %s", cur.Number, res.Table, cur.State)
+		for _, g := range res.Generations {
+			if g.Previous == cur.Number && g.Number > cur.Number || g.State == sdk.GenerationLive {
+				msg += fmt.Sprintf("; generation %d (pipeline %q) is %s", g.Number, g.Pipeline, g.State)
+				break
+			}
+		}
+		return sdk.GenerationEnded(errors.New(msg))
+	}
+	return nil
+}

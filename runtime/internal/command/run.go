@@ -184,7 +184,7 @@ func run(ctx context.Context, file string, opts RunOptions, logger *slog.Logger)
 		StreamID:       info.StreamID,
 		Observer:       observer,
 	}, info.Stream, source, extractor, sink)
-	if err := runEngine(ctx, eng, cut); err != nil {
+	if err := runEngine(ctx, eng, cut, sink); err != nil {
 		return fmt.Errorf("pipeline %s: %w", p.Name, err)
 	}
 	t := eng.Totals()
@@ -220,15 +220,19 @@ func newArena(maxBytes int64, logger *slog.Logger) *arena.Arena {
 
 // runEngine runs eng, and beside it the reprocess's cutover when there is
 // one: an error of either stops both; a drained cutover stops the engine.
-func runEngine(ctx context.Context, eng *engine.Engine, cut *cutover) error {
-	if cut == nil {
-		return eng.Run(ctx)
-	}
+func runEngine(ctx context.Context, eng *engine.Engine, cut *cutover, sink sdk.Sink) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	cutErr := make(chan error, 1)
 	go func() {
-		err := cut.run(ctx)
+		var err error
+		if cut != nil {
+			err = cut.run(ctx)
+		} else {
+			// A generation replaced while the topic is idle is noticed
+			// here, not at a commit.
+			err = watchGeneration(ctx, sink, generationWatch)
+		}
 		if err != nil {
 			cancel()
 		}
@@ -242,6 +246,8 @@ func runEngine(ctx context.Context, eng *engine.Engine, cut *cutover) error {
 		return err
 	case errors.Is(cerr, errDrained):
 		return nil
+	case errors.Is(cerr, sdk.ErrGenerationEnded):
+		return cerr
 	case cerr != nil && !errors.Is(cerr, context.Canceled):
 		return fmt.Errorf("cutover: %w", cerr)
 	}
