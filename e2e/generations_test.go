@@ -139,7 +139,8 @@ func startSubcommand(t *testing.T, sub, file string, env []string, args ...strin
 // never fails and never sees its total fall. After the swap the table
 // equals the ground truth, the audit of the new generation is clean, the
 // old runtime has exited 0 saying which generation is live, and its file
-// is refused.
+// is refused; a rollback brings generation 1 back, exact after its file
+// catches up, and retire drops generation 2's table.
 func TestReprocessSwapsGenerationUnderReaders(t *testing.T) {
 	testReprocess(t, "", "")
 }
@@ -261,6 +262,26 @@ func testReprocess(t *testing.T, killAfter, sinkFaults string) {
 	code, out := runSubcommand(t, "generations", byLang, env)
 	if code != 0 || !strings.Contains(out, "retired") || !strings.Contains(out, "twitter__g1") {
 		t.Errorf("generations: exit %d\n%s", code, out)
+	}
+	if killAfter != "" || sinkFaults != "" {
+		return
+	}
+	// Rollback swaps generation 1 back; its file then continues it from
+	// its frozen positions to the end; retire drops generation 2's table.
+	if code, out := runSubcommand(t, "rollback", byLang, env); code != 0 {
+		t.Fatalf("rollback: exit %d\n%s", code, out)
+	}
+	if res := runRuntime(t, twitter, env, "--drain"); res.err != nil {
+		t.Fatalf("the old file after the rollback: %v\n%s", res.err, tail(res.stderr))
+	}
+	compareMinutes(t, perMinute(t, db, dbName, "twitter"), truth)
+	if code, out := runSubcommand(t, "retire", twitter, env); code != 0 || !strings.Contains(out, "dropped") {
+		t.Errorf("retire: exit %d\n%s", code, out)
+	}
+	var left int
+	db.QueryRow("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'twitter__g2'", dbName).Scan(&left)
+	if left != 0 {
+		t.Errorf("twitter__g2 is still there after retire")
 	}
 }
 
