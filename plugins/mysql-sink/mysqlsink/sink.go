@@ -278,6 +278,9 @@ func (s *Sink) Positions(ctx context.Context, stream string) ([]sdk.Position, er
 	if s.db == nil {
 		return nil, errNotOpen
 	}
+	// A swap rebinds the statements (generations.go).
+	s.gen.mu.RLock()
+	defer s.gen.mu.RUnlock()
 	rows, err := s.db.QueryContext(ctx, s.stmts.positions, s.pipeline, stream)
 	if err != nil {
 		return nil, fmt.Errorf("mysql-sink: read positions of stream %s: %w", stream, err)
