@@ -22,7 +22,7 @@ test:
 # restarts MariaDB, so it runs alone, never beside `make test`. Replay a
 # run with KAPPA_CHAOS_SEED=<seed printed by the run>.
 chaos:
-	dsn=$$(./scripts/services) && KAPPA_TEST_MYSQL_DSN="$$dsn" KAPPA_CHAOS_FULL=1 $(GO) test -count=1 -v -timeout 20m -run 'TestChaos|TestMariaDBRestart' ./e2e
+	dsn=$$(./scripts/services) && KAPPA_TEST_MYSQL_DSN="$$dsn" KAPPA_CHAOS_FULL=1 $(GO) test -count=1 -v -timeout 20m -run 'TestChaos|TestMariaDBRestart|TestReprocessResumesAfterKill' ./e2e
 
 # Unit tests only; no server needed.
 test-short:

@@ -71,6 +71,13 @@ type permanentError struct{ error }
 func (e permanentError) Unwrap() error        { return e.error }
 func (e permanentError) Is(target error) bool { return target == ErrPermanent }
 
+// An ErrGenerationEnded crosses the process boundary as FailedPrecondition
+// (it is permanent) with an ErrorInfo detail of this reason and domain.
+const (
+	reasonGenerationEnded = "GENERATION_ENDED"
+	errorDomain           = "kappa.v1"
+)
+
 // toStatus turns a plugin's error into a gRPC status that keeps what the
 // runtime must tell apart: fencing, permanence, config problems,
 // cancellation, retryability. A retryable error keeps the code it would
@@ -85,6 +92,12 @@ func toStatus(err error) error {
 	switch {
 	case errors.Is(err, ErrFenced):
 		return status.Error(codes.Aborted, err.Error())
+	case errors.Is(err, ErrGenerationEnded):
+		st, derr := status.New(codes.FailedPrecondition, err.Error()).WithDetails(&errdetails.ErrorInfo{Reason: reasonGenerationEnded, Domain: errorDomain})
+		if derr != nil {
+			return status.Error(codes.FailedPrecondition, err.Error())
+		}
+		return st.Err()
 	case errors.Is(err, ErrPermanent):
 		return status.Error(codes.FailedPrecondition, err.Error())
 	case errors.As(err, &cerrs), errors.As(err, &cerr):
@@ -127,6 +140,11 @@ func fromStatus(op string, err error) error {
 	case codes.Aborted:
 		return fmt.Errorf("%s: %s: %w", op, st.Message(), ErrFenced)
 	case codes.FailedPrecondition:
+		for _, d := range st.Details() {
+			if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetReason() == reasonGenerationEnded && info.GetDomain() == errorDomain {
+				return GenerationEnded(fmt.Errorf("%s: %s", op, st.Message()))
+			}
+		}
 		return Permanent(fmt.Errorf("%s: %s", op, st.Message()))
 	case codes.InvalidArgument:
 		for _, d := range st.Details() {

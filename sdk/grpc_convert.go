@@ -25,11 +25,13 @@ func fromUnixNano(n int64) time.Time {
 }
 
 func setupToPB(s Setup) *pb.Setup {
-	return &pb.Setup{Pipeline: s.Pipeline, Config: s.Config, WindowNanos: int64(s.Window), Dimensions: s.Dimensions, Aggregates: s.Aggregates, Adopting: s.Adopting}
+	return &pb.Setup{Pipeline: s.Pipeline, Config: s.Config, WindowNanos: int64(s.Window), Dimensions: s.Dimensions, Aggregates: s.Aggregates, Adopting: s.Adopting,
+		Definition: s.Definition, Reprocessing: s.Reprocessing}
 }
 
 func setupFromPB(s *pb.Setup) Setup {
-	return Setup{Pipeline: s.GetPipeline(), Config: s.GetConfig(), Window: time.Duration(s.GetWindowNanos()), Dimensions: s.GetDimensions(), Aggregates: s.GetAggregates(), Adopting: s.GetAdopting()}
+	return Setup{Pipeline: s.GetPipeline(), Config: s.GetConfig(), Window: time.Duration(s.GetWindowNanos()), Dimensions: s.GetDimensions(), Aggregates: s.GetAggregates(), Adopting: s.GetAdopting(),
+		Definition: s.GetDefinition(), Reprocessing: s.GetReprocessing()}
 }
 
 func rangeToPB(r OffsetRange) *pb.OffsetRange {

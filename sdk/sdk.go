@@ -38,6 +38,15 @@ type Setup struct {
 	// not refuse the table for holding rows it did not commit, and only
 	// Adopt and Close follow. Other plugins never see it set.
 	Adopting bool
+	// Definition fingerprints what shapes the pipeline's output (the
+	// extractor and its config, dimensions, window, aggregates, stream):
+	// a sink keeping generations (Generations) tells a pipeline file from
+	// an earlier version of it by it.
+	Definition string
+	// Reprocessing is set when a sink is opened by `kappa-runtime
+	// reprocess` or `rollback`: it binds to no generation in Open; a
+	// Generations call does. Other plugins never see it set.
+	Reprocessing bool
 }
 
 // Aggregates a pipeline can declare.

@@ -62,3 +62,7 @@ var ErrWindowsUnsupported = errors.New("sink does not report recent windows")
 // ErrDeadLettersUnsupported is returned by the runtime's view of a sink
 // that does not implement sdk.DeadLetterStore.
 var ErrDeadLettersUnsupported = errors.New("sink does not keep dead letters")
+
+// ErrGenerationsUnsupported is returned by the runtime's view of a sink
+// that does not implement sdk.Generations.
+var ErrGenerationsUnsupported = errors.New("sink does not keep generations (reprocess, rollback)")

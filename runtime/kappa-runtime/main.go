@@ -25,6 +25,10 @@ const usage = `usage:
   kappa-runtime audit PIPELINE.yaml                                        check what the sink committed
   kappa-runtime compact [--older-than D] PIPELINE.yaml                     roll settled history up, once, in full
   kappa-runtime adopt [--yes] PIPELINE.yaml                                take over the 2016 Spark job's table and progress
+  kappa-runtime reprocess [--drain] [--catch-up D] PIPELINE.yaml        reprocess history into a new generation and swap it in
+  kappa-runtime generations PIPELINE.yaml                                  the table's generations, states, positions and lag
+  kappa-runtime rollback PIPELINE.yaml                                     swap the previous generation back in
+  kappa-runtime retire PIPELINE.yaml                                       drop the tables of retired generations
   kappa-runtime status PIPELINE.yaml                                       committed positions, high watermarks and lag
   kappa-runtime rejected [--reason R] [--partition P] [--limit N] [--raw] PIPELINE.yaml   the rejected records the sink kept
   kappa-runtime validate PIPELINE.yaml                                     check a pipeline file and its plugins' config
@@ -44,6 +48,11 @@ var commands = map[string]func(ctx context.Context, args []string) int{
 	"plugins":  pluginsCommand,
 	"status":   statusCommand,
 	"rejected": rejectedCommand,
+
+	"reprocess":   reprocessCommand,
+	"generations": generationsCommand,
+	"rollback":    rollbackCommand,
+	"retire":      retireCommand,
 }
 
 func main() {

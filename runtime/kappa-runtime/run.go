@@ -15,7 +15,8 @@ const runUsage = `usage: kappa-runtime [run] [flags] PIPELINE.yaml
 Runs the pipeline until SIGINT or SIGTERM (or, with --drain, until every
 partition has reached the end its log had at start), then exits 0.
 
-Exit status: 0 when stopped or drained; 1 on an error, including batches
+Exit status: 0 when stopped or drained, or when another generation
+replaced this pipeline's (kappa-runtime reprocess, rollback); 1 on an error, including batches
 that kept failing for the pipeline's give_up_after; 2 on a usage error;
 3 when SIGINT or SIGTERM interrupted --drain before the end (what was
 committed stays committed: run --drain again to finish).
@@ -44,7 +45,14 @@ func runCommand(ctx context.Context, args []string) int {
 		flags.Usage()
 		return 2
 	}
-	err := command.RunWith(ctx, flags.Arg(0), command.RunOptions{Drain: *drain, HTTP: *httpAddr}, newLogger(*logJSON))
+	logger := newLogger(*logJSON)
+	err := command.RunWith(ctx, flags.Arg(0), command.RunOptions{Drain: *drain, HTTP: *httpAddr}, logger)
+	if generationEnded(err) {
+		// Another generation replaced this one (kappa-runtime reprocess or
+		// rollback): said once, and the run is over.
+		logger.Info("generation ended: this pipeline's generation was replaced, nothing more is committed", "reason", err)
+		return 0
+	}
 	if errors.Is(err, command.ErrDrainInterrupted) {
 		fmt.Fprintf(os.Stderr, "kappa-runtime: %v; run --drain again to finish\n", err)
 		return exitDrainInterrupted

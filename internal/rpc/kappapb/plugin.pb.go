@@ -35,7 +35,14 @@ type Setup struct {
 	// adopting: the sink is opened by `kappa-runtime adopt` to take over a
 	// table another program wrote (sdk.Setup.Adopting); only Adopt and Close
 	// follow.
-	Adopting      bool `protobuf:"varint,6,opt,name=adopting,proto3" json:"adopting,omitempty"`
+	Adopting bool `protobuf:"varint,6,opt,name=adopting,proto3" json:"adopting,omitempty"`
+	// definition: a fingerprint of what shapes the pipeline's output
+	// (sdk.Setup.Definition), for a sink that keeps generations.
+	Definition string `protobuf:"bytes,7,opt,name=definition,proto3" json:"definition,omitempty"`
+	// reprocessing: the sink is opened by `kappa-runtime reprocess` or
+	// `rollback` (sdk.Setup.Reprocessing); nothing is committed until a
+	// Generations call binds it to a generation.
+	Reprocessing  bool `protobuf:"varint,8,opt,name=reprocessing,proto3" json:"reprocessing,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -108,6 +115,20 @@ func (x *Setup) GetAggregates() []string {
 func (x *Setup) GetAdopting() bool {
 	if x != nil {
 		return x.Adopting
+	}
+	return false
+}
+
+func (x *Setup) GetDefinition() string {
+	if x != nil {
+		return x.Definition
+	}
+	return ""
+}
+
+func (x *Setup) GetReprocessing() bool {
+	if x != nil {
+		return x.Reprocessing
 	}
 	return false
 }
@@ -1758,6 +1779,304 @@ func (x *DeadLettersResponse) GetDeadLetters() []*StoredDeadLetter {
 	return nil
 }
 
+// GenerationsRequest is one step on a pipeline's generations; see
+// sdk.Generations.
+type GenerationsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Op            string                 `protobuf:"bytes,1,opt,name=op,proto3" json:"op,omitempty"`
+	Stream        string                 `protobuf:"bytes,2,opt,name=stream,proto3" json:"stream,omitempty"`
+	StreamId      string                 `protobuf:"bytes,3,opt,name=stream_id,json=streamId,proto3" json:"stream_id,omitempty"`
+	LogStarts     []*Watermark           `protobuf:"bytes,4,rep,name=log_starts,json=logStarts,proto3" json:"log_starts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GenerationsRequest) Reset() {
+	*x = GenerationsRequest{}
+	mi := &file_kappa_v1_plugin_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GenerationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GenerationsRequest) ProtoMessage() {}
+
+func (x *GenerationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kappa_v1_plugin_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GenerationsRequest.ProtoReflect.Descriptor instead.
+func (*GenerationsRequest) Descriptor() ([]byte, []int) {
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *GenerationsRequest) GetOp() string {
+	if x != nil {
+		return x.Op
+	}
+	return ""
+}
+
+func (x *GenerationsRequest) GetStream() string {
+	if x != nil {
+		return x.Stream
+	}
+	return ""
+}
+
+func (x *GenerationsRequest) GetStreamId() string {
+	if x != nil {
+		return x.StreamId
+	}
+	return ""
+}
+
+func (x *GenerationsRequest) GetLogStarts() []*Watermark {
+	if x != nil {
+		return x.LogStarts
+	}
+	return nil
+}
+
+type GenerationPosition struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Partition     int32                  `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
+	NextOffset    int64                  `protobuf:"varint,2,opt,name=next_offset,json=nextOffset,proto3" json:"next_offset,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GenerationPosition) Reset() {
+	*x = GenerationPosition{}
+	mi := &file_kappa_v1_plugin_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GenerationPosition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GenerationPosition) ProtoMessage() {}
+
+func (x *GenerationPosition) ProtoReflect() protoreflect.Message {
+	mi := &file_kappa_v1_plugin_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GenerationPosition.ProtoReflect.Descriptor instead.
+func (*GenerationPosition) Descriptor() ([]byte, []int) {
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *GenerationPosition) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *GenerationPosition) GetNextOffset() int64 {
+	if x != nil {
+		return x.NextOffset
+	}
+	return 0
+}
+
+type Generation struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	Number             int64                  `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"`
+	Pipeline           string                 `protobuf:"bytes,2,opt,name=pipeline,proto3" json:"pipeline,omitempty"`
+	PhysicalTable      string                 `protobuf:"bytes,3,opt,name=physical_table,json=physicalTable,proto3" json:"physical_table,omitempty"`
+	State              string                 `protobuf:"bytes,4,opt,name=state,proto3" json:"state,omitempty"`
+	Step               string                 `protobuf:"bytes,5,opt,name=step,proto3" json:"step,omitempty"`
+	Previous           int64                  `protobuf:"varint,6,opt,name=previous,proto3" json:"previous,omitempty"`
+	Positions          []*GenerationPosition  `protobuf:"bytes,7,rep,name=positions,proto3" json:"positions,omitempty"`
+	UpdatedAtUnixNanos int64                  `protobuf:"varint,8,opt,name=updated_at_unix_nanos,json=updatedAtUnixNanos,proto3" json:"updated_at_unix_nanos,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *Generation) Reset() {
+	*x = Generation{}
+	mi := &file_kappa_v1_plugin_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Generation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Generation) ProtoMessage() {}
+
+func (x *Generation) ProtoReflect() protoreflect.Message {
+	mi := &file_kappa_v1_plugin_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Generation.ProtoReflect.Descriptor instead.
+func (*Generation) Descriptor() ([]byte, []int) {
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *Generation) GetNumber() int64 {
+	if x != nil {
+		return x.Number
+	}
+	return 0
+}
+
+func (x *Generation) GetPipeline() string {
+	if x != nil {
+		return x.Pipeline
+	}
+	return ""
+}
+
+func (x *Generation) GetPhysicalTable() string {
+	if x != nil {
+		return x.PhysicalTable
+	}
+	return ""
+}
+
+func (x *Generation) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *Generation) GetStep() string {
+	if x != nil {
+		return x.Step
+	}
+	return ""
+}
+
+func (x *Generation) GetPrevious() int64 {
+	if x != nil {
+		return x.Previous
+	}
+	return 0
+}
+
+func (x *Generation) GetPositions() []*GenerationPosition {
+	if x != nil {
+		return x.Positions
+	}
+	return nil
+}
+
+func (x *Generation) GetUpdatedAtUnixNanos() int64 {
+	if x != nil {
+		return x.UpdatedAtUnixNanos
+	}
+	return 0
+}
+
+type GenerationsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Table         string                 `protobuf:"bytes,1,opt,name=table,proto3" json:"table,omitempty"`
+	Bound         int64                  `protobuf:"varint,2,opt,name=bound,proto3" json:"bound,omitempty"`
+	Generations   []*Generation          `protobuf:"bytes,3,rep,name=generations,proto3" json:"generations,omitempty"`
+	Refusals      []string               `protobuf:"bytes,4,rep,name=refusals,proto3" json:"refusals,omitempty"`
+	Done          bool                   `protobuf:"varint,5,opt,name=done,proto3" json:"done,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GenerationsResponse) Reset() {
+	*x = GenerationsResponse{}
+	mi := &file_kappa_v1_plugin_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GenerationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GenerationsResponse) ProtoMessage() {}
+
+func (x *GenerationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kappa_v1_plugin_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GenerationsResponse.ProtoReflect.Descriptor instead.
+func (*GenerationsResponse) Descriptor() ([]byte, []int) {
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *GenerationsResponse) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *GenerationsResponse) GetBound() int64 {
+	if x != nil {
+		return x.Bound
+	}
+	return 0
+}
+
+func (x *GenerationsResponse) GetGenerations() []*Generation {
+	if x != nil {
+		return x.Generations
+	}
+	return nil
+}
+
+func (x *GenerationsResponse) GetRefusals() []string {
+	if x != nil {
+		return x.Refusals
+	}
+	return nil
+}
+
+func (x *GenerationsResponse) GetDone() bool {
+	if x != nil {
+		return x.Done
+	}
+	return false
+}
+
 // RecentWindowsRequest asks a sink for the totals of the last n windows it
 // committed; see sdk.WindowReader.
 type RecentWindowsRequest struct {
@@ -1769,7 +2088,7 @@ type RecentWindowsRequest struct {
 
 func (x *RecentWindowsRequest) Reset() {
 	*x = RecentWindowsRequest{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[27]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1781,7 +2100,7 @@ func (x *RecentWindowsRequest) String() string {
 func (*RecentWindowsRequest) ProtoMessage() {}
 
 func (x *RecentWindowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[27]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1794,7 +2113,7 @@ func (x *RecentWindowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecentWindowsRequest.ProtoReflect.Descriptor instead.
 func (*RecentWindowsRequest) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{27}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *RecentWindowsRequest) GetN() int32 {
@@ -1815,7 +2134,7 @@ type WindowTotal struct {
 
 func (x *WindowTotal) Reset() {
 	*x = WindowTotal{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[28]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1827,7 +2146,7 @@ func (x *WindowTotal) String() string {
 func (*WindowTotal) ProtoMessage() {}
 
 func (x *WindowTotal) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[28]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1840,7 +2159,7 @@ func (x *WindowTotal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WindowTotal.ProtoReflect.Descriptor instead.
 func (*WindowTotal) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{28}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *WindowTotal) GetWindowUnixNanos() int64 {
@@ -1867,7 +2186,7 @@ type RecentWindowsResponse struct {
 
 func (x *RecentWindowsResponse) Reset() {
 	*x = RecentWindowsResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[29]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1879,7 +2198,7 @@ func (x *RecentWindowsResponse) String() string {
 func (*RecentWindowsResponse) ProtoMessage() {}
 
 func (x *RecentWindowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[29]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1892,7 +2211,7 @@ func (x *RecentWindowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecentWindowsResponse.ProtoReflect.Descriptor instead.
 func (*RecentWindowsResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{29}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *RecentWindowsResponse) GetWindows() []*WindowTotal {
@@ -1916,7 +2235,7 @@ type AdoptRequest struct {
 
 func (x *AdoptRequest) Reset() {
 	*x = AdoptRequest{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[30]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1928,7 +2247,7 @@ func (x *AdoptRequest) String() string {
 func (*AdoptRequest) ProtoMessage() {}
 
 func (x *AdoptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[30]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1941,7 +2260,7 @@ func (x *AdoptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdoptRequest.ProtoReflect.Descriptor instead.
 func (*AdoptRequest) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{30}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *AdoptRequest) GetStream() string {
@@ -1987,7 +2306,7 @@ type AdoptedRange struct {
 
 func (x *AdoptedRange) Reset() {
 	*x = AdoptedRange{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[31]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1999,7 +2318,7 @@ func (x *AdoptedRange) String() string {
 func (*AdoptedRange) ProtoMessage() {}
 
 func (x *AdoptedRange) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[31]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2012,7 +2331,7 @@ func (x *AdoptedRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdoptedRange.ProtoReflect.Descriptor instead.
 func (*AdoptedRange) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{31}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *AdoptedRange) GetRange() *OffsetRange {
@@ -2069,7 +2388,7 @@ type AdoptResponse struct {
 
 func (x *AdoptResponse) Reset() {
 	*x = AdoptResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[32]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2081,7 +2400,7 @@ func (x *AdoptResponse) String() string {
 func (*AdoptResponse) ProtoMessage() {}
 
 func (x *AdoptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[32]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2094,7 +2413,7 @@ func (x *AdoptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdoptResponse.ProtoReflect.Descriptor instead.
 func (*AdoptResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{32}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *AdoptResponse) GetTable() string {
@@ -2137,7 +2456,7 @@ type CompactRequest struct {
 
 func (x *CompactRequest) Reset() {
 	*x = CompactRequest{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[33]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2149,7 +2468,7 @@ func (x *CompactRequest) String() string {
 func (*CompactRequest) ProtoMessage() {}
 
 func (x *CompactRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[33]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2162,7 +2481,7 @@ func (x *CompactRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompactRequest.ProtoReflect.Descriptor instead.
 func (*CompactRequest) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{33}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *CompactRequest) GetOlderThanNanos() int64 {
@@ -2200,7 +2519,7 @@ type CompactResponse struct {
 
 func (x *CompactResponse) Reset() {
 	*x = CompactResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[34]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2212,7 +2531,7 @@ func (x *CompactResponse) String() string {
 func (*CompactResponse) ProtoMessage() {}
 
 func (x *CompactResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[34]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2225,7 +2544,7 @@ func (x *CompactResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompactResponse.ProtoReflect.Descriptor instead.
 func (*CompactResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{34}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *CompactResponse) GetSpans() int64 {
@@ -2282,7 +2601,7 @@ type AggregateRange struct {
 
 func (x *AggregateRange) Reset() {
 	*x = AggregateRange{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[35]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2294,7 +2613,7 @@ func (x *AggregateRange) String() string {
 func (*AggregateRange) ProtoMessage() {}
 
 func (x *AggregateRange) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[35]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2307,7 +2626,7 @@ func (x *AggregateRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AggregateRange.ProtoReflect.Descriptor instead.
 func (*AggregateRange) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{35}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *AggregateRange) GetRange() *OffsetRange {
@@ -2347,7 +2666,7 @@ type StreamAudit struct {
 
 func (x *StreamAudit) Reset() {
 	*x = StreamAudit{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[36]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2359,7 +2678,7 @@ func (x *StreamAudit) String() string {
 func (*StreamAudit) ProtoMessage() {}
 
 func (x *StreamAudit) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[36]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2372,7 +2691,7 @@ func (x *StreamAudit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamAudit.ProtoReflect.Descriptor instead.
 func (*StreamAudit) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{36}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *StreamAudit) GetStream() string {
@@ -2419,7 +2738,7 @@ type AuditResponse struct {
 
 func (x *AuditResponse) Reset() {
 	*x = AuditResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[37]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2431,7 +2750,7 @@ func (x *AuditResponse) String() string {
 func (*AuditResponse) ProtoMessage() {}
 
 func (x *AuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[37]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2444,7 +2763,7 @@ func (x *AuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditResponse.ProtoReflect.Descriptor instead.
 func (*AuditResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{37}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *AuditResponse) GetStreams() []*StreamAudit {
@@ -2476,7 +2795,7 @@ type PluginInfo struct {
 
 func (x *PluginInfo) Reset() {
 	*x = PluginInfo{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[38]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2488,7 +2807,7 @@ func (x *PluginInfo) String() string {
 func (*PluginInfo) ProtoMessage() {}
 
 func (x *PluginInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[38]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2501,7 +2820,7 @@ func (x *PluginInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PluginInfo.ProtoReflect.Descriptor instead.
 func (*PluginInfo) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{38}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *PluginInfo) GetName() string {
@@ -2569,7 +2888,7 @@ type FactLimits struct {
 
 func (x *FactLimits) Reset() {
 	*x = FactLimits{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[39]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2581,7 +2900,7 @@ func (x *FactLimits) String() string {
 func (*FactLimits) ProtoMessage() {}
 
 func (x *FactLimits) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[39]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2594,7 +2913,7 @@ func (x *FactLimits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FactLimits.ProtoReflect.Descriptor instead.
 func (*FactLimits) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{39}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *FactLimits) GetMaxDimensionChars() int32 {
@@ -2653,7 +2972,7 @@ type ConfigField struct {
 
 func (x *ConfigField) Reset() {
 	*x = ConfigField{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[40]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2665,7 +2984,7 @@ func (x *ConfigField) String() string {
 func (*ConfigField) ProtoMessage() {}
 
 func (x *ConfigField) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[40]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2678,7 +2997,7 @@ func (x *ConfigField) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigField.ProtoReflect.Descriptor instead.
 func (*ConfigField) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{40}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ConfigField) GetName() string {
@@ -2727,7 +3046,7 @@ var File_kappa_v1_plugin_proto protoreflect.FileDescriptor
 
 const file_kappa_v1_plugin_proto_rawDesc = "" +
 	"\n" +
-	"\x15kappa/v1/plugin.proto\x12\bkappa.v1\"\xba\x01\n" +
+	"\x15kappa/v1/plugin.proto\x12\bkappa.v1\"\xfe\x01\n" +
 	"\x05Setup\x12\x1a\n" +
 	"\bpipeline\x18\x01 \x01(\tR\bpipeline\x12\x16\n" +
 	"\x06config\x18\x02 \x01(\fR\x06config\x12!\n" +
@@ -2738,7 +3057,11 @@ const file_kappa_v1_plugin_proto_rawDesc = "" +
 	"\n" +
 	"aggregates\x18\x05 \x03(\tR\n" +
 	"aggregates\x12\x1a\n" +
-	"\badopting\x18\x06 \x01(\bR\badopting\"=\n" +
+	"\badopting\x18\x06 \x01(\bR\badopting\x12\x1e\n" +
+	"\n" +
+	"definition\x18\a \x01(\tR\n" +
+	"definition\x12\"\n" +
+	"\freprocessing\x18\b \x01(\bR\freprocessing\"=\n" +
 	"\rConfigProblem\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\"E\n" +
@@ -2865,7 +3188,33 @@ const file_kappa_v1_plugin_proto_rawDesc = "" +
 	"\x06stream\x18\x02 \x01(\tR\x06stream\x120\n" +
 	"\x14committed_unix_nanos\x18\x03 \x01(\x03R\x12committedUnixNanos\"T\n" +
 	"\x13DeadLettersResponse\x12=\n" +
-	"\fdead_letters\x18\x01 \x03(\v2\x1a.kappa.v1.StoredDeadLetterR\vdeadLetters\"$\n" +
+	"\fdead_letters\x18\x01 \x03(\v2\x1a.kappa.v1.StoredDeadLetterR\vdeadLetters\"\x8d\x01\n" +
+	"\x12GenerationsRequest\x12\x0e\n" +
+	"\x02op\x18\x01 \x01(\tR\x02op\x12\x16\n" +
+	"\x06stream\x18\x02 \x01(\tR\x06stream\x12\x1b\n" +
+	"\tstream_id\x18\x03 \x01(\tR\bstreamId\x122\n" +
+	"\n" +
+	"log_starts\x18\x04 \x03(\v2\x13.kappa.v1.WatermarkR\tlogStarts\"S\n" +
+	"\x12GenerationPosition\x12\x1c\n" +
+	"\tpartition\x18\x01 \x01(\x05R\tpartition\x12\x1f\n" +
+	"\vnext_offset\x18\x02 \x01(\x03R\n" +
+	"nextOffset\"\x9c\x02\n" +
+	"\n" +
+	"Generation\x12\x16\n" +
+	"\x06number\x18\x01 \x01(\x03R\x06number\x12\x1a\n" +
+	"\bpipeline\x18\x02 \x01(\tR\bpipeline\x12%\n" +
+	"\x0ephysical_table\x18\x03 \x01(\tR\rphysicalTable\x12\x14\n" +
+	"\x05state\x18\x04 \x01(\tR\x05state\x12\x12\n" +
+	"\x04step\x18\x05 \x01(\tR\x04step\x12\x1a\n" +
+	"\bprevious\x18\x06 \x01(\x03R\bprevious\x12:\n" +
+	"\tpositions\x18\a \x03(\v2\x1c.kappa.v1.GenerationPositionR\tpositions\x121\n" +
+	"\x15updated_at_unix_nanos\x18\b \x01(\x03R\x12updatedAtUnixNanos\"\xa9\x01\n" +
+	"\x13GenerationsResponse\x12\x14\n" +
+	"\x05table\x18\x01 \x01(\tR\x05table\x12\x14\n" +
+	"\x05bound\x18\x02 \x01(\x03R\x05bound\x126\n" +
+	"\vgenerations\x18\x03 \x03(\v2\x14.kappa.v1.GenerationR\vgenerations\x12\x1a\n" +
+	"\brefusals\x18\x04 \x03(\tR\brefusals\x12\x12\n" +
+	"\x04done\x18\x05 \x01(\bR\x04done\"$\n" +
 	"\x14RecentWindowsRequest\x12\f\n" +
 	"\x01n\x18\x01 \x01(\x05R\x01n\"O\n" +
 	"\vWindowTotal\x12*\n" +
@@ -2961,7 +3310,7 @@ const file_kappa_v1_plugin_proto_rawDesc = "" +
 	"\aExtract\x12\x18.kappa.v1.ExtractRequest\x1a\x19.kappa.v1.ExtractResponse\x12)\n" +
 	"\x05Close\x12\x0f.kappa.v1.Empty\x1a\x0f.kappa.v1.Empty\x121\n" +
 	"\bDescribe\x12\x0f.kappa.v1.Empty\x1a\x14.kappa.v1.PluginInfo\x12,\n" +
-	"\bValidate\x12\x0f.kappa.v1.Setup\x1a\x0f.kappa.v1.Empty2\xca\x05\n" +
+	"\bValidate\x12\x0f.kappa.v1.Setup\x1a\x0f.kappa.v1.Empty2\x96\x06\n" +
 	"\x04Sink\x12(\n" +
 	"\x04Open\x12\x0f.kappa.v1.Setup\x1a\x0f.kappa.v1.Empty\x12D\n" +
 	"\tPositions\x12\x1a.kappa.v1.PositionsRequest\x1a\x1b.kappa.v1.PositionsResponse\x122\n" +
@@ -2974,7 +3323,8 @@ const file_kappa_v1_plugin_proto_rawDesc = "" +
 	"\x05Adopt\x12\x16.kappa.v1.AdoptRequest\x1a\x17.kappa.v1.AdoptResponse\x12P\n" +
 	"\rRecentWindows\x12\x1e.kappa.v1.RecentWindowsRequest\x1a\x1f.kappa.v1.RecentWindowsResponse\x12G\n" +
 	"\x10DeadLetterPolicy\x12\x0f.kappa.v1.Empty\x1a\".kappa.v1.DeadLetterPolicyResponse\x12J\n" +
-	"\vDeadLetters\x12\x1c.kappa.v1.DeadLettersRequest\x1a\x1d.kappa.v1.DeadLettersResponseB4Z2github.com/kappa-stream/kappa/internal/rpc/kappapbb\x06proto3"
+	"\vDeadLetters\x12\x1c.kappa.v1.DeadLettersRequest\x1a\x1d.kappa.v1.DeadLettersResponse\x12J\n" +
+	"\vGenerations\x12\x1c.kappa.v1.GenerationsRequest\x1a\x1d.kappa.v1.GenerationsResponseB4Z2github.com/kappa-stream/kappa/internal/rpc/kappapbb\x06proto3"
 
 var (
 	file_kappa_v1_plugin_proto_rawDescOnce sync.Once
@@ -2988,7 +3338,7 @@ func file_kappa_v1_plugin_proto_rawDescGZIP() []byte {
 	return file_kappa_v1_plugin_proto_rawDescData
 }
 
-var file_kappa_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
+var file_kappa_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
 var file_kappa_v1_plugin_proto_goTypes = []any{
 	(*Setup)(nil),                    // 0: kappa.v1.Setup
 	(*ConfigProblem)(nil),            // 1: kappa.v1.ConfigProblem
@@ -3017,20 +3367,24 @@ var file_kappa_v1_plugin_proto_goTypes = []any{
 	(*DeadLettersRequest)(nil),       // 24: kappa.v1.DeadLettersRequest
 	(*StoredDeadLetter)(nil),         // 25: kappa.v1.StoredDeadLetter
 	(*DeadLettersResponse)(nil),      // 26: kappa.v1.DeadLettersResponse
-	(*RecentWindowsRequest)(nil),     // 27: kappa.v1.RecentWindowsRequest
-	(*WindowTotal)(nil),              // 28: kappa.v1.WindowTotal
-	(*RecentWindowsResponse)(nil),    // 29: kappa.v1.RecentWindowsResponse
-	(*AdoptRequest)(nil),             // 30: kappa.v1.AdoptRequest
-	(*AdoptedRange)(nil),             // 31: kappa.v1.AdoptedRange
-	(*AdoptResponse)(nil),            // 32: kappa.v1.AdoptResponse
-	(*CompactRequest)(nil),           // 33: kappa.v1.CompactRequest
-	(*CompactResponse)(nil),          // 34: kappa.v1.CompactResponse
-	(*AggregateRange)(nil),           // 35: kappa.v1.AggregateRange
-	(*StreamAudit)(nil),              // 36: kappa.v1.StreamAudit
-	(*AuditResponse)(nil),            // 37: kappa.v1.AuditResponse
-	(*PluginInfo)(nil),               // 38: kappa.v1.PluginInfo
-	(*FactLimits)(nil),               // 39: kappa.v1.FactLimits
-	(*ConfigField)(nil),              // 40: kappa.v1.ConfigField
+	(*GenerationsRequest)(nil),       // 27: kappa.v1.GenerationsRequest
+	(*GenerationPosition)(nil),       // 28: kappa.v1.GenerationPosition
+	(*Generation)(nil),               // 29: kappa.v1.Generation
+	(*GenerationsResponse)(nil),      // 30: kappa.v1.GenerationsResponse
+	(*RecentWindowsRequest)(nil),     // 31: kappa.v1.RecentWindowsRequest
+	(*WindowTotal)(nil),              // 32: kappa.v1.WindowTotal
+	(*RecentWindowsResponse)(nil),    // 33: kappa.v1.RecentWindowsResponse
+	(*AdoptRequest)(nil),             // 34: kappa.v1.AdoptRequest
+	(*AdoptedRange)(nil),             // 35: kappa.v1.AdoptedRange
+	(*AdoptResponse)(nil),            // 36: kappa.v1.AdoptResponse
+	(*CompactRequest)(nil),           // 37: kappa.v1.CompactRequest
+	(*CompactResponse)(nil),          // 38: kappa.v1.CompactResponse
+	(*AggregateRange)(nil),           // 39: kappa.v1.AggregateRange
+	(*StreamAudit)(nil),              // 40: kappa.v1.StreamAudit
+	(*AuditResponse)(nil),            // 41: kappa.v1.AuditResponse
+	(*PluginInfo)(nil),               // 42: kappa.v1.PluginInfo
+	(*FactLimits)(nil),               // 43: kappa.v1.FactLimits
+	(*ConfigField)(nil),              // 44: kappa.v1.ConfigField
 }
 var file_kappa_v1_plugin_proto_depIdxs = []int32{
 	1,  // 0: kappa.v1.ConfigProblems.problems:type_name -> kappa.v1.ConfigProblem
@@ -3051,73 +3405,78 @@ var file_kappa_v1_plugin_proto_depIdxs = []int32{
 	22, // 15: kappa.v1.CommitRequest.dead_letters:type_name -> kappa.v1.DeadLetter
 	22, // 16: kappa.v1.StoredDeadLetter.dead_letter:type_name -> kappa.v1.DeadLetter
 	25, // 17: kappa.v1.DeadLettersResponse.dead_letters:type_name -> kappa.v1.StoredDeadLetter
-	28, // 18: kappa.v1.RecentWindowsResponse.windows:type_name -> kappa.v1.WindowTotal
-	7,  // 19: kappa.v1.AdoptRequest.log_ends:type_name -> kappa.v1.Watermark
-	3,  // 20: kappa.v1.AdoptedRange.range:type_name -> kappa.v1.OffsetRange
-	31, // 21: kappa.v1.AdoptResponse.partitions:type_name -> kappa.v1.AdoptedRange
-	3,  // 22: kappa.v1.AggregateRange.range:type_name -> kappa.v1.OffsetRange
-	6,  // 23: kappa.v1.StreamAudit.positions:type_name -> kappa.v1.Position
-	19, // 24: kappa.v1.StreamAudit.batches:type_name -> kappa.v1.RangeStats
-	35, // 25: kappa.v1.StreamAudit.aggregates:type_name -> kappa.v1.AggregateRange
-	3,  // 26: kappa.v1.StreamAudit.adopted:type_name -> kappa.v1.OffsetRange
-	36, // 27: kappa.v1.AuditResponse.streams:type_name -> kappa.v1.StreamAudit
-	40, // 28: kappa.v1.PluginInfo.config:type_name -> kappa.v1.ConfigField
-	39, // 29: kappa.v1.PluginInfo.fact_limits:type_name -> kappa.v1.FactLimits
-	0,  // 30: kappa.v1.Source.Open:input_type -> kappa.v1.Setup
-	10, // 31: kappa.v1.Source.Seek:input_type -> kappa.v1.SeekRequest
-	11, // 32: kappa.v1.Source.Poll:input_type -> kappa.v1.PollRequest
-	8,  // 33: kappa.v1.Source.Watermarks:input_type -> kappa.v1.Empty
-	8,  // 34: kappa.v1.Source.Close:input_type -> kappa.v1.Empty
-	10, // 35: kappa.v1.Source.Committed:input_type -> kappa.v1.SeekRequest
-	8,  // 36: kappa.v1.Source.Describe:input_type -> kappa.v1.Empty
-	0,  // 37: kappa.v1.Source.Validate:input_type -> kappa.v1.Setup
-	0,  // 38: kappa.v1.Extractor.Open:input_type -> kappa.v1.Setup
-	14, // 39: kappa.v1.Extractor.Extract:input_type -> kappa.v1.ExtractRequest
-	8,  // 40: kappa.v1.Extractor.Close:input_type -> kappa.v1.Empty
-	8,  // 41: kappa.v1.Extractor.Describe:input_type -> kappa.v1.Empty
-	0,  // 42: kappa.v1.Extractor.Validate:input_type -> kappa.v1.Setup
-	0,  // 43: kappa.v1.Sink.Open:input_type -> kappa.v1.Setup
-	17, // 44: kappa.v1.Sink.Positions:input_type -> kappa.v1.PositionsRequest
-	21, // 45: kappa.v1.Sink.Commit:input_type -> kappa.v1.CommitRequest
-	8,  // 46: kappa.v1.Sink.Close:input_type -> kappa.v1.Empty
-	8,  // 47: kappa.v1.Sink.Describe:input_type -> kappa.v1.Empty
-	0,  // 48: kappa.v1.Sink.Validate:input_type -> kappa.v1.Setup
-	8,  // 49: kappa.v1.Sink.Audit:input_type -> kappa.v1.Empty
-	33, // 50: kappa.v1.Sink.Compact:input_type -> kappa.v1.CompactRequest
-	30, // 51: kappa.v1.Sink.Adopt:input_type -> kappa.v1.AdoptRequest
-	27, // 52: kappa.v1.Sink.RecentWindows:input_type -> kappa.v1.RecentWindowsRequest
-	8,  // 53: kappa.v1.Sink.DeadLetterPolicy:input_type -> kappa.v1.Empty
-	24, // 54: kappa.v1.Sink.DeadLetters:input_type -> kappa.v1.DeadLettersRequest
-	9,  // 55: kappa.v1.Source.Open:output_type -> kappa.v1.OpenSourceResponse
-	8,  // 56: kappa.v1.Source.Seek:output_type -> kappa.v1.Empty
-	12, // 57: kappa.v1.Source.Poll:output_type -> kappa.v1.PollResponse
-	13, // 58: kappa.v1.Source.Watermarks:output_type -> kappa.v1.WatermarksResponse
-	8,  // 59: kappa.v1.Source.Close:output_type -> kappa.v1.Empty
-	8,  // 60: kappa.v1.Source.Committed:output_type -> kappa.v1.Empty
-	38, // 61: kappa.v1.Source.Describe:output_type -> kappa.v1.PluginInfo
-	8,  // 62: kappa.v1.Source.Validate:output_type -> kappa.v1.Empty
-	8,  // 63: kappa.v1.Extractor.Open:output_type -> kappa.v1.Empty
-	16, // 64: kappa.v1.Extractor.Extract:output_type -> kappa.v1.ExtractResponse
-	8,  // 65: kappa.v1.Extractor.Close:output_type -> kappa.v1.Empty
-	38, // 66: kappa.v1.Extractor.Describe:output_type -> kappa.v1.PluginInfo
-	8,  // 67: kappa.v1.Extractor.Validate:output_type -> kappa.v1.Empty
-	8,  // 68: kappa.v1.Sink.Open:output_type -> kappa.v1.Empty
-	18, // 69: kappa.v1.Sink.Positions:output_type -> kappa.v1.PositionsResponse
-	8,  // 70: kappa.v1.Sink.Commit:output_type -> kappa.v1.Empty
-	8,  // 71: kappa.v1.Sink.Close:output_type -> kappa.v1.Empty
-	38, // 72: kappa.v1.Sink.Describe:output_type -> kappa.v1.PluginInfo
-	8,  // 73: kappa.v1.Sink.Validate:output_type -> kappa.v1.Empty
-	37, // 74: kappa.v1.Sink.Audit:output_type -> kappa.v1.AuditResponse
-	34, // 75: kappa.v1.Sink.Compact:output_type -> kappa.v1.CompactResponse
-	32, // 76: kappa.v1.Sink.Adopt:output_type -> kappa.v1.AdoptResponse
-	29, // 77: kappa.v1.Sink.RecentWindows:output_type -> kappa.v1.RecentWindowsResponse
-	23, // 78: kappa.v1.Sink.DeadLetterPolicy:output_type -> kappa.v1.DeadLetterPolicyResponse
-	26, // 79: kappa.v1.Sink.DeadLetters:output_type -> kappa.v1.DeadLettersResponse
-	55, // [55:80] is the sub-list for method output_type
-	30, // [30:55] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	7,  // 18: kappa.v1.GenerationsRequest.log_starts:type_name -> kappa.v1.Watermark
+	28, // 19: kappa.v1.Generation.positions:type_name -> kappa.v1.GenerationPosition
+	29, // 20: kappa.v1.GenerationsResponse.generations:type_name -> kappa.v1.Generation
+	32, // 21: kappa.v1.RecentWindowsResponse.windows:type_name -> kappa.v1.WindowTotal
+	7,  // 22: kappa.v1.AdoptRequest.log_ends:type_name -> kappa.v1.Watermark
+	3,  // 23: kappa.v1.AdoptedRange.range:type_name -> kappa.v1.OffsetRange
+	35, // 24: kappa.v1.AdoptResponse.partitions:type_name -> kappa.v1.AdoptedRange
+	3,  // 25: kappa.v1.AggregateRange.range:type_name -> kappa.v1.OffsetRange
+	6,  // 26: kappa.v1.StreamAudit.positions:type_name -> kappa.v1.Position
+	19, // 27: kappa.v1.StreamAudit.batches:type_name -> kappa.v1.RangeStats
+	39, // 28: kappa.v1.StreamAudit.aggregates:type_name -> kappa.v1.AggregateRange
+	3,  // 29: kappa.v1.StreamAudit.adopted:type_name -> kappa.v1.OffsetRange
+	40, // 30: kappa.v1.AuditResponse.streams:type_name -> kappa.v1.StreamAudit
+	44, // 31: kappa.v1.PluginInfo.config:type_name -> kappa.v1.ConfigField
+	43, // 32: kappa.v1.PluginInfo.fact_limits:type_name -> kappa.v1.FactLimits
+	0,  // 33: kappa.v1.Source.Open:input_type -> kappa.v1.Setup
+	10, // 34: kappa.v1.Source.Seek:input_type -> kappa.v1.SeekRequest
+	11, // 35: kappa.v1.Source.Poll:input_type -> kappa.v1.PollRequest
+	8,  // 36: kappa.v1.Source.Watermarks:input_type -> kappa.v1.Empty
+	8,  // 37: kappa.v1.Source.Close:input_type -> kappa.v1.Empty
+	10, // 38: kappa.v1.Source.Committed:input_type -> kappa.v1.SeekRequest
+	8,  // 39: kappa.v1.Source.Describe:input_type -> kappa.v1.Empty
+	0,  // 40: kappa.v1.Source.Validate:input_type -> kappa.v1.Setup
+	0,  // 41: kappa.v1.Extractor.Open:input_type -> kappa.v1.Setup
+	14, // 42: kappa.v1.Extractor.Extract:input_type -> kappa.v1.ExtractRequest
+	8,  // 43: kappa.v1.Extractor.Close:input_type -> kappa.v1.Empty
+	8,  // 44: kappa.v1.Extractor.Describe:input_type -> kappa.v1.Empty
+	0,  // 45: kappa.v1.Extractor.Validate:input_type -> kappa.v1.Setup
+	0,  // 46: kappa.v1.Sink.Open:input_type -> kappa.v1.Setup
+	17, // 47: kappa.v1.Sink.Positions:input_type -> kappa.v1.PositionsRequest
+	21, // 48: kappa.v1.Sink.Commit:input_type -> kappa.v1.CommitRequest
+	8,  // 49: kappa.v1.Sink.Close:input_type -> kappa.v1.Empty
+	8,  // 50: kappa.v1.Sink.Describe:input_type -> kappa.v1.Empty
+	0,  // 51: kappa.v1.Sink.Validate:input_type -> kappa.v1.Setup
+	8,  // 52: kappa.v1.Sink.Audit:input_type -> kappa.v1.Empty
+	37, // 53: kappa.v1.Sink.Compact:input_type -> kappa.v1.CompactRequest
+	34, // 54: kappa.v1.Sink.Adopt:input_type -> kappa.v1.AdoptRequest
+	31, // 55: kappa.v1.Sink.RecentWindows:input_type -> kappa.v1.RecentWindowsRequest
+	8,  // 56: kappa.v1.Sink.DeadLetterPolicy:input_type -> kappa.v1.Empty
+	24, // 57: kappa.v1.Sink.DeadLetters:input_type -> kappa.v1.DeadLettersRequest
+	27, // 58: kappa.v1.Sink.Generations:input_type -> kappa.v1.GenerationsRequest
+	9,  // 59: kappa.v1.Source.Open:output_type -> kappa.v1.OpenSourceResponse
+	8,  // 60: kappa.v1.Source.Seek:output_type -> kappa.v1.Empty
+	12, // 61: kappa.v1.Source.Poll:output_type -> kappa.v1.PollResponse
+	13, // 62: kappa.v1.Source.Watermarks:output_type -> kappa.v1.WatermarksResponse
+	8,  // 63: kappa.v1.Source.Close:output_type -> kappa.v1.Empty
+	8,  // 64: kappa.v1.Source.Committed:output_type -> kappa.v1.Empty
+	42, // 65: kappa.v1.Source.Describe:output_type -> kappa.v1.PluginInfo
+	8,  // 66: kappa.v1.Source.Validate:output_type -> kappa.v1.Empty
+	8,  // 67: kappa.v1.Extractor.Open:output_type -> kappa.v1.Empty
+	16, // 68: kappa.v1.Extractor.Extract:output_type -> kappa.v1.ExtractResponse
+	8,  // 69: kappa.v1.Extractor.Close:output_type -> kappa.v1.Empty
+	42, // 70: kappa.v1.Extractor.Describe:output_type -> kappa.v1.PluginInfo
+	8,  // 71: kappa.v1.Extractor.Validate:output_type -> kappa.v1.Empty
+	8,  // 72: kappa.v1.Sink.Open:output_type -> kappa.v1.Empty
+	18, // 73: kappa.v1.Sink.Positions:output_type -> kappa.v1.PositionsResponse
+	8,  // 74: kappa.v1.Sink.Commit:output_type -> kappa.v1.Empty
+	8,  // 75: kappa.v1.Sink.Close:output_type -> kappa.v1.Empty
+	42, // 76: kappa.v1.Sink.Describe:output_type -> kappa.v1.PluginInfo
+	8,  // 77: kappa.v1.Sink.Validate:output_type -> kappa.v1.Empty
+	41, // 78: kappa.v1.Sink.Audit:output_type -> kappa.v1.AuditResponse
+	38, // 79: kappa.v1.Sink.Compact:output_type -> kappa.v1.CompactResponse
+	36, // 80: kappa.v1.Sink.Adopt:output_type -> kappa.v1.AdoptResponse
+	33, // 81: kappa.v1.Sink.RecentWindows:output_type -> kappa.v1.RecentWindowsResponse
+	23, // 82: kappa.v1.Sink.DeadLetterPolicy:output_type -> kappa.v1.DeadLetterPolicyResponse
+	26, // 83: kappa.v1.Sink.DeadLetters:output_type -> kappa.v1.DeadLettersResponse
+	30, // 84: kappa.v1.Sink.Generations:output_type -> kappa.v1.GenerationsResponse
+	59, // [59:85] is the sub-list for method output_type
+	33, // [33:59] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_kappa_v1_plugin_proto_init() }
@@ -3126,14 +3485,14 @@ func file_kappa_v1_plugin_proto_init() {
 		return
 	}
 	file_kappa_v1_plugin_proto_msgTypes[24].OneofWrappers = []any{}
-	file_kappa_v1_plugin_proto_msgTypes[39].OneofWrappers = []any{}
+	file_kappa_v1_plugin_proto_msgTypes[43].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kappa_v1_plugin_proto_rawDesc), len(file_kappa_v1_plugin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   41,
+			NumMessages:   45,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

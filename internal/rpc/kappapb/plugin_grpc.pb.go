@@ -663,6 +663,7 @@ const (
 	Sink_RecentWindows_FullMethodName    = "/kappa.v1.Sink/RecentWindows"
 	Sink_DeadLetterPolicy_FullMethodName = "/kappa.v1.Sink/DeadLetterPolicy"
 	Sink_DeadLetters_FullMethodName      = "/kappa.v1.Sink/DeadLetters"
+	Sink_Generations_FullMethodName      = "/kappa.v1.Sink/Generations"
 )
 
 // SinkClient is the client API for Sink service.
@@ -687,6 +688,8 @@ type SinkClient interface {
 	// a sink without them answers Unimplemented.
 	DeadLetterPolicy(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*DeadLetterPolicyResponse, error)
 	DeadLetters(ctx context.Context, in *DeadLettersRequest, opts ...grpc.CallOption) (*DeadLettersResponse, error)
+	// Generations is optional: a sink without it answers Unimplemented.
+	Generations(ctx context.Context, in *GenerationsRequest, opts ...grpc.CallOption) (*GenerationsResponse, error)
 }
 
 type sinkClient struct {
@@ -817,6 +820,16 @@ func (c *sinkClient) DeadLetters(ctx context.Context, in *DeadLettersRequest, op
 	return out, nil
 }
 
+func (c *sinkClient) Generations(ctx context.Context, in *GenerationsRequest, opts ...grpc.CallOption) (*GenerationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GenerationsResponse)
+	err := c.cc.Invoke(ctx, Sink_Generations_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SinkServer is the server API for Sink service.
 // All implementations must embed UnimplementedSinkServer
 // for forward compatibility.
@@ -839,6 +852,8 @@ type SinkServer interface {
 	// a sink without them answers Unimplemented.
 	DeadLetterPolicy(context.Context, *Empty) (*DeadLetterPolicyResponse, error)
 	DeadLetters(context.Context, *DeadLettersRequest) (*DeadLettersResponse, error)
+	// Generations is optional: a sink without it answers Unimplemented.
+	Generations(context.Context, *GenerationsRequest) (*GenerationsResponse, error)
 	mustEmbedUnimplementedSinkServer()
 }
 
@@ -884,6 +899,9 @@ func (UnimplementedSinkServer) DeadLetterPolicy(context.Context, *Empty) (*DeadL
 }
 func (UnimplementedSinkServer) DeadLetters(context.Context, *DeadLettersRequest) (*DeadLettersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeadLetters not implemented")
+}
+func (UnimplementedSinkServer) Generations(context.Context, *GenerationsRequest) (*GenerationsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Generations not implemented")
 }
 func (UnimplementedSinkServer) mustEmbedUnimplementedSinkServer() {}
 func (UnimplementedSinkServer) testEmbeddedByValue()              {}
@@ -1122,6 +1140,24 @@ func _Sink_DeadLetters_Handler(srv interface{}, ctx context.Context, dec func(in
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Sink_Generations_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GenerationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SinkServer).Generations(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Sink_Generations_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SinkServer).Generations(ctx, req.(*GenerationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Sink_ServiceDesc is the grpc.ServiceDesc for Sink service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1176,6 +1212,10 @@ var Sink_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeadLetters",
 			Handler:    _Sink_DeadLetters_Handler,
+		},
+		{
+			MethodName: "Generations",
+			Handler:    _Sink_Generations_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

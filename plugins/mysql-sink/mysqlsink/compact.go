@@ -348,6 +348,8 @@ func group(run span, full bool) []span {
 // compactSpan merges sp in one transaction and adds what it did to res.
 func (s *Sink) compactSpan(ctx context.Context, sp span, res *sdk.CompactResult) (err error) {
 	a, b := sp.start(), sp.end()
+	s.gen.mu.RLock() // a swap of the generation's table waits
+	defer s.gen.mu.RUnlock()
 	tx, err := s.db.BeginTx(ctx, nil) // READ COMMITTED: the session's level
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -357,6 +359,10 @@ func (s *Sink) compactSpan(ctx context.Context, sp span, res *sdk.CompactResult)
 			_ = tx.Rollback() // the server discards it anyway when the connection goes
 		}
 	}()
+	// A frozen or retired generation's history is left as it is.
+	if err := s.checkGeneration(ctx, tx); err != nil {
+		return err
+	}
 
 	// Lock the span's batch records: a rival compactor waits here, then
 	// finds them changed.

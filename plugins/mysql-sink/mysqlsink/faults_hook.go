@@ -24,14 +24,15 @@ import (
 // before_commit is the probability that the process kills itself with
 // SIGKILL after the transaction's statements and right before COMMIT;
 // after_commit that it does so right after COMMIT succeeded, before the
-// runtime learns the outcome. seed seeds the draws (mixed with the pid, so
+// runtime learns the outcome; after_rename that it does so right after a
+// generation's RENAME TABLE, before the swap is recorded. seed seeds the draws (mixed with the pid, so
 // that a restarted sink does not repeat its predecessor's draws).
 const faultsEnv = "KAPPA_TEST_SINK_FAULTS"
 
 type faultHook struct {
-	mu                        sync.Mutex
-	rng                       *rand.Rand
-	beforeCommit, afterCommit float64
+	mu                                     sync.Mutex
+	rng                                    *rand.Rand
+	beforeCommit, afterCommit, afterRename float64
 }
 
 // stderr is the process's stderr as it was before go-plugin's Serve
@@ -62,6 +63,8 @@ func loadFaults() *faultHook {
 				h.beforeCommit, err = strconv.ParseFloat(v, 64)
 			case "after_commit":
 				h.afterCommit, err = strconv.ParseFloat(v, 64)
+			case "after_rename":
+				h.afterRename, err = strconv.ParseFloat(v, 64)
 			case "seed":
 				seed, err = strconv.ParseUint(v, 10, 64)
 			default:
@@ -106,5 +109,7 @@ func testFault(at faultPoint) {
 		h.maybeDie(h.beforeCommit, "before COMMIT")
 	case afterCommit:
 		h.maybeDie(h.afterCommit, "after COMMIT")
+	case afterRename:
+		h.maybeDie(h.afterRename, "after RENAME TABLE")
 	}
 }

@@ -127,7 +127,7 @@ func TestOpenCreatesDatabaseAndTables(t *testing.T) {
 		}
 		got = append(got, name+"/"+engine)
 	}
-	if want := "kappa_batches/InnoDB kappa_offsets/InnoDB kappa_tables/InnoDB twitter/InnoDB"; strings.Join(got, " ") != want {
+	if want := "kappa_batches/InnoDB kappa_generations/InnoDB kappa_offsets/InnoDB kappa_tables/InnoDB twitter/InnoDB"; strings.Join(got, " ") != want {
 		t.Fatalf("tables %v, want %s", got, want)
 	}
 	// A second Open finds the tables and accepts them.

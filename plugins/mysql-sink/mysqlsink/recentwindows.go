@@ -19,6 +19,8 @@ func (s *Sink) RecentWindows(ctx context.Context, n int) ([]sdk.WindowTotal, err
 	if n <= 0 {
 		return nil, nil
 	}
+	s.gen.mu.RLock() // a swap rebinds the statements (generations.go)
+	defer s.gen.mu.RUnlock()
 	rows, err := s.db.QueryContext(ctx, "SELECT `timestamp`, COALESCE(SUM(`count`), 0) FROM "+quoteIdent(s.stmts.aggregateTable)+
 		" GROUP BY `timestamp` ORDER BY `timestamp` DESC LIMIT ?", n)
 	if err != nil {

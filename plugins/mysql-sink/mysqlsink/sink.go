@@ -62,6 +62,8 @@ type Sink struct {
 	// dead is the dead-letter table; zero when the config sets none
 	// (deadletters.go).
 	dead deadLetterTable
+	// gen is the generation the sink commits as (generations.go).
+	gen binding
 }
 
 // New returns a sink that is ready to be opened.
@@ -97,7 +99,7 @@ func (s *Sink) Open(ctx context.Context, setup sdk.Setup) error {
 	aggregate := aggregateSchema(cfg.Table, setup.Dimensions, setup.Sums())
 	offsets := offsetsSchema(cfg.OffsetsTable)
 	batches := batchesSchema(cfg.BatchesTable)
-	schemas := []tableSchema{offsets, batches, tablesSchema(cfg.TablesTable), aggregate}
+	schemas := []tableSchema{offsets, batches, tablesSchema(cfg.TablesTable), generationsSchema()}
 	if cfg.DeadLetters != "" {
 		schemas = append(schemas, deadLettersSchema(cfg.DeadLetters))
 	}
@@ -107,14 +109,52 @@ func (s *Sink) Open(ctx context.Context, setup sdk.Setup) error {
 			return fmt.Errorf("mysql-sink: %s: %w", server, err)
 		}
 	}
-	suggestTimeIndex(ctx, db, dc.DBName, aggregate)
+	// The generation decides which physical table and positions the
+	// pipeline file stands for (generations.go); an adopting sink works on
+	// the configured table as it is.
+	var gen *generation
+	if !setup.Adopting {
+		if gen, err = openGeneration(ctx, db, dc.DBName, cfg, setup); err != nil {
+			db.Close()
+			return fmt.Errorf("mysql-sink: %s: %w", server, err)
+		}
+		if gen != nil && gen.physical != cfg.Table {
+			aggregate.Name = gen.physical
+		}
+	}
+	// A reprocess not bound yet makes its own table later; the one under
+	// the configured name may have another layout.
+	if !setup.Reprocessing || gen != nil {
+		if err := ensureTable(ctx, db, dc.DBName, aggregate); err != nil {
+			db.Close()
+			return fmt.Errorf("mysql-sink: %s: %w", server, err)
+		}
+		suggestTimeIndex(ctx, db, dc.DBName, aggregate)
+	}
 	stmts := newStatements(offsets, aggregate, batches)
 	// A sink opened to adopt the table claims it in Adopt's transaction,
-	// once its rows proved adoptable.
-	if !setup.Adopting {
+	// once its rows proved adoptable; one opened to reprocess claims its
+	// generation's table when it makes it.
+	if !setup.Adopting && !setup.Reprocessing && (gen == nil || gen.number == 1) {
 		if err := claimTable(ctx, db, dc.DBName, setup.Pipeline, stmts, cfg.TablesTable); err != nil {
 			db.Close()
 			return fmt.Errorf("mysql-sink: %s: %w", server, err)
+		}
+		if gen == nil {
+			// The table was claimed now (it was empty, or its rows are
+			// this pipeline's): a generation 1 of another name, with no
+			// generation after it, becomes this pipeline's.
+			if err := reclaimGeneration1(ctx, db, cfg.Table, setup); err != nil {
+				db.Close()
+				return fmt.Errorf("mysql-sink: %s: %w", server, err)
+			}
+			if gen, err = openGeneration(ctx, db, dc.DBName, cfg, setup); err != nil || gen == nil {
+				db.Close()
+				if err == nil {
+					err = fmt.Errorf("table %s.%s: no generation of pipeline %q", dc.DBName, cfg.Table, setup.Pipeline)
+				}
+				return fmt.Errorf("mysql-sink: %s: %w", server, err)
+			}
 		}
 	}
 	s.pipeline = setup.Pipeline
@@ -125,6 +165,10 @@ func (s *Sink) Open(ctx context.Context, setup sdk.Setup) error {
 	s.stmts = stmts
 	s.database, s.tablesTable, s.adopting = dc.DBName, cfg.TablesTable, setup.Adopting
 	s.dead = newDeadLetterTable(cfg)
+	s.gen.logical, s.gen.setup, s.gen.cfg = cfg.Table, setup, cfg
+	if gen != nil {
+		s.bind(gen)
+	}
 	return nil
 }
 
@@ -242,6 +286,9 @@ func (s *Sink) Positions(ctx context.Context, stream string) ([]sdk.Position, er
 	if s.db == nil {
 		return nil, errNotOpen
 	}
+	// A swap rebinds the statements (generations.go).
+	s.gen.mu.RLock()
+	defer s.gen.mu.RUnlock()
 	rows, err := s.db.QueryContext(ctx, s.stmts.positions, s.pipeline, stream)
 	if err != nil {
 		return nil, fmt.Errorf("mysql-sink: read positions of stream %s: %w", stream, err)
@@ -284,6 +331,9 @@ func (s *Sink) Commit(ctx context.Context, c sdk.Commit) error {
 	if len(ranges) == 0 {
 		return nil
 	}
+	// A swap of the generation's table waits for the commit in flight.
+	s.gen.mu.RLock()
+	defer s.gen.mu.RUnlock()
 	if err := s.commit(ctx, c.Stream, c.StreamID, ranges, c.Rows, c.DeadLetters); err != nil {
 		err = fmt.Errorf("mysql-sink: commit to stream %s: %w", c.Stream, err)
 		if retryable(err) {
@@ -328,6 +378,10 @@ func (s *Sink) commitTx(ctx context.Context, stream, streamID string, ranges []s
 			_ = tx.Rollback()
 		}
 	}()
+	// First, so that a freeze waits for this commit or this commit sees it.
+	if err := s.checkGeneration(ctx, tx); err != nil {
+		return err
+	}
 	now := time.Now().UTC()
 	if err := advance(ctx, tx, stream, streamID, ranges, now); err != nil {
 		return err

@@ -52,7 +52,7 @@ func commandPluginLogger(p *pipeline.Pipeline) hclog.Logger {
 
 // setup is what every plugin of p is opened with.
 func setup(p *pipeline.Pipeline, pl pipeline.Plugin) sdk.Setup {
-	return sdk.Setup{Pipeline: p.Name, Config: pl.Config, Window: p.Window, Dimensions: p.Dimensions, Aggregates: p.Aggregates}
+	return sdk.Setup{Pipeline: p.Name, Config: pl.Config, Window: p.Window, Dimensions: p.Dimensions, Aggregates: p.Aggregates, Definition: definition(p)}
 }
 
 // pluginError places a plugin's config problems at their lines in the

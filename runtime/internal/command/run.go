@@ -34,6 +34,13 @@ type RunOptions struct {
 	// HTTP, when set, is the address /metrics, /livez, /readyz and
 	// /status are served on while the pipeline runs (serve.go).
 	HTTP string
+	// Reprocess makes the run a new generation of the pipeline's output
+	// (kappa-runtime reprocess): it reads the retained log from the live
+	// generation's first offsets into its own table and swaps it in once
+	// every partition is within CatchUp of its log end (generations.go).
+	// With Drain it exits once caught up after the swap.
+	Reprocess bool
+	CatchUp   time.Duration
 }
 
 // RunWith is Run with every option.
@@ -49,6 +56,10 @@ func RunWith(ctx context.Context, file string, opts RunOptions, logger *slog.Log
 
 func run(ctx context.Context, file string, opts RunOptions, logger *slog.Logger) error {
 	drain := opts.Drain
+	if opts.Reprocess {
+		// The cutover drains, after the swap; the engine runs until then.
+		drain = false
+	}
 	p, err := pipeline.Load(file)
 	if err != nil {
 		return err
@@ -118,10 +129,32 @@ func run(ctx context.Context, file string, opts RunOptions, logger *slog.Logger)
 		return pluginError(p, bs[1], err)
 	}
 	defer closeQuietly(extractor)
-	if err := sink.Open(openCtx, setup(p, p.Sink)); err != nil {
+	sinkSetup := setup(p, p.Sink)
+	sinkSetup.Reprocessing = opts.Reprocess
+	if err := sink.Open(openCtx, sinkSetup); err != nil {
 		return pluginError(p, bs[2], err)
 	}
 	defer closeQuietly(sink)
+	var cut *cutover
+	if opts.Reprocess {
+		// Read before the engine starts: a source's calls are never
+		// concurrent.
+		marks, err := source.Watermarks(openCtx)
+		if err != nil {
+			return pluginError(p, bs[0], fmt.Errorf("read the log starts of stream %s: %w", info.Stream, err))
+		}
+		res, err := beginReprocess(openCtx, p, sink, info, marks)
+		if err != nil {
+			return err
+		}
+		logger.Info("reprocessing", "generation", res.Bound, "table", res.Table)
+		readMarks, stop, err := startMarksSource(ctx, p, paths[0])
+		if err != nil {
+			return err
+		}
+		defer stop()
+		cut = &cutover{gens: sink, marks: readMarks, stream: info.Stream, catchUp: opts.CatchUp, drain: opts.Drain, logger: logger}
+	}
 	limits, sinkVersion, err := factLimits(openCtx, procs[2])
 	if err != nil {
 		return pluginError(p, bs[2], err)
@@ -156,7 +189,7 @@ func run(ctx context.Context, file string, opts RunOptions, logger *slog.Logger)
 		Observer:       observer,
 		DeadLetters:    dead,
 	}, info.Stream, source, extractor, sink)
-	if err := eng.Run(ctx); err != nil {
+	if err := runEngine(ctx, eng, cut, sink); err != nil {
 		return fmt.Errorf("pipeline %s: %w", p.Name, err)
 	}
 	t := eng.Totals()
@@ -188,4 +221,40 @@ func newArena(maxBytes int64, logger *slog.Logger) *arena.Arena {
 		return nil
 	}
 	return a
+}
+
+// runEngine runs eng, and beside it the reprocess's cutover when there is
+// one: an error of either stops both; a drained cutover stops the engine.
+func runEngine(ctx context.Context, eng *engine.Engine, cut *cutover, sink sdk.Sink) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	cutErr := make(chan error, 1)
+	go func() {
+		var err error
+		if cut != nil {
+			err = cut.run(ctx)
+		} else {
+			// A generation replaced while the topic is idle is noticed
+			// here, not at a commit.
+			err = watchGeneration(ctx, sink, generationWatch)
+		}
+		if err != nil {
+			cancel()
+		}
+		cutErr <- err
+	}()
+	err := eng.Run(ctx)
+	cancel()
+	cerr := <-cutErr
+	switch {
+	case err != nil:
+		return err
+	case errors.Is(cerr, errDrained):
+		return nil
+	case errors.Is(cerr, sdk.ErrGenerationEnded):
+		return cerr
+	case cerr != nil && !errors.Is(cerr, context.Canceled):
+		return fmt.Errorf("cutover: %w", cerr)
+	}
+	return nil
 }

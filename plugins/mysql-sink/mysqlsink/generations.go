@@ -1,0 +1,931 @@
+package mysqlsink
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kappa-stream/kappa/sdk"
+)
+
+// Generations (the Kappa recipe). The generations table lists, per table
+// readers query (the configured `table`, the logical table), every
+// generation: the pipeline that writes it, the physical table it writes,
+// the key its positions and batch records are stored under (the `pipeline`
+// column of the offsets and batches tables) and its state. Generation 1 is
+// what existed before: the configured table, positions and batch records
+// keyed by the pipeline's name; its row is made at the first Open, so an
+// existing database upgrades in place. Generation N > 1 writes
+// `<table>__gN` under the key `<pipeline>~gN` until its cutover renames
+// its table to `<table>` and the replaced one's to `<table>__g<M>`.
+//
+// Every commit and compaction reads its generation's row LOCK IN SHARE
+// MODE first; the freeze is an UPDATE of that row, which waits for the
+// commits in flight and makes every later one fail with
+// sdk.ErrGenerationEnded: no commit of a frozen generation lands.
+
+var _ sdk.Generations = (*Sink)(nil)
+
+// generationsTable is the catalog's name, in the DSN's database.
+const generationsTable = "kappa_generations"
+
+// generationSuffix is how a generation's key and table are told apart
+// from generation 1's.
+const (
+	keySuffix   = "~g"
+	tableSuffix = "__g"
+)
+
+func generationsSchema() tableSchema {
+	return tableSchema{
+		Name: generationsTable,
+		Columns: []column{
+			{Name: "table_name", Type: "varchar(64) NOT NULL", DataType: "varchar", Length: 64},
+			{Name: "generation", Type: "bigint NOT NULL", DataType: "bigint"},
+			{Name: "pipeline", Type: "varchar(191) NOT NULL", DataType: "varchar", Length: 191},
+			{Name: "definition", Type: "varchar(64) NOT NULL", DataType: "varchar", Length: 64},
+			{Name: "offsets_key", Type: "varchar(191) NOT NULL", DataType: "varchar", Length: 191},
+			{Name: "physical_table", Type: "varchar(64) NOT NULL", DataType: "varchar", Length: 64},
+			{Name: "state", Type: "varchar(16) NOT NULL", DataType: "varchar", Length: 16},
+			{Name: "step", Type: "varchar(16) NOT NULL", DataType: "varchar", Length: 16},
+			{Name: "previous", Type: "bigint NOT NULL", DataType: "bigint"},
+			{Name: "updated_at", Type: "datetime(6) NOT NULL", DataType: "datetime"},
+		},
+		PrimaryKey: []string{"table_name", "generation"},
+		Charset:    "utf8mb4 COLLATE=utf8mb4_bin",
+	}
+}
+
+// generation is one row of the catalog.
+type generation struct {
+	number      int64
+	pipeline    string
+	definition  string
+	key         string
+	physical    string
+	state, step string
+	previous    int64
+	updatedAt   time.Time
+}
+
+// binding is what the sink commits as: set in Open, or by a Generations
+// call for a sink opened with Setup.Reprocessing.
+type binding struct {
+	// mu is held for reading by every commit and compaction and for
+	// writing while the tables are renamed and the statements rebuilt.
+	mu sync.RWMutex
+	// logical is the configured table; number the bound generation (0:
+	// none yet).
+	logical string
+	number  int64
+	// setup and cfg are kept to build the aggregate table's schema.
+	setup sdk.Setup
+	cfg   Config
+}
+
+const generationColumns = "`generation`, `pipeline`, `definition`, `offsets_key`, `physical_table`, `state`, `step`, `previous`, `updated_at`"
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// readGenerations reads the catalog rows of logical, oldest first;
+// forUpdate locks them (tx only).
+func readGenerations(ctx context.Context, q querier, logical string, forUpdate bool) ([]generation, error) {
+	stmt := "SELECT " + generationColumns + " FROM " + quoteIdent(generationsTable) + " WHERE `table_name` = ? ORDER BY `generation`"
+	if forUpdate {
+		stmt += " FOR UPDATE"
+	}
+	rows, err := q.QueryContext(ctx, stmt, logical)
+	if err != nil {
+		return nil, fmt.Errorf("read the generations of table %s: %w", logical, err)
+	}
+	defer rows.Close()
+	var gens []generation
+	for rows.Next() {
+		var g generation
+		if err := rows.Scan(&g.number, &g.pipeline, &g.definition, &g.key, &g.physical, &g.state, &g.step, &g.previous, &g.updatedAt); err != nil {
+			return nil, fmt.Errorf("read the generations of table %s: %w", logical, err)
+		}
+		gens = append(gens, g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read the generations of table %s: %w", logical, err)
+	}
+	return gens, nil
+}
+
+func findGeneration(gens []generation, number int64) *generation {
+	for i := range gens {
+		if gens[i].number == number {
+			return &gens[i]
+		}
+	}
+	return nil
+}
+
+func liveGeneration(gens []generation) *generation {
+	for i := range gens {
+		if gens[i].state == sdk.GenerationLive {
+			return &gens[i]
+		}
+	}
+	return nil
+}
+
+// chooseGeneration picks the generation a pipeline file stands for: one of
+// the pipeline's name, preferring the same definition, then a live or
+// shadow one, then the newest. nil when the name has none.
+func chooseGeneration(gens []generation, pipeline, definition string) *generation {
+	var best *generation
+	score := func(g *generation) int {
+		s := 0
+		if definition != "" && g.definition == definition {
+			s += 4
+		}
+		if g.state == sdk.GenerationLive || g.state == sdk.GenerationShadow {
+			s += 2
+		}
+		return s
+	}
+	for i := range gens {
+		g := &gens[i]
+		if g.pipeline != pipeline {
+			continue
+		}
+		if best == nil || score(g) > score(best) || (score(g) == score(best) && g.number > best.number) {
+			best = g
+		}
+	}
+	return best
+}
+
+// GenerationEndedError says that the generation a pipeline file stands
+// for is no longer live.
+type GenerationEndedError struct {
+	Database, Table string
+	// Generation is the pipeline's, State what it is now; Live the live
+	// generation and its pipeline (0 when none is).
+	Pipeline     string
+	Generation   int64
+	State        string
+	Live         int64
+	LivePipeline string
+	// Shadow is a generation still reprocessing under this pipeline's name.
+	Shadow bool
+	// Next and NextPipeline are the generation replacing this one while
+	// no generation is live (during a cutover).
+	Next         int64
+	NextPipeline string
+}
+
+func (e *GenerationEndedError) Error() string {
+	if e.Shadow {
+		return fmt.Sprintf("pipeline %q is generation %d of table %s.%s, which is still being reprocessed: resume it with `kappa-runtime reprocess PIPELINE.yaml`, which swaps it in once it has caught up",
+			e.Pipeline, e.Generation, e.Database, e.Table)
+	}
+	live := "no generation is live"
+	if e.Next != 0 {
+		live = fmt.Sprintf("generation %d (pipeline %q) replaces it and goes live once the cutover ends: run its pipeline file", e.Next, e.NextPipeline)
+	}
+	if e.Live != 0 {
+		live = fmt.Sprintf("generation %d (pipeline %q) is live: run its pipeline file", e.Live, e.LivePipeline)
+	}
+	back := ""
+	if e.State == sdk.GenerationRetired {
+		back = fmt.Sprintf("; to go back to generation %d, run `kappa-runtime rollback PIPELINE.yaml`, which swaps its kept table back in", e.Generation)
+	}
+	return fmt.Sprintf("pipeline %q is generation %d of table %s.%s, which is %s: %s%s",
+		e.Pipeline, e.Generation, e.Database, e.Table, e.State, live, back)
+}
+
+// openGeneration binds a sink being opened: it makes generation 1's row
+// for a table that has none, picks the generation setup's pipeline file
+// stands for and returns it, or refuses. With setup.Reprocessing it binds
+// only to a shadow or live generation of the pipeline (after a restart of
+// the plugin during a reprocess) and otherwise returns nil.
+func openGeneration(ctx context.Context, db *sql.DB, database string, cfg Config, setup sdk.Setup) (*generation, error) {
+	gens, err := readGenerations(ctx, db, cfg.Table, false)
+	if err != nil {
+		return nil, err
+	}
+	if setup.Reprocessing {
+		g := chooseGeneration(gens, setup.Pipeline, setup.Definition)
+		if g != nil && (g.state == sdk.GenerationShadow || g.state == sdk.GenerationLive && g.definition == setup.Definition && g.number > 1) {
+			// Before the table is made when missing: a RENAME a kill left
+			// unrecorded moved it.
+			return g, repairSwapped(ctx, db, cfg.Table, g)
+		}
+		return nil, nil
+	}
+	if len(gens) == 0 {
+		// Generation 1: the table as every version before generations
+		// made it. Ownership is claimed first (Open), so only the table's
+		// pipeline gets here; a concurrent first Open inserts the same row.
+		_, err := db.ExecContext(ctx, "INSERT IGNORE INTO "+quoteIdent(generationsTable)+" ("+generationColumnsWithTable+") VALUES (?, 1, ?, ?, ?, ?, ?, '', 0, ?)",
+			cfg.Table, setup.Pipeline, setup.Definition, setup.Pipeline, cfg.Table, sdk.GenerationLive, time.Now().UTC())
+		if err != nil {
+			return nil, fmt.Errorf("record generation 1 of table %s in %s: %w", cfg.Table, generationsTable, err)
+		}
+		if gens, err = readGenerations(ctx, db, cfg.Table, false); err != nil {
+			return nil, err
+		}
+	}
+	g := chooseGeneration(gens, setup.Pipeline, setup.Definition)
+	if g == nil {
+		// Another pipeline's table: claimTable's refusal says whose.
+		return nil, nil
+	}
+	switch g.state {
+	case sdk.GenerationLive:
+		if g.definition != setup.Definition && setup.Definition != "" {
+			// The live generation's file was edited: it continues, and is
+			// known by its new definition from now on.
+			if _, err := db.ExecContext(ctx, "UPDATE "+quoteIdent(generationsTable)+" SET `definition` = ? WHERE `table_name` = ? AND `generation` = ?",
+				setup.Definition, cfg.Table, g.number); err != nil {
+				return nil, fmt.Errorf("record the definition of generation %d of table %s: %w", g.number, cfg.Table, err)
+			}
+		}
+		return g, nil
+	case sdk.GenerationShadow:
+		return nil, sdk.Permanent(&GenerationEndedError{Database: database, Table: cfg.Table, Pipeline: setup.Pipeline, Generation: g.number, State: g.state, Shadow: true})
+	}
+	e := &GenerationEndedError{Database: database, Table: cfg.Table, Pipeline: setup.Pipeline, Generation: g.number, State: g.state}
+	e.describe(gens)
+	return nil, sdk.Permanent(e)
+}
+
+const generationColumnsWithTable = "`table_name`, " + generationColumns
+
+// bind makes the sink commit as g: its positions key and physical table.
+// The caller holds s.gen.mu for writing, or nothing else runs yet.
+func (s *Sink) bind(g *generation) {
+	s.pipeline = g.key
+	s.gen.number = g.number
+	aggregate := aggregateSchema(g.physical, s.gen.setup.Dimensions, s.gen.setup.Sums())
+	s.stmts = newStatements(offsetsSchema(s.gen.cfg.OffsetsTable), aggregate, batchesSchema(s.gen.cfg.BatchesTable))
+}
+
+// checkGeneration reads the bound generation's state in tx under a shared
+// lock, which the freeze's UPDATE waits for, and refuses a generation that
+// is no longer live or shadow.
+func (s *Sink) checkGeneration(ctx context.Context, tx *sql.Tx) error {
+	if s.gen.number == 0 {
+		return sdk.Permanent(errors.New("the sink is bound to no generation yet (opened to reprocess)"))
+	}
+	var state string
+	err := tx.QueryRowContext(ctx, "SELECT `state` FROM "+quoteIdent(generationsTable)+" WHERE `table_name` = ? AND `generation` = ? LOCK IN SHARE MODE",
+		s.gen.logical, s.gen.number).Scan(&state)
+	if err != nil {
+		return fmt.Errorf("check generation %d of table %s: %w", s.gen.number, s.gen.logical, err)
+	}
+	if state == sdk.GenerationLive || state == sdk.GenerationShadow {
+		return nil
+	}
+	e := &GenerationEndedError{Database: s.database, Table: s.gen.logical, Pipeline: s.gen.setup.Pipeline, Generation: s.gen.number, State: state}
+	// Only for the message; the refusal stands without it.
+	if gens, err := readGenerations(ctx, tx, s.gen.logical, false); err == nil {
+		e.describe(gens)
+	}
+	return sdk.GenerationEnded(e)
+}
+
+// describe names the live generation, or the one replacing e's.
+func (e *GenerationEndedError) describe(gens []generation) {
+	if l := liveGeneration(gens); l != nil {
+		e.Live, e.LivePipeline = l.number, l.pipeline
+	}
+	for _, g := range gens {
+		if g.previous == e.Generation && g.number > e.Generation {
+			e.Next, e.NextPipeline = g.number, g.pipeline
+		}
+	}
+}
+
+// Generations performs one step on the table's generations; see
+// sdk.Generations.
+func (s *Sink) Generations(ctx context.Context, req sdk.GenerationsRequest) (sdk.GenerationsResult, error) {
+	if s.db == nil {
+		return sdk.GenerationsResult{}, errNotOpen
+	}
+	res := sdk.GenerationsResult{Table: s.database + "." + s.gen.logical}
+	var err error
+	switch req.Op {
+	case sdk.GenerationList:
+	case sdk.GenerationBegin:
+		err = s.beginGeneration(ctx, req, &res)
+	case sdk.GenerationFreeze:
+		err = s.freeze(ctx, &res)
+	case sdk.GenerationCatchUp:
+		err = s.catchUp(ctx, &res)
+	case sdk.GenerationSwap:
+		err = s.swap(ctx, &res)
+	case sdk.GenerationGoLive:
+		err = s.goLive(ctx, &res)
+	case sdk.GenerationRollback:
+		err = s.rollback(ctx, &res)
+	case sdk.GenerationRetire:
+		err = s.retire(ctx, &res)
+	default:
+		return res, sdk.Permanent(fmt.Errorf("mysql-sink: generations: unknown step %q", req.Op))
+	}
+	if err != nil {
+		err = fmt.Errorf("mysql-sink: generations %s: %w", req.Op, err)
+		if retryable(err) {
+			return res, sdk.Retryable(err)
+		}
+		return res, err
+	}
+	return res, s.describeGenerations(ctx, &res)
+}
+
+// describeGenerations fills res with the catalog and every generation's
+// positions.
+func (s *Sink) describeGenerations(ctx context.Context, res *sdk.GenerationsResult) error {
+	gens, err := readGenerations(ctx, s.db, s.gen.logical, false)
+	if err != nil {
+		return fmt.Errorf("mysql-sink: generations: %w", err)
+	}
+	res.Bound = s.boundNumber()
+	res.Generations = res.Generations[:0]
+	for _, g := range gens {
+		positions, err := s.positionsOf(ctx, s.db, g.key)
+		if err != nil {
+			return fmt.Errorf("mysql-sink: generations: %w", err)
+		}
+		res.Generations = append(res.Generations, sdk.Generation{Number: g.number, Pipeline: g.pipeline, PhysicalTable: g.physical,
+			State: g.state, Step: g.step, Previous: g.previous, Positions: positions, UpdatedAt: g.updatedAt})
+	}
+	return nil
+}
+
+func (s *Sink) boundNumber() int64 {
+	s.gen.mu.RLock()
+	defer s.gen.mu.RUnlock()
+	return s.gen.number
+}
+
+// positionsOf reads every position stored under key, of any stream.
+func (s *Sink) positionsOf(ctx context.Context, q querier, key string) ([]sdk.Position, error) {
+	rows, err := q.QueryContext(ctx, "SELECT `partition_id`, `next_offset`, `stream_id`, `updated_at` FROM "+quoteIdent(s.gen.cfg.OffsetsTable)+
+		" WHERE `pipeline` = ? ORDER BY `partition_id`", key)
+	if err != nil {
+		return nil, fmt.Errorf("read the positions of %s: %w", key, err)
+	}
+	defer rows.Close()
+	var ps []sdk.Position
+	for rows.Next() {
+		var p sdk.Position
+		if err := rows.Scan(&p.Partition, &p.NextOffset, &p.StreamID, &p.CommittedAt); err != nil {
+			return nil, fmt.Errorf("read the positions of %s: %w", key, err)
+		}
+		ps = append(ps, p)
+	}
+	return ps, rows.Err()
+}
+
+func (s *Sink) setStep(ctx context.Context, tx *sql.Tx, number int64, state, step string) error {
+	_, err := tx.ExecContext(ctx, "UPDATE "+quoteIdent(generationsTable)+" SET `state` = ?, `step` = ?, `updated_at` = ? WHERE `table_name` = ? AND `generation` = ?",
+		state, step, time.Now().UTC(), s.gen.logical, number)
+	if err != nil {
+		return fmt.Errorf("record generation %d as %s (%s): %w", number, state, step, err)
+	}
+	return nil
+}
+
+// inTx runs f in a transaction over the table's locked catalog rows.
+func (s *Sink) inTx(ctx context.Context, f func(tx *sql.Tx, gens []generation) error) (err error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	gens, err := readGenerations(ctx, tx, s.gen.logical, true)
+	if err != nil {
+		return err
+	}
+	if err := f(tx, gens); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit (outcome unknown: the step is repeated safely): %w", err)
+	}
+	return nil
+}
+
+// beginGeneration creates the next generation or binds to the shadow one
+// an interrupted reprocess of this pipeline made.
+func (s *Sink) beginGeneration(ctx context.Context, req sdk.GenerationsRequest, res *sdk.GenerationsResult) error {
+	setup := s.gen.setup
+	var bound *generation
+	refuse := func(format string, args ...any) { res.Refusals = append(res.Refusals, fmt.Sprintf(format, args...)) }
+	err := s.inTx(ctx, func(tx *sql.Tx, gens []generation) error {
+		if len(gens) == 0 {
+			refuse("table %s has no generations yet: run the pipeline that writes it once with this version of mysql-sink, then reprocess", res.Table)
+			return nil
+		}
+		for i := range gens {
+			g := &gens[i]
+			if g.state != sdk.GenerationShadow {
+				continue
+			}
+			if g.pipeline != setup.Pipeline {
+				refuse("generation %d of table %s, pipeline %q, is being reprocessed: let it finish (kappa-runtime reprocess on its file) first", g.number, res.Table, g.pipeline)
+				return nil
+			}
+			bound = g
+			return nil
+		}
+		live := liveGeneration(gens)
+		if live != nil && live.number > 1 && live.pipeline == setup.Pipeline && live.definition == setup.Definition {
+			// This file's reprocess went live already (a restart after the
+			// cutover): it continues as the live generation.
+			bound = live
+			return nil
+		}
+		if live == nil {
+			refuse("table %s has no live generation (a rollback or cutover is unfinished: run kappa-runtime rollback or reprocess again)", res.Table)
+			return nil
+		}
+		next := gens[len(gens)-1].number + 1
+		g := generation{number: next, pipeline: setup.Pipeline, definition: setup.Definition,
+			key: fmt.Sprintf("%s%s%d", setup.Pipeline, keySuffix, next), physical: fmt.Sprintf("%s%s%d", s.gen.logical, tableSuffix, next),
+			state: sdk.GenerationShadow, previous: live.number}
+		oldName := fmt.Sprintf("%s%s%d", s.gen.logical, tableSuffix, live.number)
+		switch {
+		case len(g.physical) > 64 || len(oldName) > 64:
+			refuse("table name %s is too long for generation tables (%s): MySQL names have at most 64 characters", s.gen.logical, g.physical)
+			return nil
+		case len(g.key) > 191:
+			refuse("pipeline name %q is too long for generation keys (%s)", setup.Pipeline, g.key)
+			return nil
+		}
+		firsts, err := s.firstOffsets(ctx, tx, live.key, req.Stream)
+		if err != nil {
+			return err
+		}
+		starts := map[int32]int64{}
+		for _, w := range req.LogStarts {
+			starts[w.Partition] = w.Start
+		}
+		var missed []string
+		for _, f := range firsts {
+			if st, ok := starts[f.Partition]; ok && st > f.NextOffset {
+				missed = append(missed, fmt.Sprintf("partition %d: offsets %d to %d", f.Partition, f.NextOffset, st-1))
+			}
+		}
+		if len(missed) > 0 {
+			refuse("the log of stream %s no longer holds offsets generation %d read (retention deleted them): %s; reprocessing would be silently partial; keep the topic's whole history (retention.ms=-1) to reprocess",
+				req.Stream, live.number, strings.Join(missed, "; "))
+			return nil
+		}
+		now := time.Now().UTC()
+		if _, err := tx.ExecContext(ctx, "INSERT INTO "+quoteIdent(generationsTable)+" ("+generationColumnsWithTable+") VALUES (?, ?, ?, ?, ?, ?, ?, '', ?, ?)",
+			s.gen.logical, g.number, g.pipeline, g.definition, g.key, g.physical, g.state, g.previous, now); err != nil {
+			return fmt.Errorf("record generation %d: %w", g.number, err)
+		}
+		for _, f := range firsts {
+			if _, err := tx.ExecContext(ctx, s.stmts.insertPosition, g.key, req.Stream, f.Partition, f.NextOffset, req.StreamID, now); err != nil {
+				return fmt.Errorf("record generation %d's first position of partition %d: %w", g.number, f.Partition, err)
+			}
+		}
+		bound = &g
+		return nil
+	})
+	if err != nil || bound == nil {
+		return err
+	}
+	// The table: made after the catalog row, so that a kill in between
+	// leaves a row whose table the next begin makes.
+	aggregate := aggregateSchema(bound.physical, setup.Dimensions, setup.Sums())
+	if err := s.repairSwap(ctx, bound); err != nil {
+		return err
+	}
+	aggregate.Name = bound.physical
+	if err := ensureTable(ctx, s.db, s.database, aggregate); err != nil {
+		return err
+	}
+	if bound.physical != s.gen.logical {
+		// A new table is the pipeline's; a claim that exists stays.
+		if _, err := s.db.ExecContext(ctx, "INSERT IGNORE INTO "+quoteIdent(s.gen.cfg.TablesTable)+" (`table_name`, `pipeline`, `claimed_at`) VALUES (?, ?, ?)",
+			bound.physical, setup.Pipeline, time.Now().UTC()); err != nil {
+			return fmt.Errorf("claim table %s: %w", bound.physical, err)
+		}
+	}
+	s.gen.mu.Lock()
+	s.bind(bound)
+	s.gen.mu.Unlock()
+	return nil
+}
+
+// firstOffsets is where the live generation started reading each
+// partition: its lowest batch record, or its position where it has none.
+func (s *Sink) firstOffsets(ctx context.Context, tx *sql.Tx, key, stream string) ([]sdk.Position, error) {
+	byPartition := map[int32]int64{}
+	err := query(ctx, tx, "SELECT `partition_id`, `next_offset` FROM "+quoteIdent(s.gen.cfg.OffsetsTable)+" WHERE `pipeline` = ? AND `stream` = ?",
+		[]any{key, stream}, func(rows *sql.Rows) error {
+			var p int32
+			var next int64
+			if err := rows.Scan(&p, &next); err != nil {
+				return err
+			}
+			byPartition[p] = next
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("read the live generation's positions: %w", err)
+	}
+	err = query(ctx, tx, "SELECT `partition_id`, MIN(`start_offset`) FROM "+quoteIdent(s.gen.cfg.BatchesTable)+" WHERE `pipeline` = ? AND `stream` = ? GROUP BY `partition_id`",
+		[]any{key, stream}, func(rows *sql.Rows) error {
+			var p int32
+			var first int64
+			if err := rows.Scan(&p, &first); err != nil {
+				return err
+			}
+			byPartition[p] = first
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("read the live generation's first ranges: %w", err)
+	}
+	firsts := make([]sdk.Position, 0, len(byPartition))
+	for p, o := range byPartition {
+		firsts = append(firsts, sdk.Position{Partition: p, NextOffset: o})
+	}
+	slices.SortFunc(firsts, func(a, b sdk.Position) int { return cmp.Compare(a.Partition, b.Partition) })
+	return firsts, nil
+}
+
+// bound returns the bound generation and the one it replaces, from gens.
+func (s *Sink) boundPair(gens []generation) (cur, prev *generation, err error) {
+	cur = findGeneration(gens, s.gen.number)
+	if cur == nil {
+		return nil, nil, sdk.Permanent(errors.New("the sink is bound to no generation (begin first)"))
+	}
+	prev = findGeneration(gens, cur.previous)
+	if prev == nil {
+		return nil, nil, sdk.Permanent(fmt.Errorf("generation %d replaces generation %d, which is not recorded", cur.number, cur.previous))
+	}
+	return cur, prev, nil
+}
+
+// freeze makes the replaced generation frozen: its row's exclusive lock
+// waits for every commit holding it shared, and no later one passes.
+func (s *Sink) freeze(ctx context.Context, res *sdk.GenerationsResult) error {
+	return s.inTx(ctx, func(tx *sql.Tx, gens []generation) error {
+		cur, prev, err := s.boundPair(gens)
+		if err != nil {
+			return err
+		}
+		if cur.state != sdk.GenerationShadow || cur.step != "" {
+			return nil // frozen already
+		}
+		if prev.state != sdk.GenerationLive {
+			res.Refusals = append(res.Refusals, fmt.Sprintf("generation %d, which generation %d replaces, is %s, not live", prev.number, cur.number, prev.state))
+			return nil
+		}
+		if err := s.setStep(ctx, tx, prev.number, sdk.GenerationFrozen, prev.step); err != nil {
+			return err
+		}
+		return s.setStep(ctx, tx, cur.number, cur.state, "frozen")
+	})
+}
+
+// catchUp compares the bound generation's positions with the frozen
+// one's, which no longer move, and records the step when they are passed.
+func (s *Sink) catchUp(ctx context.Context, res *sdk.GenerationsResult) error {
+	return s.inTx(ctx, func(tx *sql.Tx, gens []generation) error {
+		cur, prev, err := s.boundPair(gens)
+		if err != nil {
+			return err
+		}
+		switch cur.step {
+		case "":
+			res.Refusals = append(res.Refusals, "the replaced generation is not frozen yet")
+			return nil
+		case "frozen":
+		default:
+			res.Done = true
+			return nil
+		}
+		ok, err := s.passed(ctx, tx, cur.key, prev.key)
+		if err != nil || !ok {
+			return err
+		}
+		res.Done = true
+		return s.setStep(ctx, tx, cur.number, cur.state, "caught_up")
+	})
+}
+
+// passed reports whether every position stored under key is at or past
+// the one stored under other for the same stream and partition.
+func (s *Sink) passed(ctx context.Context, q querier, key, other string) (bool, error) {
+	var behind int
+	rows, err := q.QueryContext(ctx, "SELECT COUNT(*) FROM "+quoteIdent(s.gen.cfg.OffsetsTable)+" o LEFT JOIN "+quoteIdent(s.gen.cfg.OffsetsTable)+
+		" n ON n.`pipeline` = ? AND n.`stream` = o.`stream` AND n.`partition_id` = o.`partition_id` WHERE o.`pipeline` = ? AND (n.`next_offset` IS NULL OR n.`next_offset` < o.`next_offset`)",
+		key, other)
+	if err != nil {
+		return false, fmt.Errorf("compare positions: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := rows.Scan(&behind); err != nil {
+			return false, err
+		}
+	}
+	return behind == 0, rows.Err()
+}
+
+// renameWait bounds each RENAME's wait for readers' metadata locks; a
+// RENAME that times out is tried again, so long readers delay the swap but
+// never hold everything queued behind it for longer than this.
+var renameWait = 2 * time.Second
+
+// swap renames the tables: the bound generation's becomes the logical
+// table and the replaced one's `<table>__g<M>`. Commits of this sink wait
+// on s.gen.mu meanwhile; the statements then name the renamed table.
+func (s *Sink) swap(ctx context.Context, res *sdk.GenerationsResult) error {
+	var cur, prev *generation
+	err := s.inTx(ctx, func(tx *sql.Tx, gens []generation) error {
+		var err error
+		if cur, prev, err = s.boundPair(gens); err != nil {
+			return err
+		}
+		switch cur.step {
+		case "caught_up":
+			return s.setStep(ctx, tx, cur.number, cur.state, "swapping")
+		case "swapping", "swapped", sdk.GenerationLive:
+			return nil
+		}
+		res.Refusals = append(res.Refusals, fmt.Sprintf("generation %d has not caught up with the frozen generation yet (step %q)", cur.number, cur.step))
+		return nil
+	})
+	if err != nil || len(res.Refusals) > 0 || cur.step == "swapped" || cur.step == sdk.GenerationLive {
+		return err
+	}
+	s.gen.mu.Lock()
+	defer s.gen.mu.Unlock()
+	done, err := s.renameTables(ctx, cur, prev)
+	if err != nil {
+		return err
+	}
+	res.Done = done
+	if done {
+		testFault(afterRename)
+	}
+	err = s.inTx(ctx, func(tx *sql.Tx, gens []generation) error {
+		if err := s.setPhysical(ctx, tx, prev.number, fmt.Sprintf("%s%s%d", s.gen.logical, tableSuffix, prev.number)); err != nil {
+			return err
+		}
+		if err := s.setPhysical(ctx, tx, cur.number, s.gen.logical); err != nil {
+			return err
+		}
+		return s.setStep(ctx, tx, cur.number, cur.state, "swapped")
+	})
+	if err != nil {
+		return err
+	}
+	cur.physical = s.gen.logical
+	s.bind(cur)
+	return nil
+}
+
+func (s *Sink) setPhysical(ctx context.Context, tx *sql.Tx, number int64, table string) error {
+	_, err := tx.ExecContext(ctx, "UPDATE "+quoteIdent(generationsTable)+" SET `physical_table` = ?, `updated_at` = ? WHERE `table_name` = ? AND `generation` = ?",
+		table, time.Now().UTC(), s.gen.logical, number)
+	if err != nil {
+		return fmt.Errorf("record generation %d's table %s: %w", number, table, err)
+	}
+	return nil
+}
+
+// renameTables swaps in's table for out's under the logical name, unless
+// that was done (a kill after the RENAME, before it was recorded): RENAME
+// TABLE of several tables is atomic, so either both names moved or none.
+func (s *Sink) renameTables(ctx context.Context, in, out *generation) (bool, error) {
+	outName := fmt.Sprintf("%s%s%d", s.gen.logical, tableSuffix, out.number)
+	inName := fmt.Sprintf("%s%s%d", s.gen.logical, tableSuffix, in.number)
+	inExists, err := tableExists(ctx, s.db, inName)
+	if err != nil {
+		return false, err
+	}
+	outExists, err := tableExists(ctx, s.db, outName)
+	if err != nil {
+		return false, err
+	}
+	if !inExists && outExists {
+		return false, nil // renamed before
+	}
+	stmt := fmt.Sprintf("RENAME TABLE %s WAIT %d TO %s, %s TO %s", quoteIdent(s.gen.logical), int(renameWait/time.Second),
+		quoteIdent(outName), quoteIdent(inName), quoteIdent(s.gen.logical))
+	for {
+		_, err := s.db.ExecContext(ctx, stmt)
+		if err == nil {
+			return true, nil
+		}
+		if !isMySQLError(err, errLockWaitTimeout) || ctx.Err() != nil {
+			return false, fmt.Errorf("rename table %s to %s and %s to %s: %w", s.gen.logical, outName, inName, s.gen.logical, err)
+		}
+		// A reader held the table past the wait: the RENAME gave up its
+		// place in the queue, so the readers behind it went on; try again.
+	}
+}
+
+func tableExists(ctx context.Context, db *sql.DB, table string) (bool, error) {
+	var n int
+	err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?", table).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("look up table %s: %w", table, err)
+	}
+	return n > 0, nil
+}
+
+// repairSwap binds to the renamed table when a kill left a RENAME
+// unrecorded; the swap step records it.
+func (s *Sink) repairSwap(ctx context.Context, g *generation) error {
+	return repairSwapped(ctx, s.db, s.gen.logical, g)
+}
+
+func repairSwapped(ctx context.Context, db *sql.DB, logical string, g *generation) error {
+	if g.step != "swapping" {
+		return nil
+	}
+	inName := fmt.Sprintf("%s%s%d", logical, tableSuffix, g.number)
+	exists, err := tableExists(ctx, db, inName)
+	if err != nil || exists {
+		return err
+	}
+	g.physical = logical
+	return nil
+}
+
+// goLive marks the bound generation live and the replaced one retired, and
+// hands the tables' ownership over with them.
+func (s *Sink) goLive(ctx context.Context, res *sdk.GenerationsResult) error {
+	return s.inTx(ctx, func(tx *sql.Tx, gens []generation) error {
+		cur, prev, err := s.boundPair(gens)
+		if err != nil {
+			return err
+		}
+		switch cur.step {
+		case sdk.GenerationLive:
+			return nil
+		case "swapped":
+		default:
+			res.Refusals = append(res.Refusals, fmt.Sprintf("generation %d's table is not swapped in yet (step %q)", cur.number, cur.step))
+			return nil
+		}
+		if err := s.setStep(ctx, tx, prev.number, sdk.GenerationRetired, prev.step); err != nil {
+			return err
+		}
+		if err := s.setStep(ctx, tx, cur.number, sdk.GenerationLive, sdk.GenerationLive); err != nil {
+			return err
+		}
+		return s.handOver(ctx, tx, cur, prev)
+	})
+}
+
+// handOver records the owners of the tables as the swap left them.
+func (s *Sink) handOver(ctx context.Context, tx *sql.Tx, in, out *generation) error {
+	now := time.Now().UTC()
+	outName := fmt.Sprintf("%s%s%d", s.gen.logical, tableSuffix, out.number)
+	inName := fmt.Sprintf("%s%s%d", s.gen.logical, tableSuffix, in.number)
+	t := quoteIdent(s.gen.cfg.TablesTable)
+	for _, o := range []struct{ table, pipeline string }{{s.gen.logical, in.pipeline}, {outName, out.pipeline}} {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO "+t+" (`table_name`, `pipeline`, `claimed_at`) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE `pipeline` = VALUES(`pipeline`)",
+			o.table, o.pipeline, now); err != nil {
+			return fmt.Errorf("record the owner of table %s: %w", o.table, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM "+t+" WHERE `table_name` = ?", inName); err != nil {
+		return fmt.Errorf("forget the owner of table %s: %w", inName, err)
+	}
+	return nil
+}
+
+// rollback swaps the previous generation back in: the live one is frozen,
+// the tables renamed back, the previous generation marked live and the
+// other retired; each step is recorded (the previous one's step
+// "rollback") and repeated safely.
+func (s *Sink) rollback(ctx context.Context, res *sdk.GenerationsResult) error {
+	var in, out *generation
+	err := s.inTx(ctx, func(tx *sql.Tx, gens []generation) error {
+		for i := range gens {
+			if gens[i].step == "rollback" {
+				in = &gens[i]
+			}
+		}
+		if in == nil {
+			out = liveGeneration(gens)
+			if out == nil {
+				res.Refusals = append(res.Refusals, "no generation is live")
+				return nil
+			}
+			if in = findGeneration(gens, out.previous); in == nil || in.state != sdk.GenerationRetired {
+				res.Refusals = append(res.Refusals, fmt.Sprintf("generation %d replaced no generation whose table is kept (retired)", out.number))
+				return nil
+			}
+			for _, g := range gens {
+				if g.state == sdk.GenerationShadow {
+					res.Refusals = append(res.Refusals, fmt.Sprintf("generation %d is being reprocessed: let it finish first", g.number))
+					return nil
+				}
+			}
+			if err := s.setStep(ctx, tx, out.number, sdk.GenerationFrozen, out.step); err != nil {
+				return err
+			}
+			return s.setStep(ctx, tx, in.number, in.state, "rollback")
+		}
+		for i := range gens {
+			if gens[i].state == sdk.GenerationFrozen {
+				out = &gens[i]
+			}
+		}
+		if out == nil {
+			return sdk.Permanent(fmt.Errorf("generation %d is being rolled back to, but no generation is frozen", in.number))
+		}
+		return nil
+	})
+	if err != nil || len(res.Refusals) > 0 {
+		return err
+	}
+	s.gen.mu.Lock()
+	defer s.gen.mu.Unlock()
+	if _, err := s.renameTables(ctx, in, out); err != nil {
+		return err
+	}
+	res.Done = true
+	return s.inTx(ctx, func(tx *sql.Tx, gens []generation) error {
+		if err := s.setPhysical(ctx, tx, out.number, fmt.Sprintf("%s%s%d", s.gen.logical, tableSuffix, out.number)); err != nil {
+			return err
+		}
+		if err := s.setPhysical(ctx, tx, in.number, s.gen.logical); err != nil {
+			return err
+		}
+		if err := s.setStep(ctx, tx, out.number, sdk.GenerationRetired, out.step); err != nil {
+			return err
+		}
+		if err := s.setStep(ctx, tx, in.number, sdk.GenerationLive, sdk.GenerationLive); err != nil {
+			return err
+		}
+		// The previous generation goes back to being replaced by none;
+		// rolling forward again is a new reprocess.
+		if _, err := tx.ExecContext(ctx, "UPDATE "+quoteIdent(generationsTable)+" SET `previous` = ? WHERE `table_name` = ? AND `generation` = ?",
+			in.number, s.gen.logical, out.number); err != nil {
+			return err
+		}
+		return s.handOver(ctx, tx, in, out)
+	})
+}
+
+// retire drops the tables of retired generations.
+func (s *Sink) retire(ctx context.Context, res *sdk.GenerationsResult) error {
+	gens, err := readGenerations(ctx, s.db, s.gen.logical, false)
+	if err != nil {
+		return err
+	}
+	for _, g := range gens {
+		if g.state != sdk.GenerationRetired || g.physical == s.gen.logical {
+			continue
+		}
+		if _, err := s.db.ExecContext(ctx, "DROP TABLE IF EXISTS "+quoteIdent(g.physical)); err != nil {
+			return fmt.Errorf("drop table %s of generation %d: %w", g.physical, g.number, err)
+		}
+		err := s.inTx(ctx, func(tx *sql.Tx, _ []generation) error {
+			if err := s.setStep(ctx, tx, g.number, sdk.GenerationDropped, g.step); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, "DELETE FROM "+quoteIdent(s.gen.cfg.TablesTable)+" WHERE `table_name` = ?", g.physical)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		res.Done = true
+	}
+	return nil
+}
+
+// reclaimGeneration1 gives generation 1 of logical to setup's pipeline when
+// it is the table's only generation: the table was claimed by that
+// pipeline (claimTable), which is generation 1's owner.
+func reclaimGeneration1(ctx context.Context, db *sql.DB, logical string, setup sdk.Setup) error {
+	_, err := db.ExecContext(ctx, "UPDATE "+quoteIdent(generationsTable)+" SET `pipeline` = ?, `offsets_key` = ?, `definition` = ?, `updated_at` = ?"+
+		" WHERE `table_name` = ? AND `generation` = 1 AND NOT EXISTS (SELECT 1 FROM (SELECT `generation` FROM "+quoteIdent(generationsTable)+
+		" WHERE `table_name` = ? AND `generation` > 1) later)",
+		setup.Pipeline, setup.Pipeline, setup.Definition, time.Now().UTC(), logical, logical)
+	if err != nil {
+		return fmt.Errorf("give generation 1 of table %s to pipeline %q: %w", logical, setup.Pipeline, err)
+	}
+	return nil
+}
