@@ -100,8 +100,9 @@ func TestNoDeadLetterTableWithoutTheKey(t *testing.T) {
 	if err := s.Commit(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}
-	if n := countRows(t, admin, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?", db); n != 4 {
-		t.Errorf("%d tables, want the 4 of the original layout", n)
+	// The original layout's 4 tables and the generations catalog.
+	if n := countRows(t, admin, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?", db); n != 5 {
+		t.Errorf("%d tables, want the 4 of the original layout and kappa_generations", n)
 	}
 	if _, err := s.DeadLetters(context.Background(), sdk.DeadLetterQuery{}); err == nil {
 		t.Error("DeadLetters without a table answered")
