@@ -18,11 +18,12 @@ test:
 # The full chaos test (e2e/chaos_test.go) and the MariaDB restart test:
 # 30+ kill -9 of the runtime, kills of every plugin and at the sink's
 # commit boundary, a second runtime, MariaDB down before the first commit
-# and restarted mid-run. It
-# restarts MariaDB, so it runs alone, never beside `make test`. Replay a
+# and restarted mid-run; and the same against postgres-sink, with a
+# PostgreSQL restart (e2e/postgres_test.go). It
+# restarts MariaDB and PostgreSQL, so it runs alone, never beside `make test`. Replay a
 # run with KAPPA_CHAOS_SEED=<seed printed by the run>.
 chaos:
-	dsn=$$(./scripts/services) && KAPPA_TEST_MYSQL_DSN="$$dsn" KAPPA_CHAOS_FULL=1 $(GO) test -count=1 -v -timeout 20m -run 'TestChaos|TestMariaDBRestart' ./e2e
+	dsn=$$(./scripts/services) && pgdsn=$$(./scripts/postgres-dsn) && KAPPA_TEST_MYSQL_DSN="$$dsn" KAPPA_TEST_POSTGRES_DSN="$$pgdsn" KAPPA_CHAOS_FULL=1 $(GO) test -count=1 -v -timeout 30m -run 'TestChaos|TestMariaDBRestart|TestPostgresChaos' ./e2e
 
 # Unit tests only; no server needed.
 test-short:
