@@ -34,10 +34,10 @@ demo: build
 
 # Throughput, memory, commit latency and freshness on this machine: a
 # broker preloaded with 1M tweets, read in-process (the limit) and by the
-# full pipeline into MariaDB. Prints the figures and writes
+# full pipeline into MariaDB and into PostgreSQL. Prints the figures and writes
 # bench/results/UTC-TIME.json. See BENCHMARKS.md; flags: go run ./cmd/kappa-bench -h
 bench: build
-	dsn=$$(./scripts/services) && KAPPA_TEST_MYSQL_DSN="$$dsn" $(GO) run ./cmd/kappa-bench $(BENCHFLAGS)
+	dsn=$$(./scripts/services) && pgdsn=$$(./scripts/postgres-dsn) && KAPPA_TEST_MYSQL_DSN="$$dsn" KAPPA_TEST_POSTGRES_DSN="$$pgdsn" $(GO) run ./cmd/kappa-bench $(BENCHFLAGS)
 
 vet:
 	$(GO) vet ./...
