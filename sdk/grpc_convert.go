@@ -94,7 +94,8 @@ func verdictsFromPB(vs []*pb.Verdict, out []Verdict) []Verdict {
 }
 
 func commitToPB(c Commit) *pb.CommitRequest {
-	out := &pb.CommitRequest{Stream: c.Stream, StreamId: c.StreamID, Ranges: make([]*pb.RangeStats, len(c.Ranges)), Rows: make([]*pb.Row, len(c.Rows))}
+	out := &pb.CommitRequest{Stream: c.Stream, StreamId: c.StreamID, Ranges: make([]*pb.RangeStats, len(c.Ranges)), Rows: make([]*pb.Row, len(c.Rows)),
+		DeadLetters: deadLettersToPB(c.DeadLetters)}
 	for i, r := range c.Ranges {
 		out.Ranges[i] = &pb.RangeStats{Range: rangeToPB(r.OffsetRange), Records: r.Records, Facts: r.Facts, Skipped: r.Skipped, Rejected: r.Rejected, Lost: r.Lost}
 	}
@@ -105,7 +106,8 @@ func commitToPB(c Commit) *pb.CommitRequest {
 }
 
 func commitFromPB(req *pb.CommitRequest) Commit {
-	c := Commit{Stream: req.GetStream(), StreamID: req.GetStreamId(), Ranges: make([]RangeStats, len(req.GetRanges())), Rows: make([]Row, len(req.GetRows()))}
+	c := Commit{Stream: req.GetStream(), StreamID: req.GetStreamId(), Ranges: make([]RangeStats, len(req.GetRanges())), Rows: make([]Row, len(req.GetRows())),
+		DeadLetters: deadLettersFromPB(req.GetDeadLetters())}
 	for i, r := range req.GetRanges() {
 		c.Ranges[i] = RangeStats{OffsetRange: rangeFromPB(r.GetRange()), Records: r.GetRecords(), Facts: r.GetFacts(), Skipped: r.GetSkipped(), Rejected: r.GetRejected(), Lost: r.GetLost()}
 	}

@@ -308,6 +308,11 @@ type Commit struct {
 	StreamID string
 	Ranges   []RangeStats
 	Rows     []Row
+	// DeadLetters are the batch's rejected records, ordered by partition
+	// and offset, each inside one of Ranges; only for a sink whose
+	// DeadLetterPolicy is enabled (DeadLetterStore), nil otherwise. They
+	// are stored in the same transaction as the rest.
+	DeadLetters []DeadLetter
 }
 
 // ErrFenced is returned by Sink.Commit when a range's Start is not the

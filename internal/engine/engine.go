@@ -76,6 +76,11 @@ type Config struct {
 	// Observer learns the engine's state, batches and failures (observe.go);
 	// default none.
 	Observer Observer
+	// DeadLetters is what the sink keeps of rejected records (its
+	// sdk.DeadLetterStore policy): when enabled, each commit carries the
+	// batch's rejected records, cut to MaxBytes (deadletters.go). Off by
+	// default, and then nothing of a rejected record is kept.
+	DeadLetters sdk.DeadLetterPolicy
 	// WatermarkRefresh is how often the source's log ends are read for the
 	// Observer while no batch is polled (default DefaultWatermarkRefresh).
 	WatermarkRefresh time.Duration
@@ -436,6 +441,7 @@ func (e *Engine) process(ctx context.Context, b sdk.Batch) (sdk.Commit, batchSta
 	stats.Records = int64(len(records))
 
 	agg := newAggregator(e.cfg.Window, len(e.cfg.Dimensions))
+	var dead []sdk.DeadLetter
 	if len(records) > 0 {
 		e.out.Reset()
 		extractCtx, cancel := context.WithTimeout(ctx, e.cfg.ExtractTimeout)
@@ -446,7 +452,11 @@ func (e *Engine) process(ctx context.Context, b sdk.Batch) (sdk.Commit, batchSta
 		err := pluginclient.ExtractBatch(extractCtx, e.extractor, b, &e.out)
 		stats.extract = time.Since(extractStarted)
 		cancel()
-		b.Release() // the facts are made: the records' memory may serve the next poll
+		if !e.cfg.DeadLetters.Enabled {
+			// The facts are made: the records' memory may serve the next
+			// poll. Dead letters still need the rejected records' bytes.
+			b.Release()
+		}
 		if err != nil {
 			return sdk.Commit{}, stats, fmt.Errorf("extract %d records: %w", len(records), err)
 		}
@@ -454,6 +464,10 @@ func (e *Engine) process(ctx context.Context, b sdk.Batch) (sdk.Commit, batchSta
 			return sdk.Commit{}, stats, err
 		}
 		e.screen()
+		if e.cfg.DeadLetters.Enabled {
+			dead = deadLetters(e.out.Rejected, records, partitionOf, e.cfg.DeadLetters.MaxBytes)
+			b.Release()
+		}
 		for _, f := range e.out.Facts {
 			p := partitionOf[f.Record]
 			if err := agg.add(p, records[f.Record].Offset, f); err != nil {
@@ -476,7 +490,7 @@ func (e *Engine) process(ctx context.Context, b sdk.Batch) (sdk.Commit, batchSta
 		stats.Rejected = int64(len(e.out.Rejected))
 	}
 
-	commit := sdk.Commit{Stream: e.stream, StreamID: e.cfg.StreamID, Rows: agg.result(ranges)}
+	commit := sdk.Commit{Stream: e.stream, StreamID: e.cfg.StreamID, Rows: agg.result(ranges), DeadLetters: dead}
 	for _, p := range slices.Sorted(maps.Keys(rangeStats)) {
 		commit.Ranges = append(commit.Ranges, *rangeStats[p])
 	}

@@ -124,6 +124,7 @@ type memSink struct {
 	positions map[int32]int64
 	rows      []sdk.Row
 	ranges    []sdk.RangeStats
+	dead      []sdk.DeadLetter
 	failNext  []bool // each entry: fail one commit; true = after applying it
 	commits   int
 	fenced    int
@@ -167,6 +168,7 @@ func (s *memSink) Commit(_ context.Context, c sdk.Commit) error {
 	}
 	s.rows = append(s.rows, c.Rows...)
 	s.ranges = append(s.ranges, c.Ranges...)
+	s.dead = append(s.dead, c.DeadLetters...)
 	if fail {
 		return errors.New("connection lost around commit")
 	}

@@ -38,6 +38,8 @@ var (
 	ErrWindowsUnsupported = rpc.ErrWindowsUnsupported
 	// ErrAdoptUnsupported: the sink does not implement sdk.Adopter.
 	ErrAdoptUnsupported = rpc.ErrAdoptUnsupported
+	// ErrDeadLettersUnsupported: the sink does not implement sdk.DeadLetterStore.
+	ErrDeadLettersUnsupported = rpc.ErrDeadLettersUnsupported
 )
 
 // Inspector is implemented by every Source, Extractor and Sink the runtime

@@ -58,3 +58,7 @@ var ErrAdoptUnsupported = errors.New("sink does not support adopting a table")
 // ErrWindowsUnsupported is returned by the runtime's view of a sink that
 // does not implement sdk.WindowReader.
 var ErrWindowsUnsupported = errors.New("sink does not report recent windows")
+
+// ErrDeadLettersUnsupported is returned by the runtime's view of a sink
+// that does not implement sdk.DeadLetterStore.
+var ErrDeadLettersUnsupported = errors.New("sink does not keep dead letters")

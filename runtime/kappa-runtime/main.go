@@ -26,6 +26,7 @@ const usage = `usage:
   kappa-runtime compact [--older-than D] PIPELINE.yaml                     roll settled history up, once, in full
   kappa-runtime adopt [--yes] PIPELINE.yaml                                take over the 2016 Spark job's table and progress
   kappa-runtime status PIPELINE.yaml                                       committed positions, high watermarks and lag
+  kappa-runtime rejected [--reason R] [--partition P] [--limit N] [--raw] PIPELINE.yaml   the rejected records the sink kept
   kappa-runtime validate PIPELINE.yaml                                     check a pipeline file and its plugins' config
   kappa-runtime plugins [--json] [PIPELINE.yaml]                           list the plugins found, with their config fields
 
@@ -42,6 +43,7 @@ var commands = map[string]func(ctx context.Context, args []string) int{
 	"validate": validateCommand,
 	"plugins":  pluginsCommand,
 	"status":   statusCommand,
+	"rejected": rejectedCommand,
 }
 
 func main() {

@@ -1334,11 +1334,14 @@ func (x *Row) GetFirstOffset() int64 {
 }
 
 type CommitRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Stream        string                 `protobuf:"bytes,1,opt,name=stream,proto3" json:"stream,omitempty"`
-	Ranges        []*RangeStats          `protobuf:"bytes,2,rep,name=ranges,proto3" json:"ranges,omitempty"`
-	Rows          []*Row                 `protobuf:"bytes,3,rep,name=rows,proto3" json:"rows,omitempty"`
-	StreamId      string                 `protobuf:"bytes,4,opt,name=stream_id,json=streamId,proto3" json:"stream_id,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Stream   string                 `protobuf:"bytes,1,opt,name=stream,proto3" json:"stream,omitempty"`
+	Ranges   []*RangeStats          `protobuf:"bytes,2,rep,name=ranges,proto3" json:"ranges,omitempty"`
+	Rows     []*Row                 `protobuf:"bytes,3,rep,name=rows,proto3" json:"rows,omitempty"`
+	StreamId string                 `protobuf:"bytes,4,opt,name=stream_id,json=streamId,proto3" json:"stream_id,omitempty"`
+	// dead_letters are the batch's rejected records (sdk.DeadLetter), sent
+	// only to a sink whose DeadLetterPolicy is enabled.
+	DeadLetters   []*DeadLetter `protobuf:"bytes,5,rep,name=dead_letters,json=deadLetters,proto3" json:"dead_letters,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1401,6 +1404,352 @@ func (x *CommitRequest) GetStreamId() string {
 	return ""
 }
 
+func (x *CommitRequest) GetDeadLetters() []*DeadLetter {
+	if x != nil {
+		return x.DeadLetters
+	}
+	return nil
+}
+
+// DeadLetter is a rejected record: where it was read, its timestamp, why
+// it was rejected and its value, cut to the sink's max_bytes; length is
+// the whole value's length.
+type DeadLetter struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Partition     int32                  `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
+	Offset        int64                  `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"`
+	TimeUnixNanos int64                  `protobuf:"varint,3,opt,name=time_unix_nanos,json=timeUnixNanos,proto3" json:"time_unix_nanos,omitempty"` // 0 when unknown
+	Reason        string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	Value         []byte                 `protobuf:"bytes,5,opt,name=value,proto3" json:"value,omitempty"`
+	Length        int64                  `protobuf:"varint,6,opt,name=length,proto3" json:"length,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeadLetter) Reset() {
+	*x = DeadLetter{}
+	mi := &file_kappa_v1_plugin_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeadLetter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeadLetter) ProtoMessage() {}
+
+func (x *DeadLetter) ProtoReflect() protoreflect.Message {
+	mi := &file_kappa_v1_plugin_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeadLetter.ProtoReflect.Descriptor instead.
+func (*DeadLetter) Descriptor() ([]byte, []int) {
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *DeadLetter) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *DeadLetter) GetOffset() int64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *DeadLetter) GetTimeUnixNanos() int64 {
+	if x != nil {
+		return x.TimeUnixNanos
+	}
+	return 0
+}
+
+func (x *DeadLetter) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *DeadLetter) GetValue() []byte {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+func (x *DeadLetter) GetLength() int64 {
+	if x != nil {
+		return x.Length
+	}
+	return 0
+}
+
+// DeadLetterPolicyResponse is sdk.DeadLetterPolicy.
+type DeadLetterPolicyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Enabled       bool                   `protobuf:"varint,1,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	MaxBytes      int64                  `protobuf:"varint,2,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeadLetterPolicyResponse) Reset() {
+	*x = DeadLetterPolicyResponse{}
+	mi := &file_kappa_v1_plugin_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeadLetterPolicyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeadLetterPolicyResponse) ProtoMessage() {}
+
+func (x *DeadLetterPolicyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kappa_v1_plugin_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeadLetterPolicyResponse.ProtoReflect.Descriptor instead.
+func (*DeadLetterPolicyResponse) Descriptor() ([]byte, []int) {
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *DeadLetterPolicyResponse) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *DeadLetterPolicyResponse) GetMaxBytes() int64 {
+	if x != nil {
+		return x.MaxBytes
+	}
+	return 0
+}
+
+// DeadLettersRequest is sdk.DeadLetterQuery.
+type DeadLettersRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Stream    string                 `protobuf:"bytes,1,opt,name=stream,proto3" json:"stream,omitempty"`
+	Reason    string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	Partition *int32                 `protobuf:"varint,3,opt,name=partition,proto3,oneof" json:"partition,omitempty"`
+	// after_partition and after_offset: only dead letters after this
+	// position, when has_after.
+	HasAfter       bool  `protobuf:"varint,4,opt,name=has_after,json=hasAfter,proto3" json:"has_after,omitempty"`
+	AfterPartition int32 `protobuf:"varint,5,opt,name=after_partition,json=afterPartition,proto3" json:"after_partition,omitempty"`
+	AfterOffset    int64 `protobuf:"varint,6,opt,name=after_offset,json=afterOffset,proto3" json:"after_offset,omitempty"`
+	Limit          int64 `protobuf:"varint,7,opt,name=limit,proto3" json:"limit,omitempty"` // 0: no limit
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *DeadLettersRequest) Reset() {
+	*x = DeadLettersRequest{}
+	mi := &file_kappa_v1_plugin_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeadLettersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeadLettersRequest) ProtoMessage() {}
+
+func (x *DeadLettersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kappa_v1_plugin_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeadLettersRequest.ProtoReflect.Descriptor instead.
+func (*DeadLettersRequest) Descriptor() ([]byte, []int) {
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *DeadLettersRequest) GetStream() string {
+	if x != nil {
+		return x.Stream
+	}
+	return ""
+}
+
+func (x *DeadLettersRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *DeadLettersRequest) GetPartition() int32 {
+	if x != nil && x.Partition != nil {
+		return *x.Partition
+	}
+	return 0
+}
+
+func (x *DeadLettersRequest) GetHasAfter() bool {
+	if x != nil {
+		return x.HasAfter
+	}
+	return false
+}
+
+func (x *DeadLettersRequest) GetAfterPartition() int32 {
+	if x != nil {
+		return x.AfterPartition
+	}
+	return 0
+}
+
+func (x *DeadLettersRequest) GetAfterOffset() int64 {
+	if x != nil {
+		return x.AfterOffset
+	}
+	return 0
+}
+
+func (x *DeadLettersRequest) GetLimit() int64 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type StoredDeadLetter struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	DeadLetter         *DeadLetter            `protobuf:"bytes,1,opt,name=dead_letter,json=deadLetter,proto3" json:"dead_letter,omitempty"`
+	Stream             string                 `protobuf:"bytes,2,opt,name=stream,proto3" json:"stream,omitempty"`
+	CommittedUnixNanos int64                  `protobuf:"varint,3,opt,name=committed_unix_nanos,json=committedUnixNanos,proto3" json:"committed_unix_nanos,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *StoredDeadLetter) Reset() {
+	*x = StoredDeadLetter{}
+	mi := &file_kappa_v1_plugin_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoredDeadLetter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoredDeadLetter) ProtoMessage() {}
+
+func (x *StoredDeadLetter) ProtoReflect() protoreflect.Message {
+	mi := &file_kappa_v1_plugin_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoredDeadLetter.ProtoReflect.Descriptor instead.
+func (*StoredDeadLetter) Descriptor() ([]byte, []int) {
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *StoredDeadLetter) GetDeadLetter() *DeadLetter {
+	if x != nil {
+		return x.DeadLetter
+	}
+	return nil
+}
+
+func (x *StoredDeadLetter) GetStream() string {
+	if x != nil {
+		return x.Stream
+	}
+	return ""
+}
+
+func (x *StoredDeadLetter) GetCommittedUnixNanos() int64 {
+	if x != nil {
+		return x.CommittedUnixNanos
+	}
+	return 0
+}
+
+type DeadLettersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DeadLetters   []*StoredDeadLetter    `protobuf:"bytes,1,rep,name=dead_letters,json=deadLetters,proto3" json:"dead_letters,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeadLettersResponse) Reset() {
+	*x = DeadLettersResponse{}
+	mi := &file_kappa_v1_plugin_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeadLettersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeadLettersResponse) ProtoMessage() {}
+
+func (x *DeadLettersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kappa_v1_plugin_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeadLettersResponse.ProtoReflect.Descriptor instead.
+func (*DeadLettersResponse) Descriptor() ([]byte, []int) {
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *DeadLettersResponse) GetDeadLetters() []*StoredDeadLetter {
+	if x != nil {
+		return x.DeadLetters
+	}
+	return nil
+}
+
 // RecentWindowsRequest asks a sink for the totals of the last n windows it
 // committed; see sdk.WindowReader.
 type RecentWindowsRequest struct {
@@ -1412,7 +1761,7 @@ type RecentWindowsRequest struct {
 
 func (x *RecentWindowsRequest) Reset() {
 	*x = RecentWindowsRequest{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[22]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1424,7 +1773,7 @@ func (x *RecentWindowsRequest) String() string {
 func (*RecentWindowsRequest) ProtoMessage() {}
 
 func (x *RecentWindowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[22]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1437,7 +1786,7 @@ func (x *RecentWindowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecentWindowsRequest.ProtoReflect.Descriptor instead.
 func (*RecentWindowsRequest) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{22}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *RecentWindowsRequest) GetN() int32 {
@@ -1458,7 +1807,7 @@ type WindowTotal struct {
 
 func (x *WindowTotal) Reset() {
 	*x = WindowTotal{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[23]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1470,7 +1819,7 @@ func (x *WindowTotal) String() string {
 func (*WindowTotal) ProtoMessage() {}
 
 func (x *WindowTotal) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[23]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1483,7 +1832,7 @@ func (x *WindowTotal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WindowTotal.ProtoReflect.Descriptor instead.
 func (*WindowTotal) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{23}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *WindowTotal) GetWindowUnixNanos() int64 {
@@ -1510,7 +1859,7 @@ type RecentWindowsResponse struct {
 
 func (x *RecentWindowsResponse) Reset() {
 	*x = RecentWindowsResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[24]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1522,7 +1871,7 @@ func (x *RecentWindowsResponse) String() string {
 func (*RecentWindowsResponse) ProtoMessage() {}
 
 func (x *RecentWindowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[24]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1535,7 +1884,7 @@ func (x *RecentWindowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecentWindowsResponse.ProtoReflect.Descriptor instead.
 func (*RecentWindowsResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{24}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *RecentWindowsResponse) GetWindows() []*WindowTotal {
@@ -1559,7 +1908,7 @@ type AdoptRequest struct {
 
 func (x *AdoptRequest) Reset() {
 	*x = AdoptRequest{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[25]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1571,7 +1920,7 @@ func (x *AdoptRequest) String() string {
 func (*AdoptRequest) ProtoMessage() {}
 
 func (x *AdoptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[25]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1584,7 +1933,7 @@ func (x *AdoptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdoptRequest.ProtoReflect.Descriptor instead.
 func (*AdoptRequest) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{25}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *AdoptRequest) GetStream() string {
@@ -1630,7 +1979,7 @@ type AdoptedRange struct {
 
 func (x *AdoptedRange) Reset() {
 	*x = AdoptedRange{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[26]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1642,7 +1991,7 @@ func (x *AdoptedRange) String() string {
 func (*AdoptedRange) ProtoMessage() {}
 
 func (x *AdoptedRange) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[26]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1655,7 +2004,7 @@ func (x *AdoptedRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdoptedRange.ProtoReflect.Descriptor instead.
 func (*AdoptedRange) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{26}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *AdoptedRange) GetRange() *OffsetRange {
@@ -1712,7 +2061,7 @@ type AdoptResponse struct {
 
 func (x *AdoptResponse) Reset() {
 	*x = AdoptResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[27]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1724,7 +2073,7 @@ func (x *AdoptResponse) String() string {
 func (*AdoptResponse) ProtoMessage() {}
 
 func (x *AdoptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[27]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1737,7 +2086,7 @@ func (x *AdoptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdoptResponse.ProtoReflect.Descriptor instead.
 func (*AdoptResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{27}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *AdoptResponse) GetTable() string {
@@ -1780,7 +2129,7 @@ type CompactRequest struct {
 
 func (x *CompactRequest) Reset() {
 	*x = CompactRequest{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[28]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1792,7 +2141,7 @@ func (x *CompactRequest) String() string {
 func (*CompactRequest) ProtoMessage() {}
 
 func (x *CompactRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[28]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1805,7 +2154,7 @@ func (x *CompactRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompactRequest.ProtoReflect.Descriptor instead.
 func (*CompactRequest) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{28}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *CompactRequest) GetOlderThanNanos() int64 {
@@ -1843,7 +2192,7 @@ type CompactResponse struct {
 
 func (x *CompactResponse) Reset() {
 	*x = CompactResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[29]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1855,7 +2204,7 @@ func (x *CompactResponse) String() string {
 func (*CompactResponse) ProtoMessage() {}
 
 func (x *CompactResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[29]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1868,7 +2217,7 @@ func (x *CompactResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompactResponse.ProtoReflect.Descriptor instead.
 func (*CompactResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{29}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *CompactResponse) GetSpans() int64 {
@@ -1925,7 +2274,7 @@ type AggregateRange struct {
 
 func (x *AggregateRange) Reset() {
 	*x = AggregateRange{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[30]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1937,7 +2286,7 @@ func (x *AggregateRange) String() string {
 func (*AggregateRange) ProtoMessage() {}
 
 func (x *AggregateRange) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[30]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1950,7 +2299,7 @@ func (x *AggregateRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AggregateRange.ProtoReflect.Descriptor instead.
 func (*AggregateRange) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{30}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *AggregateRange) GetRange() *OffsetRange {
@@ -1990,7 +2339,7 @@ type StreamAudit struct {
 
 func (x *StreamAudit) Reset() {
 	*x = StreamAudit{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[31]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2002,7 +2351,7 @@ func (x *StreamAudit) String() string {
 func (*StreamAudit) ProtoMessage() {}
 
 func (x *StreamAudit) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[31]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2015,7 +2364,7 @@ func (x *StreamAudit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamAudit.ProtoReflect.Descriptor instead.
 func (*StreamAudit) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{31}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *StreamAudit) GetStream() string {
@@ -2062,7 +2411,7 @@ type AuditResponse struct {
 
 func (x *AuditResponse) Reset() {
 	*x = AuditResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[32]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2074,7 +2423,7 @@ func (x *AuditResponse) String() string {
 func (*AuditResponse) ProtoMessage() {}
 
 func (x *AuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[32]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2087,7 +2436,7 @@ func (x *AuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditResponse.ProtoReflect.Descriptor instead.
 func (*AuditResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{32}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *AuditResponse) GetStreams() []*StreamAudit {
@@ -2119,7 +2468,7 @@ type PluginInfo struct {
 
 func (x *PluginInfo) Reset() {
 	*x = PluginInfo{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[33]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2131,7 +2480,7 @@ func (x *PluginInfo) String() string {
 func (*PluginInfo) ProtoMessage() {}
 
 func (x *PluginInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[33]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2144,7 +2493,7 @@ func (x *PluginInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PluginInfo.ProtoReflect.Descriptor instead.
 func (*PluginInfo) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{33}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *PluginInfo) GetName() string {
@@ -2212,7 +2561,7 @@ type FactLimits struct {
 
 func (x *FactLimits) Reset() {
 	*x = FactLimits{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[34]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2224,7 +2573,7 @@ func (x *FactLimits) String() string {
 func (*FactLimits) ProtoMessage() {}
 
 func (x *FactLimits) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[34]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2237,7 +2586,7 @@ func (x *FactLimits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FactLimits.ProtoReflect.Descriptor instead.
 func (*FactLimits) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{34}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *FactLimits) GetMaxDimensionChars() int32 {
@@ -2296,7 +2645,7 @@ type ConfigField struct {
 
 func (x *ConfigField) Reset() {
 	*x = ConfigField{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[35]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2308,7 +2657,7 @@ func (x *ConfigField) String() string {
 func (*ConfigField) ProtoMessage() {}
 
 func (x *ConfigField) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[35]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2321,7 +2670,7 @@ func (x *ConfigField) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigField.ProtoReflect.Descriptor instead.
 func (*ConfigField) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{35}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ConfigField) GetName() string {
@@ -2473,12 +2822,41 @@ const file_kappa_v1_plugin_proto_rawDesc = "" +
 	"\x04dims\x18\x03 \x03(\tR\x04dims\x12\x14\n" +
 	"\x05count\x18\x04 \x01(\x03R\x05count\x12\x10\n" +
 	"\x03sum\x18\x05 \x01(\x01R\x03sum\x12!\n" +
-	"\ffirst_offset\x18\x06 \x01(\x03R\vfirstOffset\"\x95\x01\n" +
+	"\ffirst_offset\x18\x06 \x01(\x03R\vfirstOffset\"\xce\x01\n" +
 	"\rCommitRequest\x12\x16\n" +
 	"\x06stream\x18\x01 \x01(\tR\x06stream\x12,\n" +
 	"\x06ranges\x18\x02 \x03(\v2\x14.kappa.v1.RangeStatsR\x06ranges\x12!\n" +
 	"\x04rows\x18\x03 \x03(\v2\r.kappa.v1.RowR\x04rows\x12\x1b\n" +
-	"\tstream_id\x18\x04 \x01(\tR\bstreamId\"$\n" +
+	"\tstream_id\x18\x04 \x01(\tR\bstreamId\x127\n" +
+	"\fdead_letters\x18\x05 \x03(\v2\x14.kappa.v1.DeadLetterR\vdeadLetters\"\xb0\x01\n" +
+	"\n" +
+	"DeadLetter\x12\x1c\n" +
+	"\tpartition\x18\x01 \x01(\x05R\tpartition\x12\x16\n" +
+	"\x06offset\x18\x02 \x01(\x03R\x06offset\x12&\n" +
+	"\x0ftime_unix_nanos\x18\x03 \x01(\x03R\rtimeUnixNanos\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x14\n" +
+	"\x05value\x18\x05 \x01(\fR\x05value\x12\x16\n" +
+	"\x06length\x18\x06 \x01(\x03R\x06length\"Q\n" +
+	"\x18DeadLetterPolicyResponse\x12\x18\n" +
+	"\aenabled\x18\x01 \x01(\bR\aenabled\x12\x1b\n" +
+	"\tmax_bytes\x18\x02 \x01(\x03R\bmaxBytes\"\xf4\x01\n" +
+	"\x12DeadLettersRequest\x12\x16\n" +
+	"\x06stream\x18\x01 \x01(\tR\x06stream\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12!\n" +
+	"\tpartition\x18\x03 \x01(\x05H\x00R\tpartition\x88\x01\x01\x12\x1b\n" +
+	"\thas_after\x18\x04 \x01(\bR\bhasAfter\x12'\n" +
+	"\x0fafter_partition\x18\x05 \x01(\x05R\x0eafterPartition\x12!\n" +
+	"\fafter_offset\x18\x06 \x01(\x03R\vafterOffset\x12\x14\n" +
+	"\x05limit\x18\a \x01(\x03R\x05limitB\f\n" +
+	"\n" +
+	"_partition\"\x93\x01\n" +
+	"\x10StoredDeadLetter\x125\n" +
+	"\vdead_letter\x18\x01 \x01(\v2\x14.kappa.v1.DeadLetterR\n" +
+	"deadLetter\x12\x16\n" +
+	"\x06stream\x18\x02 \x01(\tR\x06stream\x120\n" +
+	"\x14committed_unix_nanos\x18\x03 \x01(\x03R\x12committedUnixNanos\"T\n" +
+	"\x13DeadLettersResponse\x12=\n" +
+	"\fdead_letters\x18\x01 \x03(\v2\x1a.kappa.v1.StoredDeadLetterR\vdeadLetters\"$\n" +
 	"\x14RecentWindowsRequest\x12\f\n" +
 	"\x01n\x18\x01 \x01(\x05R\x01n\"O\n" +
 	"\vWindowTotal\x12*\n" +
@@ -2574,7 +2952,7 @@ const file_kappa_v1_plugin_proto_rawDesc = "" +
 	"\aExtract\x12\x18.kappa.v1.ExtractRequest\x1a\x19.kappa.v1.ExtractResponse\x12)\n" +
 	"\x05Close\x12\x0f.kappa.v1.Empty\x1a\x0f.kappa.v1.Empty\x121\n" +
 	"\bDescribe\x12\x0f.kappa.v1.Empty\x1a\x14.kappa.v1.PluginInfo\x12,\n" +
-	"\bValidate\x12\x0f.kappa.v1.Setup\x1a\x0f.kappa.v1.Empty2\xb5\x04\n" +
+	"\bValidate\x12\x0f.kappa.v1.Setup\x1a\x0f.kappa.v1.Empty2\xca\x05\n" +
 	"\x04Sink\x12(\n" +
 	"\x04Open\x12\x0f.kappa.v1.Setup\x1a\x0f.kappa.v1.Empty\x12D\n" +
 	"\tPositions\x12\x1a.kappa.v1.PositionsRequest\x1a\x1b.kappa.v1.PositionsResponse\x122\n" +
@@ -2585,7 +2963,9 @@ const file_kappa_v1_plugin_proto_rawDesc = "" +
 	"\x05Audit\x12\x0f.kappa.v1.Empty\x1a\x17.kappa.v1.AuditResponse\x12>\n" +
 	"\aCompact\x12\x18.kappa.v1.CompactRequest\x1a\x19.kappa.v1.CompactResponse\x128\n" +
 	"\x05Adopt\x12\x16.kappa.v1.AdoptRequest\x1a\x17.kappa.v1.AdoptResponse\x12P\n" +
-	"\rRecentWindows\x12\x1e.kappa.v1.RecentWindowsRequest\x1a\x1f.kappa.v1.RecentWindowsResponseB4Z2github.com/kappa-stream/kappa/internal/rpc/kappapbb\x06proto3"
+	"\rRecentWindows\x12\x1e.kappa.v1.RecentWindowsRequest\x1a\x1f.kappa.v1.RecentWindowsResponse\x12G\n" +
+	"\x10DeadLetterPolicy\x12\x0f.kappa.v1.Empty\x1a\".kappa.v1.DeadLetterPolicyResponse\x12J\n" +
+	"\vDeadLetters\x12\x1c.kappa.v1.DeadLettersRequest\x1a\x1d.kappa.v1.DeadLettersResponseB4Z2github.com/kappa-stream/kappa/internal/rpc/kappapbb\x06proto3"
 
 var (
 	file_kappa_v1_plugin_proto_rawDescOnce sync.Once
@@ -2599,44 +2979,49 @@ func file_kappa_v1_plugin_proto_rawDescGZIP() []byte {
 	return file_kappa_v1_plugin_proto_rawDescData
 }
 
-var file_kappa_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_kappa_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_kappa_v1_plugin_proto_goTypes = []any{
-	(*Setup)(nil),                 // 0: kappa.v1.Setup
-	(*ConfigProblem)(nil),         // 1: kappa.v1.ConfigProblem
-	(*ConfigProblems)(nil),        // 2: kappa.v1.ConfigProblems
-	(*OffsetRange)(nil),           // 3: kappa.v1.OffsetRange
-	(*PartitionBatch)(nil),        // 4: kappa.v1.PartitionBatch
-	(*ArenaSpan)(nil),             // 5: kappa.v1.ArenaSpan
-	(*Position)(nil),              // 6: kappa.v1.Position
-	(*Watermark)(nil),             // 7: kappa.v1.Watermark
-	(*Empty)(nil),                 // 8: kappa.v1.Empty
-	(*OpenSourceResponse)(nil),    // 9: kappa.v1.OpenSourceResponse
-	(*SeekRequest)(nil),           // 10: kappa.v1.SeekRequest
-	(*PollRequest)(nil),           // 11: kappa.v1.PollRequest
-	(*PollResponse)(nil),          // 12: kappa.v1.PollResponse
-	(*WatermarksResponse)(nil),    // 13: kappa.v1.WatermarksResponse
-	(*ExtractRequest)(nil),        // 14: kappa.v1.ExtractRequest
-	(*Verdict)(nil),               // 15: kappa.v1.Verdict
-	(*ExtractResponse)(nil),       // 16: kappa.v1.ExtractResponse
-	(*PositionsRequest)(nil),      // 17: kappa.v1.PositionsRequest
-	(*PositionsResponse)(nil),     // 18: kappa.v1.PositionsResponse
-	(*RangeStats)(nil),            // 19: kappa.v1.RangeStats
-	(*Row)(nil),                   // 20: kappa.v1.Row
-	(*CommitRequest)(nil),         // 21: kappa.v1.CommitRequest
-	(*RecentWindowsRequest)(nil),  // 22: kappa.v1.RecentWindowsRequest
-	(*WindowTotal)(nil),           // 23: kappa.v1.WindowTotal
-	(*RecentWindowsResponse)(nil), // 24: kappa.v1.RecentWindowsResponse
-	(*AdoptRequest)(nil),          // 25: kappa.v1.AdoptRequest
-	(*AdoptedRange)(nil),          // 26: kappa.v1.AdoptedRange
-	(*AdoptResponse)(nil),         // 27: kappa.v1.AdoptResponse
-	(*CompactRequest)(nil),        // 28: kappa.v1.CompactRequest
-	(*CompactResponse)(nil),       // 29: kappa.v1.CompactResponse
-	(*AggregateRange)(nil),        // 30: kappa.v1.AggregateRange
-	(*StreamAudit)(nil),           // 31: kappa.v1.StreamAudit
-	(*AuditResponse)(nil),         // 32: kappa.v1.AuditResponse
-	(*PluginInfo)(nil),            // 33: kappa.v1.PluginInfo
-	(*FactLimits)(nil),            // 34: kappa.v1.FactLimits
-	(*ConfigField)(nil),           // 35: kappa.v1.ConfigField
+	(*Setup)(nil),                    // 0: kappa.v1.Setup
+	(*ConfigProblem)(nil),            // 1: kappa.v1.ConfigProblem
+	(*ConfigProblems)(nil),           // 2: kappa.v1.ConfigProblems
+	(*OffsetRange)(nil),              // 3: kappa.v1.OffsetRange
+	(*PartitionBatch)(nil),           // 4: kappa.v1.PartitionBatch
+	(*ArenaSpan)(nil),                // 5: kappa.v1.ArenaSpan
+	(*Position)(nil),                 // 6: kappa.v1.Position
+	(*Watermark)(nil),                // 7: kappa.v1.Watermark
+	(*Empty)(nil),                    // 8: kappa.v1.Empty
+	(*OpenSourceResponse)(nil),       // 9: kappa.v1.OpenSourceResponse
+	(*SeekRequest)(nil),              // 10: kappa.v1.SeekRequest
+	(*PollRequest)(nil),              // 11: kappa.v1.PollRequest
+	(*PollResponse)(nil),             // 12: kappa.v1.PollResponse
+	(*WatermarksResponse)(nil),       // 13: kappa.v1.WatermarksResponse
+	(*ExtractRequest)(nil),           // 14: kappa.v1.ExtractRequest
+	(*Verdict)(nil),                  // 15: kappa.v1.Verdict
+	(*ExtractResponse)(nil),          // 16: kappa.v1.ExtractResponse
+	(*PositionsRequest)(nil),         // 17: kappa.v1.PositionsRequest
+	(*PositionsResponse)(nil),        // 18: kappa.v1.PositionsResponse
+	(*RangeStats)(nil),               // 19: kappa.v1.RangeStats
+	(*Row)(nil),                      // 20: kappa.v1.Row
+	(*CommitRequest)(nil),            // 21: kappa.v1.CommitRequest
+	(*DeadLetter)(nil),               // 22: kappa.v1.DeadLetter
+	(*DeadLetterPolicyResponse)(nil), // 23: kappa.v1.DeadLetterPolicyResponse
+	(*DeadLettersRequest)(nil),       // 24: kappa.v1.DeadLettersRequest
+	(*StoredDeadLetter)(nil),         // 25: kappa.v1.StoredDeadLetter
+	(*DeadLettersResponse)(nil),      // 26: kappa.v1.DeadLettersResponse
+	(*RecentWindowsRequest)(nil),     // 27: kappa.v1.RecentWindowsRequest
+	(*WindowTotal)(nil),              // 28: kappa.v1.WindowTotal
+	(*RecentWindowsResponse)(nil),    // 29: kappa.v1.RecentWindowsResponse
+	(*AdoptRequest)(nil),             // 30: kappa.v1.AdoptRequest
+	(*AdoptedRange)(nil),             // 31: kappa.v1.AdoptedRange
+	(*AdoptResponse)(nil),            // 32: kappa.v1.AdoptResponse
+	(*CompactRequest)(nil),           // 33: kappa.v1.CompactRequest
+	(*CompactResponse)(nil),          // 34: kappa.v1.CompactResponse
+	(*AggregateRange)(nil),           // 35: kappa.v1.AggregateRange
+	(*StreamAudit)(nil),              // 36: kappa.v1.StreamAudit
+	(*AuditResponse)(nil),            // 37: kappa.v1.AuditResponse
+	(*PluginInfo)(nil),               // 38: kappa.v1.PluginInfo
+	(*FactLimits)(nil),               // 39: kappa.v1.FactLimits
+	(*ConfigField)(nil),              // 40: kappa.v1.ConfigField
 }
 var file_kappa_v1_plugin_proto_depIdxs = []int32{
 	1,  // 0: kappa.v1.ConfigProblems.problems:type_name -> kappa.v1.ConfigProblem
@@ -2654,69 +3039,76 @@ var file_kappa_v1_plugin_proto_depIdxs = []int32{
 	3,  // 12: kappa.v1.Row.range:type_name -> kappa.v1.OffsetRange
 	19, // 13: kappa.v1.CommitRequest.ranges:type_name -> kappa.v1.RangeStats
 	20, // 14: kappa.v1.CommitRequest.rows:type_name -> kappa.v1.Row
-	23, // 15: kappa.v1.RecentWindowsResponse.windows:type_name -> kappa.v1.WindowTotal
-	7,  // 16: kappa.v1.AdoptRequest.log_ends:type_name -> kappa.v1.Watermark
-	3,  // 17: kappa.v1.AdoptedRange.range:type_name -> kappa.v1.OffsetRange
-	26, // 18: kappa.v1.AdoptResponse.partitions:type_name -> kappa.v1.AdoptedRange
-	3,  // 19: kappa.v1.AggregateRange.range:type_name -> kappa.v1.OffsetRange
-	6,  // 20: kappa.v1.StreamAudit.positions:type_name -> kappa.v1.Position
-	19, // 21: kappa.v1.StreamAudit.batches:type_name -> kappa.v1.RangeStats
-	30, // 22: kappa.v1.StreamAudit.aggregates:type_name -> kappa.v1.AggregateRange
-	3,  // 23: kappa.v1.StreamAudit.adopted:type_name -> kappa.v1.OffsetRange
-	31, // 24: kappa.v1.AuditResponse.streams:type_name -> kappa.v1.StreamAudit
-	35, // 25: kappa.v1.PluginInfo.config:type_name -> kappa.v1.ConfigField
-	34, // 26: kappa.v1.PluginInfo.fact_limits:type_name -> kappa.v1.FactLimits
-	0,  // 27: kappa.v1.Source.Open:input_type -> kappa.v1.Setup
-	10, // 28: kappa.v1.Source.Seek:input_type -> kappa.v1.SeekRequest
-	11, // 29: kappa.v1.Source.Poll:input_type -> kappa.v1.PollRequest
-	8,  // 30: kappa.v1.Source.Watermarks:input_type -> kappa.v1.Empty
-	8,  // 31: kappa.v1.Source.Close:input_type -> kappa.v1.Empty
-	10, // 32: kappa.v1.Source.Committed:input_type -> kappa.v1.SeekRequest
-	8,  // 33: kappa.v1.Source.Describe:input_type -> kappa.v1.Empty
-	0,  // 34: kappa.v1.Source.Validate:input_type -> kappa.v1.Setup
-	0,  // 35: kappa.v1.Extractor.Open:input_type -> kappa.v1.Setup
-	14, // 36: kappa.v1.Extractor.Extract:input_type -> kappa.v1.ExtractRequest
-	8,  // 37: kappa.v1.Extractor.Close:input_type -> kappa.v1.Empty
-	8,  // 38: kappa.v1.Extractor.Describe:input_type -> kappa.v1.Empty
-	0,  // 39: kappa.v1.Extractor.Validate:input_type -> kappa.v1.Setup
-	0,  // 40: kappa.v1.Sink.Open:input_type -> kappa.v1.Setup
-	17, // 41: kappa.v1.Sink.Positions:input_type -> kappa.v1.PositionsRequest
-	21, // 42: kappa.v1.Sink.Commit:input_type -> kappa.v1.CommitRequest
-	8,  // 43: kappa.v1.Sink.Close:input_type -> kappa.v1.Empty
-	8,  // 44: kappa.v1.Sink.Describe:input_type -> kappa.v1.Empty
-	0,  // 45: kappa.v1.Sink.Validate:input_type -> kappa.v1.Setup
-	8,  // 46: kappa.v1.Sink.Audit:input_type -> kappa.v1.Empty
-	28, // 47: kappa.v1.Sink.Compact:input_type -> kappa.v1.CompactRequest
-	25, // 48: kappa.v1.Sink.Adopt:input_type -> kappa.v1.AdoptRequest
-	22, // 49: kappa.v1.Sink.RecentWindows:input_type -> kappa.v1.RecentWindowsRequest
-	9,  // 50: kappa.v1.Source.Open:output_type -> kappa.v1.OpenSourceResponse
-	8,  // 51: kappa.v1.Source.Seek:output_type -> kappa.v1.Empty
-	12, // 52: kappa.v1.Source.Poll:output_type -> kappa.v1.PollResponse
-	13, // 53: kappa.v1.Source.Watermarks:output_type -> kappa.v1.WatermarksResponse
-	8,  // 54: kappa.v1.Source.Close:output_type -> kappa.v1.Empty
-	8,  // 55: kappa.v1.Source.Committed:output_type -> kappa.v1.Empty
-	33, // 56: kappa.v1.Source.Describe:output_type -> kappa.v1.PluginInfo
-	8,  // 57: kappa.v1.Source.Validate:output_type -> kappa.v1.Empty
-	8,  // 58: kappa.v1.Extractor.Open:output_type -> kappa.v1.Empty
-	16, // 59: kappa.v1.Extractor.Extract:output_type -> kappa.v1.ExtractResponse
-	8,  // 60: kappa.v1.Extractor.Close:output_type -> kappa.v1.Empty
-	33, // 61: kappa.v1.Extractor.Describe:output_type -> kappa.v1.PluginInfo
-	8,  // 62: kappa.v1.Extractor.Validate:output_type -> kappa.v1.Empty
-	8,  // 63: kappa.v1.Sink.Open:output_type -> kappa.v1.Empty
-	18, // 64: kappa.v1.Sink.Positions:output_type -> kappa.v1.PositionsResponse
-	8,  // 65: kappa.v1.Sink.Commit:output_type -> kappa.v1.Empty
-	8,  // 66: kappa.v1.Sink.Close:output_type -> kappa.v1.Empty
-	33, // 67: kappa.v1.Sink.Describe:output_type -> kappa.v1.PluginInfo
-	8,  // 68: kappa.v1.Sink.Validate:output_type -> kappa.v1.Empty
-	32, // 69: kappa.v1.Sink.Audit:output_type -> kappa.v1.AuditResponse
-	29, // 70: kappa.v1.Sink.Compact:output_type -> kappa.v1.CompactResponse
-	27, // 71: kappa.v1.Sink.Adopt:output_type -> kappa.v1.AdoptResponse
-	24, // 72: kappa.v1.Sink.RecentWindows:output_type -> kappa.v1.RecentWindowsResponse
-	50, // [50:73] is the sub-list for method output_type
-	27, // [27:50] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	22, // 15: kappa.v1.CommitRequest.dead_letters:type_name -> kappa.v1.DeadLetter
+	22, // 16: kappa.v1.StoredDeadLetter.dead_letter:type_name -> kappa.v1.DeadLetter
+	25, // 17: kappa.v1.DeadLettersResponse.dead_letters:type_name -> kappa.v1.StoredDeadLetter
+	28, // 18: kappa.v1.RecentWindowsResponse.windows:type_name -> kappa.v1.WindowTotal
+	7,  // 19: kappa.v1.AdoptRequest.log_ends:type_name -> kappa.v1.Watermark
+	3,  // 20: kappa.v1.AdoptedRange.range:type_name -> kappa.v1.OffsetRange
+	31, // 21: kappa.v1.AdoptResponse.partitions:type_name -> kappa.v1.AdoptedRange
+	3,  // 22: kappa.v1.AggregateRange.range:type_name -> kappa.v1.OffsetRange
+	6,  // 23: kappa.v1.StreamAudit.positions:type_name -> kappa.v1.Position
+	19, // 24: kappa.v1.StreamAudit.batches:type_name -> kappa.v1.RangeStats
+	35, // 25: kappa.v1.StreamAudit.aggregates:type_name -> kappa.v1.AggregateRange
+	3,  // 26: kappa.v1.StreamAudit.adopted:type_name -> kappa.v1.OffsetRange
+	36, // 27: kappa.v1.AuditResponse.streams:type_name -> kappa.v1.StreamAudit
+	40, // 28: kappa.v1.PluginInfo.config:type_name -> kappa.v1.ConfigField
+	39, // 29: kappa.v1.PluginInfo.fact_limits:type_name -> kappa.v1.FactLimits
+	0,  // 30: kappa.v1.Source.Open:input_type -> kappa.v1.Setup
+	10, // 31: kappa.v1.Source.Seek:input_type -> kappa.v1.SeekRequest
+	11, // 32: kappa.v1.Source.Poll:input_type -> kappa.v1.PollRequest
+	8,  // 33: kappa.v1.Source.Watermarks:input_type -> kappa.v1.Empty
+	8,  // 34: kappa.v1.Source.Close:input_type -> kappa.v1.Empty
+	10, // 35: kappa.v1.Source.Committed:input_type -> kappa.v1.SeekRequest
+	8,  // 36: kappa.v1.Source.Describe:input_type -> kappa.v1.Empty
+	0,  // 37: kappa.v1.Source.Validate:input_type -> kappa.v1.Setup
+	0,  // 38: kappa.v1.Extractor.Open:input_type -> kappa.v1.Setup
+	14, // 39: kappa.v1.Extractor.Extract:input_type -> kappa.v1.ExtractRequest
+	8,  // 40: kappa.v1.Extractor.Close:input_type -> kappa.v1.Empty
+	8,  // 41: kappa.v1.Extractor.Describe:input_type -> kappa.v1.Empty
+	0,  // 42: kappa.v1.Extractor.Validate:input_type -> kappa.v1.Setup
+	0,  // 43: kappa.v1.Sink.Open:input_type -> kappa.v1.Setup
+	17, // 44: kappa.v1.Sink.Positions:input_type -> kappa.v1.PositionsRequest
+	21, // 45: kappa.v1.Sink.Commit:input_type -> kappa.v1.CommitRequest
+	8,  // 46: kappa.v1.Sink.Close:input_type -> kappa.v1.Empty
+	8,  // 47: kappa.v1.Sink.Describe:input_type -> kappa.v1.Empty
+	0,  // 48: kappa.v1.Sink.Validate:input_type -> kappa.v1.Setup
+	8,  // 49: kappa.v1.Sink.Audit:input_type -> kappa.v1.Empty
+	33, // 50: kappa.v1.Sink.Compact:input_type -> kappa.v1.CompactRequest
+	30, // 51: kappa.v1.Sink.Adopt:input_type -> kappa.v1.AdoptRequest
+	27, // 52: kappa.v1.Sink.RecentWindows:input_type -> kappa.v1.RecentWindowsRequest
+	8,  // 53: kappa.v1.Sink.DeadLetterPolicy:input_type -> kappa.v1.Empty
+	24, // 54: kappa.v1.Sink.DeadLetters:input_type -> kappa.v1.DeadLettersRequest
+	9,  // 55: kappa.v1.Source.Open:output_type -> kappa.v1.OpenSourceResponse
+	8,  // 56: kappa.v1.Source.Seek:output_type -> kappa.v1.Empty
+	12, // 57: kappa.v1.Source.Poll:output_type -> kappa.v1.PollResponse
+	13, // 58: kappa.v1.Source.Watermarks:output_type -> kappa.v1.WatermarksResponse
+	8,  // 59: kappa.v1.Source.Close:output_type -> kappa.v1.Empty
+	8,  // 60: kappa.v1.Source.Committed:output_type -> kappa.v1.Empty
+	38, // 61: kappa.v1.Source.Describe:output_type -> kappa.v1.PluginInfo
+	8,  // 62: kappa.v1.Source.Validate:output_type -> kappa.v1.Empty
+	8,  // 63: kappa.v1.Extractor.Open:output_type -> kappa.v1.Empty
+	16, // 64: kappa.v1.Extractor.Extract:output_type -> kappa.v1.ExtractResponse
+	8,  // 65: kappa.v1.Extractor.Close:output_type -> kappa.v1.Empty
+	38, // 66: kappa.v1.Extractor.Describe:output_type -> kappa.v1.PluginInfo
+	8,  // 67: kappa.v1.Extractor.Validate:output_type -> kappa.v1.Empty
+	8,  // 68: kappa.v1.Sink.Open:output_type -> kappa.v1.Empty
+	18, // 69: kappa.v1.Sink.Positions:output_type -> kappa.v1.PositionsResponse
+	8,  // 70: kappa.v1.Sink.Commit:output_type -> kappa.v1.Empty
+	8,  // 71: kappa.v1.Sink.Close:output_type -> kappa.v1.Empty
+	38, // 72: kappa.v1.Sink.Describe:output_type -> kappa.v1.PluginInfo
+	8,  // 73: kappa.v1.Sink.Validate:output_type -> kappa.v1.Empty
+	37, // 74: kappa.v1.Sink.Audit:output_type -> kappa.v1.AuditResponse
+	34, // 75: kappa.v1.Sink.Compact:output_type -> kappa.v1.CompactResponse
+	32, // 76: kappa.v1.Sink.Adopt:output_type -> kappa.v1.AdoptResponse
+	29, // 77: kappa.v1.Sink.RecentWindows:output_type -> kappa.v1.RecentWindowsResponse
+	23, // 78: kappa.v1.Sink.DeadLetterPolicy:output_type -> kappa.v1.DeadLetterPolicyResponse
+	26, // 79: kappa.v1.Sink.DeadLetters:output_type -> kappa.v1.DeadLettersResponse
+	55, // [55:80] is the sub-list for method output_type
+	30, // [30:55] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_kappa_v1_plugin_proto_init() }
@@ -2724,14 +3116,15 @@ func file_kappa_v1_plugin_proto_init() {
 	if File_kappa_v1_plugin_proto != nil {
 		return
 	}
-	file_kappa_v1_plugin_proto_msgTypes[34].OneofWrappers = []any{}
+	file_kappa_v1_plugin_proto_msgTypes[24].OneofWrappers = []any{}
+	file_kappa_v1_plugin_proto_msgTypes[39].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kappa_v1_plugin_proto_rawDesc), len(file_kappa_v1_plugin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   36,
+			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

@@ -651,16 +651,18 @@ var Extractor_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	Sink_Open_FullMethodName          = "/kappa.v1.Sink/Open"
-	Sink_Positions_FullMethodName     = "/kappa.v1.Sink/Positions"
-	Sink_Commit_FullMethodName        = "/kappa.v1.Sink/Commit"
-	Sink_Close_FullMethodName         = "/kappa.v1.Sink/Close"
-	Sink_Describe_FullMethodName      = "/kappa.v1.Sink/Describe"
-	Sink_Validate_FullMethodName      = "/kappa.v1.Sink/Validate"
-	Sink_Audit_FullMethodName         = "/kappa.v1.Sink/Audit"
-	Sink_Compact_FullMethodName       = "/kappa.v1.Sink/Compact"
-	Sink_Adopt_FullMethodName         = "/kappa.v1.Sink/Adopt"
-	Sink_RecentWindows_FullMethodName = "/kappa.v1.Sink/RecentWindows"
+	Sink_Open_FullMethodName             = "/kappa.v1.Sink/Open"
+	Sink_Positions_FullMethodName        = "/kappa.v1.Sink/Positions"
+	Sink_Commit_FullMethodName           = "/kappa.v1.Sink/Commit"
+	Sink_Close_FullMethodName            = "/kappa.v1.Sink/Close"
+	Sink_Describe_FullMethodName         = "/kappa.v1.Sink/Describe"
+	Sink_Validate_FullMethodName         = "/kappa.v1.Sink/Validate"
+	Sink_Audit_FullMethodName            = "/kappa.v1.Sink/Audit"
+	Sink_Compact_FullMethodName          = "/kappa.v1.Sink/Compact"
+	Sink_Adopt_FullMethodName            = "/kappa.v1.Sink/Adopt"
+	Sink_RecentWindows_FullMethodName    = "/kappa.v1.Sink/RecentWindows"
+	Sink_DeadLetterPolicy_FullMethodName = "/kappa.v1.Sink/DeadLetterPolicy"
+	Sink_DeadLetters_FullMethodName      = "/kappa.v1.Sink/DeadLetters"
 )
 
 // SinkClient is the client API for Sink service.
@@ -681,6 +683,10 @@ type SinkClient interface {
 	Adopt(ctx context.Context, in *AdoptRequest, opts ...grpc.CallOption) (*AdoptResponse, error)
 	// RecentWindows is optional: a sink without it answers Unimplemented.
 	RecentWindows(ctx context.Context, in *RecentWindowsRequest, opts ...grpc.CallOption) (*RecentWindowsResponse, error)
+	// DeadLetterPolicy and DeadLetters are optional (sdk.DeadLetterStore):
+	// a sink without them answers Unimplemented.
+	DeadLetterPolicy(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*DeadLetterPolicyResponse, error)
+	DeadLetters(ctx context.Context, in *DeadLettersRequest, opts ...grpc.CallOption) (*DeadLettersResponse, error)
 }
 
 type sinkClient struct {
@@ -791,6 +797,26 @@ func (c *sinkClient) RecentWindows(ctx context.Context, in *RecentWindowsRequest
 	return out, nil
 }
 
+func (c *sinkClient) DeadLetterPolicy(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*DeadLetterPolicyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeadLetterPolicyResponse)
+	err := c.cc.Invoke(ctx, Sink_DeadLetterPolicy_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sinkClient) DeadLetters(ctx context.Context, in *DeadLettersRequest, opts ...grpc.CallOption) (*DeadLettersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeadLettersResponse)
+	err := c.cc.Invoke(ctx, Sink_DeadLetters_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SinkServer is the server API for Sink service.
 // All implementations must embed UnimplementedSinkServer
 // for forward compatibility.
@@ -809,6 +835,10 @@ type SinkServer interface {
 	Adopt(context.Context, *AdoptRequest) (*AdoptResponse, error)
 	// RecentWindows is optional: a sink without it answers Unimplemented.
 	RecentWindows(context.Context, *RecentWindowsRequest) (*RecentWindowsResponse, error)
+	// DeadLetterPolicy and DeadLetters are optional (sdk.DeadLetterStore):
+	// a sink without them answers Unimplemented.
+	DeadLetterPolicy(context.Context, *Empty) (*DeadLetterPolicyResponse, error)
+	DeadLetters(context.Context, *DeadLettersRequest) (*DeadLettersResponse, error)
 	mustEmbedUnimplementedSinkServer()
 }
 
@@ -848,6 +878,12 @@ func (UnimplementedSinkServer) Adopt(context.Context, *AdoptRequest) (*AdoptResp
 }
 func (UnimplementedSinkServer) RecentWindows(context.Context, *RecentWindowsRequest) (*RecentWindowsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RecentWindows not implemented")
+}
+func (UnimplementedSinkServer) DeadLetterPolicy(context.Context, *Empty) (*DeadLetterPolicyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeadLetterPolicy not implemented")
+}
+func (UnimplementedSinkServer) DeadLetters(context.Context, *DeadLettersRequest) (*DeadLettersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeadLetters not implemented")
 }
 func (UnimplementedSinkServer) mustEmbedUnimplementedSinkServer() {}
 func (UnimplementedSinkServer) testEmbeddedByValue()              {}
@@ -1050,6 +1086,42 @@ func _Sink_RecentWindows_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Sink_DeadLetterPolicy_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Empty)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SinkServer).DeadLetterPolicy(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Sink_DeadLetterPolicy_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SinkServer).DeadLetterPolicy(ctx, req.(*Empty))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Sink_DeadLetters_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeadLettersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SinkServer).DeadLetters(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Sink_DeadLetters_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SinkServer).DeadLetters(ctx, req.(*DeadLettersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Sink_ServiceDesc is the grpc.ServiceDesc for Sink service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1096,6 +1168,14 @@ var Sink_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RecentWindows",
 			Handler:    _Sink_RecentWindows_Handler,
+		},
+		{
+			MethodName: "DeadLetterPolicy",
+			Handler:    _Sink_DeadLetterPolicy_Handler,
+		},
+		{
+			MethodName: "DeadLetters",
+			Handler:    _Sink_DeadLetters_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -179,6 +179,9 @@ func (s *Sink) Compact(ctx context.Context, req sdk.CompactRequest) (sdk.Compact
 		return res, errNotOpen
 	}
 	began := time.Now()
+	if err := s.expireDeadLettersLogged(ctx); err != nil {
+		return res, err
+	}
 	type spanKey struct {
 		partition  int32
 		start, end int64

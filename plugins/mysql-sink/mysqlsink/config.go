@@ -33,6 +33,14 @@ type Config struct {
 	// TablesTable records which pipeline owns each aggregate table: a
 	// table is another pipeline's is refused. Default "kappa_tables".
 	TablesTable string `yaml:"tables_table" doc:"which pipeline owns each aggregate table; another pipeline's table is refused"`
+	// DeadLetters, when set, is the table that keeps every rejected
+	// record (deadletters.go); empty keeps none, as before.
+	DeadLetters string `yaml:"dead_letters" doc:"when set, the table (created when missing) that keeps each rejected record — partition, offset, reason, Kafka timestamp and its bytes — in the transaction of the batch that rejected it; kappa-runtime rejected lists them; empty keeps none"`
+	// DeadLettersMaxBytes bounds the bytes of a record a dead letter keeps.
+	DeadLettersMaxBytes int `yaml:"dead_letters_max_bytes" doc:"the most bytes of a rejected record's value a dead letter keeps (at most 1048576); a longer one is cut, flagged truncated, with its full length"`
+	// DeadLettersRetention, when set, lets compaction passes delete dead
+	// letters committed longer ago than this.
+	DeadLettersRetention time.Duration `yaml:"dead_letters_retention" doc:"when set (e.g. 720h), each compaction pass deletes dead letters committed longer ago than this; 0s keeps them forever (compaction itself never drops one)"`
 }
 
 const (
@@ -46,7 +54,8 @@ const (
 
 // DefaultConfig returns a Config holding every default, ready to decode into.
 func DefaultConfig() Config {
-	return Config{OffsetsTable: defaultOffsetsTable, BatchesTable: defaultBatchesTable, TablesTable: defaultTablesTable}
+	return Config{OffsetsTable: defaultOffsetsTable, BatchesTable: defaultBatchesTable, TablesTable: defaultTablesTable,
+		DeadLettersMaxBytes: sdk.DefaultDeadLetterMaxBytes}
 }
 
 // ParseConfig decodes a config block strictly, applying defaults first.
@@ -87,6 +96,10 @@ func (c *Config) Validate() error {
 		{"batches_table", c.BatchesTable},
 		{"tables_table", c.TablesTable},
 	}
+	if c.DeadLetters != "" {
+		tables = append(tables, struct{ key, name string }{"dead_letters", c.DeadLetters})
+	}
+	errs = append(errs, c.validateDeadLetters()...)
 	seen := map[string]string{}
 	for _, t := range tables {
 		if err := checkIdentifier(t.name); err != nil {

@@ -21,6 +21,8 @@ type column struct {
 	// made before gets it (ALTER TABLE … ADD COLUMN) instead of being
 	// refused. Its Type must give existing rows a value (a DEFAULT).
 	AddWhenMissing bool
+	// Nullable marks a column whose Type allows NULL.
+	Nullable bool
 }
 
 // tableSchema is a table the sink creates when missing and checks otherwise.
@@ -217,7 +219,7 @@ func (s tableSchema) mismatches(have tableLayout) []string {
 			problems = append(problems, fmt.Sprintf("column %s is %s, want %s", want.Name, got.DataType, want.DataType))
 		case want.Length != 0 && got.Length.Int64 != want.Length:
 			problems = append(problems, fmt.Sprintf("column %s is %s(%d), want %s(%d)", want.Name, got.DataType, got.Length.Int64, want.DataType, want.Length))
-		case got.Nullable != "NO":
+		case !want.Nullable && got.Nullable != "NO":
 			problems = append(problems, fmt.Sprintf("column %s is nullable, want NOT NULL", want.Name))
 		}
 	}

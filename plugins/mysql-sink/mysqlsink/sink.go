@@ -59,6 +59,9 @@ type Sink struct {
 	// adopting is Setup.Adopting: the table is not claimed at Open, and
 	// nothing is committed (adopt.go).
 	adopting bool
+	// dead is the dead-letter table; zero when the config sets none
+	// (deadletters.go).
+	dead deadLetterTable
 }
 
 // New returns a sink that is ready to be opened.
@@ -94,7 +97,11 @@ func (s *Sink) Open(ctx context.Context, setup sdk.Setup) error {
 	aggregate := aggregateSchema(cfg.Table, setup.Dimensions, setup.Sums())
 	offsets := offsetsSchema(cfg.OffsetsTable)
 	batches := batchesSchema(cfg.BatchesTable)
-	for _, t := range []tableSchema{offsets, batches, tablesSchema(cfg.TablesTable), aggregate} {
+	schemas := []tableSchema{offsets, batches, tablesSchema(cfg.TablesTable), aggregate}
+	if cfg.DeadLetters != "" {
+		schemas = append(schemas, deadLettersSchema(cfg.DeadLetters))
+	}
+	for _, t := range schemas {
 		if err := ensureTable(ctx, db, dc.DBName, t); err != nil {
 			db.Close()
 			return fmt.Errorf("mysql-sink: %s: %w", server, err)
@@ -117,6 +124,7 @@ func (s *Sink) Open(ctx context.Context, setup sdk.Setup) error {
 	s.db = db
 	s.stmts = stmts
 	s.database, s.tablesTable, s.adopting = dc.DBName, cfg.TablesTable, setup.Adopting
+	s.dead = newDeadLetterTable(cfg)
 	return nil
 }
 
@@ -266,6 +274,9 @@ func (s *Sink) Commit(ctx context.Context, c sdk.Commit) error {
 		return sdk.Permanent(errors.New("mysql-sink: commit: the sink was opened to adopt its table (Setup.Adopting), which it may not have claimed"))
 	}
 	ranges, err := s.checkCommit(c)
+	if err == nil {
+		err = checkDeadLetters(ranges, c.DeadLetters)
+	}
 	if err != nil {
 		// The same commit would fail the same way at every try.
 		return sdk.Permanent(fmt.Errorf("mysql-sink: commit to stream %s: %w", c.Stream, err))
@@ -273,7 +284,7 @@ func (s *Sink) Commit(ctx context.Context, c sdk.Commit) error {
 	if len(ranges) == 0 {
 		return nil
 	}
-	if err := s.commit(ctx, c.Stream, c.StreamID, ranges, c.Rows); err != nil {
+	if err := s.commit(ctx, c.Stream, c.StreamID, ranges, c.Rows, c.DeadLetters); err != nil {
 		err = fmt.Errorf("mysql-sink: commit to stream %s: %w", c.Stream, err)
 		if retryable(err) {
 			// Tells the runtime, across the process boundary, that trying
@@ -289,14 +300,14 @@ func (s *Sink) Commit(ctx context.Context, c sdk.Commit) error {
 // partition at its range's Start.
 var errPositionsDiffer = errors.New("positions differ from the ranges' starts")
 
-func (s *Sink) commit(ctx context.Context, stream, streamID string, ranges []sdk.RangeStats, rows []sdk.Row) error {
-	err := s.commitTx(ctx, stream, streamID, ranges, rows, s.advanceAll)
+func (s *Sink) commit(ctx context.Context, stream, streamID string, ranges []sdk.RangeStats, rows []sdk.Row, dead []sdk.DeadLetter) error {
+	err := s.commitTx(ctx, stream, streamID, ranges, rows, dead, s.advanceAll)
 	if errors.Is(err, errPositionsDiffer) {
 		// Some partition has no position yet, or another writer moved it.
 		// Only the partition-by-partition advance tells the two apart and
 		// creates missing positions; it runs in a fresh transaction, so it
 		// judges positions as they are now.
-		err = s.commitTx(ctx, stream, streamID, ranges, rows, s.advanceEach)
+		err = s.commitTx(ctx, stream, streamID, ranges, rows, dead, s.advanceEach)
 	}
 	return err
 }
@@ -305,7 +316,7 @@ func (s *Sink) commit(ctx context.Context, stream, streamID string, ranges []sdk
 // storing streamID with it.
 type advanceFunc func(ctx context.Context, tx *sql.Tx, stream, streamID string, ranges []sdk.RangeStats, now time.Time) error
 
-func (s *Sink) commitTx(ctx context.Context, stream, streamID string, ranges []sdk.RangeStats, rows []sdk.Row, advance advanceFunc) (err error) {
+func (s *Sink) commitTx(ctx context.Context, stream, streamID string, ranges []sdk.RangeStats, rows []sdk.Row, dead []sdk.DeadLetter, advance advanceFunc) (err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -349,6 +360,9 @@ func (s *Sink) commitTx(ctx context.Context, stream, streamID string, ranges []s
 		if _, err := tx.ExecContext(ctx, s.stmts.insertBatchesSQL(len(chunk)), args...); err != nil {
 			return fmt.Errorf("insert %d batch records into %s: %w", len(chunk), s.stmts.batchesTable, err)
 		}
+	}
+	if err := s.insertDeadLetters(ctx, tx, stream, dead, now); err != nil {
+		return err
 	}
 	testFault(beforeCommit)
 	if err := tx.Commit(); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/kappa-stream/kappa/internal/pluginclient"
 	"github.com/kappa-stream/kappa/internal/supervise"
 	"github.com/kappa-stream/kappa/sdk"
 )
@@ -34,4 +35,20 @@ func pluginVersion(ctx context.Context, p *supervise.Plugin) string {
 		return ""
 	}
 	return info.Version
+}
+
+// deadLetterPolicy asks the opened sink whether it keeps rejected records
+// (sdk.DeadLetterStore); a sink that cannot is sent none.
+func deadLetterPolicy(ctx context.Context, sink sdk.DeadLetterStore) (sdk.DeadLetterPolicy, error) {
+	policy, err := sink.DeadLetterPolicy(ctx)
+	if errors.Is(err, pluginclient.ErrDeadLettersUnsupported) {
+		return sdk.DeadLetterPolicy{}, nil
+	}
+	if err != nil {
+		return sdk.DeadLetterPolicy{}, fmt.Errorf("ask the sink whether it keeps dead letters: %w", err)
+	}
+	if policy.Enabled && policy.MaxBytes <= 0 {
+		policy.MaxBytes = sdk.DefaultDeadLetterMaxBytes
+	}
+	return policy, nil
 }

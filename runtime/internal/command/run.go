@@ -126,6 +126,10 @@ func run(ctx context.Context, file string, opts RunOptions, logger *slog.Logger)
 	if err != nil {
 		return pluginError(p, bs[2], err)
 	}
+	dead, err := deadLetterPolicy(openCtx, sink)
+	if err != nil {
+		return pluginError(p, bs[2], err)
+	}
 	if m != nil {
 		// One Describe each, for /status; the sink's was the one above.
 		m.setPluginVersion(sdk.KindSource, pluginVersion(openCtx, procs[0]))
@@ -150,6 +154,7 @@ func run(ctx context.Context, file string, opts RunOptions, logger *slog.Logger)
 		Compaction:     compaction(p.Compaction),
 		StreamID:       info.StreamID,
 		Observer:       observer,
+		DeadLetters:    dead,
 	}, info.Stream, source, extractor, sink)
 	if err := eng.Run(ctx); err != nil {
 		return fmt.Errorf("pipeline %s: %w", p.Name, err)

@@ -1,0 +1,154 @@
+package mysqlsink
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kappa-stream/kappa/sdk"
+)
+
+func deadLetterConfig(db, extra string) []byte {
+	return append(sinkConfig(db, ""), []byte("dead_letters: kappa_dead_letters\n"+extra)...)
+}
+
+// A commit with a rejected record: its dead letter lands with it, bytes
+// exact (NUL, newline, invalid UTF-8), and reads back through DeadLetters.
+func TestDeadLettersLandWithTheirBatchAndReadBack(t *testing.T) {
+	db, admin := testDatabase(t)
+	s := openSink(t, sdk.Setup{Config: deadLetterConfig(db, "dead_letters_max_bytes: 8\n")})
+	policy, err := s.DeadLetterPolicy(context.Background())
+	if err != nil || policy != (sdk.DeadLetterPolicy{Enabled: true, MaxBytes: 8}) {
+		t.Fatalf("DeadLetterPolicy = %+v, %v", policy, err)
+	}
+	when := time.Date(2016, 6, 1, 19, 36, 5, 123456000, time.UTC)
+	c := rangeCommit(0, 0, 10, 7)
+	c.Ranges[0].Facts, c.Ranges[0].Rejected = 7, 3
+	c.DeadLetters = []sdk.DeadLetter{
+		{Partition: 0, Offset: 2, Time: when, Reason: "malformed JSON", Value: []byte("{\x00\n\xff"), Length: 4},
+		{Partition: 0, Offset: 5, Reason: "empty payload", Length: 0},
+		{Partition: 0, Offset: 9, Time: when, Reason: "malformed JSON", Value: []byte("12345678"), Length: 100},
+	}
+	if err := s.Commit(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.DeadLetters(context.Background(), sdk.DeadLetterQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 {
+		t.Fatalf("read %d dead letters, want 3: %+v", len(got), got)
+	}
+	for i, want := range c.DeadLetters {
+		d := got[i].DeadLetter
+		if d.Partition != want.Partition || d.Offset != want.Offset || !d.Time.Equal(want.Time) || d.Reason != want.Reason ||
+			!bytes.Equal(d.Value, want.Value) || d.Length != want.Length || got[i].Stream != "twitter" || got[i].CommittedAt.IsZero() {
+			t.Errorf("dead letter %d = %+v, want %+v", i, got[i], want)
+		}
+	}
+	if n := countRows(t, admin, "SELECT COUNT(*) FROM "+quoteIdent(db)+".kappa_dead_letters WHERE truncated = 1 AND value_length = 100"); n != 1 {
+		t.Errorf("%d truncated dead letters with their full length, want 1", n)
+	}
+	// Filters and paging.
+	p := int32(0)
+	page, err := s.DeadLetters(context.Background(), sdk.DeadLetterQuery{Reason: "malformed JSON", Partition: &p, After: &sdk.DeadLetterPosition{Partition: 0, Offset: 2}, Limit: 5})
+	if err != nil || len(page) != 1 || page[0].Offset != 9 {
+		t.Errorf("malformed JSON after offset 2 = %+v, %v; want offset 9 alone", page, err)
+	}
+	// A fenced commit stores no dead letter.
+	stale := rangeCommit(0, 0, 10, 7)
+	stale.DeadLetters = []sdk.DeadLetter{{Partition: 0, Offset: 3, Reason: "x", Value: []byte("x"), Length: 1}}
+	if err := s.Commit(context.Background(), stale); !errors.Is(err, sdk.ErrFenced) {
+		t.Fatalf("stale commit = %v, want ErrFenced", err)
+	}
+	if n := countRows(t, admin, "SELECT COUNT(*) FROM "+quoteIdent(db)+".kappa_dead_letters"); n != 3 {
+		t.Errorf("%d dead letters after a fenced commit, want 3", n)
+	}
+	// A dead letter outside the commit's ranges is refused whole.
+	outside := rangeCommit(0, 10, 20, 7)
+	outside.DeadLetters = []sdk.DeadLetter{{Partition: 0, Offset: 25, Reason: "x", Length: 0}}
+	if err := s.Commit(context.Background(), outside); !errors.Is(err, sdk.ErrPermanent) || !strings.Contains(err.Error(), "outside") {
+		t.Errorf("commit with a dead letter outside its ranges = %v, want a permanent error", err)
+	}
+}
+
+// Without dead_letters the sink keeps none and makes no table: the
+// original layout stays as it was.
+func TestNoDeadLetterTableWithoutTheKey(t *testing.T) {
+	db, admin := testDatabase(t)
+	s := openSink(t, sdk.Setup{Config: sinkConfig(db, "")})
+	if p, err := s.DeadLetterPolicy(context.Background()); err != nil || p.Enabled {
+		t.Fatalf("DeadLetterPolicy = %+v, %v; want off", p, err)
+	}
+	c := rangeCommit(0, 0, 10, 9)
+	c.DeadLetters = []sdk.DeadLetter{{Partition: 0, Offset: 1, Reason: "x", Length: 0}}
+	if err := s.Commit(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	if n := countRows(t, admin, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?", db); n != 4 {
+		t.Errorf("%d tables, want the 4 of the original layout", n)
+	}
+	if _, err := s.DeadLetters(context.Background(), sdk.DeadLetterQuery{}); err == nil {
+		t.Error("DeadLetters without a table answered")
+	}
+}
+
+// Compaction merges ranges and rows but never drops a dead letter; the
+// retention key deletes old ones.
+func TestCompactionKeepsDeadLettersRetentionExpiresThem(t *testing.T) {
+	db, admin := testDatabase(t)
+	s := openSink(t, sdk.Setup{Config: deadLetterConfig(db, "dead_letters_retention: 1h\n")})
+	for i := range int64(20) {
+		c := rangeCommit(0, i*10, (i+1)*10, 9)
+		c.Ranges[0].Facts, c.Ranges[0].Rejected = 9, 1
+		c.DeadLetters = []sdk.DeadLetter{{Partition: 0, Offset: i*10 + 3, Reason: "malformed JSON", Value: []byte("{"), Length: 1}}
+		if err := s.Commit(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before, _ := s.DeadLetters(context.Background(), sdk.DeadLetterQuery{})
+	if _, err := s.Compact(context.Background(), full); err != nil {
+		t.Fatal(err)
+	}
+	if n := countRows(t, admin, "SELECT COUNT(*) FROM "+quoteIdent(db)+".kappa_batches"); n != 1 {
+		t.Fatalf("%d batch records after compaction, want 1", n)
+	}
+	after, _ := s.DeadLetters(context.Background(), sdk.DeadLetterQuery{})
+	if len(after) != 20 || !reflect.DeepEqual(after, before) {
+		t.Fatalf("compaction changed the dead letters: %d before, %d after", len(before), len(after))
+	}
+	// Ten of them committed two hours ago: the next pass expires them.
+	if _, err := admin.Exec("UPDATE " + quoteIdent(db) + ".kappa_dead_letters SET committed_at = committed_at - INTERVAL 2 HOUR WHERE record_offset < 100"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Compact(context.Background(), full); err != nil {
+		t.Fatal(err)
+	}
+	left, _ := s.DeadLetters(context.Background(), sdk.DeadLetterQuery{})
+	if len(left) != 10 || left[0].Offset != 103 {
+		t.Errorf("after retention %d dead letters from offset %d, want the 10 from 103", len(left), left[0].Offset)
+	}
+}
+
+func TestDeadLetterConfigIsChecked(t *testing.T) {
+	for _, tc := range []struct{ extra, path string }{
+		{"dead_letters: kappa_dead_letters\ndead_letters_max_bytes: 0\n", "dead_letters_max_bytes"},
+		{"dead_letters: kappa_dead_letters\ndead_letters_max_bytes: 2000000\n", "dead_letters_max_bytes"},
+		{"dead_letters_retention: 1h\n", "dead_letters_retention"},
+		{"dead_letters: 'bad name'\n", "dead_letters"},
+		{"dead_letters: kappa_batches\n", "dead_letters"},
+	} {
+		cfg, err := ParseConfig([]byte("dsn: root@tcp(127.0.0.1:3306)/aggregates\ntable: twitter\n" + tc.extra))
+		if err == nil {
+			err = cfg.Validate()
+		}
+		var errs sdk.ConfigErrors
+		if !errors.As(err, &errs) || len(errs) != 1 || errs[0].Path != tc.path {
+			t.Errorf("%q: %v, want one problem at %s", tc.extra, err, tc.path)
+		}
+	}
+}
