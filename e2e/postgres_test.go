@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -13,6 +14,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kappa-stream/kappa/internal/testenv"
 )
@@ -146,6 +151,99 @@ func TestTwitterPostgresMatchesGroundTruth(t *testing.T) {
 	if code, out := runAudit(t, pipelineFile, env); code != 0 || !strings.Contains(out, "audit clean") {
 		t.Errorf("audit: exit %d\n%s", code, out)
 	}
+	// kcat wrote one "{not json" line per codec and partition.
+	checkDeadLettersAreTheRejectedRecords(t, broker, dbName, summary.Malformed+5*8)
+}
+
+// checkDeadLettersAreTheRejectedRecords checks the dead-letter table of a
+// drained pipeline against the topic: as many dead letters as malformed
+// records were produced, as many as the batch records count rejected, and
+// each one's bytes, length and Kafka timestamp those of the record at its
+// partition and offset, read back from the broker.
+func checkDeadLettersAreTheRejectedRecords(t *testing.T, broker, database string, malformed int64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, testenv.PostgresDSN(database))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var rejected int64
+	if err := conn.QueryRow(ctx, "SELECT COALESCE(sum(rejected), 0) FROM aggregates.kappa_batches").Scan(&rejected); err != nil {
+		t.Fatal(err)
+	}
+	type letter struct {
+		value     []byte
+		length    int64
+		truncated bool
+		at        *time.Time
+	}
+	letters := map[kgo.EpochOffset]map[int32]letter{} // by offset, then partition
+	rows, err := conn.Query(ctx, "SELECT partition_id, record_offset, value, value_length, truncated, record_time FROM aggregates.kappa_dead_letters")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	var p int32
+	var o int64
+	var l letter
+	if _, err := pgx.ForEachRow(rows, []any{&p, &o, &l.value, &l.length, &l.truncated, &l.at}, func() error {
+		k := kgo.EpochOffset{Offset: o}
+		if letters[k] == nil {
+			letters[k] = map[int32]letter{}
+		}
+		letters[k][p] = l
+		n++
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n != malformed || rejected != malformed {
+		t.Fatalf("%d dead letters and %d rejected in the batch records; %d malformed records were produced", n, rejected, malformed)
+	}
+
+	// Read every record back and find each dead letter's.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.ConsumeTopics("twitter"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, "twitter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := map[int32]int64{}
+	ends.Each(func(e kadm.ListedOffset) {
+		if e.Offset > 0 {
+			left[e.Partition] = e.Offset
+		}
+	})
+	matched := int64(0)
+	for len(left) > 0 {
+		fetches := cl.PollFetches(ctx)
+		if err := fetches.Err0(); err != nil {
+			t.Fatalf("read the topic back: %v", err)
+		}
+		fetches.EachRecord(func(r *kgo.Record) {
+			if r.Offset+1 >= left[r.Partition] {
+				delete(left, r.Partition)
+			}
+			d, ok := letters[kgo.EpochOffset{Offset: r.Offset}][r.Partition]
+			if !ok {
+				return
+			}
+			matched++
+			if !bytes.Equal(d.value, r.Value) || d.length != int64(len(r.Value)) || d.truncated ||
+				d.at == nil || !d.at.Equal(r.Timestamp.UTC().Truncate(time.Millisecond)) {
+				t.Errorf("dead letter of partition %d offset %d: %q (length %d, truncated %v, time %v); the record: %q at %v",
+					r.Partition, r.Offset, d.value, d.length, d.truncated, d.at, r.Value, r.Timestamp.UTC())
+			}
+		})
+	}
+	if matched != n {
+		t.Errorf("%d of %d dead letters lie at a record of the topic", matched, n)
+	}
 }
 
 // TestPostgresChaos kills, while the firehose produces, the runtime and
@@ -153,7 +251,8 @@ func TestTwitterPostgresMatchesGroundTruth(t *testing.T) {
 // and right after COMMIT (its kappa_faults hook); the full run
 // (KAPPA_CHAOS_FULL=1, `make chaos`) also restarts PostgreSQL under a
 // running runtime. A drain must then make `psql -c` with the original
-// query equal the ground truth, and the audit must be clean.
+// query equal the ground truth, the audit must be clean, and the dead
+// letters must be exactly the malformed records.
 // KAPPA_CHAOS_SEED=N replays a schedule.
 func TestPostgresChaos(t *testing.T) {
 	full := os.Getenv("KAPPA_CHAOS_FULL") != ""
@@ -247,6 +346,10 @@ func TestPostgresChaos(t *testing.T) {
 	if code, audit := runAudit(t, pipelineFile, env); code != 0 {
 		t.Errorf("audit after chaos: exit %d\n%s", code, audit)
 	}
+	// Dead letters travel in the batch's transaction: after kills around
+	// COMMIT there is still exactly one per malformed record, none without
+	// its batch record and no batch record without its dead letters.
+	checkDeadLettersAreTheRejectedRecords(t, broker, dbName, result.summary.Malformed)
 	commits := 0
 	for _, rt := range runtimes {
 		log := rt.stderr.String()

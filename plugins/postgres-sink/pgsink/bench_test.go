@@ -79,7 +79,7 @@ func (s *Sink) commitByCopy(ctx context.Context, c sdk.Commit) error {
 	b := &pgx.Batch{}
 	b.Queue(s.stmts.advanceAll, parts, starts, ends, c.StreamID, now, s.pipeline, c.Stream)
 	b.Queue(s.stmts.insertBatches, batchArgs(s.pipeline, c.Stream, ranges, now)...)
-	if err := s.sendCommitBatch(ctx, tx, b, len(ranges), true, 0, len(ranges)); err != nil {
+	if err := s.sendCommitBatch(ctx, tx, b, len(ranges), true, 0, len(ranges), 0); err != nil {
 		return err
 	}
 	n, err := tx.CopyFrom(ctx, pgx.Identifier{s.schema, s.stmts.aggregateTable}, s.stmts.aggregateColumns(),

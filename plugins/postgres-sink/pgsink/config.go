@@ -34,6 +34,11 @@ type Config struct {
 	// TablesTable records which pipeline owns each aggregate table.
 	// Default "kappa_tables".
 	TablesTable string `yaml:"tables_table" doc:"which pipeline owns each aggregate table; another pipeline's table is refused"`
+	// DeadLetters, when set, is the table that keeps every rejected
+	// record (deadletters.go); empty keeps none.
+	DeadLetters string `yaml:"dead_letters" doc:"when set, the table (created when missing) that keeps each rejected record — partition, offset, reason, Kafka timestamp and its bytes — in the transaction of the batch that rejected it; kappa-runtime rejected lists them; empty keeps none"`
+	// DeadLettersMaxBytes bounds the bytes of a record a dead letter keeps.
+	DeadLettersMaxBytes int `yaml:"dead_letters_max_bytes" doc:"the most bytes of a rejected record's value a dead letter keeps (at most 1048576); a longer one is cut, flagged truncated, with its full length"`
 }
 
 const (
@@ -48,7 +53,8 @@ const (
 
 // DefaultConfig returns a Config holding every default, ready to decode into.
 func DefaultConfig() Config {
-	return Config{Schema: defaultSchema, OffsetsTable: defaultOffsetsTable, BatchesTable: defaultBatchesTable, TablesTable: defaultTablesTable}
+	return Config{Schema: defaultSchema, OffsetsTable: defaultOffsetsTable, BatchesTable: defaultBatchesTable, TablesTable: defaultTablesTable,
+		DeadLettersMaxBytes: sdk.DefaultDeadLetterMaxBytes}
 }
 
 // ParseConfig decodes a config block strictly, applying defaults first.
@@ -93,6 +99,12 @@ func (c *Config) Validate() error {
 		{"offsets_table", c.OffsetsTable},
 		{"batches_table", c.BatchesTable},
 		{"tables_table", c.TablesTable},
+	}
+	if c.DeadLetters != "" {
+		tables = append(tables, struct{ key, name string }{"dead_letters", c.DeadLetters})
+	}
+	if c.DeadLettersMaxBytes < 1 || c.DeadLettersMaxBytes > maxDeadLetterBytes {
+		errs = append(errs, sdk.ConfigError{Path: "dead_letters_max_bytes", Message: fmt.Sprintf("%d is not between 1 and %d", c.DeadLettersMaxBytes, maxDeadLetterBytes)})
 	}
 	seen := map[string]string{}
 	for _, t := range tables {

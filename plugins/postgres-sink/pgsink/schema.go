@@ -18,6 +18,8 @@ type column struct {
 	// it, and Length its character_maximum_length (0 when not a string).
 	DataType string
 	Length   int64
+	// Nullable marks a column that may hold NULL.
+	Nullable bool
 }
 
 // tableSchema is a table the sink creates when missing and checks otherwise.
@@ -225,8 +227,8 @@ func (s tableSchema) mismatches(have tableLayout) []string {
 			problems = append(problems, fmt.Sprintf("column %s is %s, want %s", want.Name, got.DataType, want.DataType))
 		case want.Length != 0 && length != want.Length:
 			problems = append(problems, fmt.Sprintf("column %s is %s(%d), want %s(%d)", want.Name, got.DataType, length, want.DataType, want.Length))
-		case got.Nullable != "NO":
-			problems = append(problems, fmt.Sprintf("column %s is nullable, want NOT NULL", want.Name))
+		case (got.Nullable == "YES") != want.Nullable:
+			problems = append(problems, fmt.Sprintf("column %s is_nullable is %s, want %v", want.Name, got.Nullable, want.Nullable))
 		}
 	}
 	for _, c := range have.Columns {

@@ -52,6 +52,9 @@ type Sink struct {
 	schema string
 	db     *pgxpool.Pool
 	stmts  statements
+	// dead is the dead-letter table; zero when the config sets none
+	// (deadletters.go).
+	dead deadLetterTable
 }
 
 // New returns a sink that is ready to be opened.
@@ -100,7 +103,11 @@ func (s *Sink) Open(ctx context.Context, setup sdk.Setup) error {
 	offsets := offsetsSchema(cfg.OffsetsTable)
 	batches := batchesSchema(cfg.BatchesTable)
 	err = ensureSchema(ctx, db, cfg.Schema)
-	for _, t := range []tableSchema{offsets, batches, tablesSchema(cfg.TablesTable), aggregate} {
+	schemas := []tableSchema{offsets, batches, tablesSchema(cfg.TablesTable), aggregate}
+	if cfg.DeadLetters != "" {
+		schemas = append(schemas, deadLettersSchema(cfg.DeadLetters))
+	}
+	for _, t := range schemas {
 		if err == nil {
 			err = ensureTable(ctx, db, cfg.Schema, t)
 		}
@@ -120,6 +127,7 @@ func (s *Sink) Open(ctx context.Context, setup sdk.Setup) error {
 	s.schema = cfg.Schema
 	s.db = db
 	s.stmts = stmts
+	s.dead = newDeadLetterTable(cfg)
 	return nil
 }
 
@@ -180,6 +188,9 @@ func (s *Sink) Commit(ctx context.Context, c sdk.Commit) error {
 		return errNotOpen
 	}
 	ranges, err := s.checkCommit(c)
+	if err == nil {
+		err = checkDeadLetters(ranges, c.DeadLetters)
+	}
 	if err != nil {
 		// The same commit would fail the same way at every try.
 		return sdk.Permanent(fmt.Errorf("postgres-sink: commit to stream %s: %w", c.Stream, err))
@@ -187,13 +198,13 @@ func (s *Sink) Commit(ctx context.Context, c sdk.Commit) error {
 	if len(ranges) == 0 {
 		return nil
 	}
-	err = s.commitTx(ctx, c.Stream, c.StreamID, ranges, c.Rows, false)
+	err = s.commitTx(ctx, c.Stream, c.StreamID, ranges, c.Rows, c.DeadLetters, false)
 	if errors.Is(err, errPositionsDiffer) {
 		// Some partition has no position yet, or another writer moved it.
 		// Only the partition-by-partition advance tells the two apart and
 		// creates missing positions; it runs in a fresh transaction, so it
 		// judges positions as they are now.
-		err = s.commitTx(ctx, c.Stream, c.StreamID, ranges, c.Rows, true)
+		err = s.commitTx(ctx, c.Stream, c.StreamID, ranges, c.Rows, c.DeadLetters, true)
 	}
 	if err != nil {
 		err = fmt.Errorf("postgres-sink: commit to stream %s: %w", c.Stream, err)
@@ -216,7 +227,7 @@ var errPositionsDiffer = errors.New("positions differ from the ranges' starts")
 // UPDATE sent with the INSERTs in one round trip; with it, each partition
 // is advanced (or its position created) in turn, which tells a missing
 // position from a moved one.
-func (s *Sink) commitTx(ctx context.Context, stream, streamID string, ranges []sdk.RangeStats, rows []sdk.Row, each bool) (err error) {
+func (s *Sink) commitTx(ctx context.Context, stream, streamID string, ranges []sdk.RangeStats, rows []sdk.Row, dead []sdk.DeadLetter, each bool) (err error) {
 	tx, err := s.db.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -253,8 +264,13 @@ func (s *Sink) commitTx(ctx context.Context, stream, streamID string, ranges []s
 	if len(read) > 0 {
 		b.Queue(s.stmts.insertBatches, batchArgs(s.pipeline, stream, read, now)...)
 	}
+	deadLetters := 0
+	if s.dead.name != "" && len(dead) > 0 {
+		b.Queue(s.dead.insert, s.dead.args(s.pipeline, stream, dead, now)...)
+		deadLetters = len(dead)
+	}
 	if b.Len() > 0 {
-		if err := s.sendCommitBatch(ctx, tx, b, len(ranges), !each, len(rows), len(read)); err != nil {
+		if err := s.sendCommitBatch(ctx, tx, b, len(ranges), !each, len(rows), len(read), deadLetters); err != nil {
 			return err
 		}
 	}
@@ -268,7 +284,7 @@ func (s *Sink) commitTx(ctx context.Context, stream, streamID string, ranges []s
 
 // sendCommitBatch sends b and checks its results in order: the advance
 // first when withAdvance, whose matched-row count must be n.
-func (s *Sink) sendCommitBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch, n int, withAdvance bool, rows, batches int) (err error) {
+func (s *Sink) sendCommitBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch, n int, withAdvance bool, rows, batches, deadLetters int) (err error) {
 	br := tx.SendBatch(ctx, b)
 	defer func() {
 		if cerr := br.Close(); err == nil && cerr != nil {
@@ -294,6 +310,11 @@ func (s *Sink) sendCommitBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch, n i
 	if batches > 0 {
 		if _, err := br.Exec(); err != nil {
 			return fmt.Errorf("insert %d batch records into %s: %w", batches, s.stmts.batchesTable, err)
+		}
+	}
+	if deadLetters > 0 {
+		if _, err := br.Exec(); err != nil {
+			return fmt.Errorf("insert %d dead letters into %s: %w", deadLetters, s.dead.name, err)
 		}
 	}
 	return nil
