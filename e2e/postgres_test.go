@@ -153,6 +153,10 @@ func TestTwitterPostgresMatchesGroundTruth(t *testing.T) {
 	}
 	// kcat wrote one "{not json" line per codec and partition.
 	checkDeadLettersAreTheRejectedRecords(t, broker, dbName, summary.Malformed+5*8)
+	// kappa-runtime rejected lists them through the sink.
+	if code, out := runSubcommand(t, "rejected", pipelineFile, env, "--raw", "--partition", "3"); code != 0 && code != 4 || !strings.Contains(out, "{not json") {
+		t.Errorf("kappa-runtime rejected --raw --partition 3: exit %d, want kcat's \"{not json\" among the records\n%s", code, tail(out))
+	}
 }
 
 // checkDeadLettersAreTheRejectedRecords checks the dead-letter table of a
