@@ -148,6 +148,18 @@ func TestTwitterPostgresMatchesGroundTruth(t *testing.T) {
 	if third.facts != sum(kcatTruth) {
 		t.Errorf("drain after kcat counted %d tweets, kcat produced %d", third.facts, sum(kcatTruth))
 	}
+	// Compaction rolls every partition's batches up; the original query,
+	// the audit and the dead letters stay as they were.
+	rowsBefore = psqlValue(t, dbName, "SELECT count(*) FROM aggregates.twitter")
+	if code, out := runSubcommand(t, "compact", pipelineFile, env, "--older-than", "0s"); code != 0 {
+		t.Fatalf("kappa-runtime compact: exit %d\n%s", code, out)
+	}
+	rowsAfter := psqlValue(t, dbName, "SELECT count(*) FROM aggregates.twitter")
+	t.Logf("compaction: %s rows before, %s after", rowsBefore, rowsAfter)
+	if batches := psqlValue(t, dbName, "SELECT count(*) FROM aggregates.kappa_batches"); batches != "8" {
+		t.Errorf("%s batch records after a full compaction, want one per partition", batches)
+	}
+	compareMinutes(t, psqlPerMinute(t, dbName), truth)
 	if code, out := runAudit(t, pipelineFile, env); code != 0 || !strings.Contains(out, "audit clean") {
 		t.Errorf("audit: exit %d\n%s", code, out)
 	}

@@ -256,7 +256,7 @@ func (s *Sink) commitTx(ctx context.Context, stream, streamID string, ranges []s
 		b.Queue(s.stmts.advanceAll, parts, starts, ends, streamID, now, s.pipeline, stream)
 	}
 	if len(rows) > 0 {
-		b.Queue(s.stmts.insertRows, s.rowArgs(rows, nil)...)
+		b.Queue(s.stmts.insertRows, s.rowArgs(rows)...)
 	}
 	// An anchor (an empty range) has nothing to account for; its batch row
 	// would also take the key of the range that follows it.
@@ -320,9 +320,8 @@ func (s *Sink) sendCommitBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch, n i
 	return nil
 }
 
-// rowArgs turns rows into the insertRows statement's arrays, one per
-// column; start and end, when set, replace every row's range (compaction).
-func (s *Sink) rowArgs(rows []sdk.Row, span *sdk.OffsetRange) []any {
+// rowArgs turns rows into the insertRows statement's arrays, one per column.
+func (s *Sink) rowArgs(rows []sdk.Row) []any {
 	n := len(rows)
 	starts, ends, windows, parts, counts := make([]int64, n), make([]int64, n), make([]time.Time, n), make([]int32, n), make([]int32, n)
 	var sums []float64
@@ -335,9 +334,6 @@ func (s *Sink) rowArgs(rows []sdk.Row, span *sdk.OffsetRange) []any {
 	}
 	for i, r := range rows {
 		starts[i], ends[i], parts[i] = r.Start, r.End, r.Partition
-		if span != nil {
-			starts[i], ends[i] = span.Start, span.End
-		}
 		// pgx writes a timestamp's wall clock: it must be UTC's.
 		windows[i] = r.Window.UTC()
 		counts[i] = int32(r.Count) // checkRow bounds it
