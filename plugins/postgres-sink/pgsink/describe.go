@@ -29,12 +29,14 @@ var (
 // FactLimits is what the aggregate table can store of a fact: dimension
 // columns of dimensionLength characters of UTF-8, a window within
 // [minWindow, maxWindow] of whole seconds, and a sum that is a number.
-// varchar keeps trailing spaces, so "en" and "en " are distinct keys here.
+// varchar keeps trailing spaces, so "en" and "en " are distinct keys here;
+// text cannot hold a NUL character, so a value with one is refused.
 // The runtime rejects records with facts outside them; checkRow still
 // refuses a row outside them, as a permanent error.
 var FactLimits = sdk.FactLimits{
 	MaxDimensionChars: dimensionLength,
 	DimensionsUTF8:    true,
+	NoNUL:             true,
 	EarliestWindow:    minWindow,
 	LatestWindow:      maxWindow,
 	FiniteValues:      true,
