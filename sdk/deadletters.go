@@ -48,7 +48,7 @@ type DeadLetterPolicy struct {
 }
 
 // DeadLetterQuery selects stored dead letters, in the order of their
-// partition and offset.
+// stream, partition and offset.
 type DeadLetterQuery struct {
 	// Stream is the stream the dead letters were read from; "" for all of
 	// the pipeline's streams.
@@ -58,7 +58,7 @@ type DeadLetterQuery struct {
 	// Partition, when not nil, keeps only this partition's.
 	Partition *int32
 	// After, when set, keeps only dead letters after this position (for
-	// paging): a greater partition, or the same one at a greater offset.
+	// paging), in the order (stream, partition, offset).
 	After *DeadLetterPosition
 	// Limit is the most dead letters returned; 0 for no limit.
 	Limit int
@@ -66,6 +66,7 @@ type DeadLetterQuery struct {
 
 // DeadLetterPosition is where a dead letter was read.
 type DeadLetterPosition struct {
+	Stream    string
 	Partition int32
 	Offset    int64
 }
@@ -93,7 +94,7 @@ type DeadLetterStore interface {
 	// value. The runtime asks once after Open.
 	DeadLetterPolicy(ctx context.Context) (DeadLetterPolicy, error)
 	// DeadLetters returns the pipeline's stored dead letters that q
-	// selects. It only reads.
+	// selects, ordered by stream, partition and offset. It only reads.
 	DeadLetters(ctx context.Context, q DeadLetterQuery) ([]StoredDeadLetter, error)
 }
 

@@ -86,7 +86,7 @@ func TestSinkShimCarriesDeadLetters(t *testing.T) {
 		t.Errorf("sink received %+v, want %+v", impl.got, commit)
 	}
 	p := int32(0)
-	q := DeadLetterQuery{Stream: "twitter", Reason: "malformed JSON", Partition: &p, After: &DeadLetterPosition{Partition: 0, Offset: 1}, Limit: 10}
+	q := DeadLetterQuery{Stream: "twitter", Reason: "malformed JSON", Partition: &p, After: &DeadLetterPosition{Stream: "twitter", Partition: 0, Offset: 1}, Limit: 10}
 	got, err := store.DeadLetters(ctx, q)
 	if err != nil {
 		t.Fatal(err)

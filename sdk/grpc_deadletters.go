@@ -40,7 +40,7 @@ func (s *sinkServer) DeadLetters(ctx context.Context, req *pb.DeadLettersRequest
 		q.Partition = &p
 	}
 	if req.GetHasAfter() {
-		q.After = &DeadLetterPosition{Partition: req.GetAfterPartition(), Offset: req.GetAfterOffset()}
+		q.After = &DeadLetterPosition{Stream: req.GetAfterStream(), Partition: req.GetAfterPartition(), Offset: req.GetAfterOffset()}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -73,7 +73,7 @@ func (c *sinkClient) DeadLetterPolicy(ctx context.Context) (DeadLetterPolicy, er
 func (c *sinkClient) DeadLetters(ctx context.Context, q DeadLetterQuery) ([]StoredDeadLetter, error) {
 	req := &pb.DeadLettersRequest{Stream: q.Stream, Reason: q.Reason, Partition: q.Partition, Limit: int64(q.Limit)}
 	if q.After != nil {
-		req.HasAfter, req.AfterPartition, req.AfterOffset = true, q.After.Partition, q.After.Offset
+		req.HasAfter, req.AfterStream, req.AfterPartition, req.AfterOffset = true, q.After.Stream, q.After.Partition, q.After.Offset
 	}
 	resp, err := c.rpc.DeadLetters(ctx, req)
 	if status.Code(err) == codes.Unimplemented {

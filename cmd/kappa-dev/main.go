@@ -9,6 +9,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -97,6 +99,7 @@ func runTweets(ctx context.Context, args []string, stdout io.Writer) error {
 	truthPath := fs.String("truth", "", "`file` for the ground truth CSV minute,count (required)")
 	langPath := fs.String("truth-lang", "", "`file` for the ground truth CSV minute,lang,count")
 	rate := fs.Float64("rate", 0, "records per second; 0 writes as fast as possible")
+	malformedPath := fs.String("malformed", "", "`file` for the malformed records produced, one JSON object a line: partition, offset, malformation, value (base64)")
 	start := fs.String("start", "", "simulated start instant, RFC 3339 (default: now truncated to the minute minus 3h)")
 	cfg := def
 	fs.IntVar(&cfg.Tweets, "count", 0, "number of valid tweets (required)")
@@ -142,9 +145,19 @@ func runTweets(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 
-	res, produceErr := firehose.Produce(ctx, client, gen, *rate)
+	var onMalformed func(firehose.Produced)
+	var malformed []firehose.Produced
+	if *malformedPath != "" {
+		onMalformed = func(p firehose.Produced) { malformed = append(malformed, p) }
+	}
+	res, produceErr := firehose.ProduceWith(ctx, client, gen, *rate, onMalformed)
 	if produceErr != nil {
 		return produceErr
+	}
+	if *malformedPath != "" {
+		if err := writeFile(*malformedPath, func(w io.Writer) error { return writeMalformed(w, malformed) }); err != nil {
+			return err
+		}
 	}
 	truth := gen.Truth()
 	if err := writeFile(*truthPath, truth.WriteMinutes); err != nil {
@@ -230,4 +243,25 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 	set := false
 	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
 	return set
+}
+
+// writeMalformed writes one JSON object per malformed record, in the
+// order of partition and offset.
+func writeMalformed(w io.Writer, records []firehose.Produced) error {
+	slices.SortFunc(records, func(a, b firehose.Produced) int {
+		return cmp.Or(cmp.Compare(a.Partition, b.Partition), cmp.Compare(a.Offset, b.Offset))
+	})
+	enc := json.NewEncoder(w)
+	for _, r := range records {
+		line := struct {
+			Partition    int32  `json:"partition"`
+			Offset       int64  `json:"offset"`
+			Malformation string `json:"malformation"`
+			Value        []byte `json:"value"`
+		}{r.Partition, r.Offset, r.Malformation.String(), r.Value}
+		if err := enc.Encode(line); err != nil {
+			return err
+		}
+	}
+	return nil
 }

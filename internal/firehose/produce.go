@@ -52,6 +52,26 @@ type Result struct {
 // count and the first cause, if any record was not acknowledged; the Result
 // is filled either way.
 func Produce(ctx context.Context, client *kgo.Client, gen *Generator, rate float64) (Result, error) {
+	return ProduceWith(ctx, client, gen, rate, nil)
+}
+
+// Produced is a record the broker acknowledged, where it landed.
+type Produced struct {
+	Partition int32
+	Offset    int64
+	Record
+}
+
+// ProduceWith is Produce that also hands every acknowledged malformed
+// record, with its partition and offset, to onMalformed (when not nil):
+// the truth a test compares dead letters with. Its Value is a copy; it
+// may be called from several goroutines, never at once.
+func ProduceWith(ctx context.Context, client *kgo.Client, gen *Generator, rate float64, onMalformed func(Produced)) (Result, error) {
+	// Only malformed records are looked up, and only when asked for.
+	var (
+		malformedMu sync.Mutex
+		malformed   = map[*kgo.Record]Record{}
+	)
 	// Records and their value buffers are recycled once kgo is done with
 	// them, so a million-record run allocates only what is in flight. A
 	// channel rather than a sync.Pool: the pool is emptied by every GC, and
@@ -68,6 +88,16 @@ func Produce(ctx context.Context, client *kgo.Client, gen *Generator, rate float
 			// whoever sees a non-zero count.
 			errOnce.Do(func() { firstErr = err })
 			failed.Add(1)
+		}
+		if onMalformed != nil {
+			malformedMu.Lock()
+			rec, ok := malformed[r]
+			delete(malformed, r)
+			if ok && err == nil {
+				rec.Value = append([]byte(nil), r.Value...)
+				onMalformed(Produced{Partition: r.Partition, Offset: r.Offset, Record: rec})
+			}
+			malformedMu.Unlock()
 		}
 		*r = kgo.Record{Value: r.Value[:0]}
 		select {
@@ -98,6 +128,11 @@ func Produce(ctx context.Context, client *kgo.Client, gen *Generator, rate float
 		}
 		r.Value = rec.Value
 		res.Bytes += int64(len(rec.Value))
+		if onMalformed != nil && rec.Kind == KindMalformed {
+			malformedMu.Lock()
+			malformed[r] = rec
+			malformedMu.Unlock()
+		}
 		client.Produce(ctx, r, promise)
 		if rate > 0 {
 			pace(ctx, start, gen.Emitted().Records(), rate)

@@ -166,3 +166,64 @@ func TestProduceRate(t *testing.T) {
 		t.Fatalf("%d records at %d/s took %v, less than %v", res.Records(), rate, res.Elapsed, least)
 	}
 }
+
+// ProduceWith names every malformed record it wrote with the partition
+// and offset the broker gave it, bytes exact: the truth dead letters are
+// checked against.
+func TestProduceWithListsTheMalformedRecords(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: runs an in-process kfake broker")
+	}
+	const topic = "twitter"
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	addr := cluster.ListenAddrs()[0]
+	producer, err := kgo.NewClient(append(ProducerOpts(topic), kgo.SeedBrokers(addr))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer producer.Close()
+	cfg := testConfig(5, 3000)
+	cfg.MalformedFrac = 0.02
+	gen, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	listed := map[[2]int64]Produced{}
+	res, err := ProduceWith(ctx, producer, gen, 0, func(p Produced) { listed[[2]int64{int64(p.Partition), p.Offset}] = p })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(listed) != res.Malformed || res.Malformed != 60 {
+		t.Fatalf("listed %d malformed records, produced %d (want 60)", len(listed), res.Malformed)
+	}
+	consumer, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer consumer.Close()
+	found := 0
+	for read := 0; read < res.Records(); {
+		fetches := consumer.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("read back %d of %d records: %v", read, res.Records(), err)
+		}
+		fetches.EachRecord(func(r *kgo.Record) {
+			read++
+			if p, ok := listed[[2]int64{int64(r.Partition), r.Offset}]; ok {
+				found++
+				if string(p.Value) != string(r.Value) || p.Kind != KindMalformed {
+					t.Errorf("partition %d offset %d: listed %q (%v), read %q", r.Partition, r.Offset, p.Value, p.Kind, r.Value)
+				}
+			}
+		})
+	}
+	if found != len(listed) {
+		t.Errorf("found %d of the %d listed records at their positions", found, len(listed))
+	}
+}

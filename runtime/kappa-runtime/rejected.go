@@ -14,7 +14,7 @@ import (
 const rejectedUsage = `usage: kappa-runtime rejected [--reason R] [--partition P] [--limit N] [--raw [--delimiter D]] PIPELINE.yaml
 
 Lists the records the pipeline rejected, as its sink kept them (dead
-letters; mysql-sink: dead_letters: TABLE), in the order of partition and
+letters; mysql-sink: dead_letters: TABLE), in the order of stream, partition and
 offset: position, the record's timestamp, when its batch committed, the
 reason, its length and the start of its bytes. Only the sink is started.
 
@@ -26,7 +26,8 @@ newline by default), and nothing else, for a replay after a fix:
 A record that could not come back as it was is left out and named on
 stderr, and the exit status is 4: one whose bytes contain the delimiter
 (kcat would split it; pick one they lack, e.g. --delimiter '\x1e' with
-kcat -D '\x1e'), and one the sink kept only the start of (truncated).
+kcat -D '\x1e'), an empty one (kcat -P skips empty lines), and one the
+sink kept only the start of (truncated).
 `
 
 func rejectedCommand(ctx context.Context, args []string) int {

@@ -330,3 +330,24 @@ func TestSourceKitFailsASourceThatNeverCatchesUp(t *testing.T) {
 		t.Errorf("took %v with a 300ms timeout per clause", elapsed)
 	}
 }
+
+// forgetfulSink says it keeps dead letters and keeps none.
+type forgetfulSink struct{ memSink }
+
+func (*forgetfulSink) DeadLetterPolicy(context.Context) (sdk.DeadLetterPolicy, error) {
+	return sdk.DeadLetterPolicy{Enabled: true, MaxBytes: 64}, nil
+}
+
+func (*forgetfulSink) DeadLetters(context.Context, sdk.DeadLetterQuery) ([]sdk.StoredDeadLetter, error) {
+	return nil, nil
+}
+
+func TestSinkKitFailsASinkThatLosesDeadLetters(t *testing.T) {
+	store := newStore()
+	err := conformance.CheckSink(context.Background(), conformance.SinkFixture{
+		New: func() sdk.Sink { return &forgetfulSink{memSink{store: store}} },
+	})
+	if !errors.Is(err, conformance.ErrDeadLettersLost) {
+		t.Fatalf("CheckSink = %v, want a finding of %v", err, conformance.ErrDeadLettersLost)
+	}
+}

@@ -44,6 +44,7 @@ func sinkChecks(f SinkFixture) []check {
 		{"CommittedPositionsRoundTrip", func(ctx context.Context) error { return checkRoundTrip(ctx, f) }},
 		{"StaleStartIsFenced", func(ctx context.Context) error { return checkFenced(ctx, f) }},
 		{"CommitIsAllOrNothing", func(ctx context.Context) error { return checkAllOrNothing(ctx, f) }},
+		{"DeadLettersLandWithTheirBatch", func(ctx context.Context) error { return checkDeadLetters(ctx, f) }},
 	}
 }
 

@@ -1559,10 +1559,11 @@ type DeadLettersRequest struct {
 	Partition *int32                 `protobuf:"varint,3,opt,name=partition,proto3,oneof" json:"partition,omitempty"`
 	// after_partition and after_offset: only dead letters after this
 	// position, when has_after.
-	HasAfter       bool  `protobuf:"varint,4,opt,name=has_after,json=hasAfter,proto3" json:"has_after,omitempty"`
-	AfterPartition int32 `protobuf:"varint,5,opt,name=after_partition,json=afterPartition,proto3" json:"after_partition,omitempty"`
-	AfterOffset    int64 `protobuf:"varint,6,opt,name=after_offset,json=afterOffset,proto3" json:"after_offset,omitempty"`
-	Limit          int64 `protobuf:"varint,7,opt,name=limit,proto3" json:"limit,omitempty"` // 0: no limit
+	HasAfter       bool   `protobuf:"varint,4,opt,name=has_after,json=hasAfter,proto3" json:"has_after,omitempty"`
+	AfterPartition int32  `protobuf:"varint,5,opt,name=after_partition,json=afterPartition,proto3" json:"after_partition,omitempty"`
+	AfterOffset    int64  `protobuf:"varint,6,opt,name=after_offset,json=afterOffset,proto3" json:"after_offset,omitempty"`
+	Limit          int64  `protobuf:"varint,7,opt,name=limit,proto3" json:"limit,omitempty"`                               // 0: no limit
+	AfterStream    string `protobuf:"bytes,8,opt,name=after_stream,json=afterStream,proto3" json:"after_stream,omitempty"` // with has_after: the stream of that position
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -1644,6 +1645,13 @@ func (x *DeadLettersRequest) GetLimit() int64 {
 		return x.Limit
 	}
 	return 0
+}
+
+func (x *DeadLettersRequest) GetAfterStream() string {
+	if x != nil {
+		return x.AfterStream
+	}
+	return ""
 }
 
 type StoredDeadLetter struct {
@@ -2847,7 +2855,7 @@ const file_kappa_v1_plugin_proto_rawDesc = "" +
 	"\x06length\x18\x06 \x01(\x03R\x06length\"Q\n" +
 	"\x18DeadLetterPolicyResponse\x12\x18\n" +
 	"\aenabled\x18\x01 \x01(\bR\aenabled\x12\x1b\n" +
-	"\tmax_bytes\x18\x02 \x01(\x03R\bmaxBytes\"\xf4\x01\n" +
+	"\tmax_bytes\x18\x02 \x01(\x03R\bmaxBytes\"\x97\x02\n" +
 	"\x12DeadLettersRequest\x12\x16\n" +
 	"\x06stream\x18\x01 \x01(\tR\x06stream\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12!\n" +
@@ -2855,7 +2863,8 @@ const file_kappa_v1_plugin_proto_rawDesc = "" +
 	"\thas_after\x18\x04 \x01(\bR\bhasAfter\x12'\n" +
 	"\x0fafter_partition\x18\x05 \x01(\x05R\x0eafterPartition\x12!\n" +
 	"\fafter_offset\x18\x06 \x01(\x03R\vafterOffset\x12\x14\n" +
-	"\x05limit\x18\a \x01(\x03R\x05limitB\f\n" +
+	"\x05limit\x18\a \x01(\x03R\x05limit\x12!\n" +
+	"\fafter_stream\x18\b \x01(\tR\vafterStreamB\f\n" +
 	"\n" +
 	"_partition\"\x93\x01\n" +
 	"\x10StoredDeadLetter\x125\n" +

@@ -143,8 +143,10 @@ func (s *Sink) insertDeadLetters(ctx context.Context, tx *sql.Tx, stream string,
 	return nil
 }
 
-// cutReason keeps a reason within its column.
+// cutReason keeps a reason within its column, as valid UTF-8: a reason
+// the column refused would fail every commit of the batch.
 func cutReason(r string) string {
+	r = strings.ToValidUTF8(r, "\uFFFD")
 	if len([]rune(r)) <= deadLetterReasonChars {
 		return r
 	}
@@ -158,7 +160,7 @@ func placeholders(rows, cols int) string {
 }
 
 // DeadLetters lists the pipeline's dead letters that q selects, in the
-// order of stream, partition and offset.
+// order of stream, partition and offset (the table's key).
 func (s *Sink) DeadLetters(ctx context.Context, q sdk.DeadLetterQuery) ([]sdk.StoredDeadLetter, error) {
 	if s.db == nil {
 		return nil, errNotOpen
@@ -178,11 +180,11 @@ func (s *Sink) DeadLetters(ctx context.Context, q sdk.DeadLetterQuery) ([]sdk.St
 		where, args = append(where, "`partition_id` = ?"), append(args, *q.Partition)
 	}
 	if q.After != nil {
-		where = append(where, "(`partition_id` > ? OR `partition_id` = ? AND `record_offset` > ?)")
-		args = append(args, q.After.Partition, q.After.Partition, q.After.Offset)
+		where = append(where, "(`stream` > ? OR `stream` = ? AND (`partition_id` > ? OR `partition_id` = ? AND `record_offset` > ?))")
+		args = append(args, q.After.Stream, q.After.Stream, q.After.Partition, q.After.Partition, q.After.Offset)
 	}
 	query := "SELECT `stream`, `partition_id`, `record_offset`, `record_time`, `reason`, `value`, `value_length`, `committed_at` FROM " +
-		quoteIdent(s.dead.name) + " WHERE " + strings.Join(where, " AND ") + " ORDER BY `partition_id`, `record_offset`, `stream`"
+		quoteIdent(s.dead.name) + " WHERE " + strings.Join(where, " AND ") + " ORDER BY `stream`, `partition_id`, `record_offset`"
 	if q.Limit > 0 {
 		query += fmt.Sprintf(" LIMIT %d", q.Limit)
 	}

@@ -55,9 +55,20 @@ func TestDeadLettersLandWithTheirBatchAndReadBack(t *testing.T) {
 	}
 	// Filters and paging.
 	p := int32(0)
-	page, err := s.DeadLetters(context.Background(), sdk.DeadLetterQuery{Reason: "malformed JSON", Partition: &p, After: &sdk.DeadLetterPosition{Partition: 0, Offset: 2}, Limit: 5})
+	page, err := s.DeadLetters(context.Background(), sdk.DeadLetterQuery{Reason: "malformed JSON", Partition: &p, After: &sdk.DeadLetterPosition{Stream: "twitter", Partition: 0, Offset: 2}, Limit: 5})
 	if err != nil || len(page) != 1 || page[0].Offset != 9 {
 		t.Errorf("malformed JSON after offset 2 = %+v, %v; want offset 9 alone", page, err)
+	}
+	// A reason the column could not hold (not UTF-8, too long) is made to
+	// fit rather than failing the batch.
+	odd := rangeCommit(0, 10, 20, 9)
+	odd.Ranges[0].Facts, odd.Ranges[0].Rejected = 9, 1
+	odd.DeadLetters = []sdk.DeadLetter{{Partition: 0, Offset: 11, Reason: "bad \xff " + strings.Repeat("r", 2000), Value: []byte("v"), Length: 1}}
+	if err := s.Commit(context.Background(), odd); err != nil {
+		t.Fatalf("commit with an odd reason: %v", err)
+	}
+	if n := countRows(t, admin, "SELECT CHAR_LENGTH(reason) FROM "+quoteIdent(db)+".kappa_dead_letters WHERE record_offset = 11"); n != deadLetterReasonChars {
+		t.Errorf("the odd reason was stored with %d characters, want %d", n, deadLetterReasonChars)
 	}
 	// A fenced commit stores no dead letter.
 	stale := rangeCommit(0, 0, 10, 7)
@@ -65,12 +76,12 @@ func TestDeadLettersLandWithTheirBatchAndReadBack(t *testing.T) {
 	if err := s.Commit(context.Background(), stale); !errors.Is(err, sdk.ErrFenced) {
 		t.Fatalf("stale commit = %v, want ErrFenced", err)
 	}
-	if n := countRows(t, admin, "SELECT COUNT(*) FROM "+quoteIdent(db)+".kappa_dead_letters"); n != 3 {
-		t.Errorf("%d dead letters after a fenced commit, want 3", n)
+	if n := countRows(t, admin, "SELECT COUNT(*) FROM "+quoteIdent(db)+".kappa_dead_letters"); n != 4 {
+		t.Errorf("%d dead letters after a fenced commit, want 4", n)
 	}
 	// A dead letter outside the commit's ranges is refused whole.
-	outside := rangeCommit(0, 10, 20, 7)
-	outside.DeadLetters = []sdk.DeadLetter{{Partition: 0, Offset: 25, Reason: "x", Length: 0}}
+	outside := rangeCommit(0, 20, 30, 7)
+	outside.DeadLetters = []sdk.DeadLetter{{Partition: 0, Offset: 35, Reason: "x", Length: 0}}
 	if err := s.Commit(context.Background(), outside); !errors.Is(err, sdk.ErrPermanent) || !strings.Contains(err.Error(), "outside") {
 		t.Errorf("commit with a dead letter outside its ranges = %v, want a permanent error", err)
 	}

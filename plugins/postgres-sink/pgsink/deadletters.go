@@ -139,7 +139,8 @@ func (s *Sink) DeadLetterPolicy(context.Context) (sdk.DeadLetterPolicy, error) {
 }
 
 // DeadLetters lists the pipeline's dead letters that q selects, in the
-// order of partition, offset and stream.
+// order of stream, partition and offset (the table's key; the stream
+// column compares bytes, COLLATE "C", as Go compares strings).
 func (s *Sink) DeadLetters(ctx context.Context, q sdk.DeadLetterQuery) ([]sdk.StoredDeadLetter, error) {
 	if s.db == nil {
 		return nil, errNotOpen
@@ -163,11 +164,11 @@ func (s *Sink) DeadLetters(ctx context.Context, q sdk.DeadLetterQuery) ([]sdk.St
 		where = append(where, `"partition_id" = `+arg(*q.Partition))
 	}
 	if q.After != nil {
-		p, o := arg(q.After.Partition), arg(q.After.Offset)
-		where = append(where, `("partition_id" > `+p+` OR "partition_id" = `+p+` AND "record_offset" > `+o+`)`)
+		st, p, o := arg(q.After.Stream), arg(q.After.Partition), arg(q.After.Offset)
+		where = append(where, `("stream" > `+st+` OR "stream" = `+st+` AND ("partition_id" > `+p+` OR "partition_id" = `+p+` AND "record_offset" > `+o+`))`)
 	}
 	query := `SELECT "stream", "partition_id", "record_offset", "record_time", "reason", "value", "value_length", "committed_at" FROM ` +
-		qualified(s.dead.schema, s.dead.name) + " WHERE " + strings.Join(where, " AND ") + ` ORDER BY "partition_id", "record_offset", "stream"`
+		qualified(s.dead.schema, s.dead.name) + " WHERE " + strings.Join(where, " AND ") + ` ORDER BY "stream", "partition_id", "record_offset"`
 	if q.Limit > 0 {
 		query += " LIMIT " + arg(q.Limit)
 	}

@@ -68,7 +68,7 @@ func TestDeadLettersLandWithTheirBatchAndReadBack(t *testing.T) {
 		t.Errorf("%d truncated dead letters with their full length, want 1", n)
 	}
 	p := int32(0)
-	page, err := s.DeadLetters(ctx, sdk.DeadLetterQuery{Reason: "malformed JSON", Partition: &p, After: &sdk.DeadLetterPosition{Partition: 0, Offset: 2}, Limit: 5})
+	page, err := s.DeadLetters(ctx, sdk.DeadLetterQuery{Reason: "malformed JSON", Partition: &p, After: &sdk.DeadLetterPosition{Stream: "twitter", Partition: 0, Offset: 2}, Limit: 5})
 	if err != nil || len(page) != 1 || page[0].Offset != 9 {
 		t.Errorf("malformed JSON after offset 2 = %+v, %v; want offset 9 alone", page, err)
 	}

@@ -29,7 +29,7 @@ type RejectedQuery struct {
 }
 
 // ReadRejected starts and opens only the pipeline's sink and hands each
-// dead letter q selects to each, in the order of partition and offset,
+// dead letter q selects to each, in the order of stream, partition and offset,
 // reading them a page at a time.
 func ReadRejected(ctx context.Context, file string, q RejectedQuery, each func(sdk.StoredDeadLetter) error) error {
 	p, err := pipeline.Load(file)
@@ -73,7 +73,7 @@ func ReadRejected(ctx context.Context, file string, q RejectedQuery, each func(s
 			break
 		}
 		last := page[len(page)-1]
-		after = &sdk.DeadLetterPosition{Partition: last.Partition, Offset: last.Offset}
+		after = &sdk.DeadLetterPosition{Stream: last.Stream, Partition: last.Partition, Offset: last.Offset}
 	}
 	return nil
 }
@@ -149,8 +149,9 @@ func preview(v []byte) string {
 // delimiter ("\n" by default), for `kcat -P` to produce them again. A
 // record it cannot write so that the replay gets it back as it was is
 // left out and counted: one whose bytes hold the delimiter (kcat would
-// split it in two; choose another delimiter, kcat -D takes the same), and
-// one the sink kept only the start of (truncated).
+// split it in two; choose another delimiter, kcat -D takes the same), an
+// empty one (kcat -P skips empty lines), and one the sink kept only the
+// start of (truncated).
 type RawWriter struct {
 	w     io.Writer
 	delim []byte
@@ -174,6 +175,8 @@ func (r *RawWriter) Write(d sdk.StoredDeadLetter) error {
 	switch {
 	case d.Truncated():
 		why = fmt.Sprintf("truncated: the sink kept %d of its %d bytes", len(d.Value), d.Length)
+	case len(d.Value) == 0:
+		why = "empty: kcat -P skips empty lines, so it would not be produced again"
 	case bytes.Contains(d.Value, r.delim):
 		why = fmt.Sprintf("its bytes contain the delimiter %s, which would split it in two (choose another with --delimiter)", strconv.Quote(string(r.delim)))
 	}
