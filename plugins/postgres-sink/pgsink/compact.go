@@ -104,6 +104,9 @@ func (s *Sink) Compact(ctx context.Context, req sdk.CompactRequest) (sdk.Compact
 		return res, errNotOpen
 	}
 	began := time.Now()
+	if err := s.expireDeadLetters(ctx); err != nil {
+		return res, err
+	}
 	type spanKey struct {
 		partition  int32
 		start, end int64

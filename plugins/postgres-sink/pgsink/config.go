@@ -39,6 +39,9 @@ type Config struct {
 	DeadLetters string `yaml:"dead_letters" doc:"when set, the table (created when missing) that keeps each rejected record — partition, offset, reason, Kafka timestamp and its bytes — in the transaction of the batch that rejected it; kappa-runtime rejected lists them; empty keeps none"`
 	// DeadLettersMaxBytes bounds the bytes of a record a dead letter keeps.
 	DeadLettersMaxBytes int `yaml:"dead_letters_max_bytes" doc:"the most bytes of a rejected record's value a dead letter keeps (at most 1048576); a longer one is cut, flagged truncated, with its full length"`
+	// DeadLettersRetention, when set, lets compaction passes delete dead
+	// letters committed longer ago than this.
+	DeadLettersRetention time.Duration `yaml:"dead_letters_retention" doc:"when set (e.g. 720h), each compaction pass deletes dead letters committed longer ago than this; 0s keeps them forever (compaction itself never drops one)"`
 }
 
 const (
@@ -105,6 +108,12 @@ func (c *Config) Validate() error {
 	}
 	if c.DeadLettersMaxBytes < 1 || c.DeadLettersMaxBytes > maxDeadLetterBytes {
 		errs = append(errs, sdk.ConfigError{Path: "dead_letters_max_bytes", Message: fmt.Sprintf("%d is not between 1 and %d", c.DeadLettersMaxBytes, maxDeadLetterBytes)})
+	}
+	if c.DeadLettersRetention < 0 {
+		errs = append(errs, sdk.ConfigError{Path: "dead_letters_retention", Message: "must not be negative"})
+	}
+	if c.DeadLetters == "" && c.DeadLettersRetention > 0 {
+		errs = append(errs, sdk.ConfigError{Path: "dead_letters_retention", Message: "set without dead_letters: there are no dead letters to expire"})
 	}
 	seen := map[string]string{}
 	for _, t := range tables {

@@ -16,9 +16,9 @@ import (
 // every rejected record the runtime sends with a commit
 // (sdk.Commit.DeadLetters) in TABLE, inserted in the commit's transaction
 // (in the same round trip as the rows), so that a batch never lands
-// without its dead letters nor they without it. The sink has no
-// compaction, and nothing else deletes them: there is no retention key
-// here yet (mysql-sink expires them in its compaction passes).
+// without its dead letters nor they without it. Compaction rewrites only
+// the aggregate and batches tables, so it never drops one; only
+// dead_letters_retention deletes them, oldest first, in compaction passes.
 
 var _ sdk.DeadLetterStore = (*Sink)(nil)
 
@@ -28,6 +28,9 @@ const (
 	maxDeadLetterBytes = 1 << 20
 	// deadLetterReasonChars bounds the stored reason; a longer one is cut.
 	deadLetterReasonChars = 1024
+	// expireBatch bounds one retention DELETE, so that it never holds
+	// locks for long beside live commits.
+	expireBatch = 10000
 )
 
 func deadLettersSchema(table string) tableSchema {
@@ -48,16 +51,19 @@ func deadLettersSchema(table string) tableSchema {
 			{Name: "committed_at", Type: "timestamp(6) without time zone NOT NULL", DataType: "timestamp without time zone"},
 		},
 		PrimaryKey: []string{"pipeline", "stream", "partition_id", "record_offset"},
+		// for dead_letters_retention's DELETE of the oldest
+		Covering: []string{"pipeline", "committed_at"},
 	}
 }
 
 // deadLetterTable is the sink's dead-letter table and what it keeps; its
 // zero value keeps none.
 type deadLetterTable struct {
-	name     string // "" when off
-	schema   string
-	maxBytes int
-	insert   string
+	name      string // "" when off
+	schema    string
+	maxBytes  int
+	retention time.Duration
+	insert    string
 }
 
 func newDeadLetterTable(cfg Config) deadLetterTable {
@@ -65,7 +71,7 @@ func newDeadLetterTable(cfg Config) deadLetterTable {
 		return deadLetterTable{}
 	}
 	return deadLetterTable{
-		name: cfg.DeadLetters, schema: cfg.Schema, maxBytes: cfg.DeadLettersMaxBytes,
+		name: cfg.DeadLetters, schema: cfg.Schema, maxBytes: cfg.DeadLettersMaxBytes, retention: cfg.DeadLettersRetention,
 		// A record read again after its positions were deleted by hand
 		// replaces its dead letter rather than failing every commit.
 		insert: "INSERT INTO " + qualified(cfg.Schema, cfg.DeadLetters) +
@@ -189,4 +195,30 @@ func (s *Sink) DeadLetters(ctx context.Context, q sdk.DeadLetterQuery) ([]sdk.St
 		return nil, fmt.Errorf("postgres-sink: read dead letters from %s: %w", s.dead.name, err)
 	}
 	return out, nil
+}
+
+// expireDeadLetters deletes the pipeline's dead letters committed longer
+// ago than dead_letters_retention, in bounded DELETEs, and logs how many.
+func (s *Sink) expireDeadLetters(ctx context.Context) error {
+	if s.dead.name == "" || s.dead.retention <= 0 {
+		return nil
+	}
+	cutoff := time.Now().UTC().Add(-s.dead.retention)
+	table := qualified(s.dead.schema, s.dead.name)
+	var total int64
+	for {
+		tag, err := s.db.Exec(ctx, "DELETE FROM "+table+` WHERE ctid IN (SELECT ctid FROM `+table+
+			` WHERE "pipeline" = $1 AND "committed_at" < $2 LIMIT `+fmt.Sprint(expireBatch)+`)`, s.pipeline, cutoff)
+		if err != nil {
+			return fmt.Errorf("postgres-sink: expire dead letters in %s: %w", s.dead.name, err)
+		}
+		total += tag.RowsAffected()
+		if tag.RowsAffected() < expireBatch || ctx.Err() != nil {
+			break
+		}
+	}
+	if total > 0 {
+		sdk.Logger().Info("dead letters expired", "table", s.dead.name, "deleted", total, "retention", s.dead.retention.String())
+	}
+	return nil
 }

@@ -115,6 +115,7 @@ func TestDeadLetterConfigIsChecked(t *testing.T) {
 		{"dead_letters: kappa_dead_letters\ndead_letters_max_bytes: 2000000\n", "dead_letters_max_bytes"},
 		{"dead_letters: 'Bad name'\n", "dead_letters"},
 		{"dead_letters: kappa_batches\n", "dead_letters"},
+		{"dead_letters_retention: 1h\n", "dead_letters_retention"},
 	} {
 		cfg, err := ParseConfig([]byte("dsn: postgres://postgres@127.0.0.1:5432/postgres\ntable: twitter\n" + tc.extra))
 		if err == nil {
@@ -124,5 +125,30 @@ func TestDeadLetterConfigIsChecked(t *testing.T) {
 		if !errors.As(err, &errs) || len(errs) != 1 || errs[0].Path != tc.path {
 			t.Errorf("%q: %v, want one problem at %s", tc.extra, err, tc.path)
 		}
+	}
+}
+
+// Compaction never drops a dead letter; the retention key deletes old ones
+// in compaction passes.
+func TestRetentionExpiresOldDeadLetters(t *testing.T) {
+	db, conn := testDatabase(t)
+	s := openSink(t, sdk.Setup{Config: deadLetterConfig(db, "dead_letters_retention: 1h\n"), Dimensions: []string{"lang"}, Aggregates: []string{"count", "sum"}})
+	ctx := context.Background()
+	commitBatches(t, s, 10) // 20 dead letters, offsets i*10+7 in partitions 0 and 1
+	if _, err := s.Compact(ctx, full); err != nil {
+		t.Fatal(err)
+	}
+	if n := countRows(t, conn, "SELECT count(*) FROM aggregates.kappa_dead_letters"); n != 20 {
+		t.Fatalf("%d dead letters after compaction, want 20", n)
+	}
+	if _, err := conn.Exec(ctx, "UPDATE aggregates.kappa_dead_letters SET committed_at = committed_at - interval '2 hours' WHERE record_offset < 50"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Compact(ctx, full); err != nil {
+		t.Fatal(err)
+	}
+	left, _ := s.DeadLetters(ctx, sdk.DeadLetterQuery{})
+	if len(left) != 10 || left[0].Offset != 57 {
+		t.Errorf("after retention %d dead letters from offset %d, want the 10 from 57", len(left), left[0].Offset)
 	}
 }

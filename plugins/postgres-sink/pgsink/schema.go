@@ -28,8 +28,9 @@ type tableSchema struct {
 	Columns    []column
 	PrimaryKey []string
 	// Covering, when set, makes a secondary index on its columns that
-	// includes Include, for reads by time (RecentWindows, the original
-	// query with a WHERE on timestamp).
+	// includes Include: for reads by time on the aggregate table
+	// (RecentWindows, the original query with a WHERE on timestamp), for
+	// retention on the dead-letter table.
 	Covering, Include []string
 }
 
@@ -186,8 +187,11 @@ func indexName(table string) string {
 }
 
 func createIndexSQL(schema string, s tableSchema) string {
-	return "CREATE INDEX IF NOT EXISTS " + quoteIdent(indexName(s.Name)) + " ON " + qualified(schema, s.Name) +
-		" (" + quoteIdents(s.Covering) + ") INCLUDE (" + quoteIdents(s.Include) + ")"
+	q := "CREATE INDEX IF NOT EXISTS " + quoteIdent(indexName(s.Name)) + " ON " + qualified(schema, s.Name) + " (" + quoteIdents(s.Covering) + ")"
+	if len(s.Include) > 0 {
+		q += " INCLUDE (" + quoteIdents(s.Include) + ")"
+	}
+	return q
 }
 
 // existingColumn is a column as information_schema describes it.
