@@ -416,3 +416,37 @@ func startPostgres(t *testing.T) {
 		return exec.Command("pg_isready", "-q", "-h", "127.0.0.1", "-p", "5432").Run() == nil
 	})
 }
+
+// TestPostgresRejectsANULDimension: PostgreSQL text cannot hold a NUL, so
+// postgres-sink publishes FactLimits.NoNUL and a tweet whose lang holds
+// one is a rejected record (with its dead letter), not a commit that fails
+// for ever; its neighbours are counted.
+func TestPostgresRejectsANULDimension(t *testing.T) {
+	broker := startBroker(t, "twitter", 1)
+	dbName := postgresDatabase(t)
+	base := time.Date(2016, 6, 1, 19, 36, 0, 0, time.UTC)
+	kcatProduce(t, broker, "twitter", 0, []string{
+		tweetJSON(1, base, "en", "web", "one"),
+		tweetJSON(2, base, "e\x00n", "web", "a NUL inside lang"),
+		tweetJSON(3, base, "fr", "web", "three"),
+	})
+	original, err := os.ReadFile(filepath.Join(repoRoot(), "pipelines", "twitter-postgres.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(original), "    table: twitter\n", "    table: twitter_by_lang\n", 1) + "dimensions: [lang]\n"
+	pipelineFile := writePipeline(t, text)
+	res := runRuntime(t, pipelineFile, postgresEnv(broker, dbName), "--drain")
+	if res.err != nil {
+		t.Fatalf("drain: %v\n%s", res.err, tail(res.stderr))
+	}
+	if res.facts != 2 || res.rejected != 1 {
+		t.Errorf("counted %d facts and %d rejected, want 2 and 1", res.facts, res.rejected)
+	}
+	if got := psqlValue(t, dbName, "SELECT string_agg(lang || '=' || count, ',' ORDER BY lang) FROM aggregates.twitter_by_lang"); got != "en=1,fr=1" {
+		t.Errorf("rows %q, want en=1,fr=1", got)
+	}
+	if got := psqlValue(t, dbName, "SELECT record_offset || ' ' || reason FROM aggregates.kappa_dead_letters"); !strings.HasPrefix(got, "1 ") || !strings.Contains(got, "NUL") {
+		t.Errorf("dead letter %q, want offset 1 rejected for its NUL", got)
+	}
+}
