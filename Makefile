@@ -18,11 +18,12 @@ test:
 # The full chaos test (e2e/chaos_test.go) and the MariaDB restart test:
 # 30+ kill -9 of the runtime, kills of every plugin and at the sink's
 # commit boundary, a second runtime, MariaDB down before the first commit
-# and restarted mid-run. It
-# restarts MariaDB, so it runs alone, never beside `make test`. Replay a
-# run with KAPPA_CHAOS_SEED=<seed printed by the run>.
+# and restarted mid-run; and the same against postgres-sink, with a
+# PostgreSQL restart (e2e/postgres_test.go); and kills of a reprocess
+# after each cutover step (e2e/generations_test.go). It restarts MariaDB
+# and PostgreSQL, so it runs alone, never beside `make test`. Replay a run with KAPPA_CHAOS_SEED=<seed printed by the run>.
 chaos:
-	dsn=$$(./scripts/services) && KAPPA_TEST_MYSQL_DSN="$$dsn" KAPPA_CHAOS_FULL=1 $(GO) test -count=1 -v -timeout 20m -run 'TestChaos|TestMariaDBRestart|TestReprocessResumesAfterKill' ./e2e
+	dsn=$$(./scripts/services) && pgdsn=$$(./scripts/postgres-dsn) && KAPPA_TEST_MYSQL_DSN="$$dsn" KAPPA_TEST_POSTGRES_DSN="$$pgdsn" KAPPA_CHAOS_FULL=1 $(GO) test -count=1 -v -timeout 30m -run 'TestChaos|TestMariaDBRestart|TestPostgresChaos|TestReprocessResumesAfterKill' ./e2e
 
 # Unit tests only; no server needed.
 test-short:
@@ -33,10 +34,10 @@ demo: build
 
 # Throughput, memory, commit latency and freshness on this machine: a
 # broker preloaded with 1M tweets, read in-process (the limit) and by the
-# full pipeline into MariaDB. Prints the figures and writes
+# full pipeline into MariaDB and into PostgreSQL. Prints the figures and writes
 # bench/results/UTC-TIME.json. See BENCHMARKS.md; flags: go run ./cmd/kappa-bench -h
 bench: build
-	dsn=$$(./scripts/services) && KAPPA_TEST_MYSQL_DSN="$$dsn" $(GO) run ./cmd/kappa-bench $(BENCHFLAGS)
+	dsn=$$(./scripts/services) && pgdsn=$$(./scripts/postgres-dsn) && KAPPA_TEST_MYSQL_DSN="$$dsn" KAPPA_TEST_POSTGRES_DSN="$$pgdsn" $(GO) run ./cmd/kappa-bench $(BENCHFLAGS)
 
 vet:
 	$(GO) vet ./...

@@ -104,7 +104,7 @@ func infoToPB(info Info) *pb.PluginInfo {
 		out.Config = append(out.Config, &pb.ConfigField{Name: f.Name, Type: f.Type, Default: f.Default, Required: f.Required, Enum: f.Enum, Description: f.Description})
 	}
 	if l := info.FactLimits; l != (FactLimits{}) {
-		out.FactLimits = &pb.FactLimits{MaxDimensionChars: int32(min(l.MaxDimensionChars, math.MaxInt32)), DimensionsUtf8: l.DimensionsUTF8, NoTrailingSpace: l.NoTrailingSpace, FiniteValues: l.FiniteValues}
+		out.FactLimits = &pb.FactLimits{MaxDimensionChars: int32(min(l.MaxDimensionChars, math.MaxInt32)), DimensionsUtf8: l.DimensionsUTF8, NoTrailingSpace: l.NoTrailingSpace, FiniteValues: l.FiniteValues, NoNul: l.NoNUL}
 		if !l.EarliestWindow.IsZero() {
 			out.FactLimits.EarliestWindowUnixSeconds = proto.Int64(l.EarliestWindow.Unix())
 		}
@@ -124,7 +124,7 @@ func infoFromPB(resp *pb.PluginInfo, err error) (Info, error) {
 		info.Fields = append(info.Fields, Field{Name: f.GetName(), Type: f.GetType(), Default: f.GetDefault(), Required: f.GetRequired(), Enum: f.GetEnum(), Description: f.GetDescription()})
 	}
 	if l := resp.GetFactLimits(); l != nil {
-		info.FactLimits = FactLimits{MaxDimensionChars: int(max(l.GetMaxDimensionChars(), 0)), DimensionsUTF8: l.GetDimensionsUtf8(), NoTrailingSpace: l.GetNoTrailingSpace(), FiniteValues: l.GetFiniteValues()}
+		info.FactLimits = FactLimits{MaxDimensionChars: int(max(l.GetMaxDimensionChars(), 0)), DimensionsUTF8: l.GetDimensionsUtf8(), NoTrailingSpace: l.GetNoTrailingSpace(), FiniteValues: l.GetFiniteValues(), NoNUL: l.GetNoNul()}
 		if l.EarliestWindowUnixSeconds != nil {
 			info.FactLimits.EarliestWindow = time.Unix(l.GetEarliestWindowUnixSeconds(), 0).UTC()
 		}

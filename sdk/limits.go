@@ -54,6 +54,9 @@ type FactLimits struct {
 	// column with a PAD SPACE collation (MySQL's and MariaDB's _bin ones)
 	// holds "en" and "en " as one key, so their rows would collide.
 	NoTrailingSpace bool `json:"no_trailing_space,omitempty"`
+	// NoNUL refuses dimension values holding a NUL character, which
+	// PostgreSQL's text types cannot store.
+	NoNUL bool `json:"no_nul,omitempty"`
 	// EarliestWindow and LatestWindow bound the window starts the sink
 	// stores, both included; the zero time sets no bound.
 	EarliestWindow time.Time `json:"earliest_window,omitzero"`
@@ -74,6 +77,9 @@ func (l FactLimits) Check(f Fact, window time.Time, dimensions []string) string 
 		}
 		if l.DimensionsUTF8 && !utf8.ValidString(d) {
 			return fmt.Sprintf("dimension %s: not UTF-8, the sink stores UTF-8 only", name)
+		}
+		if l.NoNUL && strings.IndexByte(d, 0) >= 0 {
+			return fmt.Sprintf("dimension %s: holds a NUL character, which the sink cannot store", name)
 		}
 		if l.NoTrailingSpace && strings.HasSuffix(d, " ") {
 			return fmt.Sprintf("dimension %s: ends in a space, which the sink does not tell apart from the value without it", name)

@@ -85,6 +85,7 @@ func TestFactLimitsCheck(t *testing.T) {
 		{Fact{Dims: []string{"en", "x\xffy"}}, ok, "dimension source: not UTF-8, the sink stores UTF-8 only"},
 		{Fact{Dims: []string{"en ", "x"}}, ok, "dimension lang: ends in a space, which the sink does not tell apart from the value without it"},
 		{Fact{Dims: []string{" en", "x\t"}}, ok, ""},
+		{Fact{Dims: []string{"en", "x"}}, ok, ""},
 		{Fact{Dims: []string{"en", "x"}}, time.Date(2100, 1, 1, 0, 1, 0, 0, time.UTC), "window 2100-01-01T00:01:00Z: outside 1000-01-01–2100-01-01, which the sink stores"},
 		{Fact{Dims: []string{"en", "x"}, Value: math.NaN()}, ok, "value NaN: the sink stores finite numbers only"},
 		{Fact{Dims: []string{"en", "x"}, Value: math.Inf(-1)}, ok, "value -Inf: the sink stores finite numbers only"},
@@ -92,6 +93,14 @@ func TestFactLimitsCheck(t *testing.T) {
 		if got := limits.Check(c.fact, c.window, dims); got != c.want {
 			t.Errorf("Check(%q, %v) = %q, want %q", c.fact.Dims, c.window, got, c.want)
 		}
+	}
+	// NoNUL: PostgreSQL's text cannot hold a NUL.
+	noNUL := FactLimits{NoNUL: true}
+	if got, want := noNUL.Check(Fact{Dims: []string{"en", "a\x00b"}}, ok, dims), "dimension source: holds a NUL character, which the sink cannot store"; got != want {
+		t.Errorf("NoNUL: Check = %q, want %q", got, want)
+	}
+	if got := noNUL.Check(Fact{Dims: []string{"en", "x"}}, ok, dims); got != "" {
+		t.Errorf("NoNUL: Check of a clean fact = %q", got)
 	}
 	// The zero value sets no limit.
 	long := Fact{Dims: []string{strings.Repeat("\xff", 300)}, Value: math.NaN()}
@@ -135,6 +144,7 @@ func (*limitedSink) Describe() Info {
 		MaxDimensionChars: 191,
 		DimensionsUTF8:    true,
 		NoTrailingSpace:   true,
+		NoNUL:             true,
 		EarliestWindow:    time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC),
 		LatestWindow:      time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC),
 		FiniteValues:      true,

@@ -5,7 +5,9 @@
 //	a. the limit: one franz-go consumer in this process running the tweet
 //	   extractor's and the engine's aggregation code, no plugins, no database;
 //	b. the full pipeline: kappa-runtime --drain with its three plugin
-//	   processes, committing to MariaDB;
+//	   processes, committing to MariaDB, and the same into PostgreSQL
+//	   (postgres-sink) in the same round, so that the two sinks' throughput
+//	   and commit latency compare on one machine state;
 //	c. freshness: the pipeline running while the firehose writes at a
 //	   steady rate, from a record's produce to its count being visible;
 //	d. rows: the pipeline running live at 45 and 5,000 tweets/s, the rows
@@ -48,13 +50,15 @@ import (
 
 type benchConfig struct {
 	bin, pipeline, dsn, jsonPath, profileDir string
-	httpAddr                                 string
-	tweets, partitions, rounds               int
-	seed                                     uint64
-	rate                                     float64
-	freshFor, warmup, interval, rowsFor      time.Duration
-	rowsRates                                []float64
-	rowsCompaction                           bool
+	// pgPipeline and pgDSN: the PostgreSQL run of b ("" skips it).
+	pgPipeline, pgDSN                   string
+	httpAddr                            string
+	tweets, partitions, rounds          int
+	seed                                uint64
+	rate                                float64
+	freshFor, warmup, interval, rowsFor time.Duration
+	rowsRates                           []float64
+	rowsCompaction                      bool
 }
 
 // Report is everything one run measured; it is written as JSON.
@@ -65,6 +69,9 @@ type Report struct {
 	Rounds   int       `json:"rounds"`
 	Limit    RunStats  `json:"a_limit"`
 	Pipeline RunStats  `json:"b_pipeline"`
+	// PipelinePostgres is b into PostgreSQL (the best round), when run.
+	PipelinePostgres     *RunStats `json:"b_pipeline_postgres,omitempty"`
+	PipelinePostgresRuns []float64 `json:"b_postgres_rounds_tweets_per_s,omitempty"`
 	// LimitRuns and PipelineRuns are every round's tweets/s; Limit and
 	// Pipeline are the best round of each.
 	LimitRuns    []float64      `json:"a_rounds_tweets_per_s"`
@@ -94,6 +101,8 @@ func main() {
 	flag.StringVar(&cfg.bin, "bin", "bin", "`dir` holding kappa-runtime, kappa-dev and the plugins (make build)")
 	flag.StringVar(&cfg.pipeline, "pipeline", "pipelines/twitter.yaml", "pipeline `file` to run")
 	flag.StringVar(&cfg.dsn, "dsn", "", "MySQL DSN without the database name, default $KAPPA_TEST_MYSQL_DSN or "+testenv.DefaultMySQLDSN+"; databases kappa_bench and kappa_bench_fresh are dropped and recreated")
+	flag.StringVar(&cfg.pgPipeline, "postgres-pipeline", "pipelines/twitter-postgres.yaml", "pipeline `file` of b's run into PostgreSQL; empty skips it")
+	flag.StringVar(&cfg.pgDSN, "postgres-dsn", "", "PostgreSQL URL of a database to connect to, default $KAPPA_TEST_POSTGRES_DSN or "+testenv.DefaultPostgresDSN+"; database kappa_bench is dropped and recreated")
 	flag.StringVar(&cfg.jsonPath, "json", "", "write the report here (default bench/results/UTC-TIME.json)")
 	flag.StringVar(&cfg.httpAddr, "http", "", "run b's runtime with --http `ADDR` (127.0.0.1:0 picks a port), to measure what serving metrics costs")
 	flag.StringVar(&cfg.profileDir, "profile", "", "write CPU and allocation profiles of every pipeline process (b) to `dir`")
@@ -122,6 +131,13 @@ func main() {
 	if cfg.dsn == "" {
 		var err error
 		if cfg.dsn, err = testenv.ServerMySQLDSN(); err != nil {
+			fmt.Fprintf(os.Stderr, "kappa-bench: %v\n", err)
+			os.Exit(2)
+		}
+	}
+	if cfg.pgDSN == "" && cfg.pgPipeline != "" {
+		var err error
+		if cfg.pgDSN, err = testenv.ServerPostgresDSN(); err != nil {
 			fmt.Fprintf(os.Stderr, "kappa-bench: %v\n", err)
 			os.Exit(2)
 		}
@@ -190,6 +206,21 @@ func bench(ctx context.Context, cfg benchConfig) error {
 		rep.PipelineRuns = append(rep.PipelineRuns, pipe.TweetsPerS)
 		if pipe.TweetsPerS > rep.Pipeline.TweetsPerS {
 			rep.Pipeline = pipe
+		}
+
+		if cfg.pgPipeline != "" {
+			step("round %d of %d: b. full pipeline into PostgreSQL (kappa-runtime --drain)", round, rep.Rounds)
+			watched = broker.watch(ctx)
+			pg, err := runPipelineInto(ctx, cfg, postgresTarget(cfg), broker.addr, "kappa_bench", rep.Preload)
+			pg.Processes = append(pg.Processes, watched()...)
+			if err != nil {
+				return fmt.Errorf("b. pipeline into PostgreSQL: %w", err)
+			}
+			exact = exact && pg.Exact
+			rep.PipelinePostgresRuns = append(rep.PipelinePostgresRuns, pg.TweetsPerS)
+			if rep.PipelinePostgres == nil || pg.TweetsPerS > rep.PipelinePostgres.TweetsPerS {
+				rep.PipelinePostgres = &pg
+			}
 		}
 	}
 	rep.Ratio = rep.Pipeline.TweetsPerS / rep.Limit.TweetsPerS
@@ -356,6 +387,10 @@ func printReport(w io.Writer, r *Report) {
 	fmt.Fprintf(w, "best of %d rounds (tweets/s per round: a %.0f, b %.0f)\n", r.Rounds, r.LimitRuns, r.PipelineRuns)
 	run("a. in-process limit", r.Limit)
 	run("b. full pipeline   ", r.Pipeline)
+	if r.PipelinePostgres != nil {
+		fmt.Fprintf(w, "   (PostgreSQL tweets/s per round: %.0f)\n", r.PipelinePostgresRuns)
+		run("b. into PostgreSQL ", *r.PipelinePostgres)
+	}
 	fmt.Fprintf(w, "ratio b/a: %.2f\n", r.Ratio)
 	if f := r.Freshness; f.VisibleMS != nil {
 		fmt.Fprintf(w, "c. freshness at %.0f/s, %.0f ms batches: produce→visible ms p50 %.0f  p99 %.0f  max %.0f after %.0fs warm-up (all records: p50 %.0f p99 %.0f max %.0f); commit ms p50 %.1f p99 %.1f; %d batches, exact=%v\n",

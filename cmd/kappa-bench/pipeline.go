@@ -157,14 +157,41 @@ func (r *runtimeRun) committed() []batchLine {
 	return slices.Clone(r.batches)
 }
 
+// target is a database the full pipeline drains into: MariaDB through
+// cfg.pipeline, or PostgreSQL through cfg.pgPipeline (postgres.go).
+type target struct {
+	pipeline string
+	// prepare empties database db and returns the environment that points
+	// the pipeline file at it.
+	prepare func(ctx context.Context, db string) ([]string, error)
+	// totals counts the aggregate rows and the tweets they sum to.
+	totals func(ctx context.Context, db string) (rows, tweets int64, err error)
+}
+
+func mariaDBTarget(cfg benchConfig) target {
+	return target{
+		pipeline: cfg.pipeline,
+		prepare: func(ctx context.Context, db string) ([]string, error) {
+			return []string{"KAPPA_MYSQL_DSN=" + cfg.dsn + db}, dropDatabase(ctx, cfg.dsn, db)
+		},
+		totals: func(ctx context.Context, db string) (int64, int64, error) { return tableTotals(ctx, cfg.dsn, db) },
+	}
+}
+
 // runPipeline drains the whole backlog through kappa-runtime and its three
-// plugin processes into database db.
+// plugin processes into database db of MariaDB.
 func runPipeline(ctx context.Context, cfg benchConfig, brokers, db string, want preload) (RunStats, error) {
+	return runPipelineInto(ctx, cfg, mariaDBTarget(cfg), brokers, db, want)
+}
+
+// runPipelineInto drains the whole backlog into database db of to.
+func runPipelineInto(ctx context.Context, cfg benchConfig, to target, brokers, db string, want preload) (RunStats, error) {
 	var st RunStats
-	if err := dropDatabase(ctx, cfg.dsn, db); err != nil {
+	dbEnv, err := to.prepare(ctx, db)
+	if err != nil {
 		return st, err
 	}
-	env := []string{"KAPPA_BROKERS=" + brokers, "KAPPA_MYSQL_DSN=" + cfg.dsn + db}
+	env := append([]string{"KAPPA_BROKERS=" + brokers}, dbEnv...)
 	if cfg.profileDir != "" {
 		env = append(env, "KAPPA_PROFILE_DIR="+cfg.profileDir)
 	}
@@ -172,7 +199,7 @@ func runPipeline(ctx context.Context, cfg benchConfig, brokers, db string, want 
 	if cfg.httpAddr != "" {
 		args = append(args, "--http", cfg.httpAddr)
 	}
-	r, err := startRuntime(ctx, cfg.bin+"/kappa-runtime", cfg.pipeline, env, args...)
+	r, err := startRuntime(ctx, cfg.bin+"/kappa-runtime", to.pipeline, env, args...)
 	if err != nil {
 		return st, err
 	}
@@ -189,7 +216,7 @@ func runPipeline(ctx context.Context, cfg benchConfig, brokers, db string, want 
 	}
 	st.CommitMS = percentiles(commits)
 	st.Bytes = want.Bytes
-	rows, counted, err := tableTotals(ctx, cfg.dsn, db)
+	rows, counted, err := to.totals(ctx, db)
 	if err != nil {
 		return st, err
 	}

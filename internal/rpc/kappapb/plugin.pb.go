@@ -2882,6 +2882,7 @@ type FactLimits struct {
 	LatestWindowUnixSeconds   *int64                 `protobuf:"varint,4,opt,name=latest_window_unix_seconds,json=latestWindowUnixSeconds,proto3,oneof" json:"latest_window_unix_seconds,omitempty"`
 	FiniteValues              bool                   `protobuf:"varint,5,opt,name=finite_values,json=finiteValues,proto3" json:"finite_values,omitempty"`
 	NoTrailingSpace           bool                   `protobuf:"varint,6,opt,name=no_trailing_space,json=noTrailingSpace,proto3" json:"no_trailing_space,omitempty"`
+	NoNul                     bool                   `protobuf:"varint,7,opt,name=no_nul,json=noNul,proto3" json:"no_nul,omitempty"` // dimension values must not hold a NUL character
 	unknownFields             protoimpl.UnknownFields
 	sizeCache                 protoimpl.SizeCache
 }
@@ -2954,6 +2955,13 @@ func (x *FactLimits) GetFiniteValues() bool {
 func (x *FactLimits) GetNoTrailingSpace() bool {
 	if x != nil {
 		return x.NoTrailingSpace
+	}
+	return false
+}
+
+func (x *FactLimits) GetNoNul() bool {
+	if x != nil {
+		return x.NoNul
 	}
 	return false
 }
@@ -3277,7 +3285,7 @@ const file_kappa_v1_plugin_proto_rawDesc = "" +
 	"\x06config\x18\x05 \x03(\v2\x15.kappa.v1.ConfigFieldR\x06config\x12)\n" +
 	"\x10config_described\x18\x06 \x01(\bR\x0fconfigDescribed\x125\n" +
 	"\vfact_limits\x18\a \x01(\v2\x14.kappa.v1.FactLimitsR\n" +
-	"factLimits\"\xfe\x02\n" +
+	"factLimits\"\x95\x03\n" +
 	"\n" +
 	"FactLimits\x12.\n" +
 	"\x13max_dimension_chars\x18\x01 \x01(\x05R\x11maxDimensionChars\x12'\n" +
@@ -3285,7 +3293,8 @@ const file_kappa_v1_plugin_proto_rawDesc = "" +
 	"\x1cearliest_window_unix_seconds\x18\x03 \x01(\x03H\x00R\x19earliestWindowUnixSeconds\x88\x01\x01\x12@\n" +
 	"\x1alatest_window_unix_seconds\x18\x04 \x01(\x03H\x01R\x17latestWindowUnixSeconds\x88\x01\x01\x12#\n" +
 	"\rfinite_values\x18\x05 \x01(\bR\ffiniteValues\x12*\n" +
-	"\x11no_trailing_space\x18\x06 \x01(\bR\x0fnoTrailingSpaceB\x1f\n" +
+	"\x11no_trailing_space\x18\x06 \x01(\bR\x0fnoTrailingSpace\x12\x15\n" +
+	"\x06no_nul\x18\a \x01(\bR\x05noNulB\x1f\n" +
 	"\x1d_earliest_window_unix_secondsB\x1d\n" +
 	"\x1b_latest_window_unix_seconds\"\xa1\x01\n" +
 	"\vConfigField\x12\x12\n" +

@@ -1,0 +1,198 @@
+package pgsink
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/kappa-stream/kappa/sdk"
+)
+
+// Config is the sink's `config:` block in a pipeline file.
+type Config struct {
+	// DSN is a libpq connection string (URL or key=value), for example
+	// `postgres://postgres@127.0.0.1:5432/postgres`. The database must
+	// exist; the schema and the tables are created in it when missing.
+	// Required.
+	DSN string `yaml:"dsn" required:"true" doc:"libpq connection string (URL or key=value) of an existing database, e.g. postgres://postgres@127.0.0.1:5432/postgres; the schema and tables are created in it when missing"`
+	// Schema holds every table of the sink. Default "aggregates", so that
+	// the original query names aggregates.twitter.
+	Schema string `yaml:"schema" doc:"the schema holding every table of the sink, created when missing"`
+	// Table is the aggregate table, laid out like the original 2016 job's
+	// table plus one column per dimension. Required.
+	Table string `yaml:"table" required:"true" doc:"the aggregate table, created when missing: the 2016 layout plus one column per dimension"`
+	// OffsetsTable holds each partition's committed position: the single
+	// source of truth for progress. Default "kappa_offsets".
+	OffsetsTable string `yaml:"offsets_table" doc:"each partition's next_offset: the single source of truth for progress"`
+	// BatchesTable records one row per committed range, for audits.
+	// Default "kappa_batches".
+	BatchesTable string `yaml:"batches_table" doc:"one row per committed range with its record, fact, skipped and rejected counts, and how many batches it stands for (more than 1 after compaction)"`
+	// TablesTable records which pipeline owns each aggregate table.
+	// Default "kappa_tables".
+	TablesTable string `yaml:"tables_table" doc:"which pipeline owns each aggregate table; another pipeline's table is refused"`
+	// DeadLetters, when set, is the table that keeps every rejected
+	// record (deadletters.go); empty keeps none.
+	DeadLetters string `yaml:"dead_letters" doc:"when set, the table (created when missing) that keeps each rejected record — partition, offset, reason, Kafka timestamp and its bytes — in the transaction of the batch that rejected it; kappa-runtime rejected lists them; empty keeps none"`
+	// DeadLettersMaxBytes bounds the bytes of a record a dead letter keeps.
+	DeadLettersMaxBytes int `yaml:"dead_letters_max_bytes" doc:"the most bytes of a rejected record's value a dead letter keeps (at most 1048576); a longer one is cut, flagged truncated, with its full length"`
+	// DeadLettersRetention, when set, lets compaction passes delete dead
+	// letters committed longer ago than this.
+	DeadLettersRetention time.Duration `yaml:"dead_letters_retention" doc:"when set (e.g. 720h), each compaction pass deletes dead letters committed longer ago than this; 0s keeps them forever (compaction itself never drops one)"`
+}
+
+const (
+	defaultSchema       = "aggregates"
+	defaultOffsetsTable = "kappa_offsets"
+	defaultBatchesTable = "kappa_batches"
+	defaultTablesTable  = "kappa_tables"
+	// defaultConnectTimeout bounds how long a connection attempt waits, so
+	// that an unreachable server fails in seconds rather than minutes.
+	defaultConnectTimeout = 5 * time.Second
+)
+
+// DefaultConfig returns a Config holding every default, ready to decode into.
+func DefaultConfig() Config {
+	return Config{Schema: defaultSchema, OffsetsTable: defaultOffsetsTable, BatchesTable: defaultBatchesTable, TablesTable: defaultTablesTable,
+		DeadLettersMaxBytes: sdk.DefaultDeadLetterMaxBytes}
+}
+
+// ParseConfig decodes a config block strictly, applying defaults first.
+func ParseConfig(raw []byte) (Config, error) {
+	cfg := DefaultConfig()
+	if err := sdk.DecodeConfig(raw, &cfg); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// identifierPattern admits lower-case names of at most 63 bytes (PostgreSQL's
+// NAMEDATALEN - 1). Names are always quoted; lower case keeps them the
+// names an unquoted query means (PostgreSQL folds those to lower case), so
+// that `SELECT … FROM aggregates.twitter` in psql finds the table.
+var identifierPattern = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+
+// checkIdentifier explains why name cannot be a schema, table or column name.
+func checkIdentifier(name string) error {
+	if name == "" {
+		return fmt.Errorf("must not be empty")
+	}
+	if !identifierPattern.MatchString(name) {
+		return fmt.Errorf("%q is not a valid name (lower-case letters, digits and _, not starting with a digit, at most 63 characters)", name)
+	}
+	return nil
+}
+
+// Validate reports every problem at once, each at its key.
+func (c *Config) Validate() error {
+	var errs sdk.ConfigErrors
+	if c.DSN == "" {
+		errs = append(errs, sdk.ConfigError{Path: "dsn", Message: "must not be empty (e.g. postgres://postgres@127.0.0.1:5432/postgres)"})
+	} else if _, err := c.poolConfig(); err != nil {
+		errs = append(errs, sdk.ConfigError{Path: "dsn", Message: err.Error()})
+	}
+	if err := checkIdentifier(c.Schema); err != nil {
+		errs = append(errs, sdk.ConfigError{Path: "schema", Message: err.Error()})
+	}
+	tables := []struct{ key, name string }{
+		{"table", c.Table},
+		{"offsets_table", c.OffsetsTable},
+		{"batches_table", c.BatchesTable},
+		{"tables_table", c.TablesTable},
+	}
+	if c.DeadLetters != "" {
+		tables = append(tables, struct{ key, name string }{"dead_letters", c.DeadLetters})
+	}
+	if c.DeadLettersMaxBytes < 1 || c.DeadLettersMaxBytes > maxDeadLetterBytes {
+		errs = append(errs, sdk.ConfigError{Path: "dead_letters_max_bytes", Message: fmt.Sprintf("%d is not between 1 and %d", c.DeadLettersMaxBytes, maxDeadLetterBytes)})
+	}
+	if c.DeadLettersRetention < 0 {
+		errs = append(errs, sdk.ConfigError{Path: "dead_letters_retention", Message: "must not be negative"})
+	}
+	if c.DeadLetters == "" && c.DeadLettersRetention > 0 {
+		errs = append(errs, sdk.ConfigError{Path: "dead_letters_retention", Message: "set without dead_letters: there are no dead letters to expire"})
+	}
+	seen := map[string]string{}
+	for _, t := range tables {
+		if err := checkIdentifier(t.name); err != nil {
+			errs = append(errs, sdk.ConfigError{Path: t.key, Message: err.Error()})
+			continue
+		}
+		if other, ok := seen[t.name]; ok {
+			errs = append(errs, sdk.ConfigError{Path: t.key, Message: fmt.Sprintf("%q is already used by %s", t.name, other)})
+			continue
+		}
+		seen[t.name] = t.key
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// poolConfig parses the DSN and sets what the sink relies on. Its errors
+// never hold the password.
+func (c *Config) poolConfig() (*pgxpool.Config, error) {
+	pc, err := pgxpool.ParseConfig(c.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("invalid DSN: %s", redact(err.Error(), dsnPassword(c.DSN)))
+	}
+	if pc.ConnConfig.Database == "" {
+		return nil, fmt.Errorf("must name a database, e.g. postgres://postgres@127.0.0.1:5432/postgres")
+	}
+	if pc.ConnConfig.ConnectTimeout == 0 {
+		pc.ConnConfig.ConnectTimeout = defaultConnectTimeout
+	}
+	// Commits are serial; a few connections leave room for Positions, the
+	// status page's reads and a Close that races a Commit.
+	pc.MaxConns = 4
+	pc.MaxConnIdleTime = 5 * time.Minute
+	// Windows are timestamps without time zone holding UTC; the sink never
+	// reads a timestamptz, but a session in UTC keeps now() and casts
+	// honest for anyone reading through the same connections.
+	pc.ConnConfig.RuntimeParams["timezone"] = "UTC"
+	return pc, nil
+}
+
+// dsnPassword finds the password in a URL or key=value DSN, so that it can
+// be removed from messages even when the DSN does not parse.
+func dsnPassword(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.User != nil {
+		if p, ok := u.User.Password(); ok {
+			return p
+		}
+		return ""
+	}
+	// key=value form: password=secret or password='se cret'
+	i := strings.Index(dsn, "password=")
+	if i < 0 {
+		return ""
+	}
+	rest := dsn[i+len("password="):]
+	if strings.HasPrefix(rest, "'") {
+		if end := strings.IndexByte(rest[1:], '\''); end >= 0 {
+			return rest[1 : 1+end]
+		}
+		return rest[1:]
+	}
+	if end := strings.IndexAny(rest, " \t"); end >= 0 {
+		return rest[:end]
+	}
+	return rest
+}
+
+// redact removes password from msg, in the forms a URL may carry it too.
+func redact(msg, password string) string {
+	if password == "" {
+		return msg
+	}
+	for _, p := range []string{password, url.PathEscape(password), url.QueryEscape(password), url.UserPassword("", password).String()[1:]} {
+		if p != "" {
+			msg = strings.ReplaceAll(msg, p, "xxxxx")
+		}
+	}
+	return msg
+}

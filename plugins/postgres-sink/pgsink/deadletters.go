@@ -1,0 +1,224 @@
+package pgsink
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/kappa-stream/kappa/sdk"
+)
+
+// Dead letters, as in mysql-sink: with `dead_letters: TABLE` the sink keeps
+// every rejected record the runtime sends with a commit
+// (sdk.Commit.DeadLetters) in TABLE, inserted in the commit's transaction
+// (in the same round trip as the rows), so that a batch never lands
+// without its dead letters nor they without it. Compaction rewrites only
+// the aggregate and batches tables, so it never drops one; only
+// dead_letters_retention deletes them, oldest first, in compaction passes.
+
+var _ sdk.DeadLetterStore = (*Sink)(nil)
+
+const (
+	// maxDeadLetterBytes bounds dead_letters_max_bytes, as in mysql-sink,
+	// so that one config means the same in both sinks.
+	maxDeadLetterBytes = 1 << 20
+	// deadLetterReasonChars bounds the stored reason; a longer one is cut.
+	deadLetterReasonChars = 1024
+	// expireBatch bounds one retention DELETE, so that it never holds
+	// locks for long beside live commits.
+	expireBatch = 10000
+)
+
+func deadLettersSchema(table string) tableSchema {
+	return tableSchema{
+		Name: table,
+		Columns: []column{
+			{Name: "pipeline", Type: `varchar(191) COLLATE "C" NOT NULL`, DataType: "character varying", Length: 191},
+			{Name: "stream", Type: `varchar(255) COLLATE "C" NOT NULL`, DataType: "character varying", Length: 255},
+			{Name: "partition_id", Type: "integer NOT NULL", DataType: "integer"},
+			{Name: "record_offset", Type: "bigint NOT NULL", DataType: "bigint"},
+			// the record's Kafka timestamp, UTC; NULL when the source gave none
+			{Name: "record_time", Type: "timestamp(6) without time zone NULL", DataType: "timestamp without time zone", Nullable: true},
+			{Name: "reason", Type: fmt.Sprintf("varchar(%d) NOT NULL", deadLetterReasonChars), DataType: "character varying", Length: deadLetterReasonChars},
+			// the value's first dead_letters_max_bytes bytes
+			{Name: "value", Type: "bytea NOT NULL", DataType: "bytea"},
+			{Name: "value_length", Type: "bigint NOT NULL", DataType: "bigint"},
+			{Name: "truncated", Type: "boolean NOT NULL", DataType: "boolean"},
+			{Name: "committed_at", Type: "timestamp(6) without time zone NOT NULL", DataType: "timestamp without time zone"},
+		},
+		PrimaryKey: []string{"pipeline", "stream", "partition_id", "record_offset"},
+		// for dead_letters_retention's DELETE of the oldest
+		Covering: []string{"pipeline", "committed_at"},
+	}
+}
+
+// deadLetterTable is the sink's dead-letter table and what it keeps; its
+// zero value keeps none.
+type deadLetterTable struct {
+	name      string // "" when off
+	schema    string
+	maxBytes  int
+	retention time.Duration
+	insert    string
+}
+
+func newDeadLetterTable(cfg Config) deadLetterTable {
+	if cfg.DeadLetters == "" {
+		return deadLetterTable{}
+	}
+	return deadLetterTable{
+		name: cfg.DeadLetters, schema: cfg.Schema, maxBytes: cfg.DeadLettersMaxBytes, retention: cfg.DeadLettersRetention,
+		// A record read again after its positions were deleted by hand
+		// replaces its dead letter rather than failing every commit.
+		insert: "INSERT INTO " + qualified(cfg.Schema, cfg.DeadLetters) +
+			` ("pipeline", "stream", "committed_at", "partition_id", "record_offset", "record_time", "reason", "value", "value_length", "truncated")` +
+			` SELECT $1, $2, $3, u.* FROM unnest($4::integer[], $5::bigint[], $6::timestamp[], $7::text[], $8::bytea[], $9::bigint[], $10::boolean[]) AS u` +
+			` ON CONFLICT ("pipeline", "stream", "partition_id", "record_offset") DO UPDATE SET "committed_at" = EXCLUDED."committed_at",` +
+			` "record_time" = EXCLUDED."record_time", "reason" = EXCLUDED."reason", "value" = EXCLUDED."value",` +
+			` "value_length" = EXCLUDED."value_length", "truncated" = EXCLUDED."truncated"`,
+	}
+}
+
+// args turns dead letters into the insert's arguments, one array per column.
+func (t deadLetterTable) args(pipeline, stream string, dead []sdk.DeadLetter, now time.Time) []any {
+	n := len(dead)
+	parts, offsets, times := make([]int32, n), make([]int64, n), make([]*time.Time, n)
+	reasons, values, lengths, truncated := make([]string, n), make([][]byte, n), make([]int64, n), make([]bool, n)
+	for i, d := range dead {
+		value := d.Value
+		if len(value) > t.maxBytes {
+			value = value[:t.maxBytes] // the runtime cut it already
+		}
+		if value == nil {
+			value = []byte{} // pgx sends a nil []byte as NULL
+		}
+		if !d.Time.IsZero() {
+			at := d.Time.UTC()
+			times[i] = &at
+		}
+		parts[i], offsets[i], reasons[i], values[i] = d.Partition, d.Offset, storableReason(d.Reason), value
+		lengths[i] = max(d.Length, int64(len(value)))
+		truncated[i] = int64(len(value)) < d.Length
+	}
+	return []any{pipeline, stream, now, parts, offsets, times, reasons, values, lengths, truncated}
+}
+
+// storableReason keeps a reason within its column and within what
+// PostgreSQL text can hold: valid UTF-8 without NUL.
+func storableReason(r string) string {
+	r = strings.ReplaceAll(strings.ToValidUTF8(r, "\uFFFD"), "\x00", "\uFFFD")
+	if utf8.RuneCountInString(r) <= deadLetterReasonChars {
+		return r
+	}
+	return string([]rune(r)[:deadLetterReasonChars-1]) + "…"
+}
+
+// checkDeadLetters makes sure every dead letter lies inside one of the
+// commit's ranges: one outside would be a record no batch row accounts for.
+func checkDeadLetters(ranges []sdk.RangeStats, dead []sdk.DeadLetter) error {
+	for _, d := range dead {
+		inside := false
+		for _, r := range ranges {
+			if r.Partition == d.Partition && d.Offset >= r.Start && d.Offset < r.End {
+				inside = true
+				break
+			}
+		}
+		if !inside {
+			return fmt.Errorf("dead letter of partition %d, offset %d lies outside the commit's ranges", d.Partition, d.Offset)
+		}
+	}
+	return nil
+}
+
+// DeadLetterPolicy says whether the sink keeps dead letters: whether its
+// config names a dead_letters table.
+func (s *Sink) DeadLetterPolicy(context.Context) (sdk.DeadLetterPolicy, error) {
+	if s.db == nil {
+		return sdk.DeadLetterPolicy{}, errNotOpen
+	}
+	return sdk.DeadLetterPolicy{Enabled: s.dead.name != "", MaxBytes: s.dead.maxBytes}, nil
+}
+
+// DeadLetters lists the pipeline's dead letters that q selects, in the
+// order of stream, partition and offset (the table's key; the stream
+// column compares bytes, COLLATE "C", as Go compares strings).
+func (s *Sink) DeadLetters(ctx context.Context, q sdk.DeadLetterQuery) ([]sdk.StoredDeadLetter, error) {
+	if s.db == nil {
+		return nil, errNotOpen
+	}
+	if s.dead.name == "" {
+		return nil, sdk.Permanent(fmt.Errorf("postgres-sink: no dead letters kept: the sink's config sets no dead_letters table"))
+	}
+	args := []any{s.pipeline}
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	where := []string{`"pipeline" = $1`}
+	if q.Stream != "" {
+		where = append(where, `"stream" = `+arg(q.Stream))
+	}
+	if q.Reason != "" {
+		where = append(where, `"reason" = `+arg(q.Reason))
+	}
+	if q.Partition != nil {
+		where = append(where, `"partition_id" = `+arg(*q.Partition))
+	}
+	if q.After != nil {
+		st, p, o := arg(q.After.Stream), arg(q.After.Partition), arg(q.After.Offset)
+		where = append(where, `("stream" > `+st+` OR "stream" = `+st+` AND ("partition_id" > `+p+` OR "partition_id" = `+p+` AND "record_offset" > `+o+`))`)
+	}
+	query := `SELECT "stream", "partition_id", "record_offset", "record_time", "reason", "value", "value_length", "committed_at" FROM ` +
+		qualified(s.dead.schema, s.dead.name) + " WHERE " + strings.Join(where, " AND ") + ` ORDER BY "stream", "partition_id", "record_offset"`
+	if q.Limit > 0 {
+		query += " LIMIT " + arg(q.Limit)
+	}
+	rows, err := s.db.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("postgres-sink: read dead letters from %s: %w", s.dead.name, err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (d sdk.StoredDeadLetter, err error) {
+		var at *time.Time
+		err = r.Scan(&d.Stream, &d.Partition, &d.Offset, &at, &d.Reason, &d.Value, &d.Length, &d.CommittedAt)
+		if at != nil {
+			d.Time = at.UTC()
+		}
+		d.CommittedAt = d.CommittedAt.UTC()
+		return d, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres-sink: read dead letters from %s: %w", s.dead.name, err)
+	}
+	return out, nil
+}
+
+// expireDeadLetters deletes the pipeline's dead letters committed longer
+// ago than dead_letters_retention, in bounded DELETEs, and logs how many.
+func (s *Sink) expireDeadLetters(ctx context.Context) error {
+	if s.dead.name == "" || s.dead.retention <= 0 {
+		return nil
+	}
+	cutoff := time.Now().UTC().Add(-s.dead.retention)
+	table := qualified(s.dead.schema, s.dead.name)
+	var total int64
+	for {
+		tag, err := s.db.Exec(ctx, "DELETE FROM "+table+` WHERE ctid IN (SELECT ctid FROM `+table+
+			` WHERE "pipeline" = $1 AND "committed_at" < $2 LIMIT `+fmt.Sprint(expireBatch)+`)`, s.pipeline, cutoff)
+		if err != nil {
+			return fmt.Errorf("postgres-sink: expire dead letters in %s: %w", s.dead.name, err)
+		}
+		total += tag.RowsAffected()
+		if tag.RowsAffected() < expireBatch || ctx.Err() != nil {
+			break
+		}
+	}
+	if total > 0 {
+		sdk.Logger().Info("dead letters expired", "table", s.dead.name, "deleted", total, "retention", s.dead.retention.String())
+	}
+	return nil
+}

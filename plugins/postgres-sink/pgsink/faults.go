@@ -1,0 +1,11 @@
+package pgsink
+
+// faultPoint names a place on the commit path where the end-to-end chaos
+// test may kill the sink (faults_hook.go, built only with the tag
+// kappa_faults).
+type faultPoint int
+
+const (
+	beforeCommit faultPoint = iota // after the statements, before COMMIT
+	afterCommit                    // after COMMIT succeeded, before the reply
+)

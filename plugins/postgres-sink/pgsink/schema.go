@@ -1,0 +1,333 @@
+package pgsink
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// column is one column of a table the sink owns.
+type column struct {
+	Name string
+	// Type is the column's definition in CREATE TABLE.
+	Type string
+	// DataType is what information_schema.columns.data_type reports for
+	// it, and Length its character_maximum_length (0 when not a string).
+	DataType string
+	Length   int64
+	// Nullable marks a column that may hold NULL.
+	Nullable bool
+}
+
+// tableSchema is a table the sink creates when missing and checks otherwise.
+type tableSchema struct {
+	Name       string
+	Columns    []column
+	PrimaryKey []string
+	// Covering, when set, makes a secondary index on its columns that
+	// includes Include: for reads by time on the aggregate table
+	// (RecentWindows, the original query with a WHERE on timestamp), for
+	// retention on the dead-letter table.
+	Covering, Include []string
+}
+
+// dimensionLength is the most characters of a dimension value, as in
+// mysql-sink, so that a pipeline rejects the same records into either.
+const dimensionLength = 191
+
+// streamIDLength bounds sdk.Commit.StreamID (a Kafka topic ID takes 22).
+const streamIDLength = 64
+
+// Fixed column names of the aggregate table, from the 2016 job.
+const (
+	colStartOffset = "start_offset"
+	colEndOffset   = "end_offset"
+	colTimestamp   = "timestamp"
+	colPartition   = "partition_id"
+	colCount       = "count"
+	colSum         = "sum"
+	colBatches     = "batches"
+)
+
+// aggregateSchema is the 2016 job's table, with one column per dimension
+// after partition_id in the primary key.
+func aggregateSchema(table string, dimensions []string, sums bool) tableSchema {
+	s := tableSchema{
+		Name: table,
+		Columns: []column{
+			{Name: colStartOffset, Type: "bigint NOT NULL", DataType: "bigint"},
+			{Name: colEndOffset, Type: "bigint NOT NULL", DataType: "bigint"},
+			// timestamp without time zone holding UTC, never timestamptz,
+			// whose text form shifts with the session's time zone.
+			{Name: colTimestamp, Type: "timestamp(0) without time zone NOT NULL", DataType: "timestamp without time zone"},
+			{Name: colPartition, Type: "integer NOT NULL", DataType: "integer"},
+			{Name: colCount, Type: "integer NOT NULL", DataType: "integer"},
+		},
+		PrimaryKey: []string{colStartOffset, colEndOffset, colTimestamp, colPartition},
+		Covering:   []string{colTimestamp, colPartition},
+		Include:    []string{colCount},
+	}
+	if sums {
+		// Only when the pipeline declares `aggregates: [count, sum]`, so that
+		// a pipeline without it keeps the 2016 layout exactly.
+		s.Columns = append(s.Columns, column{Name: colSum, Type: "double precision NOT NULL", DataType: "double precision"})
+		s.Include = append(s.Include, colSum)
+	}
+	for _, d := range dimensions {
+		// COLLATE "C" compares bytes: values that differ in any way are
+		// different keys, as they are to the runtime.
+		s.Columns = append(s.Columns, column{
+			Name:     d,
+			Type:     fmt.Sprintf(`varchar(%d) COLLATE "C" NOT NULL`, dimensionLength),
+			DataType: "character varying",
+			Length:   dimensionLength,
+		})
+		s.PrimaryKey = append(s.PrimaryKey, d)
+		s.Covering = append(s.Covering, d)
+	}
+	return s
+}
+
+func offsetsSchema(table string) tableSchema {
+	return tableSchema{
+		Name: table,
+		Columns: []column{
+			{Name: "pipeline", Type: `varchar(191) COLLATE "C" NOT NULL`, DataType: "character varying", Length: 191},
+			// Kafka topic names may be 249 characters long.
+			{Name: "stream", Type: `varchar(255) COLLATE "C" NOT NULL`, DataType: "character varying", Length: 255},
+			{Name: "partition_id", Type: "integer NOT NULL", DataType: "integer"},
+			{Name: "next_offset", Type: "bigint NOT NULL", DataType: "bigint"},
+			// the stream instance (a Kafka topic ID) the position belongs to
+			{Name: "stream_id", Type: fmt.Sprintf(`varchar(%d) COLLATE "C" NOT NULL DEFAULT ''`, streamIDLength), DataType: "character varying", Length: streamIDLength},
+			{Name: "updated_at", Type: "timestamp(6) without time zone NOT NULL", DataType: "timestamp without time zone"},
+		},
+		PrimaryKey: []string{"pipeline", "stream", "partition_id"},
+	}
+}
+
+func batchesSchema(table string) tableSchema {
+	return tableSchema{
+		Name: table,
+		Columns: []column{
+			{Name: "pipeline", Type: `varchar(191) COLLATE "C" NOT NULL`, DataType: "character varying", Length: 191},
+			{Name: "stream", Type: `varchar(255) COLLATE "C" NOT NULL`, DataType: "character varying", Length: 255},
+			{Name: "partition_id", Type: "integer NOT NULL", DataType: "integer"},
+			{Name: "start_offset", Type: "bigint NOT NULL", DataType: "bigint"},
+			{Name: "end_offset", Type: "bigint NOT NULL", DataType: "bigint"},
+			{Name: "records", Type: "bigint NOT NULL", DataType: "bigint"},
+			{Name: "facts", Type: "bigint NOT NULL", DataType: "bigint"},
+			{Name: "skipped", Type: "bigint NOT NULL", DataType: "bigint"},
+			{Name: "rejected", Type: "bigint NOT NULL", DataType: "bigint"},
+			// offsets deleted before they were read; never counted
+			{Name: "lost", Type: "bigint NOT NULL", DataType: "bigint"},
+			{Name: "committed_at", Type: "timestamp(6) without time zone NOT NULL", DataType: "timestamp without time zone"},
+			// how many committed batches the row stands for: 1, or more
+			// once compaction merged a span
+			{Name: colBatches, Type: "bigint NOT NULL DEFAULT 1", DataType: "bigint"},
+		},
+		PrimaryKey: []string{"pipeline", "stream", "partition_id", "start_offset"},
+	}
+}
+
+func tablesSchema(table string) tableSchema {
+	return tableSchema{
+		Name: table,
+		Columns: []column{
+			{Name: "table_name", Type: `varchar(63) COLLATE "C" NOT NULL`, DataType: "character varying", Length: 63},
+			{Name: "pipeline", Type: `varchar(191) COLLATE "C" NOT NULL`, DataType: "character varying", Length: 191},
+			{Name: "claimed_at", Type: "timestamp(6) without time zone NOT NULL", DataType: "timestamp without time zone"},
+		},
+		PrimaryKey: []string{"table_name"},
+	}
+}
+
+// quoteIdent quotes a PostgreSQL identifier. Names are validated before
+// they get here; doubling quotes keeps even an unvalidated name inert.
+func quoteIdent(name string) string {
+	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
+}
+
+func quoteIdents(names []string) string {
+	quoted := make([]string, len(names))
+	for i, n := range names {
+		quoted[i] = quoteIdent(n)
+	}
+	return strings.Join(quoted, ", ")
+}
+
+// qualified is schema.table, quoted.
+func qualified(schema, table string) string { return quoteIdent(schema) + "." + quoteIdent(table) }
+
+// createTableSQL is the CREATE TABLE statement for s in schema.
+func createTableSQL(schema string, s tableSchema) string {
+	var b strings.Builder
+	b.WriteString("CREATE TABLE IF NOT EXISTS ")
+	b.WriteString(qualified(schema, s.Name))
+	b.WriteString(" (")
+	for _, c := range s.Columns {
+		b.WriteString(quoteIdent(c.Name))
+		b.WriteString(" ")
+		b.WriteString(c.Type)
+		b.WriteString(", ")
+	}
+	b.WriteString("PRIMARY KEY (")
+	b.WriteString(quoteIdents(s.PrimaryKey))
+	b.WriteString("))")
+	return b.String()
+}
+
+// indexName is the covering index's name; index names are per schema in
+// PostgreSQL, so it carries the table's (cut to stay within 63 bytes).
+func indexName(table string) string {
+	const suffix = "_kappa_time"
+	return table[:min(len(table), 63-len(suffix))] + suffix
+}
+
+func createIndexSQL(schema string, s tableSchema) string {
+	q := "CREATE INDEX IF NOT EXISTS " + quoteIdent(indexName(s.Name)) + " ON " + qualified(schema, s.Name) + " (" + quoteIdents(s.Covering) + ")"
+	if len(s.Include) > 0 {
+		q += " INCLUDE (" + quoteIdents(s.Include) + ")"
+	}
+	return q
+}
+
+// existingColumn is a column as information_schema describes it.
+type existingColumn struct {
+	Name     string
+	DataType string
+	Length   *int64
+	Nullable string
+}
+
+// tableLayout is an existing table as the catalog describes it.
+type tableLayout struct {
+	Columns    []existingColumn
+	PrimaryKey []string
+}
+
+// mismatches lists how an existing table differs from s; empty when it matches.
+func (s tableSchema) mismatches(have tableLayout) []string {
+	var problems []string
+	byName := map[string]existingColumn{}
+	for _, c := range have.Columns {
+		byName[c.Name] = c
+	}
+	for _, want := range s.Columns {
+		got, ok := byName[want.Name]
+		if !ok {
+			problems = append(problems, fmt.Sprintf("column %s is missing", want.Name))
+			continue
+		}
+		delete(byName, want.Name)
+		var length int64
+		if got.Length != nil {
+			length = *got.Length
+		}
+		switch {
+		case got.DataType != want.DataType:
+			problems = append(problems, fmt.Sprintf("column %s is %s, want %s", want.Name, got.DataType, want.DataType))
+		case want.Length != 0 && length != want.Length:
+			problems = append(problems, fmt.Sprintf("column %s is %s(%d), want %s(%d)", want.Name, got.DataType, length, want.DataType, want.Length))
+		case (got.Nullable == "YES") != want.Nullable:
+			problems = append(problems, fmt.Sprintf("column %s is_nullable is %s, want %v", want.Name, got.Nullable, want.Nullable))
+		}
+	}
+	for _, c := range have.Columns {
+		if _, extra := byName[c.Name]; extra {
+			problems = append(problems, fmt.Sprintf("unexpected column %s", c.Name))
+		}
+	}
+	if strings.Join(have.PrimaryKey, ",") != strings.Join(s.PrimaryKey, ",") {
+		problems = append(problems, fmt.Sprintf("primary key is (%s), want (%s)",
+			strings.Join(have.PrimaryKey, ", "), strings.Join(s.PrimaryKey, ", ")))
+	}
+	return problems
+}
+
+// readLayout describes schema.table; found is false when there is no such table.
+func readLayout(ctx context.Context, db *pgxpool.Pool, schema, table string) (layout tableLayout, found bool, err error) {
+	rows, err := db.Query(ctx,
+		`SELECT column_name, data_type, character_maximum_length, is_nullable FROM information_schema.columns
+		 WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position`, schema, table)
+	if err != nil {
+		return tableLayout{}, false, fmt.Errorf("read columns: %w", err)
+	}
+	layout.Columns, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (c existingColumn, err error) {
+		var length *int32
+		err = r.Scan(&c.Name, &c.DataType, &length, &c.Nullable)
+		if length != nil {
+			l := int64(*length)
+			c.Length = &l
+		}
+		return c, err
+	})
+	if err != nil {
+		return tableLayout{}, false, fmt.Errorf("read columns: %w", err)
+	}
+	if len(layout.Columns) == 0 {
+		return tableLayout{}, false, nil
+	}
+	rows, err = db.Query(ctx,
+		`SELECT a.attname FROM pg_index i
+		 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+		 WHERE i.indrelid = to_regclass($1)::oid AND i.indisprimary
+		 ORDER BY array_position(i.indkey::int2[], a.attnum)`, qualified(schema, table))
+	if err != nil {
+		return tableLayout{}, false, fmt.Errorf("read primary key: %w", err)
+	}
+	layout.PrimaryKey, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return tableLayout{}, false, fmt.Errorf("read primary key: %w", err)
+	}
+	return layout, true, nil
+}
+
+// ensureSchema creates schema when missing. Two sinks opening at once may
+// both try; the loser's duplicate is no error.
+func ensureSchema(ctx context.Context, db *pgxpool.Pool, schema string) error {
+	_, err := db.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+quoteIdent(schema))
+	if err != nil && !isCreateRace(err) {
+		return fmt.Errorf("create schema %s: %w", schema, err)
+	}
+	return nil
+}
+
+// ensureTable creates s when missing and otherwise checks that the existing
+// table is laid out as s, so that the sink never writes into a table it
+// misunderstands.
+func ensureTable(ctx context.Context, db *pgxpool.Pool, schema string, s tableSchema) error {
+	layout, found, err := readLayout(ctx, db, schema, s.Name)
+	if err != nil {
+		return fmt.Errorf("table %s.%s: %w", schema, s.Name, err)
+	}
+	if !found {
+		if _, err := db.Exec(ctx, createTableSQL(schema, s)); err != nil && !isCreateRace(err) {
+			return fmt.Errorf("create table %s.%s: %w", schema, s.Name, err)
+		}
+		if len(s.Covering) > 0 {
+			if _, err := db.Exec(ctx, createIndexSQL(schema, s)); err != nil && !isCreateRace(err) {
+				return fmt.Errorf("create index on %s.%s: %w", schema, s.Name, err)
+			}
+		}
+		// Read back what was made: a concurrent creator may have won with
+		// another layout, and the check below must see the real table.
+		if layout, _, err = readLayout(ctx, db, schema, s.Name); err != nil {
+			return fmt.Errorf("table %s.%s: %w", schema, s.Name, err)
+		}
+	}
+	if problems := s.mismatches(layout); len(problems) > 0 {
+		return fmt.Errorf("table %s.%s exists with another layout: %s; drop or rename it, or configure another table",
+			schema, s.Name, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// isCreateRace reports an error of a CREATE … IF NOT EXISTS that lost a
+// race with a concurrent creator of the same object: PostgreSQL checks
+// existence before taking the catalog's unique keys.
+func isCreateRace(err error) bool {
+	return isPgError(err, codeUniqueViolation) || isPgError(err, codeDuplicateTable) || isPgError(err, codeDuplicateSchema)
+}
