@@ -41,9 +41,9 @@ const (
 // Hook kills the process at a Point with the probability set for it; a nil
 // *Hook (the variable unset) never does.
 type Hook struct {
-	plugin                    string
-	mu                        sync.Mutex
-	rng                       *rand.Rand
+	plugin                                 string
+	mu                                     sync.Mutex
+	rng                                    *rand.Rand
 	beforeCommit, afterCommit, afterRename float64
 }
 
