@@ -626,7 +626,10 @@ type OpenSourceResponse struct {
 	Stream string                 `protobuf:"bytes,1,opt,name=stream,proto3" json:"stream,omitempty"`
 	// stream_id identifies this instance of the stream (a Kafka topic ID);
 	// empty when the source cannot tell.
-	StreamId      string `protobuf:"bytes,2,opt,name=stream_id,json=streamId,proto3" json:"stream_id,omitempty"`
+	StreamId string `protobuf:"bytes,2,opt,name=stream_id,json=streamId,proto3" json:"stream_id,omitempty"`
+	// group is the consumer group the source is a member of; empty when it
+	// reads every partition itself.
+	Group         string `protobuf:"bytes,3,opt,name=group,proto3" json:"group,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -675,6 +678,86 @@ func (x *OpenSourceResponse) GetStreamId() string {
 	return ""
 }
 
+func (x *OpenSourceResponse) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+// Rebalance is the detail of a Poll error (code Unknown) by which a source
+// in a consumer group tells the runtime that the group moved partitions:
+// the runtime settles its commit in flight, drops what it polled, re-reads
+// the committed positions and seeks (sdk.RebalanceError).
+type Rebalance struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Assigned []int32                `protobuf:"varint,1,rep,packed,name=assigned,proto3" json:"assigned,omitempty"`
+	Revoked  []int32                `protobuf:"varint,2,rep,packed,name=revoked,proto3" json:"revoked,omitempty"`
+	Lost     []int32                `protobuf:"varint,3,rep,packed,name=lost,proto3" json:"lost,omitempty"`
+	// owned is every partition the source holds after the change.
+	Owned         []int32 `protobuf:"varint,4,rep,packed,name=owned,proto3" json:"owned,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Rebalance) Reset() {
+	*x = Rebalance{}
+	mi := &file_kappa_v1_plugin_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Rebalance) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Rebalance) ProtoMessage() {}
+
+func (x *Rebalance) ProtoReflect() protoreflect.Message {
+	mi := &file_kappa_v1_plugin_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Rebalance.ProtoReflect.Descriptor instead.
+func (*Rebalance) Descriptor() ([]byte, []int) {
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *Rebalance) GetAssigned() []int32 {
+	if x != nil {
+		return x.Assigned
+	}
+	return nil
+}
+
+func (x *Rebalance) GetRevoked() []int32 {
+	if x != nil {
+		return x.Revoked
+	}
+	return nil
+}
+
+func (x *Rebalance) GetLost() []int32 {
+	if x != nil {
+		return x.Lost
+	}
+	return nil
+}
+
+func (x *Rebalance) GetOwned() []int32 {
+	if x != nil {
+		return x.Owned
+	}
+	return nil
+}
+
 type SeekRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Positions     []*Position            `protobuf:"bytes,1,rep,name=positions,proto3" json:"positions,omitempty"`
@@ -684,7 +767,7 @@ type SeekRequest struct {
 
 func (x *SeekRequest) Reset() {
 	*x = SeekRequest{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[10]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -696,7 +779,7 @@ func (x *SeekRequest) String() string {
 func (*SeekRequest) ProtoMessage() {}
 
 func (x *SeekRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[10]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -709,7 +792,7 @@ func (x *SeekRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SeekRequest.ProtoReflect.Descriptor instead.
 func (*SeekRequest) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{10}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SeekRequest) GetPositions() []*Position {
@@ -733,7 +816,7 @@ type PollRequest struct {
 
 func (x *PollRequest) Reset() {
 	*x = PollRequest{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[11]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -745,7 +828,7 @@ func (x *PollRequest) String() string {
 func (*PollRequest) ProtoMessage() {}
 
 func (x *PollRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[11]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -758,7 +841,7 @@ func (x *PollRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PollRequest.ProtoReflect.Descriptor instead.
 func (*PollRequest) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{11}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *PollRequest) GetMaxRecords() int64 {
@@ -798,7 +881,7 @@ type PollResponse struct {
 
 func (x *PollResponse) Reset() {
 	*x = PollResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[12]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -810,7 +893,7 @@ func (x *PollResponse) String() string {
 func (*PollResponse) ProtoMessage() {}
 
 func (x *PollResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[12]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -823,7 +906,7 @@ func (x *PollResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PollResponse.ProtoReflect.Descriptor instead.
 func (*PollResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{12}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PollResponse) GetPartitions() []*PartitionBatch {
@@ -842,7 +925,7 @@ type WatermarksResponse struct {
 
 func (x *WatermarksResponse) Reset() {
 	*x = WatermarksResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[13]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -854,7 +937,7 @@ func (x *WatermarksResponse) String() string {
 func (*WatermarksResponse) ProtoMessage() {}
 
 func (x *WatermarksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[13]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -867,7 +950,7 @@ func (x *WatermarksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatermarksResponse.ProtoReflect.Descriptor instead.
 func (*WatermarksResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{13}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *WatermarksResponse) GetWatermarks() []*Watermark {
@@ -890,7 +973,7 @@ type ExtractRequest struct {
 
 func (x *ExtractRequest) Reset() {
 	*x = ExtractRequest{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[14]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -902,7 +985,7 @@ func (x *ExtractRequest) String() string {
 func (*ExtractRequest) ProtoMessage() {}
 
 func (x *ExtractRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[14]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -915,7 +998,7 @@ func (x *ExtractRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExtractRequest.ProtoReflect.Descriptor instead.
 func (*ExtractRequest) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{14}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ExtractRequest) GetPartitions() []*PartitionBatch {
@@ -935,7 +1018,7 @@ type Verdict struct {
 
 func (x *Verdict) Reset() {
 	*x = Verdict{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[15]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -947,7 +1030,7 @@ func (x *Verdict) String() string {
 func (*Verdict) ProtoMessage() {}
 
 func (x *Verdict) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[15]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -960,7 +1043,7 @@ func (x *Verdict) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Verdict.ProtoReflect.Descriptor instead.
 func (*Verdict) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{15}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Verdict) GetRecord() int32 {
@@ -998,7 +1081,7 @@ type ExtractResponse struct {
 
 func (x *ExtractResponse) Reset() {
 	*x = ExtractResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[16]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1010,7 +1093,7 @@ func (x *ExtractResponse) String() string {
 func (*ExtractResponse) ProtoMessage() {}
 
 func (x *ExtractResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[16]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1023,7 +1106,7 @@ func (x *ExtractResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExtractResponse.ProtoReflect.Descriptor instead.
 func (*ExtractResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{16}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ExtractResponse) GetSkipped() []*Verdict {
@@ -1084,7 +1167,7 @@ type PositionsRequest struct {
 
 func (x *PositionsRequest) Reset() {
 	*x = PositionsRequest{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[17]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1096,7 +1179,7 @@ func (x *PositionsRequest) String() string {
 func (*PositionsRequest) ProtoMessage() {}
 
 func (x *PositionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[17]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1109,7 +1192,7 @@ func (x *PositionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PositionsRequest.ProtoReflect.Descriptor instead.
 func (*PositionsRequest) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{17}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *PositionsRequest) GetStream() string {
@@ -1128,7 +1211,7 @@ type PositionsResponse struct {
 
 func (x *PositionsResponse) Reset() {
 	*x = PositionsResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[18]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1140,7 +1223,7 @@ func (x *PositionsResponse) String() string {
 func (*PositionsResponse) ProtoMessage() {}
 
 func (x *PositionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[18]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1153,7 +1236,7 @@ func (x *PositionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PositionsResponse.ProtoReflect.Descriptor instead.
 func (*PositionsResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{18}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *PositionsResponse) GetPositions() []*Position {
@@ -1177,7 +1260,7 @@ type RangeStats struct {
 
 func (x *RangeStats) Reset() {
 	*x = RangeStats{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[19]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1189,7 +1272,7 @@ func (x *RangeStats) String() string {
 func (*RangeStats) ProtoMessage() {}
 
 func (x *RangeStats) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[19]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1202,7 +1285,7 @@ func (x *RangeStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RangeStats.ProtoReflect.Descriptor instead.
 func (*RangeStats) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{19}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RangeStats) GetRange() *OffsetRange {
@@ -1263,7 +1346,7 @@ type Row struct {
 
 func (x *Row) Reset() {
 	*x = Row{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[20]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1275,7 +1358,7 @@ func (x *Row) String() string {
 func (*Row) ProtoMessage() {}
 
 func (x *Row) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[20]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1288,7 +1371,7 @@ func (x *Row) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Row.ProtoReflect.Descriptor instead.
 func (*Row) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{20}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Row) GetRange() *OffsetRange {
@@ -1345,7 +1428,7 @@ type CommitRequest struct {
 
 func (x *CommitRequest) Reset() {
 	*x = CommitRequest{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[21]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1357,7 +1440,7 @@ func (x *CommitRequest) String() string {
 func (*CommitRequest) ProtoMessage() {}
 
 func (x *CommitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[21]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1370,7 +1453,7 @@ func (x *CommitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitRequest.ProtoReflect.Descriptor instead.
 func (*CommitRequest) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{21}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CommitRequest) GetStream() string {
@@ -1412,7 +1495,7 @@ type RecentWindowsRequest struct {
 
 func (x *RecentWindowsRequest) Reset() {
 	*x = RecentWindowsRequest{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[22]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1424,7 +1507,7 @@ func (x *RecentWindowsRequest) String() string {
 func (*RecentWindowsRequest) ProtoMessage() {}
 
 func (x *RecentWindowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[22]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1437,7 +1520,7 @@ func (x *RecentWindowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecentWindowsRequest.ProtoReflect.Descriptor instead.
 func (*RecentWindowsRequest) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{22}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RecentWindowsRequest) GetN() int32 {
@@ -1458,7 +1541,7 @@ type WindowTotal struct {
 
 func (x *WindowTotal) Reset() {
 	*x = WindowTotal{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[23]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1470,7 +1553,7 @@ func (x *WindowTotal) String() string {
 func (*WindowTotal) ProtoMessage() {}
 
 func (x *WindowTotal) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[23]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1483,7 +1566,7 @@ func (x *WindowTotal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WindowTotal.ProtoReflect.Descriptor instead.
 func (*WindowTotal) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{23}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *WindowTotal) GetWindowUnixNanos() int64 {
@@ -1510,7 +1593,7 @@ type RecentWindowsResponse struct {
 
 func (x *RecentWindowsResponse) Reset() {
 	*x = RecentWindowsResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[24]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1522,7 +1605,7 @@ func (x *RecentWindowsResponse) String() string {
 func (*RecentWindowsResponse) ProtoMessage() {}
 
 func (x *RecentWindowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[24]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1535,7 +1618,7 @@ func (x *RecentWindowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecentWindowsResponse.ProtoReflect.Descriptor instead.
 func (*RecentWindowsResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{24}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RecentWindowsResponse) GetWindows() []*WindowTotal {
@@ -1559,7 +1642,7 @@ type AdoptRequest struct {
 
 func (x *AdoptRequest) Reset() {
 	*x = AdoptRequest{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[25]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1571,7 +1654,7 @@ func (x *AdoptRequest) String() string {
 func (*AdoptRequest) ProtoMessage() {}
 
 func (x *AdoptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[25]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1584,7 +1667,7 @@ func (x *AdoptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdoptRequest.ProtoReflect.Descriptor instead.
 func (*AdoptRequest) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{25}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *AdoptRequest) GetStream() string {
@@ -1630,7 +1713,7 @@ type AdoptedRange struct {
 
 func (x *AdoptedRange) Reset() {
 	*x = AdoptedRange{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[26]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1642,7 +1725,7 @@ func (x *AdoptedRange) String() string {
 func (*AdoptedRange) ProtoMessage() {}
 
 func (x *AdoptedRange) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[26]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1655,7 +1738,7 @@ func (x *AdoptedRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdoptedRange.ProtoReflect.Descriptor instead.
 func (*AdoptedRange) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{26}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *AdoptedRange) GetRange() *OffsetRange {
@@ -1712,7 +1795,7 @@ type AdoptResponse struct {
 
 func (x *AdoptResponse) Reset() {
 	*x = AdoptResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[27]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1724,7 +1807,7 @@ func (x *AdoptResponse) String() string {
 func (*AdoptResponse) ProtoMessage() {}
 
 func (x *AdoptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[27]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1737,7 +1820,7 @@ func (x *AdoptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdoptResponse.ProtoReflect.Descriptor instead.
 func (*AdoptResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{27}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *AdoptResponse) GetTable() string {
@@ -1780,7 +1863,7 @@ type CompactRequest struct {
 
 func (x *CompactRequest) Reset() {
 	*x = CompactRequest{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[28]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1792,7 +1875,7 @@ func (x *CompactRequest) String() string {
 func (*CompactRequest) ProtoMessage() {}
 
 func (x *CompactRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[28]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1805,7 +1888,7 @@ func (x *CompactRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompactRequest.ProtoReflect.Descriptor instead.
 func (*CompactRequest) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{28}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CompactRequest) GetOlderThanNanos() int64 {
@@ -1843,7 +1926,7 @@ type CompactResponse struct {
 
 func (x *CompactResponse) Reset() {
 	*x = CompactResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[29]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1855,7 +1938,7 @@ func (x *CompactResponse) String() string {
 func (*CompactResponse) ProtoMessage() {}
 
 func (x *CompactResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[29]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1868,7 +1951,7 @@ func (x *CompactResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompactResponse.ProtoReflect.Descriptor instead.
 func (*CompactResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{29}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CompactResponse) GetSpans() int64 {
@@ -1925,7 +2008,7 @@ type AggregateRange struct {
 
 func (x *AggregateRange) Reset() {
 	*x = AggregateRange{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[30]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1937,7 +2020,7 @@ func (x *AggregateRange) String() string {
 func (*AggregateRange) ProtoMessage() {}
 
 func (x *AggregateRange) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[30]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1950,7 +2033,7 @@ func (x *AggregateRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AggregateRange.ProtoReflect.Descriptor instead.
 func (*AggregateRange) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{30}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *AggregateRange) GetRange() *OffsetRange {
@@ -1990,7 +2073,7 @@ type StreamAudit struct {
 
 func (x *StreamAudit) Reset() {
 	*x = StreamAudit{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[31]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2002,7 +2085,7 @@ func (x *StreamAudit) String() string {
 func (*StreamAudit) ProtoMessage() {}
 
 func (x *StreamAudit) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[31]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2015,7 +2098,7 @@ func (x *StreamAudit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamAudit.ProtoReflect.Descriptor instead.
 func (*StreamAudit) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{31}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *StreamAudit) GetStream() string {
@@ -2062,7 +2145,7 @@ type AuditResponse struct {
 
 func (x *AuditResponse) Reset() {
 	*x = AuditResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[32]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2074,7 +2157,7 @@ func (x *AuditResponse) String() string {
 func (*AuditResponse) ProtoMessage() {}
 
 func (x *AuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[32]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2087,7 +2170,7 @@ func (x *AuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditResponse.ProtoReflect.Descriptor instead.
 func (*AuditResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{32}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *AuditResponse) GetStreams() []*StreamAudit {
@@ -2119,7 +2202,7 @@ type PluginInfo struct {
 
 func (x *PluginInfo) Reset() {
 	*x = PluginInfo{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[33]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2131,7 +2214,7 @@ func (x *PluginInfo) String() string {
 func (*PluginInfo) ProtoMessage() {}
 
 func (x *PluginInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[33]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2144,7 +2227,7 @@ func (x *PluginInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PluginInfo.ProtoReflect.Descriptor instead.
 func (*PluginInfo) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{33}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *PluginInfo) GetName() string {
@@ -2212,7 +2295,7 @@ type FactLimits struct {
 
 func (x *FactLimits) Reset() {
 	*x = FactLimits{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[34]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2224,7 +2307,7 @@ func (x *FactLimits) String() string {
 func (*FactLimits) ProtoMessage() {}
 
 func (x *FactLimits) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[34]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2237,7 +2320,7 @@ func (x *FactLimits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FactLimits.ProtoReflect.Descriptor instead.
 func (*FactLimits) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{34}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *FactLimits) GetMaxDimensionChars() int32 {
@@ -2296,7 +2379,7 @@ type ConfigField struct {
 
 func (x *ConfigField) Reset() {
 	*x = ConfigField{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[35]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2308,7 +2391,7 @@ func (x *ConfigField) String() string {
 func (*ConfigField) ProtoMessage() {}
 
 func (x *ConfigField) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[35]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2321,7 +2404,7 @@ func (x *ConfigField) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigField.ProtoReflect.Descriptor instead.
 func (*ConfigField) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{35}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ConfigField) GetName() string {
@@ -2418,10 +2501,16 @@ const file_kappa_v1_plugin_proto_rawDesc = "" +
 	"\tpartition\x18\x01 \x01(\x05R\tpartition\x12\x14\n" +
 	"\x05start\x18\x02 \x01(\x03R\x05start\x12\x10\n" +
 	"\x03end\x18\x03 \x01(\x03R\x03end\"\a\n" +
-	"\x05Empty\"I\n" +
+	"\x05Empty\"_\n" +
 	"\x12OpenSourceResponse\x12\x16\n" +
 	"\x06stream\x18\x01 \x01(\tR\x06stream\x12\x1b\n" +
-	"\tstream_id\x18\x02 \x01(\tR\bstreamId\"?\n" +
+	"\tstream_id\x18\x02 \x01(\tR\bstreamId\x12\x14\n" +
+	"\x05group\x18\x03 \x01(\tR\x05group\"k\n" +
+	"\tRebalance\x12\x1a\n" +
+	"\bassigned\x18\x01 \x03(\x05R\bassigned\x12\x18\n" +
+	"\arevoked\x18\x02 \x03(\x05R\arevoked\x12\x12\n" +
+	"\x04lost\x18\x03 \x03(\x05R\x04lost\x12\x14\n" +
+	"\x05owned\x18\x04 \x03(\x05R\x05owned\"?\n" +
 	"\vSeekRequest\x120\n" +
 	"\tpositions\x18\x01 \x03(\v2\x12.kappa.v1.PositionR\tpositions\"\x9c\x01\n" +
 	"\vPollRequest\x12\x1f\n" +
@@ -2599,7 +2688,7 @@ func file_kappa_v1_plugin_proto_rawDescGZIP() []byte {
 	return file_kappa_v1_plugin_proto_rawDescData
 }
 
-var file_kappa_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_kappa_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_kappa_v1_plugin_proto_goTypes = []any{
 	(*Setup)(nil),                 // 0: kappa.v1.Setup
 	(*ConfigProblem)(nil),         // 1: kappa.v1.ConfigProblem
@@ -2611,32 +2700,33 @@ var file_kappa_v1_plugin_proto_goTypes = []any{
 	(*Watermark)(nil),             // 7: kappa.v1.Watermark
 	(*Empty)(nil),                 // 8: kappa.v1.Empty
 	(*OpenSourceResponse)(nil),    // 9: kappa.v1.OpenSourceResponse
-	(*SeekRequest)(nil),           // 10: kappa.v1.SeekRequest
-	(*PollRequest)(nil),           // 11: kappa.v1.PollRequest
-	(*PollResponse)(nil),          // 12: kappa.v1.PollResponse
-	(*WatermarksResponse)(nil),    // 13: kappa.v1.WatermarksResponse
-	(*ExtractRequest)(nil),        // 14: kappa.v1.ExtractRequest
-	(*Verdict)(nil),               // 15: kappa.v1.Verdict
-	(*ExtractResponse)(nil),       // 16: kappa.v1.ExtractResponse
-	(*PositionsRequest)(nil),      // 17: kappa.v1.PositionsRequest
-	(*PositionsResponse)(nil),     // 18: kappa.v1.PositionsResponse
-	(*RangeStats)(nil),            // 19: kappa.v1.RangeStats
-	(*Row)(nil),                   // 20: kappa.v1.Row
-	(*CommitRequest)(nil),         // 21: kappa.v1.CommitRequest
-	(*RecentWindowsRequest)(nil),  // 22: kappa.v1.RecentWindowsRequest
-	(*WindowTotal)(nil),           // 23: kappa.v1.WindowTotal
-	(*RecentWindowsResponse)(nil), // 24: kappa.v1.RecentWindowsResponse
-	(*AdoptRequest)(nil),          // 25: kappa.v1.AdoptRequest
-	(*AdoptedRange)(nil),          // 26: kappa.v1.AdoptedRange
-	(*AdoptResponse)(nil),         // 27: kappa.v1.AdoptResponse
-	(*CompactRequest)(nil),        // 28: kappa.v1.CompactRequest
-	(*CompactResponse)(nil),       // 29: kappa.v1.CompactResponse
-	(*AggregateRange)(nil),        // 30: kappa.v1.AggregateRange
-	(*StreamAudit)(nil),           // 31: kappa.v1.StreamAudit
-	(*AuditResponse)(nil),         // 32: kappa.v1.AuditResponse
-	(*PluginInfo)(nil),            // 33: kappa.v1.PluginInfo
-	(*FactLimits)(nil),            // 34: kappa.v1.FactLimits
-	(*ConfigField)(nil),           // 35: kappa.v1.ConfigField
+	(*Rebalance)(nil),             // 10: kappa.v1.Rebalance
+	(*SeekRequest)(nil),           // 11: kappa.v1.SeekRequest
+	(*PollRequest)(nil),           // 12: kappa.v1.PollRequest
+	(*PollResponse)(nil),          // 13: kappa.v1.PollResponse
+	(*WatermarksResponse)(nil),    // 14: kappa.v1.WatermarksResponse
+	(*ExtractRequest)(nil),        // 15: kappa.v1.ExtractRequest
+	(*Verdict)(nil),               // 16: kappa.v1.Verdict
+	(*ExtractResponse)(nil),       // 17: kappa.v1.ExtractResponse
+	(*PositionsRequest)(nil),      // 18: kappa.v1.PositionsRequest
+	(*PositionsResponse)(nil),     // 19: kappa.v1.PositionsResponse
+	(*RangeStats)(nil),            // 20: kappa.v1.RangeStats
+	(*Row)(nil),                   // 21: kappa.v1.Row
+	(*CommitRequest)(nil),         // 22: kappa.v1.CommitRequest
+	(*RecentWindowsRequest)(nil),  // 23: kappa.v1.RecentWindowsRequest
+	(*WindowTotal)(nil),           // 24: kappa.v1.WindowTotal
+	(*RecentWindowsResponse)(nil), // 25: kappa.v1.RecentWindowsResponse
+	(*AdoptRequest)(nil),          // 26: kappa.v1.AdoptRequest
+	(*AdoptedRange)(nil),          // 27: kappa.v1.AdoptedRange
+	(*AdoptResponse)(nil),         // 28: kappa.v1.AdoptResponse
+	(*CompactRequest)(nil),        // 29: kappa.v1.CompactRequest
+	(*CompactResponse)(nil),       // 30: kappa.v1.CompactResponse
+	(*AggregateRange)(nil),        // 31: kappa.v1.AggregateRange
+	(*StreamAudit)(nil),           // 32: kappa.v1.StreamAudit
+	(*AuditResponse)(nil),         // 33: kappa.v1.AuditResponse
+	(*PluginInfo)(nil),            // 34: kappa.v1.PluginInfo
+	(*FactLimits)(nil),            // 35: kappa.v1.FactLimits
+	(*ConfigField)(nil),           // 36: kappa.v1.ConfigField
 }
 var file_kappa_v1_plugin_proto_depIdxs = []int32{
 	1,  // 0: kappa.v1.ConfigProblems.problems:type_name -> kappa.v1.ConfigProblem
@@ -2647,71 +2737,71 @@ var file_kappa_v1_plugin_proto_depIdxs = []int32{
 	4,  // 5: kappa.v1.PollResponse.partitions:type_name -> kappa.v1.PartitionBatch
 	7,  // 6: kappa.v1.WatermarksResponse.watermarks:type_name -> kappa.v1.Watermark
 	4,  // 7: kappa.v1.ExtractRequest.partitions:type_name -> kappa.v1.PartitionBatch
-	15, // 8: kappa.v1.ExtractResponse.skipped:type_name -> kappa.v1.Verdict
-	15, // 9: kappa.v1.ExtractResponse.rejected:type_name -> kappa.v1.Verdict
+	16, // 8: kappa.v1.ExtractResponse.skipped:type_name -> kappa.v1.Verdict
+	16, // 9: kappa.v1.ExtractResponse.rejected:type_name -> kappa.v1.Verdict
 	6,  // 10: kappa.v1.PositionsResponse.positions:type_name -> kappa.v1.Position
 	3,  // 11: kappa.v1.RangeStats.range:type_name -> kappa.v1.OffsetRange
 	3,  // 12: kappa.v1.Row.range:type_name -> kappa.v1.OffsetRange
-	19, // 13: kappa.v1.CommitRequest.ranges:type_name -> kappa.v1.RangeStats
-	20, // 14: kappa.v1.CommitRequest.rows:type_name -> kappa.v1.Row
-	23, // 15: kappa.v1.RecentWindowsResponse.windows:type_name -> kappa.v1.WindowTotal
+	20, // 13: kappa.v1.CommitRequest.ranges:type_name -> kappa.v1.RangeStats
+	21, // 14: kappa.v1.CommitRequest.rows:type_name -> kappa.v1.Row
+	24, // 15: kappa.v1.RecentWindowsResponse.windows:type_name -> kappa.v1.WindowTotal
 	7,  // 16: kappa.v1.AdoptRequest.log_ends:type_name -> kappa.v1.Watermark
 	3,  // 17: kappa.v1.AdoptedRange.range:type_name -> kappa.v1.OffsetRange
-	26, // 18: kappa.v1.AdoptResponse.partitions:type_name -> kappa.v1.AdoptedRange
+	27, // 18: kappa.v1.AdoptResponse.partitions:type_name -> kappa.v1.AdoptedRange
 	3,  // 19: kappa.v1.AggregateRange.range:type_name -> kappa.v1.OffsetRange
 	6,  // 20: kappa.v1.StreamAudit.positions:type_name -> kappa.v1.Position
-	19, // 21: kappa.v1.StreamAudit.batches:type_name -> kappa.v1.RangeStats
-	30, // 22: kappa.v1.StreamAudit.aggregates:type_name -> kappa.v1.AggregateRange
+	20, // 21: kappa.v1.StreamAudit.batches:type_name -> kappa.v1.RangeStats
+	31, // 22: kappa.v1.StreamAudit.aggregates:type_name -> kappa.v1.AggregateRange
 	3,  // 23: kappa.v1.StreamAudit.adopted:type_name -> kappa.v1.OffsetRange
-	31, // 24: kappa.v1.AuditResponse.streams:type_name -> kappa.v1.StreamAudit
-	35, // 25: kappa.v1.PluginInfo.config:type_name -> kappa.v1.ConfigField
-	34, // 26: kappa.v1.PluginInfo.fact_limits:type_name -> kappa.v1.FactLimits
+	32, // 24: kappa.v1.AuditResponse.streams:type_name -> kappa.v1.StreamAudit
+	36, // 25: kappa.v1.PluginInfo.config:type_name -> kappa.v1.ConfigField
+	35, // 26: kappa.v1.PluginInfo.fact_limits:type_name -> kappa.v1.FactLimits
 	0,  // 27: kappa.v1.Source.Open:input_type -> kappa.v1.Setup
-	10, // 28: kappa.v1.Source.Seek:input_type -> kappa.v1.SeekRequest
-	11, // 29: kappa.v1.Source.Poll:input_type -> kappa.v1.PollRequest
+	11, // 28: kappa.v1.Source.Seek:input_type -> kappa.v1.SeekRequest
+	12, // 29: kappa.v1.Source.Poll:input_type -> kappa.v1.PollRequest
 	8,  // 30: kappa.v1.Source.Watermarks:input_type -> kappa.v1.Empty
 	8,  // 31: kappa.v1.Source.Close:input_type -> kappa.v1.Empty
-	10, // 32: kappa.v1.Source.Committed:input_type -> kappa.v1.SeekRequest
+	11, // 32: kappa.v1.Source.Committed:input_type -> kappa.v1.SeekRequest
 	8,  // 33: kappa.v1.Source.Describe:input_type -> kappa.v1.Empty
 	0,  // 34: kappa.v1.Source.Validate:input_type -> kappa.v1.Setup
 	0,  // 35: kappa.v1.Extractor.Open:input_type -> kappa.v1.Setup
-	14, // 36: kappa.v1.Extractor.Extract:input_type -> kappa.v1.ExtractRequest
+	15, // 36: kappa.v1.Extractor.Extract:input_type -> kappa.v1.ExtractRequest
 	8,  // 37: kappa.v1.Extractor.Close:input_type -> kappa.v1.Empty
 	8,  // 38: kappa.v1.Extractor.Describe:input_type -> kappa.v1.Empty
 	0,  // 39: kappa.v1.Extractor.Validate:input_type -> kappa.v1.Setup
 	0,  // 40: kappa.v1.Sink.Open:input_type -> kappa.v1.Setup
-	17, // 41: kappa.v1.Sink.Positions:input_type -> kappa.v1.PositionsRequest
-	21, // 42: kappa.v1.Sink.Commit:input_type -> kappa.v1.CommitRequest
+	18, // 41: kappa.v1.Sink.Positions:input_type -> kappa.v1.PositionsRequest
+	22, // 42: kappa.v1.Sink.Commit:input_type -> kappa.v1.CommitRequest
 	8,  // 43: kappa.v1.Sink.Close:input_type -> kappa.v1.Empty
 	8,  // 44: kappa.v1.Sink.Describe:input_type -> kappa.v1.Empty
 	0,  // 45: kappa.v1.Sink.Validate:input_type -> kappa.v1.Setup
 	8,  // 46: kappa.v1.Sink.Audit:input_type -> kappa.v1.Empty
-	28, // 47: kappa.v1.Sink.Compact:input_type -> kappa.v1.CompactRequest
-	25, // 48: kappa.v1.Sink.Adopt:input_type -> kappa.v1.AdoptRequest
-	22, // 49: kappa.v1.Sink.RecentWindows:input_type -> kappa.v1.RecentWindowsRequest
+	29, // 47: kappa.v1.Sink.Compact:input_type -> kappa.v1.CompactRequest
+	26, // 48: kappa.v1.Sink.Adopt:input_type -> kappa.v1.AdoptRequest
+	23, // 49: kappa.v1.Sink.RecentWindows:input_type -> kappa.v1.RecentWindowsRequest
 	9,  // 50: kappa.v1.Source.Open:output_type -> kappa.v1.OpenSourceResponse
 	8,  // 51: kappa.v1.Source.Seek:output_type -> kappa.v1.Empty
-	12, // 52: kappa.v1.Source.Poll:output_type -> kappa.v1.PollResponse
-	13, // 53: kappa.v1.Source.Watermarks:output_type -> kappa.v1.WatermarksResponse
+	13, // 52: kappa.v1.Source.Poll:output_type -> kappa.v1.PollResponse
+	14, // 53: kappa.v1.Source.Watermarks:output_type -> kappa.v1.WatermarksResponse
 	8,  // 54: kappa.v1.Source.Close:output_type -> kappa.v1.Empty
 	8,  // 55: kappa.v1.Source.Committed:output_type -> kappa.v1.Empty
-	33, // 56: kappa.v1.Source.Describe:output_type -> kappa.v1.PluginInfo
+	34, // 56: kappa.v1.Source.Describe:output_type -> kappa.v1.PluginInfo
 	8,  // 57: kappa.v1.Source.Validate:output_type -> kappa.v1.Empty
 	8,  // 58: kappa.v1.Extractor.Open:output_type -> kappa.v1.Empty
-	16, // 59: kappa.v1.Extractor.Extract:output_type -> kappa.v1.ExtractResponse
+	17, // 59: kappa.v1.Extractor.Extract:output_type -> kappa.v1.ExtractResponse
 	8,  // 60: kappa.v1.Extractor.Close:output_type -> kappa.v1.Empty
-	33, // 61: kappa.v1.Extractor.Describe:output_type -> kappa.v1.PluginInfo
+	34, // 61: kappa.v1.Extractor.Describe:output_type -> kappa.v1.PluginInfo
 	8,  // 62: kappa.v1.Extractor.Validate:output_type -> kappa.v1.Empty
 	8,  // 63: kappa.v1.Sink.Open:output_type -> kappa.v1.Empty
-	18, // 64: kappa.v1.Sink.Positions:output_type -> kappa.v1.PositionsResponse
+	19, // 64: kappa.v1.Sink.Positions:output_type -> kappa.v1.PositionsResponse
 	8,  // 65: kappa.v1.Sink.Commit:output_type -> kappa.v1.Empty
 	8,  // 66: kappa.v1.Sink.Close:output_type -> kappa.v1.Empty
-	33, // 67: kappa.v1.Sink.Describe:output_type -> kappa.v1.PluginInfo
+	34, // 67: kappa.v1.Sink.Describe:output_type -> kappa.v1.PluginInfo
 	8,  // 68: kappa.v1.Sink.Validate:output_type -> kappa.v1.Empty
-	32, // 69: kappa.v1.Sink.Audit:output_type -> kappa.v1.AuditResponse
-	29, // 70: kappa.v1.Sink.Compact:output_type -> kappa.v1.CompactResponse
-	27, // 71: kappa.v1.Sink.Adopt:output_type -> kappa.v1.AdoptResponse
-	24, // 72: kappa.v1.Sink.RecentWindows:output_type -> kappa.v1.RecentWindowsResponse
+	33, // 69: kappa.v1.Sink.Audit:output_type -> kappa.v1.AuditResponse
+	30, // 70: kappa.v1.Sink.Compact:output_type -> kappa.v1.CompactResponse
+	28, // 71: kappa.v1.Sink.Adopt:output_type -> kappa.v1.AdoptResponse
+	25, // 72: kappa.v1.Sink.RecentWindows:output_type -> kappa.v1.RecentWindowsResponse
 	50, // [50:73] is the sub-list for method output_type
 	27, // [27:50] is the sub-list for method input_type
 	27, // [27:27] is the sub-list for extension type_name
@@ -2724,14 +2814,14 @@ func file_kappa_v1_plugin_proto_init() {
 	if File_kappa_v1_plugin_proto != nil {
 		return
 	}
-	file_kappa_v1_plugin_proto_msgTypes[34].OneofWrappers = []any{}
+	file_kappa_v1_plugin_proto_msgTypes[35].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kappa_v1_plugin_proto_rawDesc), len(file_kappa_v1_plugin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   36,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   3,
 		},
