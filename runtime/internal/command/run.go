@@ -149,6 +149,7 @@ func run(ctx context.Context, file string, opts RunOptions, logger *slog.Logger)
 		Logger:         logger,
 		Compaction:     compaction(p.Compaction),
 		StreamID:       info.StreamID,
+		Group:          info.Group != "",
 		Observer:       observer,
 	}, info.Stream, source, extractor, sink)
 	if err := eng.Run(ctx); err != nil {
