@@ -114,6 +114,9 @@ func run(ctx context.Context, file string, opts RunOptions, logger *slog.Logger)
 		return pluginError(p, bs[0], err)
 	}
 	defer closeQuietly(source)
+	if m != nil && info.Group != "" {
+		m.setGroup(info.Group)
+	}
 	if err := extractor.Open(openCtx, setup(p, p.Extractor)); err != nil {
 		return pluginError(p, bs[1], err)
 	}
