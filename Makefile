@@ -18,11 +18,12 @@ test:
 # The full chaos test (e2e/chaos_test.go) and the MariaDB restart test:
 # 30+ kill -9 of the runtime, kills of every plugin and at the sink's
 # commit boundary, a second runtime, MariaDB down before the first commit
-# and restarted mid-run. It
+# and restarted mid-run; and the consumer-group test (e2e/group_test.go)
+# with more records and a MariaDB restart, on both group protocols. It
 # restarts MariaDB, so it runs alone, never beside `make test`. Replay a
 # run with KAPPA_CHAOS_SEED=<seed printed by the run>.
 chaos:
-	dsn=$$(./scripts/services) && KAPPA_TEST_MYSQL_DSN="$$dsn" KAPPA_CHAOS_FULL=1 $(GO) test -count=1 -v -timeout 20m -run 'TestChaos|TestMariaDBRestart' ./e2e
+	dsn=$$(./scripts/services) && KAPPA_TEST_MYSQL_DSN="$$dsn" KAPPA_CHAOS_FULL=1 $(GO) test -count=1 -v -timeout 20m -run 'TestChaos|TestMariaDBRestart|TestGroupRuntimesShareATopicExactly' ./e2e
 
 # Unit tests only; no server needed.
 test-short:
