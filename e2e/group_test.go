@@ -226,3 +226,64 @@ func partitionPositions(db *sql.DB, dbName string) map[int32]int64 {
 	}
 	return out
 }
+
+// TestGroupFailoverTime measures, for KAPPA_GROUP_FAILOVER=N kills (N ≥ 1),
+// the time from kill -9 of a group member to every partition it owned
+// committing again at another member, on both protocols, with the 2s
+// session timeout of the tests. A measurement for BENCHMARKS.md, not an
+// assertion: it is skipped unless asked for.
+func TestGroupFailoverTime(t *testing.T) {
+	kills, _ := strconv.Atoi(os.Getenv("KAPPA_GROUP_FAILOVER"))
+	if kills < 1 {
+		t.Skip("a measurement: set KAPPA_GROUP_FAILOVER=N to kill N members")
+	}
+	for _, protocol := range []string{"classic", "consumer"} {
+		t.Run(protocol, func(t *testing.T) {
+			broker := startBroker(t, "twitter", 8, groupBrokerFlags...)
+			dbName, db := database(t)
+			env := twitterEnv(broker, dbName)
+			pipelineFile := groupPipeline(t, protocol)
+			// Enough records to keep every partition busy through the kills.
+			producing(t, broker, "twitter", "--count", strconv.Itoa(2000*(15+8*kills)), "--rate", "2000", "--seed", "12")
+			members := []*backgroundRuntime{startRuntime(t, pipelineFile, env), startRuntime(t, pipelineFile, env), startRuntime(t, pipelineFile, env)}
+			settle := func() {
+				for _, rt := range members {
+					before := rt.logCount("batch committed")
+					waitFor(t, 60*time.Second, "a member to commit", func() bool { return rt.logCount("batch committed") > before })
+				}
+				time.Sleep(2 * time.Second) // let the group settle: not a wait for anything
+			}
+			var took []time.Duration
+			for k := range kills {
+				settle()
+				victim := k % len(members)
+				owned := ownedPartitions(members[victim])
+				if len(owned) == 0 {
+					t.Logf("kill %d: member owns nothing; skipped", k)
+					continue
+				}
+				killed := time.Now()
+				members[victim].kill9(t)
+				time.Sleep(100 * time.Millisecond) // a COMMIT sent before the kill lands or rolls back
+				at := partitionPositions(db, dbName)
+				waitFor(t, 60*time.Second, "the killed member's partitions to commit elsewhere", func() bool {
+					now := partitionPositions(db, dbName)
+					for _, p := range owned {
+						if now[p] <= at[p] {
+							return false
+						}
+					}
+					return true
+				})
+				took = append(took, time.Since(killed))
+				t.Logf("kill %d: partitions %v committing again elsewhere after %s", k, owned, took[len(took)-1].Round(10*time.Millisecond))
+				members[victim] = startRuntime(t, pipelineFile, env)
+			}
+			slices.Sort(took)
+			if len(took) > 0 {
+				t.Logf("%s: kill -9 to commits elsewhere over %d kills (session timeout 2s): p50 %s, max %s", protocol, len(took),
+					took[len(took)/2].Round(10*time.Millisecond), took[len(took)-1].Round(10*time.Millisecond))
+			}
+		})
+	}
+}
