@@ -71,21 +71,29 @@ func groupPipeline(t *testing.T, protocol string) string {
 	return writePipeline(t, text)
 }
 
-// ownedPartitions is what the runtime's last rebalance log line says it owns.
-func ownedPartitions(r *backgroundRuntime) []int32 {
-	var owned []int32
+// ownedPartitions is what the runtime's last rebalance log line says it
+// owns; lost counts the rebalances that took partitions away from it.
+func ownedPartitions(r *backgroundRuntime) (owned []int32) {
+	owned, _ = rebalances(r)
+	return owned
+}
+
+func rebalances(r *backgroundRuntime) (owned []int32, lost int) {
 	sc := bufio.NewScanner(strings.NewReader(r.stderr.String()))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		var line struct {
-			Msg   string
-			Owned []int32
+			Msg         string
+			Owned, Lost []int32
 		}
 		if json.Unmarshal(sc.Bytes(), &line) == nil && strings.HasPrefix(line.Msg, "consumer group rebalanced") {
 			owned = line.Owned
+			if len(line.Lost) > 0 {
+				lost++
+			}
 		}
 	}
-	return owned
+	return owned, lost
 }
 
 func TestGroupRuntimesShareATopicExactly(t *testing.T) {
@@ -204,6 +212,10 @@ func testGroup(t *testing.T, protocol string) {
 	fenced := 0
 	for _, rt := range runtimes {
 		fenced += rt.logCount("fenced in a consumer group: a partition moved; re-reading committed positions")
+	}
+	// The thawed zombie learnt that its partitions were lost.
+	if _, lost := rebalances(r2); lost == 0 {
+		t.Errorf("runtime 2 never reported lost partitions after its freeze past the session timeout")
 	}
 	t.Logf("group %s seed %d: blows %v; %d fenced batches re-read; records %d, tweets %d; took %s",
 		protocol, seed, blows, fenced, summary.Records, sum(truth), time.Since(began).Round(time.Second))
