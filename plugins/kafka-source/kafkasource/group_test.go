@@ -237,3 +237,71 @@ func TestGroupMembersShareTopicExactly(t *testing.T) {
 		})
 	}
 }
+
+// pollNotice polls src until it reports a rebalance, failing after 30s.
+func pollNotice(tb testing.TB, src *Source) *sdk.RebalanceError {
+	tb.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		_, err := src.Poll(context.Background(), sdk.Limits{MaxRecords: 50, MaxWait: 50 * time.Millisecond})
+		var rb *sdk.RebalanceError
+		if errors.As(err, &rb) {
+			return rb
+		}
+		if err != nil {
+			tb.Fatalf("poll: %v", err)
+		}
+	}
+	tb.Fatal("no rebalance reported within 30s")
+	return nil
+}
+
+// Revoked partitions stay with their member until the runtime's next Seek
+// says it holds nothing of them uncommitted: only then may another member
+// be given them.
+func TestRevokedPartitionsWaitForTheRuntime(t *testing.T) {
+	for _, protocol := range []string{GroupClassic, GroupConsumer} {
+		t.Run(protocol, func(t *testing.T) {
+			const partitions = 4
+			brokers := groupBroker(t, partitions)
+			cfg := fmt.Sprintf("group: g2\ngroup_protocol: %s\nsession_timeout: 1500ms\nheartbeat_interval: 200ms\nrebalance_timeout: 20s\n", protocol)
+			l := newLedger(partitions)
+
+			a := openSource(t, brokers, cfg)
+			if err := a.Seek(context.Background(), l.positions()); err != nil {
+				t.Fatal(err)
+			}
+			if rb := pollNotice(t, a); len(rb.Owned) != partitions {
+				t.Fatalf("first member owns %v, want every partition", rb.Owned)
+			}
+			if err := a.Seek(context.Background(), l.positions()); err != nil {
+				t.Fatal(err)
+			}
+
+			b := openSource(t, brokers, cfg)
+			if err := b.Seek(context.Background(), l.positions()); err != nil {
+				t.Fatal(err)
+			}
+			revoked := pollNotice(t, a).Revoked
+			if len(revoked) == 0 {
+				t.Fatalf("a second member joined and the first lost nothing")
+			}
+			// a has not sought yet: b must not be given what a gives up.
+			held := time.Now().Add(3 * time.Second)
+			for time.Now().Before(held) {
+				if _, err := b.Poll(context.Background(), sdk.Limits{MaxRecords: 50, MaxWait: 50 * time.Millisecond}); err != nil {
+					var rb *sdk.RebalanceError
+					if errors.As(err, &rb) && len(rb.Assigned) > 0 {
+						t.Fatalf("partitions %v assigned to the second member before the first let %v go", rb.Assigned, revoked)
+					}
+				}
+			}
+			if err := a.Seek(context.Background(), l.positions()); err != nil {
+				t.Fatal(err)
+			}
+			if rb := pollNotice(t, b); !slices.Equal(rb.Assigned, revoked) {
+				t.Errorf("second member assigned %v, want the revoked %v", rb.Assigned, revoked)
+			}
+		})
+	}
+}
