@@ -26,6 +26,9 @@ import (
 //     when tried again (a deadlock, a lost connection). The runtime
 //     re-reads the committed positions and retries at once, without
 //     waiting out a grown backoff.
+//   - ErrRebalanced (a *RebalanceError from Poll): a consumer group moved
+//     partitions; the runtime settles its commit in flight, drops what it
+//     polled, re-reads the committed positions and seeks. No failure.
 //   - any other error: the runtime re-reads the committed positions and
 //     retries with a growing backoff, until the pipeline's give_up_after.
 //
@@ -78,6 +81,33 @@ const (
 	errorDomain           = "kappa.v1"
 )
 
+// ErrRebalanced is matched (errors.Is) by a *RebalanceError.
+var ErrRebalanced = errors.New("consumer group rebalanced")
+
+// RebalanceError is what a source in a consumer group (SourceInfo.Group)
+// returns from Poll when the group changed which partitions it owns. It is
+// no failure: the runtime lets the commit in flight finish, drops every
+// batch polled but not committed (so none carries a partition that left),
+// re-reads the committed positions and calls Seek, which places the
+// partitions the source now owns. A source that waits for the runtime
+// before letting revoked partitions go (Kafka's cooperative rebalance)
+// may take that Seek as the runtime's word that it holds none of them.
+type RebalanceError struct {
+	// Assigned, Revoked and Lost are the partitions that came, that left
+	// in an orderly rebalance, and that were taken away (a session that
+	// expired: another member may already own them).
+	Assigned, Revoked, Lost []int32
+	// Owned is every partition the source holds after the change.
+	Owned []int32
+}
+
+func (e *RebalanceError) Error() string {
+	return fmt.Sprintf("consumer group rebalanced: assigned %v, revoked %v, lost %v; owning %v", e.Assigned, e.Revoked, e.Lost, e.Owned)
+}
+
+// Is makes errors.Is(err, ErrRebalanced) match.
+func (e *RebalanceError) Is(target error) bool { return target == ErrRebalanced }
+
 // toStatus turns a plugin's error into a gRPC status that keeps what the
 // runtime must tell apart: fencing, permanence, config problems,
 // cancellation, retryability. A retryable error keeps the code it would
@@ -89,6 +119,7 @@ func toStatus(err error) error {
 	}
 	var cerrs ConfigErrors
 	var cerr ConfigError
+	var rebalance *RebalanceError
 	switch {
 	case errors.Is(err, ErrFenced):
 		return status.Error(codes.Aborted, err.Error())
@@ -96,6 +127,13 @@ func toStatus(err error) error {
 		st, derr := status.New(codes.FailedPrecondition, err.Error()).WithDetails(&errdetails.ErrorInfo{Reason: reasonGenerationEnded, Domain: errorDomain})
 		if derr != nil {
 			return status.Error(codes.FailedPrecondition, err.Error())
+		}
+		return st.Err()
+	case errors.As(err, &rebalance):
+		detail := &pb.Rebalance{Assigned: rebalance.Assigned, Revoked: rebalance.Revoked, Lost: rebalance.Lost, Owned: rebalance.Owned}
+		st, derr := status.New(codes.Unknown, err.Error()).WithDetails(detail)
+		if derr != nil {
+			return status.Error(codes.Unknown, err.Error())
 		}
 		return st.Err()
 	case errors.Is(err, ErrPermanent):
@@ -162,6 +200,11 @@ func fromStatus(op string, err error) error {
 		return fmt.Errorf("%s: %s: %w", op, st.Message(), context.DeadlineExceeded)
 	case codes.Unavailable:
 		return fmt.Errorf("%s: %s: %w", op, st.Message(), rpc.ErrPluginUnavailable)
+	}
+	for _, d := range st.Details() {
+		if r, ok := d.(*pb.Rebalance); ok {
+			return fmt.Errorf("%s: %w", op, &RebalanceError{Assigned: r.GetAssigned(), Revoked: r.GetRevoked(), Lost: r.GetLost(), Owned: r.GetOwned()})
+		}
 	}
 	err = fmt.Errorf("%s: %s", op, st.Message())
 	for _, d := range st.Details() {

@@ -69,3 +69,26 @@ func TestRetryableLeavesFencedAndPermanentAlone(t *testing.T) {
 		}
 	}
 }
+
+// A source's rebalance notice reaches the runtime with its partitions, as a
+// RebalanceError and nothing else; the group a source joined comes with
+// its SourceInfo.
+func TestRebalanceCrossesTheBoundary(t *testing.T) {
+	want := &RebalanceError{Assigned: []int32{4}, Revoked: []int32{1, 2}, Lost: []int32{7}, Owned: []int32{0, 4}}
+	src := dispense(t, KindSource, &sourcePlugin{impl: &echoSource{pollErr: fmt.Errorf("poll: %w", want)}}).(Source)
+	info, err := src.Open(context.Background(), Setup{Pipeline: "p", Config: []byte("workers")})
+	if err != nil || info.Group != "workers" {
+		t.Fatalf("Open = %+v, %v; want group workers", info, err)
+	}
+	_, err = src.Poll(context.Background(), Limits{})
+	var got *RebalanceError
+	if !errors.As(err, &got) || !errors.Is(err, ErrRebalanced) {
+		t.Fatalf("Poll = %v, want a RebalanceError", err)
+	}
+	if fmt.Sprint(*got) != fmt.Sprint(*want) {
+		t.Errorf("got %+v, want %+v", *got, *want)
+	}
+	if errors.Is(err, ErrFenced) || errors.Is(err, ErrRetryable) || errors.Is(err, ErrPermanent) {
+		t.Errorf("%v matches another class", err)
+	}
+}

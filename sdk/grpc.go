@@ -39,7 +39,7 @@ func (s *sourceServer) Open(ctx context.Context, req *pb.Setup) (*pb.OpenSourceR
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &pb.OpenSourceResponse{Stream: info.Stream, StreamId: info.StreamID}, nil
+	return &pb.OpenSourceResponse{Stream: info.Stream, StreamId: info.StreamID, Group: info.Group}, nil
 }
 
 func (s *sourceServer) Seek(ctx context.Context, req *pb.SeekRequest) (*pb.Empty, error) {
@@ -196,7 +196,7 @@ func (c *sourceClient) Open(ctx context.Context, setup Setup) (SourceInfo, error
 	if err != nil {
 		return SourceInfo{}, fromStatus("source open", err)
 	}
-	return SourceInfo{Stream: resp.GetStream(), StreamID: resp.GetStreamId()}, nil
+	return SourceInfo{Stream: resp.GetStream(), StreamID: resp.GetStreamId(), Group: resp.GetGroup()}, nil
 }
 
 func (c *sourceClient) Seek(ctx context.Context, positions []Position) error {

@@ -26,7 +26,7 @@ func (s *echoSource) Open(_ context.Context, setup Setup) (SourceInfo, error) {
 	if string(setup.Config) == "bad" {
 		return SourceInfo{}, ConfigErrors{{Path: "topic", Message: "must not be empty"}, {Path: "start", Message: "must be earliest or latest"}}
 	}
-	return SourceInfo{Stream: setup.Pipeline + "-stream"}, nil
+	return SourceInfo{Stream: setup.Pipeline + "-stream", Group: string(setup.Config)}, nil
 }
 func (s *echoSource) Seek(_ context.Context, ps []Position) error { s.sought = ps; return nil }
 func (s *echoSource) Poll(context.Context, Limits) (Batch, error) {

@@ -161,6 +161,13 @@ type SourceInfo struct {
 	// their offsets belong to records that are gone. Empty when the source
 	// cannot tell; then nothing is checked.
 	StreamID string
+	// Group is the consumer group the source is a member of, sharing the
+	// stream's partitions with other runtimes of the pipeline; empty when
+	// it reads every partition itself. In a group, Seek places only the
+	// partitions the source owns, Poll reports ownership changes with a
+	// RebalanceError, and a fenced commit means "re-read the positions",
+	// not "stand by".
+	Group string
 }
 
 // Limits bounds one Poll.

@@ -59,6 +59,10 @@ type benchConfig struct {
 	freshFor, warmup, interval, rowsFor time.Duration
 	rowsRates                           []float64
 	rowsCompaction                      bool
+	// groupMembers, when set, replaces runs a to d: the backlog is
+	// drained once per entry by that many runtimes in one consumer group
+	// (0: one runtime without group:), group.go.
+	groupMembers []int
 }
 
 // Report is everything one run measured; it is written as JSON.
@@ -79,6 +83,7 @@ type Report struct {
 	Ratio        float64        `json:"ratio_b_over_a"`
 	Freshness    FreshnessStats `json:"freshness"`
 	Rows         []RowsStats    `json:"rows"`
+	Group        []GroupRun     `json:"group,omitempty"`
 }
 
 // Machine names where the figures were taken.
@@ -121,6 +126,17 @@ func main() {
 				return fmt.Errorf("%q is not a positive rate", f)
 			}
 			cfg.rowsRates = append(cfg.rowsRates, r)
+		}
+		return nil
+	})
+	flag.Func("group-members", "comma-separated numbers of runtimes that drain the backlog together in one consumer group, instead of runs a to d (0: one runtime without group:), e.g. 0,1,2,3", func(v string) error {
+		cfg.groupMembers = nil
+		for _, f := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 0 {
+				return fmt.Errorf("%q is not a number of runtimes", f)
+			}
+			cfg.groupMembers = append(cfg.groupMembers, n)
 		}
 		return nil
 	})
@@ -177,6 +193,18 @@ func bench(ctx context.Context, cfg benchConfig) error {
 		return err
 	}
 	step("preloaded %d records, %.0f MB in %.1fs", rep.Preload.Records, float64(rep.Preload.Bytes)/1e6, rep.Preload.Seconds)
+	if len(cfg.groupMembers) > 0 {
+		if rep.Group, err = runGroups(ctx, cfg, broker.addr, tmp, rep.Preload); err != nil {
+			return fmt.Errorf("group: %w", err)
+		}
+		printGroups(os.Stdout, rep.Group)
+		for _, g := range rep.Group {
+			if !g.Exact {
+				return errors.New("a group drain did not count exactly the tweets produced")
+			}
+		}
+		return nil
+	}
 
 	rep.Rounds = max(cfg.rounds, 1)
 	exact := true // every round, not only the best, must count exactly

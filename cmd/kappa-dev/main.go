@@ -73,6 +73,9 @@ func runBroker(ctx context.Context, args []string, stdout io.Writer) error {
 	partitions := fs.Int("partitions", 8, "partitions of the topic")
 	fs.StringVar(&cfg.DataDir, "data-dir", "", "directory for the log, kept on exit (default: a temporary directory, removed on exit)")
 	fs.IntVar(&cfg.MaxMessageBytes, "max-message-bytes", 0, "largest record batch a producer may write, the broker's message.max.bytes (default 1048588)")
+	fs.DurationVar(&cfg.GroupMinSessionTimeout, "group-min-session-timeout", 0, "smallest session timeout a classic consumer-group member may ask for (default 6s); lower it to see dead members' partitions move sooner")
+	fs.DurationVar(&cfg.GroupConsumerSessionTimeout, "group-consumer-session-timeout", 0, "session timeout of KIP-848 consumer groups, group.consumer.session.timeout.ms (default 45s)")
+	fs.DurationVar(&cfg.GroupConsumerHeartbeat, "group-consumer-heartbeat", 0, "heartbeat interval of KIP-848 consumer groups, group.consumer.heartbeat.interval.ms (default 5s)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

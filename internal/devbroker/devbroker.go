@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -28,6 +29,14 @@ type Config struct {
 	// (the broker's message.max.bytes); 0 keeps kfake's default of
 	// 1048588.
 	MaxMessageBytes int
+	// GroupMinSessionTimeout lowers the smallest session timeout a
+	// classic consumer-group member may ask for (kfake's default 6s), so
+	// that tests see a dead member's partitions move sooner; 0 keeps it.
+	GroupMinSessionTimeout time.Duration
+	// GroupConsumerSessionTimeout and GroupConsumerHeartbeat set the
+	// KIP-848 (group_protocol: consumer) session timeout and heartbeat
+	// interval, which the broker rules there; 0 keeps kfake's defaults.
+	GroupConsumerSessionTimeout, GroupConsumerHeartbeat time.Duration
 }
 
 // ErrInvalidConfig is wrapped by every Config validation error.
@@ -43,6 +52,9 @@ func (c Config) validate() error {
 	}
 	if c.Partitions < 1 {
 		errs = append(errs, fmt.Errorf("%w: partitions %d must be at least 1", ErrInvalidConfig, c.Partitions))
+	}
+	if c.GroupMinSessionTimeout < 0 || c.GroupConsumerSessionTimeout < 0 || c.GroupConsumerHeartbeat < 0 {
+		errs = append(errs, fmt.Errorf("%w: group timeouts must not be negative", ErrInvalidConfig))
 	}
 	if c.MaxMessageBytes < 0 {
 		errs = append(errs, fmt.Errorf("%w: max message bytes %d must not be negative", ErrInvalidConfig, c.MaxMessageBytes))
@@ -87,8 +99,21 @@ func Start(cfg Config) (*Broker, error) {
 		kfake.SeedTopics(cfg.Partitions, cfg.Topic),
 		kfake.DataDir(b.dataDir),
 	}
+	configs := map[string]string{}
 	if cfg.MaxMessageBytes > 0 {
-		opts = append(opts, kfake.BrokerConfigs(map[string]string{"message.max.bytes": strconv.Itoa(cfg.MaxMessageBytes)}))
+		configs["message.max.bytes"] = strconv.Itoa(cfg.MaxMessageBytes)
+	}
+	if cfg.GroupConsumerSessionTimeout > 0 {
+		configs["group.consumer.session.timeout.ms"] = strconv.FormatInt(cfg.GroupConsumerSessionTimeout.Milliseconds(), 10)
+	}
+	if cfg.GroupConsumerHeartbeat > 0 {
+		configs["group.consumer.heartbeat.interval.ms"] = strconv.FormatInt(cfg.GroupConsumerHeartbeat.Milliseconds(), 10)
+	}
+	if len(configs) > 0 {
+		opts = append(opts, kfake.BrokerConfigs(configs))
+	}
+	if cfg.GroupMinSessionTimeout > 0 {
+		opts = append(opts, kfake.GroupMinSessionTimeout(cfg.GroupMinSessionTimeout))
 	}
 	cluster, err := kfake.NewCluster(opts...)
 	if err != nil {

@@ -129,9 +129,52 @@ func TestConfigValidation(t *testing.T) {
 		{Addr: "127.0.0.1:0", Topic: "", Partitions: 1},
 		{Addr: "127.0.0.1:0", Topic: "t", Partitions: 0},
 		{Addr: "127.0.0.1:0", Topic: "t", Partitions: 1, MaxMessageBytes: -1},
+		{Addr: "127.0.0.1:0", Topic: "t", Partitions: 1, GroupMinSessionTimeout: -time.Second},
 	} {
 		if _, err := Start(cfg); !errors.Is(err, ErrInvalidConfig) {
 			t.Errorf("Start(%+v) = %v, want ErrInvalidConfig", cfg, err)
+		}
+	}
+}
+
+// A lowered minimum session timeout lets a consumer-group member ask for
+// one below kfake's 6 s default, as the group tests do.
+func TestGroupMinSessionTimeout(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: runs an embedded kfake broker")
+	}
+	b, err := Start(Config{Addr: "127.0.0.1:0", Topic: "twitter", Partitions: 2, GroupMinSessionTimeout: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	producer, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.DefaultProduceTopic("twitter"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer producer.Close()
+	if err := producer.ProduceSync(ctx, &kgo.Record{Value: []byte("x")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	member, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.ConsumerGroup("g"), kgo.ConsumeTopics("twitter"),
+		kgo.SessionTimeout(time.Second), kgo.HeartbeatInterval(200*time.Millisecond),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer member.Close()
+	for {
+		fetches := member.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("no record within 20s: the member could not join with a 1s session timeout (%v)", fetches.Errors())
+		}
+		if fetches.NumRecords() > 0 {
+			return
+		}
+		for _, e := range fetches.Errors() {
+			t.Fatalf("poll: %v", e.Err)
 		}
 	}
 }

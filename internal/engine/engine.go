@@ -84,6 +84,13 @@ type Config struct {
 	// WatermarkRefresh is how often the source's log ends are read for the
 	// Observer while no batch is polled (default DefaultWatermarkRefresh).
 	WatermarkRefresh time.Duration
+	// Group is set when the source is a consumer-group member
+	// (sdk.SourceInfo.Group): other runtimes share the stream's
+	// partitions. A rebalance the source reports re-reads positions
+	// (group.go); a fenced batch re-reads them too instead of standing
+	// by, and a drain ends when every partition's committed position
+	// reached its target, whoever committed it.
+	Group bool
 }
 
 func (c *Config) setDefaults() {
@@ -155,6 +162,9 @@ type Engine struct {
 	lastMarks time.Time
 	// tell holds the positions to tell the source (committed.go).
 	tell tellSource
+	// lastDrainCheck is when a group member's drain last read every
+	// member's positions (group.go).
+	lastDrainCheck time.Time
 }
 
 // Totals counts what an engine has committed since it started.
@@ -239,7 +249,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		// batch failed is known when the commit ends, in a later step.
 		committed := e.totals.Batches
 		var err error
-		if e.cfg.Drain && e.caughtUp(targets, e.next) {
+		if e.cfg.Drain && (e.caughtUp(targets, e.next) || e.cfg.Group && e.groupCaughtUp(ctx, targets)) {
 			// The last batch may still be committing.
 			if err = e.finishCommit(); err == nil {
 				log.Info("drained", "partitions", len(targets), "batches", e.totals.Batches, "records", e.totals.Records)
@@ -269,6 +279,12 @@ func (e *Engine) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			break
 		}
+		if e.rebalanced(err) {
+			// No failure: resume settles the commit in flight, drops
+			// what was polled, re-reads positions and seeks.
+			needResume = true
+			continue
+		}
 		e.cfg.Observer.Failed(CauseOf(err), err)
 		if errors.Is(err, sdk.ErrPermanent) {
 			return err
@@ -276,7 +292,14 @@ func (e *Engine) Run(ctx context.Context) error {
 		// Nothing is polled again before resume has sought the source.
 		needResume = true
 		e.stopPoller()
-		if errors.Is(err, sdk.ErrFenced) {
+		if e.cfg.Group && errors.Is(err, sdk.ErrFenced) {
+			// Another member committed a partition this batch held: the
+			// group moved it. Re-read the positions of what this runtime
+			// owns and go on; standing by would idle a member.
+			log.Info("fenced in a consumer group: a partition moved; re-reading committed positions", "err", err)
+			failures = failing{}
+			backoff.reset()
+		} else if errors.Is(err, sdk.ErrFenced) {
 			// Being fenced is no failure to give up on: another runtime
 			// works, and this one stands by (fencing.go), backing off.
 			if err := e.fenced(err); err != nil {

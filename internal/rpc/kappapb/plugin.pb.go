@@ -647,7 +647,10 @@ type OpenSourceResponse struct {
 	Stream string                 `protobuf:"bytes,1,opt,name=stream,proto3" json:"stream,omitempty"`
 	// stream_id identifies this instance of the stream (a Kafka topic ID);
 	// empty when the source cannot tell.
-	StreamId      string `protobuf:"bytes,2,opt,name=stream_id,json=streamId,proto3" json:"stream_id,omitempty"`
+	StreamId string `protobuf:"bytes,2,opt,name=stream_id,json=streamId,proto3" json:"stream_id,omitempty"`
+	// group is the consumer group the source is a member of; empty when it
+	// reads every partition itself.
+	Group         string `protobuf:"bytes,3,opt,name=group,proto3" json:"group,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -696,6 +699,86 @@ func (x *OpenSourceResponse) GetStreamId() string {
 	return ""
 }
 
+func (x *OpenSourceResponse) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+// Rebalance is the detail of a Poll error (code Unknown) by which a source
+// in a consumer group tells the runtime that the group moved partitions:
+// the runtime settles its commit in flight, drops what it polled, re-reads
+// the committed positions and seeks (sdk.RebalanceError).
+type Rebalance struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Assigned []int32                `protobuf:"varint,1,rep,packed,name=assigned,proto3" json:"assigned,omitempty"`
+	Revoked  []int32                `protobuf:"varint,2,rep,packed,name=revoked,proto3" json:"revoked,omitempty"`
+	Lost     []int32                `protobuf:"varint,3,rep,packed,name=lost,proto3" json:"lost,omitempty"`
+	// owned is every partition the source holds after the change.
+	Owned         []int32 `protobuf:"varint,4,rep,packed,name=owned,proto3" json:"owned,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Rebalance) Reset() {
+	*x = Rebalance{}
+	mi := &file_kappa_v1_plugin_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Rebalance) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Rebalance) ProtoMessage() {}
+
+func (x *Rebalance) ProtoReflect() protoreflect.Message {
+	mi := &file_kappa_v1_plugin_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Rebalance.ProtoReflect.Descriptor instead.
+func (*Rebalance) Descriptor() ([]byte, []int) {
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *Rebalance) GetAssigned() []int32 {
+	if x != nil {
+		return x.Assigned
+	}
+	return nil
+}
+
+func (x *Rebalance) GetRevoked() []int32 {
+	if x != nil {
+		return x.Revoked
+	}
+	return nil
+}
+
+func (x *Rebalance) GetLost() []int32 {
+	if x != nil {
+		return x.Lost
+	}
+	return nil
+}
+
+func (x *Rebalance) GetOwned() []int32 {
+	if x != nil {
+		return x.Owned
+	}
+	return nil
+}
+
 type SeekRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Positions     []*Position            `protobuf:"bytes,1,rep,name=positions,proto3" json:"positions,omitempty"`
@@ -705,7 +788,7 @@ type SeekRequest struct {
 
 func (x *SeekRequest) Reset() {
 	*x = SeekRequest{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[10]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -717,7 +800,7 @@ func (x *SeekRequest) String() string {
 func (*SeekRequest) ProtoMessage() {}
 
 func (x *SeekRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[10]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -730,7 +813,7 @@ func (x *SeekRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SeekRequest.ProtoReflect.Descriptor instead.
 func (*SeekRequest) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{10}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SeekRequest) GetPositions() []*Position {
@@ -754,7 +837,7 @@ type PollRequest struct {
 
 func (x *PollRequest) Reset() {
 	*x = PollRequest{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[11]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -766,7 +849,7 @@ func (x *PollRequest) String() string {
 func (*PollRequest) ProtoMessage() {}
 
 func (x *PollRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[11]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -779,7 +862,7 @@ func (x *PollRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PollRequest.ProtoReflect.Descriptor instead.
 func (*PollRequest) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{11}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *PollRequest) GetMaxRecords() int64 {
@@ -819,7 +902,7 @@ type PollResponse struct {
 
 func (x *PollResponse) Reset() {
 	*x = PollResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[12]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -831,7 +914,7 @@ func (x *PollResponse) String() string {
 func (*PollResponse) ProtoMessage() {}
 
 func (x *PollResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[12]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -844,7 +927,7 @@ func (x *PollResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PollResponse.ProtoReflect.Descriptor instead.
 func (*PollResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{12}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PollResponse) GetPartitions() []*PartitionBatch {
@@ -863,7 +946,7 @@ type WatermarksResponse struct {
 
 func (x *WatermarksResponse) Reset() {
 	*x = WatermarksResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[13]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -875,7 +958,7 @@ func (x *WatermarksResponse) String() string {
 func (*WatermarksResponse) ProtoMessage() {}
 
 func (x *WatermarksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[13]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -888,7 +971,7 @@ func (x *WatermarksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatermarksResponse.ProtoReflect.Descriptor instead.
 func (*WatermarksResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{13}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *WatermarksResponse) GetWatermarks() []*Watermark {
@@ -911,7 +994,7 @@ type ExtractRequest struct {
 
 func (x *ExtractRequest) Reset() {
 	*x = ExtractRequest{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[14]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -923,7 +1006,7 @@ func (x *ExtractRequest) String() string {
 func (*ExtractRequest) ProtoMessage() {}
 
 func (x *ExtractRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[14]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -936,7 +1019,7 @@ func (x *ExtractRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExtractRequest.ProtoReflect.Descriptor instead.
 func (*ExtractRequest) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{14}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ExtractRequest) GetPartitions() []*PartitionBatch {
@@ -956,7 +1039,7 @@ type Verdict struct {
 
 func (x *Verdict) Reset() {
 	*x = Verdict{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[15]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -968,7 +1051,7 @@ func (x *Verdict) String() string {
 func (*Verdict) ProtoMessage() {}
 
 func (x *Verdict) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[15]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -981,7 +1064,7 @@ func (x *Verdict) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Verdict.ProtoReflect.Descriptor instead.
 func (*Verdict) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{15}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Verdict) GetRecord() int32 {
@@ -1019,7 +1102,7 @@ type ExtractResponse struct {
 
 func (x *ExtractResponse) Reset() {
 	*x = ExtractResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[16]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1031,7 +1114,7 @@ func (x *ExtractResponse) String() string {
 func (*ExtractResponse) ProtoMessage() {}
 
 func (x *ExtractResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[16]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1044,7 +1127,7 @@ func (x *ExtractResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExtractResponse.ProtoReflect.Descriptor instead.
 func (*ExtractResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{16}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ExtractResponse) GetSkipped() []*Verdict {
@@ -1105,7 +1188,7 @@ type PositionsRequest struct {
 
 func (x *PositionsRequest) Reset() {
 	*x = PositionsRequest{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[17]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1117,7 +1200,7 @@ func (x *PositionsRequest) String() string {
 func (*PositionsRequest) ProtoMessage() {}
 
 func (x *PositionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[17]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1130,7 +1213,7 @@ func (x *PositionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PositionsRequest.ProtoReflect.Descriptor instead.
 func (*PositionsRequest) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{17}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *PositionsRequest) GetStream() string {
@@ -1149,7 +1232,7 @@ type PositionsResponse struct {
 
 func (x *PositionsResponse) Reset() {
 	*x = PositionsResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[18]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1161,7 +1244,7 @@ func (x *PositionsResponse) String() string {
 func (*PositionsResponse) ProtoMessage() {}
 
 func (x *PositionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[18]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1174,7 +1257,7 @@ func (x *PositionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PositionsResponse.ProtoReflect.Descriptor instead.
 func (*PositionsResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{18}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *PositionsResponse) GetPositions() []*Position {
@@ -1198,7 +1281,7 @@ type RangeStats struct {
 
 func (x *RangeStats) Reset() {
 	*x = RangeStats{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[19]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1210,7 +1293,7 @@ func (x *RangeStats) String() string {
 func (*RangeStats) ProtoMessage() {}
 
 func (x *RangeStats) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[19]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1223,7 +1306,7 @@ func (x *RangeStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RangeStats.ProtoReflect.Descriptor instead.
 func (*RangeStats) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{19}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RangeStats) GetRange() *OffsetRange {
@@ -1284,7 +1367,7 @@ type Row struct {
 
 func (x *Row) Reset() {
 	*x = Row{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[20]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1296,7 +1379,7 @@ func (x *Row) String() string {
 func (*Row) ProtoMessage() {}
 
 func (x *Row) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[20]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1309,7 +1392,7 @@ func (x *Row) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Row.ProtoReflect.Descriptor instead.
 func (*Row) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{20}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Row) GetRange() *OffsetRange {
@@ -1369,7 +1452,7 @@ type CommitRequest struct {
 
 func (x *CommitRequest) Reset() {
 	*x = CommitRequest{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[21]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1381,7 +1464,7 @@ func (x *CommitRequest) String() string {
 func (*CommitRequest) ProtoMessage() {}
 
 func (x *CommitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[21]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1394,7 +1477,7 @@ func (x *CommitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitRequest.ProtoReflect.Descriptor instead.
 func (*CommitRequest) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{21}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CommitRequest) GetStream() string {
@@ -1449,7 +1532,7 @@ type DeadLetter struct {
 
 func (x *DeadLetter) Reset() {
 	*x = DeadLetter{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[22]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1461,7 +1544,7 @@ func (x *DeadLetter) String() string {
 func (*DeadLetter) ProtoMessage() {}
 
 func (x *DeadLetter) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[22]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1474,7 +1557,7 @@ func (x *DeadLetter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeadLetter.ProtoReflect.Descriptor instead.
 func (*DeadLetter) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{22}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *DeadLetter) GetPartition() int32 {
@@ -1530,7 +1613,7 @@ type DeadLetterPolicyResponse struct {
 
 func (x *DeadLetterPolicyResponse) Reset() {
 	*x = DeadLetterPolicyResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[23]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1542,7 +1625,7 @@ func (x *DeadLetterPolicyResponse) String() string {
 func (*DeadLetterPolicyResponse) ProtoMessage() {}
 
 func (x *DeadLetterPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[23]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1555,7 +1638,7 @@ func (x *DeadLetterPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeadLetterPolicyResponse.ProtoReflect.Descriptor instead.
 func (*DeadLetterPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{23}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *DeadLetterPolicyResponse) GetEnabled() bool {
@@ -1591,7 +1674,7 @@ type DeadLettersRequest struct {
 
 func (x *DeadLettersRequest) Reset() {
 	*x = DeadLettersRequest{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[24]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1603,7 +1686,7 @@ func (x *DeadLettersRequest) String() string {
 func (*DeadLettersRequest) ProtoMessage() {}
 
 func (x *DeadLettersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[24]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1616,7 +1699,7 @@ func (x *DeadLettersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeadLettersRequest.ProtoReflect.Descriptor instead.
 func (*DeadLettersRequest) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{24}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DeadLettersRequest) GetStream() string {
@@ -1686,7 +1769,7 @@ type StoredDeadLetter struct {
 
 func (x *StoredDeadLetter) Reset() {
 	*x = StoredDeadLetter{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[25]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1698,7 +1781,7 @@ func (x *StoredDeadLetter) String() string {
 func (*StoredDeadLetter) ProtoMessage() {}
 
 func (x *StoredDeadLetter) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[25]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1711,7 +1794,7 @@ func (x *StoredDeadLetter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoredDeadLetter.ProtoReflect.Descriptor instead.
 func (*StoredDeadLetter) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{25}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *StoredDeadLetter) GetDeadLetter() *DeadLetter {
@@ -1744,7 +1827,7 @@ type DeadLettersResponse struct {
 
 func (x *DeadLettersResponse) Reset() {
 	*x = DeadLettersResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[26]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1756,7 +1839,7 @@ func (x *DeadLettersResponse) String() string {
 func (*DeadLettersResponse) ProtoMessage() {}
 
 func (x *DeadLettersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[26]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1769,7 +1852,7 @@ func (x *DeadLettersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeadLettersResponse.ProtoReflect.Descriptor instead.
 func (*DeadLettersResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{26}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DeadLettersResponse) GetDeadLetters() []*StoredDeadLetter {
@@ -1793,7 +1876,7 @@ type GenerationsRequest struct {
 
 func (x *GenerationsRequest) Reset() {
 	*x = GenerationsRequest{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[27]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1805,7 +1888,7 @@ func (x *GenerationsRequest) String() string {
 func (*GenerationsRequest) ProtoMessage() {}
 
 func (x *GenerationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[27]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1818,7 +1901,7 @@ func (x *GenerationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerationsRequest.ProtoReflect.Descriptor instead.
 func (*GenerationsRequest) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{27}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GenerationsRequest) GetOp() string {
@@ -1859,7 +1942,7 @@ type GenerationPosition struct {
 
 func (x *GenerationPosition) Reset() {
 	*x = GenerationPosition{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[28]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1871,7 +1954,7 @@ func (x *GenerationPosition) String() string {
 func (*GenerationPosition) ProtoMessage() {}
 
 func (x *GenerationPosition) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[28]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1884,7 +1967,7 @@ func (x *GenerationPosition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerationPosition.ProtoReflect.Descriptor instead.
 func (*GenerationPosition) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{28}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GenerationPosition) GetPartition() int32 {
@@ -1917,7 +2000,7 @@ type Generation struct {
 
 func (x *Generation) Reset() {
 	*x = Generation{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[29]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1929,7 +2012,7 @@ func (x *Generation) String() string {
 func (*Generation) ProtoMessage() {}
 
 func (x *Generation) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[29]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1942,7 +2025,7 @@ func (x *Generation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Generation.ProtoReflect.Descriptor instead.
 func (*Generation) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{29}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Generation) GetNumber() int64 {
@@ -2014,7 +2097,7 @@ type GenerationsResponse struct {
 
 func (x *GenerationsResponse) Reset() {
 	*x = GenerationsResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[30]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2026,7 +2109,7 @@ func (x *GenerationsResponse) String() string {
 func (*GenerationsResponse) ProtoMessage() {}
 
 func (x *GenerationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[30]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2039,7 +2122,7 @@ func (x *GenerationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerationsResponse.ProtoReflect.Descriptor instead.
 func (*GenerationsResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{30}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GenerationsResponse) GetTable() string {
@@ -2088,7 +2171,7 @@ type RecentWindowsRequest struct {
 
 func (x *RecentWindowsRequest) Reset() {
 	*x = RecentWindowsRequest{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[31]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2100,7 +2183,7 @@ func (x *RecentWindowsRequest) String() string {
 func (*RecentWindowsRequest) ProtoMessage() {}
 
 func (x *RecentWindowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[31]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2113,7 +2196,7 @@ func (x *RecentWindowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecentWindowsRequest.ProtoReflect.Descriptor instead.
 func (*RecentWindowsRequest) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{31}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *RecentWindowsRequest) GetN() int32 {
@@ -2134,7 +2217,7 @@ type WindowTotal struct {
 
 func (x *WindowTotal) Reset() {
 	*x = WindowTotal{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[32]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2146,7 +2229,7 @@ func (x *WindowTotal) String() string {
 func (*WindowTotal) ProtoMessage() {}
 
 func (x *WindowTotal) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[32]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2159,7 +2242,7 @@ func (x *WindowTotal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WindowTotal.ProtoReflect.Descriptor instead.
 func (*WindowTotal) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{32}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *WindowTotal) GetWindowUnixNanos() int64 {
@@ -2186,7 +2269,7 @@ type RecentWindowsResponse struct {
 
 func (x *RecentWindowsResponse) Reset() {
 	*x = RecentWindowsResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[33]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2198,7 +2281,7 @@ func (x *RecentWindowsResponse) String() string {
 func (*RecentWindowsResponse) ProtoMessage() {}
 
 func (x *RecentWindowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[33]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2211,7 +2294,7 @@ func (x *RecentWindowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecentWindowsResponse.ProtoReflect.Descriptor instead.
 func (*RecentWindowsResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{33}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *RecentWindowsResponse) GetWindows() []*WindowTotal {
@@ -2235,7 +2318,7 @@ type AdoptRequest struct {
 
 func (x *AdoptRequest) Reset() {
 	*x = AdoptRequest{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[34]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2247,7 +2330,7 @@ func (x *AdoptRequest) String() string {
 func (*AdoptRequest) ProtoMessage() {}
 
 func (x *AdoptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[34]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2260,7 +2343,7 @@ func (x *AdoptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdoptRequest.ProtoReflect.Descriptor instead.
 func (*AdoptRequest) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{34}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *AdoptRequest) GetStream() string {
@@ -2306,7 +2389,7 @@ type AdoptedRange struct {
 
 func (x *AdoptedRange) Reset() {
 	*x = AdoptedRange{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[35]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2318,7 +2401,7 @@ func (x *AdoptedRange) String() string {
 func (*AdoptedRange) ProtoMessage() {}
 
 func (x *AdoptedRange) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[35]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2331,7 +2414,7 @@ func (x *AdoptedRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdoptedRange.ProtoReflect.Descriptor instead.
 func (*AdoptedRange) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{35}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *AdoptedRange) GetRange() *OffsetRange {
@@ -2388,7 +2471,7 @@ type AdoptResponse struct {
 
 func (x *AdoptResponse) Reset() {
 	*x = AdoptResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[36]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2400,7 +2483,7 @@ func (x *AdoptResponse) String() string {
 func (*AdoptResponse) ProtoMessage() {}
 
 func (x *AdoptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[36]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2413,7 +2496,7 @@ func (x *AdoptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdoptResponse.ProtoReflect.Descriptor instead.
 func (*AdoptResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{36}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *AdoptResponse) GetTable() string {
@@ -2456,7 +2539,7 @@ type CompactRequest struct {
 
 func (x *CompactRequest) Reset() {
 	*x = CompactRequest{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[37]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2468,7 +2551,7 @@ func (x *CompactRequest) String() string {
 func (*CompactRequest) ProtoMessage() {}
 
 func (x *CompactRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[37]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2481,7 +2564,7 @@ func (x *CompactRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompactRequest.ProtoReflect.Descriptor instead.
 func (*CompactRequest) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{37}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *CompactRequest) GetOlderThanNanos() int64 {
@@ -2519,7 +2602,7 @@ type CompactResponse struct {
 
 func (x *CompactResponse) Reset() {
 	*x = CompactResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[38]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2531,7 +2614,7 @@ func (x *CompactResponse) String() string {
 func (*CompactResponse) ProtoMessage() {}
 
 func (x *CompactResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[38]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2544,7 +2627,7 @@ func (x *CompactResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompactResponse.ProtoReflect.Descriptor instead.
 func (*CompactResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{38}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *CompactResponse) GetSpans() int64 {
@@ -2601,7 +2684,7 @@ type AggregateRange struct {
 
 func (x *AggregateRange) Reset() {
 	*x = AggregateRange{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[39]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2613,7 +2696,7 @@ func (x *AggregateRange) String() string {
 func (*AggregateRange) ProtoMessage() {}
 
 func (x *AggregateRange) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[39]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2626,7 +2709,7 @@ func (x *AggregateRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AggregateRange.ProtoReflect.Descriptor instead.
 func (*AggregateRange) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{39}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *AggregateRange) GetRange() *OffsetRange {
@@ -2666,7 +2749,7 @@ type StreamAudit struct {
 
 func (x *StreamAudit) Reset() {
 	*x = StreamAudit{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[40]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2678,7 +2761,7 @@ func (x *StreamAudit) String() string {
 func (*StreamAudit) ProtoMessage() {}
 
 func (x *StreamAudit) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[40]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2691,7 +2774,7 @@ func (x *StreamAudit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamAudit.ProtoReflect.Descriptor instead.
 func (*StreamAudit) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{40}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *StreamAudit) GetStream() string {
@@ -2738,7 +2821,7 @@ type AuditResponse struct {
 
 func (x *AuditResponse) Reset() {
 	*x = AuditResponse{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[41]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2750,7 +2833,7 @@ func (x *AuditResponse) String() string {
 func (*AuditResponse) ProtoMessage() {}
 
 func (x *AuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[41]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2763,7 +2846,7 @@ func (x *AuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditResponse.ProtoReflect.Descriptor instead.
 func (*AuditResponse) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{41}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *AuditResponse) GetStreams() []*StreamAudit {
@@ -2795,7 +2878,7 @@ type PluginInfo struct {
 
 func (x *PluginInfo) Reset() {
 	*x = PluginInfo{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[42]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2807,7 +2890,7 @@ func (x *PluginInfo) String() string {
 func (*PluginInfo) ProtoMessage() {}
 
 func (x *PluginInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[42]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2820,7 +2903,7 @@ func (x *PluginInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PluginInfo.ProtoReflect.Descriptor instead.
 func (*PluginInfo) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{42}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *PluginInfo) GetName() string {
@@ -2889,7 +2972,7 @@ type FactLimits struct {
 
 func (x *FactLimits) Reset() {
 	*x = FactLimits{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[43]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2901,7 +2984,7 @@ func (x *FactLimits) String() string {
 func (*FactLimits) ProtoMessage() {}
 
 func (x *FactLimits) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[43]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2914,7 +2997,7 @@ func (x *FactLimits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FactLimits.ProtoReflect.Descriptor instead.
 func (*FactLimits) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{43}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *FactLimits) GetMaxDimensionChars() int32 {
@@ -2980,7 +3063,7 @@ type ConfigField struct {
 
 func (x *ConfigField) Reset() {
 	*x = ConfigField{}
-	mi := &file_kappa_v1_plugin_proto_msgTypes[44]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2992,7 +3075,7 @@ func (x *ConfigField) String() string {
 func (*ConfigField) ProtoMessage() {}
 
 func (x *ConfigField) ProtoReflect() protoreflect.Message {
-	mi := &file_kappa_v1_plugin_proto_msgTypes[44]
+	mi := &file_kappa_v1_plugin_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3005,7 +3088,7 @@ func (x *ConfigField) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigField.ProtoReflect.Descriptor instead.
 func (*ConfigField) Descriptor() ([]byte, []int) {
-	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{44}
+	return file_kappa_v1_plugin_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ConfigField) GetName() string {
@@ -3106,10 +3189,16 @@ const file_kappa_v1_plugin_proto_rawDesc = "" +
 	"\tpartition\x18\x01 \x01(\x05R\tpartition\x12\x14\n" +
 	"\x05start\x18\x02 \x01(\x03R\x05start\x12\x10\n" +
 	"\x03end\x18\x03 \x01(\x03R\x03end\"\a\n" +
-	"\x05Empty\"I\n" +
+	"\x05Empty\"_\n" +
 	"\x12OpenSourceResponse\x12\x16\n" +
 	"\x06stream\x18\x01 \x01(\tR\x06stream\x12\x1b\n" +
-	"\tstream_id\x18\x02 \x01(\tR\bstreamId\"?\n" +
+	"\tstream_id\x18\x02 \x01(\tR\bstreamId\x12\x14\n" +
+	"\x05group\x18\x03 \x01(\tR\x05group\"k\n" +
+	"\tRebalance\x12\x1a\n" +
+	"\bassigned\x18\x01 \x03(\x05R\bassigned\x12\x18\n" +
+	"\arevoked\x18\x02 \x03(\x05R\arevoked\x12\x12\n" +
+	"\x04lost\x18\x03 \x03(\x05R\x04lost\x12\x14\n" +
+	"\x05owned\x18\x04 \x03(\x05R\x05owned\"?\n" +
 	"\vSeekRequest\x120\n" +
 	"\tpositions\x18\x01 \x03(\v2\x12.kappa.v1.PositionR\tpositions\"\x9c\x01\n" +
 	"\vPollRequest\x12\x1f\n" +
@@ -3347,7 +3436,7 @@ func file_kappa_v1_plugin_proto_rawDescGZIP() []byte {
 	return file_kappa_v1_plugin_proto_rawDescData
 }
 
-var file_kappa_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
+var file_kappa_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_kappa_v1_plugin_proto_goTypes = []any{
 	(*Setup)(nil),                    // 0: kappa.v1.Setup
 	(*ConfigProblem)(nil),            // 1: kappa.v1.ConfigProblem
@@ -3359,41 +3448,42 @@ var file_kappa_v1_plugin_proto_goTypes = []any{
 	(*Watermark)(nil),                // 7: kappa.v1.Watermark
 	(*Empty)(nil),                    // 8: kappa.v1.Empty
 	(*OpenSourceResponse)(nil),       // 9: kappa.v1.OpenSourceResponse
-	(*SeekRequest)(nil),              // 10: kappa.v1.SeekRequest
-	(*PollRequest)(nil),              // 11: kappa.v1.PollRequest
-	(*PollResponse)(nil),             // 12: kappa.v1.PollResponse
-	(*WatermarksResponse)(nil),       // 13: kappa.v1.WatermarksResponse
-	(*ExtractRequest)(nil),           // 14: kappa.v1.ExtractRequest
-	(*Verdict)(nil),                  // 15: kappa.v1.Verdict
-	(*ExtractResponse)(nil),          // 16: kappa.v1.ExtractResponse
-	(*PositionsRequest)(nil),         // 17: kappa.v1.PositionsRequest
-	(*PositionsResponse)(nil),        // 18: kappa.v1.PositionsResponse
-	(*RangeStats)(nil),               // 19: kappa.v1.RangeStats
-	(*Row)(nil),                      // 20: kappa.v1.Row
-	(*CommitRequest)(nil),            // 21: kappa.v1.CommitRequest
-	(*DeadLetter)(nil),               // 22: kappa.v1.DeadLetter
-	(*DeadLetterPolicyResponse)(nil), // 23: kappa.v1.DeadLetterPolicyResponse
-	(*DeadLettersRequest)(nil),       // 24: kappa.v1.DeadLettersRequest
-	(*StoredDeadLetter)(nil),         // 25: kappa.v1.StoredDeadLetter
-	(*DeadLettersResponse)(nil),      // 26: kappa.v1.DeadLettersResponse
-	(*GenerationsRequest)(nil),       // 27: kappa.v1.GenerationsRequest
-	(*GenerationPosition)(nil),       // 28: kappa.v1.GenerationPosition
-	(*Generation)(nil),               // 29: kappa.v1.Generation
-	(*GenerationsResponse)(nil),      // 30: kappa.v1.GenerationsResponse
-	(*RecentWindowsRequest)(nil),     // 31: kappa.v1.RecentWindowsRequest
-	(*WindowTotal)(nil),              // 32: kappa.v1.WindowTotal
-	(*RecentWindowsResponse)(nil),    // 33: kappa.v1.RecentWindowsResponse
-	(*AdoptRequest)(nil),             // 34: kappa.v1.AdoptRequest
-	(*AdoptedRange)(nil),             // 35: kappa.v1.AdoptedRange
-	(*AdoptResponse)(nil),            // 36: kappa.v1.AdoptResponse
-	(*CompactRequest)(nil),           // 37: kappa.v1.CompactRequest
-	(*CompactResponse)(nil),          // 38: kappa.v1.CompactResponse
-	(*AggregateRange)(nil),           // 39: kappa.v1.AggregateRange
-	(*StreamAudit)(nil),              // 40: kappa.v1.StreamAudit
-	(*AuditResponse)(nil),            // 41: kappa.v1.AuditResponse
-	(*PluginInfo)(nil),               // 42: kappa.v1.PluginInfo
-	(*FactLimits)(nil),               // 43: kappa.v1.FactLimits
-	(*ConfigField)(nil),              // 44: kappa.v1.ConfigField
+	(*Rebalance)(nil),                // 10: kappa.v1.Rebalance
+	(*SeekRequest)(nil),              // 11: kappa.v1.SeekRequest
+	(*PollRequest)(nil),              // 12: kappa.v1.PollRequest
+	(*PollResponse)(nil),             // 13: kappa.v1.PollResponse
+	(*WatermarksResponse)(nil),       // 14: kappa.v1.WatermarksResponse
+	(*ExtractRequest)(nil),           // 15: kappa.v1.ExtractRequest
+	(*Verdict)(nil),                  // 16: kappa.v1.Verdict
+	(*ExtractResponse)(nil),          // 17: kappa.v1.ExtractResponse
+	(*PositionsRequest)(nil),         // 18: kappa.v1.PositionsRequest
+	(*PositionsResponse)(nil),        // 19: kappa.v1.PositionsResponse
+	(*RangeStats)(nil),               // 20: kappa.v1.RangeStats
+	(*Row)(nil),                      // 21: kappa.v1.Row
+	(*CommitRequest)(nil),            // 22: kappa.v1.CommitRequest
+	(*DeadLetter)(nil),               // 23: kappa.v1.DeadLetter
+	(*DeadLetterPolicyResponse)(nil), // 24: kappa.v1.DeadLetterPolicyResponse
+	(*DeadLettersRequest)(nil),       // 25: kappa.v1.DeadLettersRequest
+	(*StoredDeadLetter)(nil),         // 26: kappa.v1.StoredDeadLetter
+	(*DeadLettersResponse)(nil),      // 27: kappa.v1.DeadLettersResponse
+	(*GenerationsRequest)(nil),       // 28: kappa.v1.GenerationsRequest
+	(*GenerationPosition)(nil),       // 29: kappa.v1.GenerationPosition
+	(*Generation)(nil),               // 30: kappa.v1.Generation
+	(*GenerationsResponse)(nil),      // 31: kappa.v1.GenerationsResponse
+	(*RecentWindowsRequest)(nil),     // 32: kappa.v1.RecentWindowsRequest
+	(*WindowTotal)(nil),              // 33: kappa.v1.WindowTotal
+	(*RecentWindowsResponse)(nil),    // 34: kappa.v1.RecentWindowsResponse
+	(*AdoptRequest)(nil),             // 35: kappa.v1.AdoptRequest
+	(*AdoptedRange)(nil),             // 36: kappa.v1.AdoptedRange
+	(*AdoptResponse)(nil),            // 37: kappa.v1.AdoptResponse
+	(*CompactRequest)(nil),           // 38: kappa.v1.CompactRequest
+	(*CompactResponse)(nil),          // 39: kappa.v1.CompactResponse
+	(*AggregateRange)(nil),           // 40: kappa.v1.AggregateRange
+	(*StreamAudit)(nil),              // 41: kappa.v1.StreamAudit
+	(*AuditResponse)(nil),            // 42: kappa.v1.AuditResponse
+	(*PluginInfo)(nil),               // 43: kappa.v1.PluginInfo
+	(*FactLimits)(nil),               // 44: kappa.v1.FactLimits
+	(*ConfigField)(nil),              // 45: kappa.v1.ConfigField
 }
 var file_kappa_v1_plugin_proto_depIdxs = []int32{
 	1,  // 0: kappa.v1.ConfigProblems.problems:type_name -> kappa.v1.ConfigProblem
@@ -3404,83 +3494,83 @@ var file_kappa_v1_plugin_proto_depIdxs = []int32{
 	4,  // 5: kappa.v1.PollResponse.partitions:type_name -> kappa.v1.PartitionBatch
 	7,  // 6: kappa.v1.WatermarksResponse.watermarks:type_name -> kappa.v1.Watermark
 	4,  // 7: kappa.v1.ExtractRequest.partitions:type_name -> kappa.v1.PartitionBatch
-	15, // 8: kappa.v1.ExtractResponse.skipped:type_name -> kappa.v1.Verdict
-	15, // 9: kappa.v1.ExtractResponse.rejected:type_name -> kappa.v1.Verdict
+	16, // 8: kappa.v1.ExtractResponse.skipped:type_name -> kappa.v1.Verdict
+	16, // 9: kappa.v1.ExtractResponse.rejected:type_name -> kappa.v1.Verdict
 	6,  // 10: kappa.v1.PositionsResponse.positions:type_name -> kappa.v1.Position
 	3,  // 11: kappa.v1.RangeStats.range:type_name -> kappa.v1.OffsetRange
 	3,  // 12: kappa.v1.Row.range:type_name -> kappa.v1.OffsetRange
-	19, // 13: kappa.v1.CommitRequest.ranges:type_name -> kappa.v1.RangeStats
-	20, // 14: kappa.v1.CommitRequest.rows:type_name -> kappa.v1.Row
-	22, // 15: kappa.v1.CommitRequest.dead_letters:type_name -> kappa.v1.DeadLetter
-	22, // 16: kappa.v1.StoredDeadLetter.dead_letter:type_name -> kappa.v1.DeadLetter
-	25, // 17: kappa.v1.DeadLettersResponse.dead_letters:type_name -> kappa.v1.StoredDeadLetter
+	20, // 13: kappa.v1.CommitRequest.ranges:type_name -> kappa.v1.RangeStats
+	21, // 14: kappa.v1.CommitRequest.rows:type_name -> kappa.v1.Row
+	23, // 15: kappa.v1.CommitRequest.dead_letters:type_name -> kappa.v1.DeadLetter
+	23, // 16: kappa.v1.StoredDeadLetter.dead_letter:type_name -> kappa.v1.DeadLetter
+	26, // 17: kappa.v1.DeadLettersResponse.dead_letters:type_name -> kappa.v1.StoredDeadLetter
 	7,  // 18: kappa.v1.GenerationsRequest.log_starts:type_name -> kappa.v1.Watermark
-	28, // 19: kappa.v1.Generation.positions:type_name -> kappa.v1.GenerationPosition
-	29, // 20: kappa.v1.GenerationsResponse.generations:type_name -> kappa.v1.Generation
-	32, // 21: kappa.v1.RecentWindowsResponse.windows:type_name -> kappa.v1.WindowTotal
+	29, // 19: kappa.v1.Generation.positions:type_name -> kappa.v1.GenerationPosition
+	30, // 20: kappa.v1.GenerationsResponse.generations:type_name -> kappa.v1.Generation
+	33, // 21: kappa.v1.RecentWindowsResponse.windows:type_name -> kappa.v1.WindowTotal
 	7,  // 22: kappa.v1.AdoptRequest.log_ends:type_name -> kappa.v1.Watermark
 	3,  // 23: kappa.v1.AdoptedRange.range:type_name -> kappa.v1.OffsetRange
-	35, // 24: kappa.v1.AdoptResponse.partitions:type_name -> kappa.v1.AdoptedRange
+	36, // 24: kappa.v1.AdoptResponse.partitions:type_name -> kappa.v1.AdoptedRange
 	3,  // 25: kappa.v1.AggregateRange.range:type_name -> kappa.v1.OffsetRange
 	6,  // 26: kappa.v1.StreamAudit.positions:type_name -> kappa.v1.Position
-	19, // 27: kappa.v1.StreamAudit.batches:type_name -> kappa.v1.RangeStats
-	39, // 28: kappa.v1.StreamAudit.aggregates:type_name -> kappa.v1.AggregateRange
+	20, // 27: kappa.v1.StreamAudit.batches:type_name -> kappa.v1.RangeStats
+	40, // 28: kappa.v1.StreamAudit.aggregates:type_name -> kappa.v1.AggregateRange
 	3,  // 29: kappa.v1.StreamAudit.adopted:type_name -> kappa.v1.OffsetRange
-	40, // 30: kappa.v1.AuditResponse.streams:type_name -> kappa.v1.StreamAudit
-	44, // 31: kappa.v1.PluginInfo.config:type_name -> kappa.v1.ConfigField
-	43, // 32: kappa.v1.PluginInfo.fact_limits:type_name -> kappa.v1.FactLimits
+	41, // 30: kappa.v1.AuditResponse.streams:type_name -> kappa.v1.StreamAudit
+	45, // 31: kappa.v1.PluginInfo.config:type_name -> kappa.v1.ConfigField
+	44, // 32: kappa.v1.PluginInfo.fact_limits:type_name -> kappa.v1.FactLimits
 	0,  // 33: kappa.v1.Source.Open:input_type -> kappa.v1.Setup
-	10, // 34: kappa.v1.Source.Seek:input_type -> kappa.v1.SeekRequest
-	11, // 35: kappa.v1.Source.Poll:input_type -> kappa.v1.PollRequest
+	11, // 34: kappa.v1.Source.Seek:input_type -> kappa.v1.SeekRequest
+	12, // 35: kappa.v1.Source.Poll:input_type -> kappa.v1.PollRequest
 	8,  // 36: kappa.v1.Source.Watermarks:input_type -> kappa.v1.Empty
 	8,  // 37: kappa.v1.Source.Close:input_type -> kappa.v1.Empty
-	10, // 38: kappa.v1.Source.Committed:input_type -> kappa.v1.SeekRequest
+	11, // 38: kappa.v1.Source.Committed:input_type -> kappa.v1.SeekRequest
 	8,  // 39: kappa.v1.Source.Describe:input_type -> kappa.v1.Empty
 	0,  // 40: kappa.v1.Source.Validate:input_type -> kappa.v1.Setup
 	0,  // 41: kappa.v1.Extractor.Open:input_type -> kappa.v1.Setup
-	14, // 42: kappa.v1.Extractor.Extract:input_type -> kappa.v1.ExtractRequest
+	15, // 42: kappa.v1.Extractor.Extract:input_type -> kappa.v1.ExtractRequest
 	8,  // 43: kappa.v1.Extractor.Close:input_type -> kappa.v1.Empty
 	8,  // 44: kappa.v1.Extractor.Describe:input_type -> kappa.v1.Empty
 	0,  // 45: kappa.v1.Extractor.Validate:input_type -> kappa.v1.Setup
 	0,  // 46: kappa.v1.Sink.Open:input_type -> kappa.v1.Setup
-	17, // 47: kappa.v1.Sink.Positions:input_type -> kappa.v1.PositionsRequest
-	21, // 48: kappa.v1.Sink.Commit:input_type -> kappa.v1.CommitRequest
+	18, // 47: kappa.v1.Sink.Positions:input_type -> kappa.v1.PositionsRequest
+	22, // 48: kappa.v1.Sink.Commit:input_type -> kappa.v1.CommitRequest
 	8,  // 49: kappa.v1.Sink.Close:input_type -> kappa.v1.Empty
 	8,  // 50: kappa.v1.Sink.Describe:input_type -> kappa.v1.Empty
 	0,  // 51: kappa.v1.Sink.Validate:input_type -> kappa.v1.Setup
 	8,  // 52: kappa.v1.Sink.Audit:input_type -> kappa.v1.Empty
-	37, // 53: kappa.v1.Sink.Compact:input_type -> kappa.v1.CompactRequest
-	34, // 54: kappa.v1.Sink.Adopt:input_type -> kappa.v1.AdoptRequest
-	31, // 55: kappa.v1.Sink.RecentWindows:input_type -> kappa.v1.RecentWindowsRequest
+	38, // 53: kappa.v1.Sink.Compact:input_type -> kappa.v1.CompactRequest
+	35, // 54: kappa.v1.Sink.Adopt:input_type -> kappa.v1.AdoptRequest
+	32, // 55: kappa.v1.Sink.RecentWindows:input_type -> kappa.v1.RecentWindowsRequest
 	8,  // 56: kappa.v1.Sink.DeadLetterPolicy:input_type -> kappa.v1.Empty
-	24, // 57: kappa.v1.Sink.DeadLetters:input_type -> kappa.v1.DeadLettersRequest
-	27, // 58: kappa.v1.Sink.Generations:input_type -> kappa.v1.GenerationsRequest
+	25, // 57: kappa.v1.Sink.DeadLetters:input_type -> kappa.v1.DeadLettersRequest
+	28, // 58: kappa.v1.Sink.Generations:input_type -> kappa.v1.GenerationsRequest
 	9,  // 59: kappa.v1.Source.Open:output_type -> kappa.v1.OpenSourceResponse
 	8,  // 60: kappa.v1.Source.Seek:output_type -> kappa.v1.Empty
-	12, // 61: kappa.v1.Source.Poll:output_type -> kappa.v1.PollResponse
-	13, // 62: kappa.v1.Source.Watermarks:output_type -> kappa.v1.WatermarksResponse
+	13, // 61: kappa.v1.Source.Poll:output_type -> kappa.v1.PollResponse
+	14, // 62: kappa.v1.Source.Watermarks:output_type -> kappa.v1.WatermarksResponse
 	8,  // 63: kappa.v1.Source.Close:output_type -> kappa.v1.Empty
 	8,  // 64: kappa.v1.Source.Committed:output_type -> kappa.v1.Empty
-	42, // 65: kappa.v1.Source.Describe:output_type -> kappa.v1.PluginInfo
+	43, // 65: kappa.v1.Source.Describe:output_type -> kappa.v1.PluginInfo
 	8,  // 66: kappa.v1.Source.Validate:output_type -> kappa.v1.Empty
 	8,  // 67: kappa.v1.Extractor.Open:output_type -> kappa.v1.Empty
-	16, // 68: kappa.v1.Extractor.Extract:output_type -> kappa.v1.ExtractResponse
+	17, // 68: kappa.v1.Extractor.Extract:output_type -> kappa.v1.ExtractResponse
 	8,  // 69: kappa.v1.Extractor.Close:output_type -> kappa.v1.Empty
-	42, // 70: kappa.v1.Extractor.Describe:output_type -> kappa.v1.PluginInfo
+	43, // 70: kappa.v1.Extractor.Describe:output_type -> kappa.v1.PluginInfo
 	8,  // 71: kappa.v1.Extractor.Validate:output_type -> kappa.v1.Empty
 	8,  // 72: kappa.v1.Sink.Open:output_type -> kappa.v1.Empty
-	18, // 73: kappa.v1.Sink.Positions:output_type -> kappa.v1.PositionsResponse
+	19, // 73: kappa.v1.Sink.Positions:output_type -> kappa.v1.PositionsResponse
 	8,  // 74: kappa.v1.Sink.Commit:output_type -> kappa.v1.Empty
 	8,  // 75: kappa.v1.Sink.Close:output_type -> kappa.v1.Empty
-	42, // 76: kappa.v1.Sink.Describe:output_type -> kappa.v1.PluginInfo
+	43, // 76: kappa.v1.Sink.Describe:output_type -> kappa.v1.PluginInfo
 	8,  // 77: kappa.v1.Sink.Validate:output_type -> kappa.v1.Empty
-	41, // 78: kappa.v1.Sink.Audit:output_type -> kappa.v1.AuditResponse
-	38, // 79: kappa.v1.Sink.Compact:output_type -> kappa.v1.CompactResponse
-	36, // 80: kappa.v1.Sink.Adopt:output_type -> kappa.v1.AdoptResponse
-	33, // 81: kappa.v1.Sink.RecentWindows:output_type -> kappa.v1.RecentWindowsResponse
-	23, // 82: kappa.v1.Sink.DeadLetterPolicy:output_type -> kappa.v1.DeadLetterPolicyResponse
-	26, // 83: kappa.v1.Sink.DeadLetters:output_type -> kappa.v1.DeadLettersResponse
-	30, // 84: kappa.v1.Sink.Generations:output_type -> kappa.v1.GenerationsResponse
+	42, // 78: kappa.v1.Sink.Audit:output_type -> kappa.v1.AuditResponse
+	39, // 79: kappa.v1.Sink.Compact:output_type -> kappa.v1.CompactResponse
+	37, // 80: kappa.v1.Sink.Adopt:output_type -> kappa.v1.AdoptResponse
+	34, // 81: kappa.v1.Sink.RecentWindows:output_type -> kappa.v1.RecentWindowsResponse
+	24, // 82: kappa.v1.Sink.DeadLetterPolicy:output_type -> kappa.v1.DeadLetterPolicyResponse
+	27, // 83: kappa.v1.Sink.DeadLetters:output_type -> kappa.v1.DeadLettersResponse
+	31, // 84: kappa.v1.Sink.Generations:output_type -> kappa.v1.GenerationsResponse
 	59, // [59:85] is the sub-list for method output_type
 	33, // [33:59] is the sub-list for method input_type
 	33, // [33:33] is the sub-list for extension type_name
@@ -3493,15 +3583,15 @@ func file_kappa_v1_plugin_proto_init() {
 	if File_kappa_v1_plugin_proto != nil {
 		return
 	}
-	file_kappa_v1_plugin_proto_msgTypes[24].OneofWrappers = []any{}
-	file_kappa_v1_plugin_proto_msgTypes[43].OneofWrappers = []any{}
+	file_kappa_v1_plugin_proto_msgTypes[25].OneofWrappers = []any{}
+	file_kappa_v1_plugin_proto_msgTypes[44].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kappa_v1_plugin_proto_rawDesc), len(file_kappa_v1_plugin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   45,
+			NumMessages:   46,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

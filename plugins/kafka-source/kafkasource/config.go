@@ -23,6 +23,12 @@ const (
 	OutOfRangeSkip = "skip"
 )
 
+// Values accepted by Config.GroupProtocol.
+const (
+	GroupClassic  = "classic"
+	GroupConsumer = "consumer"
+)
+
 // Values accepted by Config.Isolation.
 const (
 	ReadCommitted   = "read_committed"
@@ -67,6 +73,31 @@ type Config struct {
 	// (kadm, Burrow, kafka-lag-exporter) see the pipeline's lag. The group
 	// is never read back and never joined: the sink stays the truth.
 	MonitorGroup string `yaml:"monitor_group" doc:"a consumer group the committed positions are also committed to after each commit, so that Kafka's lag tools see the pipeline's lag; never read back (the sink's positions stay the truth); off when empty"`
+	// Group, when set, makes the source a member of this consumer group:
+	// the runtimes of one pipeline that name the same group share the
+	// topic's partitions (cooperative-sticky), and Kafka moves them when a
+	// member dies or joins. Group offsets are never committed or read as
+	// positions: the sink's fenced positions stay the truth (group.go).
+	Group string `yaml:"group" doc:"a consumer group shared by the runtimes of this pipeline: each reads only the partitions the group assigns it (cooperative-sticky); positions stay in the sink, never in the group; empty: this runtime reads every partition"`
+	// GroupProtocol is the group protocol: "classic" (JoinGroup/SyncGroup,
+	// the client balances) or "consumer" (KIP-848, the broker balances;
+	// Kafka 4.0+).
+	GroupProtocol string `yaml:"group_protocol" enum:"classic,consumer" doc:"with group: classic (JoinGroup/SyncGroup, cooperative-sticky in the client) or consumer (KIP-848, the broker assigns; Kafka 4.0+)"`
+	// SessionTimeout is how long the group waits for a member's heartbeat
+	// before it moves the member's partitions (classic protocol; under
+	// KIP-848 the broker's group.consumer.session.timeout.ms rules).
+	SessionTimeout time.Duration `yaml:"session_timeout" doc:"with group: how long a silent member keeps its partitions (classic protocol; KIP-848 uses the broker's setting); within the broker's group.min/max.session.timeout.ms"`
+	// HeartbeatInterval is how often a member heartbeats (classic).
+	HeartbeatInterval time.Duration `yaml:"heartbeat_interval" doc:"with group: how often the member heartbeats (classic protocol); below a third of session_timeout"`
+	// RebalanceTimeout bounds a rebalance, including the wait for the
+	// runtime to finish its commit in flight before partitions leave: keep
+	// it above the pipeline's commit timeout.
+	RebalanceTimeout time.Duration `yaml:"rebalance_timeout" doc:"with group: how long a rebalance may wait for members, including the runtime finishing its commit in flight before it lets partitions go; above the pipeline's commit timeout"`
+	// StallTimeout is how long the runtime may stop calling the source
+	// (an engine that stopped turning) before the source leaves the group,
+	// so that the plugin's heartbeats do not keep partitions nobody works
+	// on. It rejoins when the runtime calls again.
+	StallTimeout time.Duration `yaml:"stall_timeout" doc:"with group: the source leaves the group when the runtime has not called it for this long (a stalled engine must not hold partitions its plugin still heartbeats for); it rejoins at the next call"`
 }
 
 // DefaultConfig returns the values a config block starts from.
@@ -78,6 +109,12 @@ func DefaultConfig() Config {
 		ClientID:      "kappa",
 		DialTimeout:   10 * time.Second,
 		FetchMaxBytes: 2 << 20,
+
+		GroupProtocol:     GroupClassic,
+		SessionTimeout:    10 * time.Second,
+		HeartbeatInterval: time.Second,
+		RebalanceTimeout:  90 * time.Second,
+		StallTimeout:      2 * time.Minute,
 	}
 }
 
@@ -131,10 +168,38 @@ func (c *Config) Validate() error {
 	if c.FetchMaxBytes <= 0 || c.FetchMaxBytes > math.MaxInt32 {
 		add("fetch_max_bytes", "%d is outside 1..%d", c.FetchMaxBytes, math.MaxInt32)
 	}
+	if c.Group != "" {
+		c.validateGroup(add)
+	}
 	if len(errs) > 0 {
 		return errs
 	}
 	return nil
+}
+
+// validateGroup checks the group's keys against each other; they are only
+// read with group set.
+func (c *Config) validateGroup(add func(path, format string, args ...any)) {
+	if strings.TrimSpace(c.Group) != c.Group {
+		add("group", "%q has leading or trailing spaces", c.Group)
+	}
+	if c.MonitorGroup == c.Group {
+		add("monitor_group", "must differ from group %q: the monitor group gets offsets committed from outside it", c.Group)
+	}
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"session_timeout", c.SessionTimeout}, {"heartbeat_interval", c.HeartbeatInterval}, {"rebalance_timeout", c.RebalanceTimeout}, {"stall_timeout", c.StallTimeout}} {
+		if d.v <= 0 {
+			add(d.key, "%v is not positive", d.v)
+		}
+	}
+	if c.HeartbeatInterval > 0 && c.SessionTimeout > 0 && c.HeartbeatInterval*3 > c.SessionTimeout {
+		add("heartbeat_interval", "%v is more than a third of session_timeout %v", c.HeartbeatInterval, c.SessionTimeout)
+	}
+	if c.RebalanceTimeout > 0 && c.RebalanceTimeout < c.SessionTimeout {
+		add("rebalance_timeout", "%v is below session_timeout %v", c.RebalanceTimeout, c.SessionTimeout)
+	}
 }
 
 func checkHostPort(addr string) error {

@@ -23,6 +23,12 @@ func TestParseConfigDefaults(t *testing.T) {
 		DialTimeout:   10 * time.Second,
 		OnOutOfRange:  OutOfRangeFail,
 		FetchMaxBytes: 2 << 20,
+
+		GroupProtocol:     GroupClassic,
+		SessionTimeout:    10 * time.Second,
+		HeartbeatInterval: time.Second,
+		RebalanceTimeout:  90 * time.Second,
+		StallTimeout:      2 * time.Minute,
 	}
 	if cfg != want {
 		t.Errorf("got %+v, want %+v", cfg, want)
@@ -59,7 +65,10 @@ func TestParseConfigErrors(t *testing.T) {
 		paths []string
 	}{
 		{"missing required", "{}", []string{"brokers", "topic"}},
-		{"unknown key", "brokers: a:1\ntopic: t\ngroup: g\n", []string{"group"}},
+		{"unknown key", "brokers: a:1\ntopic: t\ngroups: g\n", []string{"groups"}},
+		{"group timeouts", "brokers: a:1\ntopic: t\ngroup: g\nmonitor_group: g\nsession_timeout: 3s\nheartbeat_interval: 2s\nrebalance_timeout: 1s\nstall_timeout: 0s\ngroup_protocol: new\n",
+			[]string{"group_protocol", "monitor_group", "stall_timeout", "heartbeat_interval", "rebalance_timeout"}},
+		{"group name", "brokers: a:1\ntopic: t\ngroup: ' g'\n", []string{"group"}},
 		{"bad broker", "brokers: a:1,nohost,b:0\ntopic: t\n", []string{"brokers", "brokers"}},
 		{"bad topic", "brokers: a:1\ntopic: tw itter\n", []string{"topic"}},
 		{"bad enums", "brokers: a:1\ntopic: t\nstart: beginning\nisolation: committed\non_out_of_range: ignore\n", []string{"start", "isolation", "on_out_of_range"}},

@@ -1,10 +1,11 @@
 // Package kafkasource is Kappa's Kafka source: it reads every partition of
-// one topic with franz-go by direct partition assignment, and hands the
+// one topic with franz-go by direct partition assignment (or, with `group:`,
+// the partitions a consumer group assigns it: group.go), and hands the
 // runtime contiguous offset ranges per partition.
 //
-// Progress lives in the sink's database, never in Kafka: no consumer group is
-// joined and no group offset is read. Seek places each partition exactly
-// where the database says it stopped.
+// Progress lives in the sink's database, never in Kafka: no group offset is
+// ever read as a position. Seek places each partition exactly where the
+// database says it stopped.
 package kafkasource
 
 import (
@@ -91,6 +92,9 @@ type Source struct {
 	lastCut time.Time
 	// tuneGC is whether Open tunes the process's garbage collector.
 	tuneGC bool
+	// group is the consumer-group membership (group.go); nil without
+	// Config.Group.
+	group *groupState
 }
 
 // New returns a Source ready for Open.
@@ -133,7 +137,7 @@ func (s *Source) Open(ctx context.Context, setup sdk.Setup) (sdk.SourceInfo, err
 			strings.Join(cfg.BrokerList(), ","), cfg.DialTimeout, err)
 	}
 	s.topicID = id
-	return sdk.SourceInfo{Stream: cfg.Topic, StreamID: id}, nil
+	return sdk.SourceInfo{Stream: cfg.Topic, StreamID: id, Group: cfg.Group}, nil
 }
 
 // clientOpts are the options every client of this source shares.
@@ -168,7 +172,9 @@ func (s *Source) Seek(ctx context.Context, positions []sdk.Position) error {
 	if s.admin == nil {
 		return errors.New("kafka source: Seek called before Open")
 	}
-	s.closeReader()
+	if s.cfg.Group == "" {
+		s.closeReader()
+	}
 	s.next = make(map[int32]int64, len(positions))
 	s.pending = make(map[int32]*recordQueue)
 	s.pendingRecords, s.pendingBytes = 0, 0
@@ -180,7 +186,6 @@ func (s *Source) Seek(ctx context.Context, positions []sdk.Position) error {
 	if err != nil {
 		return fmt.Errorf("seek: %w", err)
 	}
-	assign := make(map[int32]kgo.Offset, len(partitions))
 	for _, pos := range positions {
 		if pos.NextOffset < 0 {
 			return fmt.Errorf("seek topic %s partition %d: negative position %d", s.cfg.Topic, pos.Partition, pos.NextOffset)
@@ -190,6 +195,12 @@ func (s *Source) Seek(ctx context.Context, positions []sdk.Position) error {
 			// after the topic was recreated is caught here.
 			return sdk.Permanent(&TopicRecreatedError{Topic: s.cfg.Topic, Committed: pos.StreamID, Current: s.topicID})
 		}
+	}
+	if s.cfg.Group != "" {
+		return s.seekGroup(ctx, positions)
+	}
+	assign := make(map[int32]kgo.Offset, len(partitions))
+	for _, pos := range positions {
 		assign[pos.Partition] = kgo.NewOffset().At(pos.NextOffset)
 		s.next[pos.Partition] = pos.NextOffset
 	}
@@ -219,18 +230,7 @@ func (s *Source) Seek(ctx context.Context, positions []sdk.Position) error {
 		}
 	}
 
-	opts := append(s.clientOpts(),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{s.cfg.Topic: assign}),
-		kgo.FetchMaxBytes(int32(s.cfg.FetchMaxBytes)),
-		kgo.FetchIsolationLevel(s.isolationLevel()),
-		// Markers are how a range's End reaches past a transaction's last
-		// record; they are never handed to the runtime.
-		kgo.KeepControlRecords(),
-		// Resetting an out-of-range position would skip or repeat records
-		// behind the database's back; surface it instead.
-		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
-		kgo.FetchMaxWait(fetchMaxWait),
-	)
+	opts := append(s.readerOpts(), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{s.cfg.Topic: assign}))
 	reader, err := kgo.NewClient(opts...)
 	if err != nil {
 		return fmt.Errorf("seek: kafka client for brokers %s: %w", s.cfg.Brokers, err)
@@ -243,6 +243,21 @@ func (s *Source) Seek(ctx context.Context, positions []sdk.Position) error {
 	s.lastPartitionCheck = time.Now()
 	s.lastCut = time.Now()
 	return nil
+}
+
+// readerOpts are the options of the client that fetches records.
+func (s *Source) readerOpts() []kgo.Opt {
+	return append(s.clientOpts(),
+		kgo.FetchMaxBytes(int32(s.cfg.FetchMaxBytes)),
+		kgo.FetchIsolationLevel(s.isolationLevel()),
+		// Markers are how a range's End reaches past a transaction's last
+		// record; they are never handed to the runtime.
+		kgo.KeepControlRecords(),
+		// Resetting an out-of-range position would skip or repeat records
+		// behind the database's back; surface it instead.
+		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
+		kgo.FetchMaxWait(fetchMaxWait),
+	)
 }
 
 // listStarts lists where a partition with no position begins, by the
@@ -271,7 +286,15 @@ func (s *Source) Poll(ctx context.Context, limits sdk.Limits) (sdk.Batch, error)
 	if s.reader == nil {
 		return sdk.Batch{}, errPollBeforeSeek
 	}
-	if time.Since(s.lastPartitionCheck) >= partitionCheckInterval {
+	if s.group != nil {
+		s.group.touch()
+		if err := s.rejoinIfLeft(); err != nil {
+			return sdk.Batch{}, fmt.Errorf("poll: %w", err)
+		}
+		if err := s.takeNotice(); err != nil {
+			return sdk.Batch{}, err
+		}
+	} else if time.Since(s.lastPartitionCheck) >= partitionCheckInterval {
 		if err := s.assignNewPartitions(ctx); err != nil {
 			return sdk.Batch{}, err
 		}
@@ -410,8 +433,12 @@ func (s *Source) skipDeleted(e *OffsetOutOfRangeError) bool {
 		return false
 	}
 	s.lostTo[e.Partition] = e.LogStart
-	s.reader.RemoveConsumePartitions(map[string][]int32{s.cfg.Topic: {e.Partition}})
-	s.reader.AddConsumePartitions(map[string]map[int32]kgo.Offset{s.cfg.Topic: {e.Partition: kgo.NewOffset().At(e.LogStart)}})
+	if s.group != nil {
+		s.reader.SetOffsets(map[string]map[int32]kgo.EpochOffset{s.cfg.Topic: {e.Partition: {Epoch: -1, Offset: e.LogStart}}})
+	} else {
+		s.reader.RemoveConsumePartitions(map[string][]int32{s.cfg.Topic: {e.Partition}})
+		s.reader.AddConsumePartitions(map[string]map[int32]kgo.Offset{s.cfg.Topic: {e.Partition: kgo.NewOffset().At(e.LogStart)}})
+	}
 	sdk.Logger().Warn("offsets deleted before they were read; skipping to the log start (on_out_of_range: skip)",
 		"topic", s.cfg.Topic, "partition", e.Partition, "from", at, "to", e.LogStart)
 	return true
@@ -430,7 +457,9 @@ func (s *Source) fetchOffset(p int32) int64 {
 }
 
 func (s *Source) enqueue(p int32, records []*kgo.Record) error {
-	if len(records) == 0 {
+	if len(records) == 0 || !s.owns(p) {
+		// In a group, a partition is read only once Seek placed it, and
+		// not after it left.
 		return nil
 	}
 	q := s.pending[p]
@@ -647,6 +676,9 @@ func (s *Source) Watermarks(ctx context.Context) ([]sdk.Watermark, error) {
 	if s.admin == nil {
 		return nil, errors.New("kafka source: Watermarks called before Open")
 	}
+	if s.group != nil {
+		s.group.touch()
+	}
 	starts, err := s.listOffsets(ctx, "start", s.admin.ListStartOffsets)
 	if err != nil {
 		return nil, err
@@ -697,6 +729,7 @@ func (s *Source) listOffsets(ctx context.Context, what string,
 
 // Close releases both clients. The source is not used afterwards.
 func (s *Source) Close(context.Context) error {
+	s.stopGroup()
 	s.closeReader()
 	if s.metaClient != nil {
 		s.metaClient.Close()

@@ -51,6 +51,11 @@ type monitor struct {
 	partitions   map[int32]*partitionView
 	recent       []batchView // the last recentBatches, oldest first
 	restartCause map[string]string
+	// group is the consumer group the source is a member of ("" when it
+	// reads every partition); owned the partitions it owns, as the last
+	// rebalance reported them (nil before the first).
+	group string
+	owned []int32
 }
 
 // pluginView is what the monitor shows of a supervised plugin.
@@ -277,6 +282,28 @@ func (m *monitor) Failed(c engine.Cause, err error) {
 }
 
 // partition returns p's view, creating it; m.mu is held.
+// setGroup records the consumer group the source joined.
+func (m *monitor) setGroup(group string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.group = group
+}
+
+// Owned implements engine.OwnershipObserver: the partitions this member
+// owns after a rebalance.
+func (m *monitor) Owned(partitions []int32) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.turned = time.Now()
+	m.owned = append([]int32{}, partitions...)
+}
+
+// ownsLocked reports whether this runtime reads partition p: always
+// outside a group.
+func (m *monitor) ownsLocked(p int32) bool {
+	return m.group == "" || slices.Contains(m.owned, p)
+}
+
 func (m *monitor) partition(p int32) *partitionView {
 	v := m.partitions[p]
 	if v == nil {
@@ -311,12 +338,14 @@ var (
 		"High watermark minus committed offset.", []string{"partition"}, nil)
 	lagSecondsDesc = prometheus.NewDesc("kappa_partition_lag_seconds",
 		"Age of the oldest uncommitted record (bounded by the time since the newest committed one); 0 when caught up.", []string{"partition"}, nil)
+	ownedDesc = prometheus.NewDesc("kappa_partition_owned",
+		"1 if this runtime reads the partition (always, outside a consumer group), 0 if another member of the group does.", []string{"partition"}, nil)
 	lastCommitDesc = prometheus.NewDesc("kappa_last_commit_timestamp_seconds",
 		"Unix time of the last successful commit; absent before the first.", nil, nil)
 )
 
 func (c partitionCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{committedDesc, watermarkDesc, lagDesc, lagSecondsDesc, lastCommitDesc} {
+	for _, d := range []*prometheus.Desc{committedDesc, watermarkDesc, lagDesc, lagSecondsDesc, ownedDesc, lastCommitDesc} {
 		ch <- d
 	}
 }
@@ -333,6 +362,11 @@ func (c partitionCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(watermarkDesc, prometheus.GaugeValue, float64(v.highWatermark), label)
 		ch <- prometheus.MustNewConstMetric(lagDesc, prometheus.GaugeValue, float64(records), label)
 		ch <- prometheus.MustNewConstMetric(lagSecondsDesc, prometheus.GaugeValue, seconds, label)
+		owned := 0.0
+		if m.ownsLocked(p) {
+			owned = 1
+		}
+		ch <- prometheus.MustNewConstMetric(ownedDesc, prometheus.GaugeValue, owned, label)
 	}
 	if !m.lastCommit.IsZero() {
 		ch <- prometheus.MustNewConstMetric(lastCommitDesc, prometheus.GaugeValue, float64(m.lastCommit.UnixNano())/1e9)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -184,5 +185,34 @@ func TestLiveness(t *testing.T) {
 	m.handler().ServeHTTP(w, httptest.NewRequest("GET", "/livez", nil))
 	if w.Code != 200 {
 		t.Errorf("/livez: %d %s", w.Code, w.Body)
+	}
+}
+
+// A consumer-group member's status and metrics say which partitions it
+// reads; outside a group every partition is its own.
+func TestStatusShowsOwnedPartitions(t *testing.T) {
+	pid := 7
+	m := testMonitor(&pid)
+	m.Positions(map[int32]int64{0: 1, 1: 2, 2: 3})
+	if s := m.status(time.Now()); s.Group != "" || s.OwnedPartitions != nil || !s.Partitions[1].Owned {
+		t.Errorf("outside a group: %+v", s)
+	}
+	m.setGroup("kappa-tweets")
+	var obs engine.Observer = observers{m}
+	obs.(engine.OwnershipObserver).Owned([]int32{0, 2})
+	s := m.status(time.Now())
+	if s.Group != "kappa-tweets" || !slices.Equal(s.OwnedPartitions, []int32{0, 2}) {
+		t.Errorf("group %q owned %v, want kappa-tweets [0 2]", s.Group, s.OwnedPartitions)
+	}
+	for _, p := range s.Partitions {
+		if p.Owned != (p.Partition != 1) {
+			t.Errorf("partition %d owned = %v", p.Partition, p.Owned)
+		}
+	}
+	out := scrape(t, m)
+	for _, want := range []string{`kappa_partition_owned{partition="1",pipeline="tweets"} 0`, `kappa_partition_owned{partition="2",pipeline="tweets"} 1`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("metrics lack %s:\n%s", want, out)
+		}
 	}
 }

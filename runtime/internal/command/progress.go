@@ -195,6 +195,13 @@ func (os observers) Failed(c engine.Cause, err error) {
 		o.Failed(c, err)
 	}
 }
+func (os observers) Owned(partitions []int32) {
+	for _, o := range os {
+		if owner, ok := o.(engine.OwnershipObserver); ok {
+			owner.Owned(partitions)
+		}
+	}
+}
 func (os observers) Idle() {
 	for _, o := range os {
 		o.Idle()

@@ -125,6 +125,9 @@ func run(ctx context.Context, file string, opts RunOptions, logger *slog.Logger)
 		return pluginError(p, bs[0], err)
 	}
 	defer closeQuietly(source)
+	if m != nil && info.Group != "" {
+		m.setGroup(info.Group)
+	}
 	if err := extractor.Open(openCtx, setup(p, p.Extractor)); err != nil {
 		return pluginError(p, bs[1], err)
 	}
@@ -186,6 +189,7 @@ func run(ctx context.Context, file string, opts RunOptions, logger *slog.Logger)
 		Logger:         logger,
 		Compaction:     compaction(p.Compaction),
 		StreamID:       info.StreamID,
+		Group:          info.Group != "",
 		Observer:       observer,
 		DeadLetters:    dead,
 	}, info.Stream, source, extractor, sink)

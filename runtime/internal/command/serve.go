@@ -96,21 +96,25 @@ func (m *monitor) ready(now time.Time) (why, role string) {
 }
 
 type statusJSON struct {
-	Pipeline    string          `json:"pipeline"`
-	File        string          `json:"file"`
-	Version     string          `json:"version"`
-	UptimeS     float64         `json:"uptime_seconds"`
-	State       engine.State    `json:"state"`
-	Ready       bool            `json:"ready"`
-	NotReady    string          `json:"not_ready,omitempty"`
-	Role        string          `json:"role"`
-	LastError   string          `json:"last_error,omitempty"`
-	LastErrorAt *time.Time      `json:"last_error_time,omitempty"`
-	LastCommit  *time.Time      `json:"last_commit_time,omitempty"`
-	Plugins     []pluginJSON    `json:"plugins"`
-	Partitions  []partitionJSON `json:"partitions"`
-	Batches     []batchView     `json:"recent_batches"`
-	Config      any             `json:"config"`
+	Pipeline    string       `json:"pipeline"`
+	File        string       `json:"file"`
+	Version     string       `json:"version"`
+	UptimeS     float64      `json:"uptime_seconds"`
+	State       engine.State `json:"state"`
+	Ready       bool         `json:"ready"`
+	NotReady    string       `json:"not_ready,omitempty"`
+	Role        string       `json:"role"`
+	LastError   string       `json:"last_error,omitempty"`
+	LastErrorAt *time.Time   `json:"last_error_time,omitempty"`
+	LastCommit  *time.Time   `json:"last_commit_time,omitempty"`
+	// Group and OwnedPartitions show a consumer-group member's share:
+	// absent outside a group.
+	Group           string          `json:"group,omitempty"`
+	OwnedPartitions []int32         `json:"owned_partitions,omitempty"`
+	Plugins         []pluginJSON    `json:"plugins"`
+	Partitions      []partitionJSON `json:"partitions"`
+	Batches         []batchView     `json:"recent_batches"`
+	Config          any             `json:"config"`
 }
 
 type pluginJSON struct {
@@ -133,6 +137,9 @@ type partitionJSON struct {
 	LagSeconds    float64    `json:"lag_seconds"`
 	LastCommit    *time.Time `json:"last_commit_time,omitempty"`
 	Lost          int64      `json:"lost_offsets"`
+	// Owned is whether this runtime reads the partition: always outside
+	// a consumer group.
+	Owned bool `json:"owned"`
 }
 
 func timePtr(t time.Time) *time.Time {
@@ -151,6 +158,9 @@ func (m *monitor) status(now time.Time) statusJSON {
 		State: m.state, Ready: why == "", NotReady: why, Role: role, LastError: m.lastErr,
 		LastErrorAt: timePtr(m.lastErrAt), LastCommit: timePtr(m.lastCommit),
 		Batches: slices.Clone(m.recent), Config: m.config, Plugins: []pluginJSON{}, Partitions: []partitionJSON{}}
+	if m.group != "" {
+		s.Group, s.OwnedPartitions = m.group, append([]int32{}, m.owned...)
+	}
 	for _, p := range m.plugins {
 		pj := pluginJSON{Kind: p.kind, Binary: p.binary, Version: p.version, Pid: p.pid(), Restarts: p.restarts()}
 		if p.lastDeath != nil {
@@ -164,7 +174,7 @@ func (m *monitor) status(now time.Time) statusJSON {
 		v := m.partitions[p]
 		records, seconds := v.lag(now)
 		s.Partitions = append(s.Partitions, partitionJSON{Partition: p, Committed: v.committed, HighWatermark: v.highWatermark,
-			LagRecords: records, LagSeconds: seconds, LastCommit: timePtr(v.lastCommit), Lost: v.lost})
+			LagRecords: records, LagSeconds: seconds, LastCommit: timePtr(v.lastCommit), Lost: v.lost, Owned: m.ownsLocked(p)})
 	}
 	return s
 }
