@@ -20,10 +20,12 @@ test:
 # commit boundary, a second runtime, MariaDB down before the first commit
 # and restarted mid-run; and the same against postgres-sink, with a
 # PostgreSQL restart (e2e/postgres_test.go); and kills of a reprocess
-# after each cutover step (e2e/generations_test.go). It restarts MariaDB
+# after each cutover step, into MariaDB and PostgreSQL (e2e/generations_test.go,
+# e2e/generations_postgres_test.go), and the cutover under a 30 s reader
+# into PostgreSQL. It restarts MariaDB
 # and PostgreSQL, so it runs alone, never beside `make test`. Replay a run with KAPPA_CHAOS_SEED=<seed printed by the run>.
 chaos:
-	dsn=$$(./scripts/services) && pgdsn=$$(./scripts/postgres-dsn) && KAPPA_TEST_MYSQL_DSN="$$dsn" KAPPA_TEST_POSTGRES_DSN="$$pgdsn" KAPPA_CHAOS_FULL=1 $(GO) test -count=1 -v -timeout 30m -run 'TestChaos|TestMariaDBRestart|TestPostgresChaos|TestReprocessResumesAfterKill' ./e2e
+	dsn=$$(./scripts/services) && pgdsn=$$(./scripts/postgres-dsn) && KAPPA_TEST_MYSQL_DSN="$$dsn" KAPPA_TEST_POSTGRES_DSN="$$pgdsn" KAPPA_CHAOS_FULL=1 $(GO) test -count=1 -v -timeout 30m -run 'TestChaos|TestMariaDBRestart|TestPostgresChaos|TestReprocessResumesAfterKill|TestReprocessPostgresResumesAfterKill|TestReprocessPostgresWithLongReader' ./e2e
 
 # Unit tests only; no server needed.
 test-short:
