@@ -172,6 +172,8 @@ func testReprocessPostgres(t *testing.T, killAfter, sinkFaults string, rollback 
 		if err := rep.wait(t, 90*time.Second); exitCode(err) != -1 {
 			t.Fatalf("reprocess killed after %s exited %v, want killed\n%s", killAfter, err, tail(rep.stderr.String()))
 		}
+		swapTook, cutoverTook := cutoverFigures(rep.stderr.String())
+		t.Logf("before the kill: the swap step took %q, the cutover (freeze to live) %q", swapTook, cutoverTook)
 		mark("the reprocess was killed after " + killAfter)
 		rep = startReprocess(t, byLang, env, "--drain", "--catch-up", "2s")
 	}
@@ -183,6 +185,8 @@ func testReprocessPostgres(t *testing.T, killAfter, sinkFaults string, rollback 
 		t.Errorf("the sink's fault hook did not fire\n%s", tail(rep.stderr.String()))
 	}
 	mark("the reprocess exited")
+	swapTook, cutoverTook := cutoverFigures(rep.stderr.String())
+	t.Logf("the swap step took %q, the cutover (freeze to live) %q", swapTook, cutoverTook)
 	if err := old.wait(t, 30*time.Second); err != nil {
 		t.Fatalf("the old generation's runtime exited with %v, want 0\n%s", err, tail(old.stderr.String()))
 	} else if n := old.logCount("generation ended: this pipeline's generation was replaced, nothing more is committed"); n != 1 {
@@ -299,8 +303,15 @@ func TestReprocessPostgresWithLongReader(t *testing.T) {
 	if len(reader.problems) > 0 {
 		t.Errorf("the reader saw: %s", strings.Join(reader.problems[:min(5, len(reader.problems))], "; "))
 	}
-	var swapTook, cutoverTook string
-	for _, line := range strings.Split(rep.stderr.String(), "\n") {
+	swapTook, cutoverTook := cutoverFigures(rep.stderr.String())
+	t.Logf("PostgreSQL, with a 30 s reader transaction open: the swap step took %s, the cutover (freeze to live) %s; the longest wait of a reader of the original query was %s (over %d reads)",
+		swapTook, cutoverTook, reader.longest, reader.reads)
+}
+
+// cutoverFigures reads the reprocess's JSON log: how long the swap step
+// and the cutover (freeze to live) took; empty when not logged.
+func cutoverFigures(log string) (swapTook, cutoverTook string) {
+	for _, line := range strings.Split(log, "\n") {
 		var l struct {
 			Msg         string
 			RenameTook  time.Duration `json:"rename_took"`
@@ -316,6 +327,5 @@ func TestReprocessPostgresWithLongReader(t *testing.T) {
 			cutoverTook = l.CutoverTook.String()
 		}
 	}
-	t.Logf("PostgreSQL, with a 30 s reader transaction open: the swap step took %s, the cutover (freeze to live) %s; the longest wait of a reader of the original query was %s (over %d reads)",
-		swapTook, cutoverTook, reader.longest, reader.reads)
+	return swapTook, cutoverTook
 }
