@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kappa-stream/kappa/internal/testenv"
 )
@@ -328,4 +330,35 @@ func cutoverFigures(log string) (swapTook, cutoverTook string) {
 		}
 	}
 	return swapTook, cutoverTook
+}
+
+// TestReprocessPostgresRefusesDeletedHistory is
+// TestReprocessRefusesDeletedHistory into PostgreSQL: a topic whose start
+// retention deleted is refused, naming the offsets it would miss.
+func TestReprocessPostgresRefusesDeletedHistory(t *testing.T) {
+	broker := startBroker(t, "twitter", 2)
+	dbName := postgresDatabase(t)
+	env := postgresEnv(broker, dbName)
+	runFirehose(t, broker, "twitter", "--count", "2000", "--seed", "5")
+	twitter := filepath.Join(repoRoot(), "pipelines", "twitter-postgres.yaml")
+	if res := runRuntime(t, twitter, env, "--drain"); res.err != nil {
+		t.Fatalf("drain: %v\n%s", res.err, tail(res.stderr))
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(broker))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var upTo kadm.Offsets
+	upTo.Add(kadm.Offset{Topic: "twitter", Partition: 1, At: 100})
+	if _, err := kadm.NewClient(cl).DeleteRecords(context.Background(), upTo); err != nil {
+		t.Fatalf("delete records: %v", err)
+	}
+	code, out := runSubcommand(t, "reprocess", byLangPostgres(t), env, "--drain")
+	if code != 1 || !strings.Contains(out, "partition 1: offsets 0 to 99") || !strings.Contains(out, "retention") {
+		t.Fatalf("reprocess over deleted history: exit %d, want 1 naming partition 1's offsets 0 to 99\n%s", code, tail(out))
+	}
+	if n := psqlValue(t, dbName, "SELECT count(*) FROM aggregates.kappa_generations"); n != "1" {
+		t.Errorf("%s generations recorded after the refusal, want generation 1 only", n)
+	}
 }
