@@ -305,6 +305,13 @@ func (s *Sink) bind(g *generation) {
 		s.gen.cfg.TablesTable, len(s.gen.setup.Dimensions), s.gen.setup.Sums())
 }
 
+// bound returns the positions key and statements the sink is bound to.
+func (s *Sink) bound() (string, statements) {
+	s.gen.mu.RLock()
+	defer s.gen.mu.RUnlock()
+	return s.pipeline, s.stmts
+}
+
 // queueCheck adds the generation check to a commit's batch: the last
 // statement, so that its lock is taken after the tables' (see above).
 func (s *Sink) queueCheck(b *pgx.Batch) {
