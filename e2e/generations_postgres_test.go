@@ -126,9 +126,10 @@ func TestReprocessPostgresSwapsGenerationUnderReaders(t *testing.T) {
 }
 
 // TestReprocessPostgresResumesAfterKill (KAPPA_CHAOS_FULL=1) kills -9 the
-// reprocessing runtime after each other cutover step, and the sink right
-// after the swap's transaction committed: a restart completes the
-// cutover, exact.
+// reprocessing runtime after each other cutover step, the sink right after
+// the swap's transaction committed, and the old runtime as the freeze
+// begins: a restart completes the cutover, exact, and the old runtime
+// restarted afterwards is refused.
 func TestReprocessPostgresResumesAfterKill(t *testing.T) {
 	if os.Getenv("KAPPA_CHAOS_FULL") != "1" {
 		t.Skip("one kill is in TestReprocessPostgresSwapsGenerationUnderReaders; the others with KAPPA_CHAOS_FULL=1")
@@ -137,6 +138,7 @@ func TestReprocessPostgresResumesAfterKill(t *testing.T) {
 		t.Run(step, func(t *testing.T) { testReprocessPostgres(t, step, "", false) })
 	}
 	t.Run("sink_after_swap", func(t *testing.T) { testReprocessPostgres(t, "", "after_rename=1", false) })
+	t.Run("old_runtime_at_freeze", func(t *testing.T) { testReprocessPostgres(t, "old", "", false) })
 }
 
 func testReprocessPostgres(t *testing.T, killAfter, sinkFaults string, rollback bool) {
@@ -163,6 +165,10 @@ func testReprocessPostgres(t *testing.T, killAfter, sinkFaults string, rollback 
 	mark("the reader started")
 
 	var reprocessEnv []string
+	killOld := killAfter == "old"
+	if killOld {
+		killAfter = ""
+	}
 	if killAfter != "" {
 		reprocessEnv = append(reprocessEnv, "KAPPA_TEST_CUTOVER_KILL="+killAfter)
 	}
@@ -189,16 +195,22 @@ func testReprocessPostgres(t *testing.T, killAfter, sinkFaults string, rollback 
 	mark("the reprocess exited")
 	swapTook, cutoverTook := cutoverFigures(rep.stderr.String())
 	t.Logf("the swap step took %q, the cutover (freeze to live) %q", swapTook, cutoverTook)
-	if err := old.wait(t, 30*time.Second); err != nil {
-		t.Fatalf("the old generation's runtime exited with %v, want 0\n%s", err, tail(old.stderr.String()))
-	} else if n := old.logCount("generation ended: this pipeline's generation was replaced, nothing more is committed"); n != 1 {
-		t.Errorf("the old runtime said %d times that its generation ended, want once\n%s", n, tail(old.stderr.String()))
+	if killOld {
+		old = startRuntime(t, twitter, env)
+		if err := old.wait(t, 60*time.Second); exitCode(err) != 1 || !strings.Contains(old.stderr.String(), "generation 2") {
+			t.Fatalf("the old runtime restarted after the cutover: %v, want refused naming generation 2\n%s", err, tail(old.stderr.String()))
+		}
+	} else {
+		if err := old.wait(t, 30*time.Second); err != nil {
+			t.Fatalf("the old generation's runtime exited with %v, want 0\n%s", err, tail(old.stderr.String()))
+		} else if n := old.logCount("generation ended: this pipeline's generation was replaced, nothing more is committed"); n != 1 {
+			t.Errorf("the old runtime said %d times that its generation ended, want once\n%s", n, tail(old.stderr.String()))
+		}
+		if !strings.Contains(old.stderr.String(), `generation 2 (pipeline \"twitter-by-lang\")`) {
+			t.Errorf("the old runtime's message does not name the live generation\n%s", tail(old.stderr.String()))
+		}
 	}
-	if !strings.Contains(old.stderr.String(), `generation 2 (pipeline \"twitter-by-lang\")`) {
-		t.Errorf("the old runtime's message does not name the live generation\n%s", tail(old.stderr.String()))
-	}
-
-	mark("the reprocess drained after the cutover")
+	mark("the old runtime checked")
 	truth := <-truths
 	mark("the firehose ended")
 	// The firehose may have written more since the reprocess drained; a
