@@ -20,13 +20,14 @@ test:
 # commit boundary, a second runtime, MariaDB down before the first commit
 # and restarted mid-run; and the same against postgres-sink, with a
 # PostgreSQL restart (e2e/postgres_test.go); and kills of a reprocess
-# after each cutover step (e2e/generations_test.go); and the consumer-group
-# test (e2e/group_test.go) with more records and a MariaDB restart, on both
-# group protocols. It restarts MariaDB and PostgreSQL, so it runs alone,
-# never beside `make test`. Replay a run with
-# KAPPA_CHAOS_SEED=<seed printed by the run>.
+# after each cutover step, into MariaDB and PostgreSQL (e2e/generations_test.go,
+# e2e/generations_postgres_test.go), and the cutover under a 30 s reader
+# into PostgreSQL; and the consumer-group test (e2e/group_test.go) with
+# more records and a MariaDB restart, on both group protocols. It restarts
+# MariaDB and PostgreSQL, so it runs alone, never beside `make test`.
+# Replay a run with KAPPA_CHAOS_SEED=<seed printed by the run>.
 chaos:
-	dsn=$$(./scripts/services) && pgdsn=$$(./scripts/postgres-dsn) && KAPPA_TEST_MYSQL_DSN="$$dsn" KAPPA_TEST_POSTGRES_DSN="$$pgdsn" KAPPA_CHAOS_FULL=1 $(GO) test -count=1 -v -timeout 30m -run 'TestChaos|TestMariaDBRestart|TestPostgresChaos|TestReprocessResumesAfterKill|TestGroupRuntimesShareATopicExactly' ./e2e
+	dsn=$$(./scripts/services) && pgdsn=$$(./scripts/postgres-dsn) && KAPPA_TEST_MYSQL_DSN="$$dsn" KAPPA_TEST_POSTGRES_DSN="$$pgdsn" KAPPA_CHAOS_FULL=1 $(GO) test -count=1 -v -timeout 40m -run 'TestChaos|TestMariaDBRestart|TestPostgresChaos|TestReprocessResumesAfterKill|TestReprocessPostgresResumesAfterKill|TestReprocessPostgresWithLongReader|TestGroupRuntimesShareATopicExactly' ./e2e
 
 # Unit tests only; no server needed.
 test-short:

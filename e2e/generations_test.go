@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -390,23 +389,7 @@ func TestReprocessWithLongReader(t *testing.T) {
 		t.Fatalf("old runtime: %v", err)
 	}
 	compareMinutes(t, perMinute(t, db, dbName, "twitter"), truth)
-	var swapTook, cutoverTook string
-	for _, line := range strings.Split(rep.stderr.String(), "\n") {
-		var l struct {
-			Msg         string
-			RenameTook  time.Duration `json:"rename_took"`
-			CutoverTook time.Duration `json:"cutover_took"`
-		}
-		if json.Unmarshal([]byte(line), &l) != nil {
-			continue
-		}
-		switch l.Msg {
-		case "tables swapped":
-			swapTook = l.RenameTook.String()
-		case "generation is live":
-			cutoverTook = l.CutoverTook.String()
-		}
-	}
+	swapTook, cutoverTook := cutoverFigures(rep.stderr.String())
 	t.Logf("with a 30 s reader transaction open: the swap step took %s, the cutover (freeze to live) %s; the longest wait of a reader of the original query was %s",
 		swapTook, cutoverTook, longest)
 }

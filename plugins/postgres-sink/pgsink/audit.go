@@ -22,6 +22,7 @@ func (s *Sink) Audit(ctx context.Context) ([]sdk.StreamAudit, error) {
 	if s.db == nil {
 		return nil, errNotOpen
 	}
+	pipeline, st := s.bound() // a swap rebinds them (generations.go)
 	tx, err := s.db.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return nil, fmt.Errorf("postgres-sink: audit: begin: %w", err)
@@ -38,42 +39,42 @@ func (s *Sink) Audit(ctx context.Context) ([]sdk.StreamAudit, error) {
 	}
 	var stream string
 	var p sdk.Position
-	_, err = forEach(ctx, tx, `SELECT "stream", "partition_id", "next_offset" FROM `+s.stmts.offsets()+
-		` WHERE "pipeline" = $1 ORDER BY "stream", "partition_id"`, []any{s.pipeline},
+	_, err = forEach(ctx, tx, `SELECT "stream", "partition_id", "next_offset" FROM `+st.offsets()+
+		` WHERE "pipeline" = $1 ORDER BY "stream", "partition_id"`, []any{pipeline},
 		[]any{&stream, &p.Partition, &p.NextOffset}, func() error {
 			a := at(stream)
 			a.Positions = append(a.Positions, p)
 			return nil
 		})
 	if err != nil {
-		return nil, fmt.Errorf("postgres-sink: audit: read %s: %w", s.stmts.offsetsTable, err)
+		return nil, fmt.Errorf("postgres-sink: audit: read %s: %w", st.offsetsTable, err)
 	}
 	var r sdk.RangeStats
 	_, err = forEach(ctx, tx, `SELECT "stream", "partition_id", "start_offset", "end_offset", "records", "facts", "skipped", "rejected", "lost" FROM `+
-		s.stmts.batches()+` WHERE "pipeline" = $1 ORDER BY "stream", "partition_id", "start_offset", "end_offset"`, []any{s.pipeline},
+		st.batches()+` WHERE "pipeline" = $1 ORDER BY "stream", "partition_id", "start_offset", "end_offset"`, []any{pipeline},
 		[]any{&stream, &r.Partition, &r.Start, &r.End, &r.Records, &r.Facts, &r.Skipped, &r.Rejected, &r.Lost}, func() error {
 			a := at(stream)
 			a.Batches = append(a.Batches, r)
 			return nil
 		})
 	if err != nil {
-		return nil, fmt.Errorf("postgres-sink: audit: read %s: %w", s.stmts.batchesTable, err)
+		return nil, fmt.Errorf("postgres-sink: audit: read %s: %w", st.batchesTable, err)
 	}
 	var aggregates []sdk.AggregateRange
 	var g sdk.AggregateRange
 	_, err = forEach(ctx, tx, `SELECT "partition_id", "start_offset", "end_offset", count(*), COALESCE(sum("count"), 0) FROM `+
-		s.stmts.aggregate()+` GROUP BY "partition_id", "start_offset", "end_offset" ORDER BY "partition_id", "start_offset", "end_offset"`, nil,
+		st.aggregate()+` GROUP BY "partition_id", "start_offset", "end_offset" ORDER BY "partition_id", "start_offset", "end_offset"`, nil,
 		[]any{&g.Partition, &g.Start, &g.End, &g.Rows, &g.Count}, func() error {
 			aggregates = append(aggregates, g)
 			return nil
 		})
 	if err != nil {
-		return nil, fmt.Errorf("postgres-sink: audit: read %s: %w", s.stmts.aggregateTable, err)
+		return nil, fmt.Errorf("postgres-sink: audit: read %s: %w", st.aggregateTable, err)
 	}
 	if len(aggregates) > 0 {
 		if len(streams) > 1 {
 			return nil, fmt.Errorf("postgres-sink: audit: pipeline %s committed to %d streams into table %s, which has no stream column to tell their rows apart",
-				s.pipeline, len(streams), s.stmts.aggregateTable)
+				pipeline, len(streams), st.aggregateTable)
 		}
 		// With no stream at all the rows are orphans; an audit of stream
 		// "" reports them as such.

@@ -114,7 +114,9 @@ func (s *Sink) Compact(ctx context.Context, req sdk.CompactRequest) (sdk.Compact
 	failed := map[spanKey]bool{}
 	var errs []error
 	for {
+		s.gen.mu.RLock() // a swap rebinds the statements
 		spans, err := s.planSpans(ctx, time.Now().UTC().Add(-req.OlderThan), req.Full)
+		s.gen.mu.RUnlock()
 		if err != nil {
 			return res, fmt.Errorf("postgres-sink: compact: %w", err)
 		}
@@ -256,6 +258,8 @@ func group(run span, full bool) []span {
 
 // compactSpan merges sp in one transaction and adds what it did to res.
 func (s *Sink) compactSpan(ctx context.Context, sp span, res *sdk.CompactResult) (err error) {
+	s.gen.mu.RLock() // a swap of the generation's table waits
+	defer s.gen.mu.RUnlock()
 	a, b := sp.start(), sp.end()
 	tx, err := s.db.Begin(ctx) // READ COMMITTED, PostgreSQL's default
 	if err != nil {
@@ -382,6 +386,11 @@ func (s *Sink) compactSpan(ctx context.Context, sp span, res *sdk.CompactResult)
 		` VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		s.pipeline, sp.stream, sp.partition, a, b, total.Records, total.Facts, total.Skipped, total.Rejected, total.Lost, committedAt, batches); err != nil {
 		return fmt.Errorf("insert the span's batch record into %s: %w", s.stmts.batchesTable, err)
+	}
+	// Last, as a commit's (generations.go): no span of a frozen
+	// generation lands after the freeze.
+	if err := s.checkGeneration(ctx, tx, nil); err != nil {
+		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("commit: %w", err)

@@ -151,10 +151,11 @@ func (s *Sink) DeadLetters(ctx context.Context, q sdk.DeadLetterQuery) ([]sdk.St
 	if s.db == nil {
 		return nil, errNotOpen
 	}
+	pipeline, _ := s.bound() // a swap rebinds it (generations.go)
 	if s.dead.name == "" {
 		return nil, sdk.Permanent(fmt.Errorf("postgres-sink: no dead letters kept: the sink's config sets no dead_letters table"))
 	}
-	args := []any{s.pipeline}
+	args := []any{pipeline}
 	arg := func(v any) string {
 		args = append(args, v)
 		return fmt.Sprintf("$%d", len(args))
@@ -203,12 +204,13 @@ func (s *Sink) expireDeadLetters(ctx context.Context) error {
 	if s.dead.name == "" || s.dead.retention <= 0 {
 		return nil
 	}
+	pipeline, _ := s.bound() // a swap rebinds it (generations.go)
 	cutoff := time.Now().UTC().Add(-s.dead.retention)
 	table := qualified(s.dead.schema, s.dead.name)
 	var total int64
 	for {
 		tag, err := s.db.Exec(ctx, "DELETE FROM "+table+` WHERE ctid IN (SELECT ctid FROM `+table+
-			` WHERE "pipeline" = $1 AND "committed_at" < $2 LIMIT `+fmt.Sprint(expireBatch)+`)`, s.pipeline, cutoff)
+			` WHERE "pipeline" = $1 AND "committed_at" < $2 LIMIT `+fmt.Sprint(expireBatch)+`)`, pipeline, cutoff)
 		if err != nil {
 			return fmt.Errorf("postgres-sink: expire dead letters in %s: %w", s.dead.name, err)
 		}

@@ -101,8 +101,8 @@ func TestNoDeadLetterTableWithoutTheKey(t *testing.T) {
 	if err := s.Commit(ctx, c); err != nil {
 		t.Fatal(err)
 	}
-	if n := countRows(t, conn, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'aggregates'"); n != 4 {
-		t.Errorf("%d tables, want the 4 of the original layout", n)
+	if n := countRows(t, conn, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'aggregates'"); n != 5 {
+		t.Errorf("%d tables, want the 4 of the original layout and the generations catalog", n)
 	}
 	if _, err := s.DeadLetters(ctx, sdk.DeadLetterQuery{}); err == nil {
 		t.Error("DeadLetters without a table answered")

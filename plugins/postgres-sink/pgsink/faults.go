@@ -8,4 +8,5 @@ type faultPoint int
 const (
 	beforeCommit faultPoint = iota // after the statements, before COMMIT
 	afterCommit                    // after COMMIT succeeded, before the reply
+	afterRename                    // after a generation swap's transaction committed
 )

@@ -26,5 +26,7 @@ func testFault(at faultPoint) {
 		faults.At(faulthook.BeforeCommit)
 	case afterCommit:
 		faults.At(faulthook.AfterCommit)
+	case afterRename:
+		faults.At(faulthook.AfterRename)
 	}
 }

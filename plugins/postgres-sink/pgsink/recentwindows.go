@@ -16,18 +16,19 @@ func (s *Sink) RecentWindows(ctx context.Context, n int) ([]sdk.WindowTotal, err
 	if s.db == nil {
 		return nil, errNotOpen
 	}
+	_, st := s.bound() // a swap rebinds the statements (generations.go)
 	if n <= 0 {
 		return nil, nil
 	}
 	var windows []sdk.WindowTotal
 	var w sdk.WindowTotal
-	_, err := forEach(ctx, s.db, `SELECT "timestamp", COALESCE(sum("count"), 0) FROM `+s.stmts.aggregate()+
+	_, err := forEach(ctx, s.db, `SELECT "timestamp", COALESCE(sum("count"), 0) FROM `+st.aggregate()+
 		` GROUP BY "timestamp" ORDER BY "timestamp" DESC LIMIT $1`, []any{n}, []any{&w.Window, &w.Count}, func() error {
 		windows = append(windows, w)
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("postgres-sink: recent windows: read %s: %w", s.stmts.aggregateTable, err)
+		return nil, fmt.Errorf("postgres-sink: recent windows: read %s: %w", st.aggregateTable, err)
 	}
 	return windows, nil
 }

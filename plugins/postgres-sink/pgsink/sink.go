@@ -55,6 +55,8 @@ type Sink struct {
 	// dead is the dead-letter table; zero when the config sets none
 	// (deadletters.go).
 	dead deadLetterTable
+	// gen is the generation the sink commits as (generations.go).
+	gen binding
 }
 
 // New returns a sink that is ready to be opened.
@@ -103,7 +105,7 @@ func (s *Sink) Open(ctx context.Context, setup sdk.Setup) error {
 	offsets := offsetsSchema(cfg.OffsetsTable)
 	batches := batchesSchema(cfg.BatchesTable)
 	err = ensureSchema(ctx, db, cfg.Schema)
-	schemas := []tableSchema{offsets, batches, tablesSchema(cfg.TablesTable), aggregate}
+	schemas := []tableSchema{offsets, batches, tablesSchema(cfg.TablesTable), generationsSchema()}
 	if cfg.DeadLetters != "" {
 		schemas = append(schemas, deadLettersSchema(cfg.DeadLetters))
 	}
@@ -112,9 +114,37 @@ func (s *Sink) Open(ctx context.Context, setup sdk.Setup) error {
 			err = ensureTable(ctx, db, cfg.Schema, t)
 		}
 	}
-	stmts := newStatements(cfg.Schema, offsets, aggregate, batches, cfg.TablesTable, len(setup.Dimensions), setup.Sums())
+	// The generation decides which physical table and positions the
+	// pipeline file stands for (generations.go).
+	var gen *generation
 	if err == nil {
+		gen, err = openGeneration(ctx, db, cfg, setup)
+		if gen != nil && gen.physical != cfg.Table {
+			aggregate.Name = gen.physical
+		}
+	}
+	// A reprocess not bound yet makes its own table later; the one under
+	// the configured name may have another layout.
+	if err == nil && (!setup.Reprocessing || gen != nil) {
+		err = ensureTable(ctx, db, cfg.Schema, aggregate)
+	}
+	stmts := newStatements(cfg.Schema, offsets, aggregate, batches, cfg.TablesTable, len(setup.Dimensions), setup.Sums())
+	// One opened to reprocess claims its generation's table when it makes
+	// it; a later generation's table was handed over at its cutover.
+	if err == nil && !setup.Reprocessing && (gen == nil || gen.number == 1) {
 		err = claimTable(ctx, db, setup.Pipeline, stmts)
+		if err == nil && gen == nil {
+			// The table was claimed now (it was empty, or its rows are
+			// this pipeline's): a generation 1 of another name, with no
+			// generation after it, becomes this pipeline's.
+			err = reclaimGeneration1(ctx, db, cfg, setup)
+			if err == nil {
+				gen, err = openGeneration(ctx, db, cfg, setup)
+			}
+			if err == nil && gen == nil {
+				err = fmt.Errorf("table %s.%s: no generation of pipeline %q", cfg.Schema, cfg.Table, setup.Pipeline)
+			}
+		}
 	}
 	if err != nil {
 		db.Close()
@@ -128,6 +158,11 @@ func (s *Sink) Open(ctx context.Context, setup sdk.Setup) error {
 	s.db = db
 	s.stmts = stmts
 	s.dead = newDeadLetterTable(cfg)
+	s.gen.logical, s.gen.setup, s.gen.cfg = cfg.Table, setup, cfg
+	s.gen.check = `SELECT "state" FROM ` + qualified(cfg.Schema, generationsTable) + ` WHERE "table_name" = $1 AND "generation" = $2 FOR SHARE`
+	if gen != nil {
+		s.bind(gen)
+	}
 	return nil
 }
 
@@ -164,6 +199,9 @@ func (s *Sink) Positions(ctx context.Context, stream string) ([]sdk.Position, er
 	if s.db == nil {
 		return nil, errNotOpen
 	}
+	// A swap rebinds the statements (generations.go).
+	s.gen.mu.RLock()
+	defer s.gen.mu.RUnlock()
 	rows, err := s.db.Query(ctx, s.stmts.positions, s.pipeline, stream)
 	if err != nil {
 		return nil, fmt.Errorf("postgres-sink: read positions of stream %s: %w", stream, err)
@@ -198,6 +236,9 @@ func (s *Sink) Commit(ctx context.Context, c sdk.Commit) error {
 	if len(ranges) == 0 {
 		return nil
 	}
+	// A swap rebinds the statements (generations.go).
+	s.gen.mu.RLock()
+	defer s.gen.mu.RUnlock()
 	err = s.commitTx(ctx, c.Stream, c.StreamID, ranges, c.Rows, c.DeadLetters, false)
 	if errors.Is(err, errPositionsDiffer) {
 		// Some partition has no position yet, or another writer moved it.
@@ -206,6 +247,9 @@ func (s *Sink) Commit(ctx context.Context, c sdk.Commit) error {
 		// judges positions as they are now.
 		err = s.commitTx(ctx, c.Stream, c.StreamID, ranges, c.Rows, c.DeadLetters, true)
 	}
+	// A statement that failed before the generation check (its table was
+	// renamed by a swap) still reports a generation that ended.
+	err = s.endedInstead(ctx, err)
 	if err != nil {
 		err = fmt.Errorf("postgres-sink: commit to stream %s: %w", c.Stream, err)
 		if retryable(err) {
@@ -269,10 +313,10 @@ func (s *Sink) commitTx(ctx context.Context, stream, streamID string, ranges []s
 		b.Queue(s.dead.insert, s.dead.args(s.pipeline, stream, dead, now)...)
 		deadLetters = len(dead)
 	}
-	if b.Len() > 0 {
-		if err := s.sendCommitBatch(ctx, tx, b, len(ranges), !each, len(rows), len(read), deadLetters); err != nil {
-			return err
-		}
+	// Last: see generations.go.
+	s.queueCheck(b)
+	if err := s.sendCommitBatch(ctx, tx, b, len(ranges), !each, len(rows), len(read), deadLetters); err != nil {
+		return err
 	}
 	testFault(beforeCommit)
 	if err := tx.Commit(ctx); err != nil {
@@ -317,7 +361,7 @@ func (s *Sink) sendCommitBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch, n i
 			return fmt.Errorf("insert %d dead letters into %s: %w", deadLetters, s.dead.name, err)
 		}
 	}
-	return nil
+	return s.checkGeneration(ctx, tx, br)
 }
 
 // rowArgs turns rows into the insertRows statement's arrays, one per column.
