@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -260,7 +261,9 @@ func TestStatusPage(t *testing.T) {
 
 // In a consumer group the page shows the group and marks exactly the
 // partitions /status says this runtime owns: two members share 4
-// partitions, and the page of one of them is read.
+// partitions, and the page of one of them is read. Then `kappa-runtime
+// status`, run beside them, names one owner for this runtime's partitions
+// and another for the rest, without joining the group itself.
 func TestStatusPageShowsOwnedPartitions(t *testing.T) {
 	const partitions = 4
 	broker := startBroker(t, "twitter", partitions, groupBrokerFlags...)
@@ -302,4 +305,32 @@ func TestStatusPageShowsOwnedPartitions(t *testing.T) {
 		return view.Group == "kappa-twitter" && fmt.Sprint(view.Owned) == fmt.Sprint(want)
 	})
 	t.Logf("/status owned_partitions %v; the page marks %v", now.OwnedPartitions, view.Owned)
+
+	cmd := exec.Command(filepath.Join(bins(t), "kappa-runtime"), "status", pipelineFile)
+	cmd.Env = append(os.Environ(), env...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("kappa-runtime status: %v\n%s%s", err, out, stderr.String())
+	}
+	t.Logf("kappa-runtime status:\n%s", out)
+	if !strings.HasPrefix(string(out), "pipeline ") || !strings.Contains(strings.SplitN(string(out), "\n", 2)[0], "consumer group kappa-twitter") {
+		t.Errorf("the heading does not name the consumer group:\n%s", out)
+	}
+	row := regexp.MustCompile(`(?m)^\s+(\d+)\s+\S+\s+\d+\s+\d+\s+\S+\s+(\S+@\S+ \S+)\s*$`)
+	owners := map[bool]map[string]bool{true: {}, false: {}}
+	rows := 0
+	for _, m := range row.FindAllStringSubmatch(string(out), -1) {
+		p, _ := strconv.Atoi(m[1])
+		owners[slices.Contains(now.OwnedPartitions, int32(p))][m[2]] = true
+		rows++
+	}
+	if rows != partitions || len(owners[true]) != 1 || len(owners[false]) != 1 || fmt.Sprint(owners[true]) == fmt.Sprint(owners[false]) {
+		t.Errorf("want one owner for this runtime's partitions %v and another for the rest, got %v over %d rows:\n%s",
+			now.OwnedPartitions, owners, rows, out)
+	}
+	if strings.Contains(stderr.String(), "joining consumer group") {
+		t.Errorf("kappa-runtime status joined the group:\n%s", stderr.String())
+	}
 }
