@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -53,20 +55,27 @@ func getJSON(t *testing.T, url string, into any) {
 // pageView is what the page drew at its last refresh: the /status and
 // /windows it rendered (its data attributes), the partition table's
 // committed column as shown, and how many windows the chart drew.
+// In a consumer group it also holds the group the header shows (empty
+// while hidden) and each row's data-owned mark.
 type pageView struct {
 	Status    string            `json:"status"`
 	Windows   string            `json:"windows"`
 	Drawn     int               `json:"drawn"`
 	Committed map[string]string `json:"committed"`
+	Group     string            `json:"group"`
+	Owned     map[string]string `json:"owned"`
 }
 
 const pageViewJS = `(() => {
-	const committed = {};
+	const committed = {}, owned = {};
 	document.querySelectorAll("#partitions tbody tr").forEach((tr) => {
 		committed[tr.dataset.partition] = tr.querySelector('[data-field="committed"]').textContent;
+		if (tr.dataset.owned !== undefined) owned[tr.dataset.partition] = tr.dataset.owned;
 	});
+	const group = document.getElementById("group");
 	return {status: document.body.dataset.status || "", windows: document.body.dataset.windows || "",
-		drawn: Number(document.body.dataset.windowsDrawn || 0), committed};
+		drawn: Number(document.body.dataset.windowsDrawn || 0), committed, owned,
+		group: group.closest("[hidden]") ? "" : group.textContent};
 })()`
 
 // readPage reads the page's view and checks that its table shows what it
@@ -98,12 +107,32 @@ func readPage(t *testing.T, ctx context.Context) (pageView, pageStatus, []pageWi
 	return v, s, w
 }
 
-func TestStatusPage(t *testing.T) {
-	const partitions = 4
+// openPage loads base+"/" in a headless chromium that lives until the
+// test ends or timeout passes.
+func openPage(t *testing.T, base string, timeout time.Duration) context.Context {
+	t.Helper()
 	browser, err := exec.LookPath("chromium")
 	if err != nil {
 		t.Fatalf("the status page test drives Debian's chromium, which is not installed: run scripts/services (or apt-get install -y chromium)")
 	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(browser), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck, chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 860))
+	t.Cleanup(cancelAlloc)
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancel)
+	ctx, cancelTimeout := context.WithTimeout(ctx, timeout)
+	t.Cleanup(cancelTimeout)
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/")); err != nil {
+		t.Fatalf("load %s/ in chromium: %v", base, err)
+	}
+	return ctx
+}
+
+func TestStatusPage(t *testing.T) {
+	const partitions = 4
 	broker := startBroker(t, "twitter", partitions)
 	dbName, _ := database(t)
 	addr := freeAddr(t)
@@ -119,20 +148,8 @@ func TestStatusPage(t *testing.T) {
 		firehose <- s
 	}()
 
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(browser), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck, chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 860))
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	defer cancel()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 4*time.Minute)
-	defer cancelTimeout()
 	base := "http://" + addr
-	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/")); err != nil {
-		t.Fatalf("load %s/ in chromium: %v", base, err)
-	}
+	ctx := openPage(t, base, 4*time.Minute)
 
 	// While the firehose runs: the chart has drawn 3 windows and the table
 	// lists every partition. The page refreshes once a second, so what it
@@ -167,6 +184,9 @@ func TestStatusPage(t *testing.T) {
 		}
 		return view.Drawn >= 3 && len(view.Committed) == partitions && len(shown.Partitions) == partitions
 	})
+	if view.Group != "" || len(view.Owned) != 0 {
+		t.Errorf("outside a consumer group the page shows group %q and owned marks %v, want neither", view.Group, view.Owned)
+	}
 	var mark pageStatus
 	getJSON(t, base+"/status", &mark)
 	waitFor(t, 30*time.Second, fmt.Sprintf("the page to catch up with /status %+v", mark.Partitions), func() bool {
@@ -236,5 +256,81 @@ func TestStatusPage(t *testing.T) {
 	})
 	if len(finalWindows) != 60 {
 		t.Errorf("after %d records over ~80 windows, /windows has %d windows, want the last 60", summary.Records, len(finalWindows))
+	}
+}
+
+// In a consumer group the page shows the group and marks exactly the
+// partitions /status says this runtime owns: two members share 4
+// partitions, and the page of one of them is read. Then `kappa-runtime
+// status`, run beside them, names one owner for this runtime's partitions
+// and another for the rest, without joining the group itself.
+func TestStatusPageShowsOwnedPartitions(t *testing.T) {
+	const partitions = 4
+	broker := startBroker(t, "twitter", partitions, groupBrokerFlags...)
+	dbName, _ := database(t)
+	env := twitterEnv(broker, dbName)
+	pipelineFile := groupPipeline(t, "classic")
+	addr := freeAddr(t)
+	rt := startRuntime(t, pipelineFile, env, "--http", addr)
+	other := startRuntime(t, pipelineFile, env)
+	produceTweetsTo(t, broker, "twitter", 0, 0, 2)
+
+	base := "http://" + addr
+	ctx := openPage(t, base, 90*time.Second)
+	type groupStatus struct {
+		Group           string  `json:"group"`
+		OwnedPartitions []int32 `json:"owned_partitions"`
+		Partitions      []struct {
+			Partition int32 `json:"partition"`
+			Owned     bool  `json:"owned"`
+		} `json:"partitions"`
+	}
+	var view pageView
+	var now groupStatus
+	waitFor(t, 60*time.Second, "the page to mark the partitions /status says this member owns, the other member owning the rest", func() bool {
+		for _, r := range []*backgroundRuntime{rt, other} {
+			if r.exited() {
+				t.Fatalf("runtime exited: %v\n%s", r.err, tail(r.stderr.String()))
+			}
+		}
+		view, _, _ = readPage(t, ctx)
+		getJSON(t, base+"/status", &now)
+		if len(now.OwnedPartitions) == 0 || len(now.OwnedPartitions) == partitions || len(now.Partitions) != partitions {
+			return false // the other member has not joined yet, or a partition is not listed yet
+		}
+		want := map[string]string{}
+		for _, p := range now.Partitions {
+			want[strconv.Itoa(int(p.Partition))] = strconv.FormatBool(slices.Contains(now.OwnedPartitions, p.Partition))
+		}
+		return view.Group == "kappa-twitter" && fmt.Sprint(view.Owned) == fmt.Sprint(want)
+	})
+	t.Logf("/status owned_partitions %v; the page marks %v", now.OwnedPartitions, view.Owned)
+
+	cmd := exec.Command(filepath.Join(bins(t), "kappa-runtime"), "status", pipelineFile)
+	cmd.Env = append(os.Environ(), env...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("kappa-runtime status: %v\n%s%s", err, out, stderr.String())
+	}
+	t.Logf("kappa-runtime status:\n%s", out)
+	if !strings.HasPrefix(string(out), "pipeline ") || !strings.Contains(strings.SplitN(string(out), "\n", 2)[0], "consumer group kappa-twitter") {
+		t.Errorf("the heading does not name the consumer group:\n%s", out)
+	}
+	row := regexp.MustCompile(`(?m)^\s+(\d+)\s+\S+\s+\d+\s+\d+\s+\S+\s+(\S+@\S+ \S+)\s*$`)
+	owners := map[bool]map[string]bool{true: {}, false: {}}
+	rows := 0
+	for _, m := range row.FindAllStringSubmatch(string(out), -1) {
+		p, _ := strconv.Atoi(m[1])
+		owners[slices.Contains(now.OwnedPartitions, int32(p))][m[2]] = true
+		rows++
+	}
+	if rows != partitions || len(owners[true]) != 1 || len(owners[false]) != 1 || fmt.Sprint(owners[true]) == fmt.Sprint(owners[false]) {
+		t.Errorf("want one owner for this runtime's partitions %v and another for the rest, got %v over %d rows:\n%s",
+			now.OwnedPartitions, owners, rows, out)
+	}
+	if strings.Contains(stderr.String(), "joining consumer group") {
+		t.Errorf("kappa-runtime status joined the group:\n%s", stderr.String())
 	}
 }

@@ -67,7 +67,7 @@ func positionsFromPB(ps []*pb.Position) []Position {
 func watermarksToPB(ws []Watermark) []*pb.Watermark {
 	out := make([]*pb.Watermark, len(ws))
 	for i, w := range ws {
-		out[i] = &pb.Watermark{Partition: w.Partition, Start: w.Start, End: w.End}
+		out[i] = &pb.Watermark{Partition: w.Partition, Start: w.Start, End: w.End, Owner: w.Owner}
 	}
 	return out
 }
@@ -75,7 +75,7 @@ func watermarksToPB(ws []Watermark) []*pb.Watermark {
 func watermarksFromPB(ws []*pb.Watermark) []Watermark {
 	out := make([]Watermark, len(ws))
 	for i, w := range ws {
-		out[i] = Watermark{Partition: w.GetPartition(), Start: w.GetStart(), End: w.GetEnd()}
+		out[i] = Watermark{Partition: w.GetPartition(), Start: w.GetStart(), End: w.GetEnd(), Owner: w.GetOwner()}
 	}
 	return out
 }

@@ -147,6 +147,10 @@ type Watermark struct {
 	// End is the offset a reader reaches when it has read everything there is:
 	// the high watermark, or the last stable offset when reading committed data.
 	End int64
+	// Owner is which member of the source's consumer group reads the
+	// partition (optional): a source reading in a group may fill it when it
+	// is no member itself, as for `kappa-runtime status`. Empty otherwise.
+	Owner string
 }
 
 // SourceInfo describes what a source reads.

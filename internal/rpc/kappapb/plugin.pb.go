@@ -547,10 +547,14 @@ func (x *Position) GetCommittedUnixNanos() int64 {
 }
 
 type Watermark struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Partition     int32                  `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
-	Start         int64                  `protobuf:"varint,2,opt,name=start,proto3" json:"start,omitempty"`
-	End           int64                  `protobuf:"varint,3,opt,name=end,proto3" json:"end,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Partition int32                  `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
+	Start     int64                  `protobuf:"varint,2,opt,name=start,proto3" json:"start,omitempty"`
+	End       int64                  `protobuf:"varint,3,opt,name=end,proto3" json:"end,omitempty"`
+	// owner: which member of the source's consumer group reads the
+	// partition, when the source reads in a group and is no member itself
+	// (kappa-runtime status); empty otherwise.
+	Owner         string `protobuf:"bytes,4,opt,name=owner,proto3" json:"owner,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -604,6 +608,13 @@ func (x *Watermark) GetEnd() int64 {
 		return x.End
 	}
 	return 0
+}
+
+func (x *Watermark) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
 }
 
 type Empty struct {
@@ -3184,11 +3195,12 @@ const file_kappa_v1_plugin_proto_rawDesc = "" +
 	"\vnext_offset\x18\x02 \x01(\x03R\n" +
 	"nextOffset\x12\x1b\n" +
 	"\tstream_id\x18\x03 \x01(\tR\bstreamId\x120\n" +
-	"\x14committed_unix_nanos\x18\x04 \x01(\x03R\x12committedUnixNanos\"Q\n" +
+	"\x14committed_unix_nanos\x18\x04 \x01(\x03R\x12committedUnixNanos\"g\n" +
 	"\tWatermark\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\x05R\tpartition\x12\x14\n" +
 	"\x05start\x18\x02 \x01(\x03R\x05start\x12\x10\n" +
-	"\x03end\x18\x03 \x01(\x03R\x03end\"\a\n" +
+	"\x03end\x18\x03 \x01(\x03R\x03end\x12\x14\n" +
+	"\x05owner\x18\x04 \x01(\tR\x05owner\"\a\n" +
 	"\x05Empty\"_\n" +
 	"\x12OpenSourceResponse\x12\x16\n" +
 	"\x06stream\x18\x01 \x01(\tR\x06stream\x12\x1b\n" +

@@ -671,7 +671,9 @@ func formatTopicID(id kadm.TopicID) string {
 // Watermarks reports each partition's log start and the offset a reader
 // reaches when caught up: the last stable offset under read_committed (a
 // transactional topic ends in a marker no record reaches), else the high
-// watermark.
+// watermark. With group: set, a source that is no member of the group
+// (opened by `kappa-runtime status`, never sought) also says which member
+// owns each partition.
 func (s *Source) Watermarks(ctx context.Context) ([]sdk.Watermark, error) {
 	if s.admin == nil {
 		return nil, errors.New("kafka source: Watermarks called before Open")
@@ -696,6 +698,17 @@ func (s *Source) Watermarks(ctx context.Context) ([]sdk.Watermark, error) {
 		marks = append(marks, sdk.Watermark{Partition: p, Start: start, End: end})
 	}
 	slices.SortFunc(marks, func(a, b sdk.Watermark) int { return cmp.Compare(a.Partition, b.Partition) })
+	if s.cfg.Group != "" && s.group == nil {
+		// Not a member (yet): say who is. A failure only leaves the owners
+		// out; the log ends stand.
+		owners, err := s.groupOwners(ctx)
+		if err != nil {
+			sdk.Logger().Warn("cannot tell the group's partition owners", "group", s.cfg.Group, "err", err)
+		}
+		for i := range marks {
+			marks[i].Owner = owners[marks[i].Partition]
+		}
+	}
 	return marks, nil
 }
 

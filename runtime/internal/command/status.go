@@ -25,12 +25,18 @@ type PartitionStatus struct {
 	Lag int64
 	// CommittedAt is when the position was committed, when the sink says.
 	CommittedAt time.Time
+	// Owner is the member of the consumer group that reads the partition,
+	// as the source says (empty outside a group, or when no member does).
+	Owner string
 }
 
 // PipelineStatus is what `kappa-runtime status` prints.
 type PipelineStatus struct {
 	Pipeline, Stream string
-	Partitions       []PartitionStatus
+	// Group is the source's consumer group; "" when it reads every
+	// partition itself.
+	Group      string
+	Partitions []PartitionStatus
 }
 
 // ReadStatus opens the pipeline's source and sink (no runtime needs to
@@ -62,7 +68,9 @@ func ReadStatus(ctx context.Context, file string) (PipelineStatus, error) {
 	if err != nil {
 		return PipelineStatus{}, fmt.Errorf("%s: source: read the log ends: %w", p.File, err)
 	}
-	return pipelineStatus(p.Name, info.Stream, positions, marks), nil
+	s := pipelineStatus(p.Name, info.Stream, positions, marks)
+	s.Group = info.Group
+	return s, nil
 }
 
 // pipelineStatus joins the sink's positions and the source's log ends.
@@ -73,7 +81,7 @@ func pipelineStatus(name, stream string, positions []sdk.Position, marks []sdk.W
 		committed[pos.Partition] = pos
 	}
 	for _, w := range marks {
-		ps := PartitionStatus{Partition: w.Partition, Committed: -1, Start: w.Start, End: w.End, Lag: w.End - w.Start}
+		ps := PartitionStatus{Partition: w.Partition, Committed: -1, Start: w.Start, End: w.End, Lag: w.End - w.Start, Owner: w.Owner}
 		if pos, ok := committed[w.Partition]; ok {
 			ps.Committed, ps.Lag = pos.NextOffset, max(0, w.End-pos.NextOffset)
 			ps.CommittedAt = pos.CommittedAt
@@ -84,11 +92,21 @@ func pipelineStatus(name, stream string, positions []sdk.Position, marks []sdk.W
 	return s
 }
 
-// Print writes the status as a table, and the total lag.
+// Print writes the status as a table, and the total lag. In a consumer
+// group the table ends with each partition's owner ("none" while no
+// member owns it).
 func (s PipelineStatus) Print(w io.Writer) {
-	fmt.Fprintf(w, "pipeline %s, stream %s\n", s.Pipeline, s.Stream)
+	fmt.Fprintf(w, "pipeline %s, stream %s", s.Pipeline, s.Stream)
+	if s.Group != "" {
+		fmt.Fprintf(w, ", consumer group %s", s.Group)
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "partition\tcommitted\thigh watermark\tlag\tlast commit\t")
+	fmt.Fprint(tw, "partition\tcommitted\thigh watermark\tlag\tlast commit\t")
+	if s.Group != "" {
+		fmt.Fprint(tw, "owner\t")
+	}
+	fmt.Fprintln(tw)
 	var total int64
 	for _, p := range s.Partitions {
 		committed, at := "none", "-"
@@ -98,7 +116,15 @@ func (s PipelineStatus) Print(w io.Writer) {
 		if !p.CommittedAt.IsZero() {
 			at = p.CommittedAt.UTC().Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%s\t\n", p.Partition, committed, p.End, p.Lag, at)
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%s\t", p.Partition, committed, p.End, p.Lag, at)
+		if s.Group != "" {
+			owner := p.Owner
+			if owner == "" {
+				owner = "none"
+			}
+			fmt.Fprintf(tw, "%s\t", owner)
+		}
+		fmt.Fprintln(tw)
 		total += p.Lag
 	}
 	tw.Flush()

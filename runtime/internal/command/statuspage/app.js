@@ -1,7 +1,10 @@
 // The Kappa status page: reads /status and /windows every second and
 // draws them. It keeps what it last drew in data attributes of <body>
 // (data-status: the /status it rendered; data-windows-drawn: how many
-// windows the aggregate chart drew), for tests and the curious.
+// windows the aggregate chart drew), for tests and the curious. In a
+// consumer group it shows the group, and marks each partition's row with
+// data-owned ("true" when this runtime reads it, "false" when another
+// member does); outside a group it shows neither.
 "use strict";
 
 const refreshMs = 1000;
@@ -61,6 +64,10 @@ function renderStatus(s) {
   const problem = s.not_ready || (s.last_error ? `last error: ${s.last_error}` : "");
   $("problem").hidden = !problem;
   $("problem").textContent = problem;
+  const grouped = Boolean(s.group);
+  document.querySelectorAll(".group-only").forEach((el) => { el.hidden = !grouped; });
+  $("group").textContent = s.group || "";
+  $("owned").textContent = grouped ? ((s.owned_partitions || []).join(", ") || "none") : "";
 
   const body = document.querySelector("#partitions tbody");
   body.replaceChildren(...s.partitions.map((p) => {
@@ -76,6 +83,14 @@ function renderStatus(s) {
       if ((i === 3 || i === 4) && Number(p.lag_records) > 0 && p.lag_seconds > 10) td.className = "lagging";
       tr.append(td);
     });
+    if (grouped) {
+      tr.dataset.owned = String(Boolean(p.owned));
+      tr.className = p.owned ? "owned" : "elsewhere";
+      const td = document.createElement("td");
+      td.textContent = p.owned ? "this runtime" : "another member";
+      td.dataset.field = "owned";
+      tr.append(td);
+    }
     return tr;
   }));
 
