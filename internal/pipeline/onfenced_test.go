@@ -41,6 +41,32 @@ func TestOnFenced(t *testing.T) {
 	}
 }
 
+func TestOnGenerationEnded(t *testing.T) {
+	for _, c := range []struct {
+		line string
+		want GenerationEndedPolicy
+		err  string
+	}{
+		{"", GenerationEndedExit, ""},
+		{"on_generation_ended:\n", GenerationEndedExit, ""},
+		{"on_generation_ended: exit\n", GenerationEndedExit, ""},
+		{"on_generation_ended: standby\n", GenerationEndedStandby, ""},
+		{"on_generation_ended: wait\n", 0, `p.yaml:6:22: on_generation_ended: must be one of exit, standby, not "wait"`},
+		{"on_generation_ended: {a: b}\n", 0, "p.yaml:6:1: on_generation_ended: must be a string, not a mapping"},
+	} {
+		p, err := Parse("p.yaml", []byte(fencedBase+c.line), nil)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%q: error %v, want %q", c.line, err, c.err)
+			}
+			continue
+		}
+		if err != nil || p.OnGenerationEnded != c.want {
+			t.Errorf("%q: on_generation_ended %v (%v), want %v", c.line, p.OnGenerationEnded, err, c.want)
+		}
+	}
+}
+
 func TestGiveUpAfter(t *testing.T) {
 	for _, c := range []struct {
 		line string

@@ -57,6 +57,10 @@ type Pipeline struct {
 	// OnFenced is what the runtime does when another runtime committed
 	// its partitions first: `on_fenced: retry` (the default) or `exit`.
 	OnFenced engine.FencedPolicy
+	// OnGenerationEnded is what the runtime does when another
+	// generation replaced its generation of the output (kappa-runtime
+	// reprocess): `on_generation_ended: exit` (the default) or `standby`.
+	OnGenerationEnded GenerationEndedPolicy
 	// GiveUpAfter is how long batches may keep failing (no commit, or
 	// positions that cannot be read) before the runtime exits non-zero;
 	// default 2m.
@@ -292,7 +296,7 @@ func (l *loader) mapping(e entry, known ...string) map[string]entry {
 
 func (l *loader) pipeline(root *yaml.Node) *Pipeline {
 	top := l.fields(root, "", "version", "name", "source", "extractor", "sink",
-		"window", "dimensions", "aggregates", "batch", "timeouts", "on_fenced", "give_up_after", "compaction")
+		"window", "dimensions", "aggregates", "batch", "timeouts", "on_fenced", "on_generation_ended", "give_up_after", "compaction")
 	p := &Pipeline{
 		File:       l.file,
 		Version:    l.version(top["version"], root),
@@ -306,6 +310,7 @@ func (l *loader) pipeline(root *yaml.Node) *Pipeline {
 		OnFenced:   l.onFenced(top["on_fenced"]),
 		Compaction: l.compaction(top["compaction"]),
 	}
+	p.OnGenerationEnded = l.onGenerationEnded(top["on_generation_ended"])
 	p.GiveUpAfter = l.duration(top["give_up_after"], engine.DefaultRetryFor)
 	batch := l.mapping(top["batch"], "interval", "max_records", "max_bytes")
 	p.Batch = Batch{

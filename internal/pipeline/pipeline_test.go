@@ -127,7 +127,7 @@ func TestBrokenFiles(t *testing.T) {
 		file: "unknown-keys.yaml",
 		want: []string{
 			"testdata/unknown-keys.yaml:4:3: source.confg: unknown key (known: config, env, plugin)",
-			"testdata/unknown-keys.yaml:10:1: windw: unknown key (known: aggregates, batch, compaction, dimensions, extractor, give_up_after, name, on_fenced, sink, source, timeouts, version, window)",
+			"testdata/unknown-keys.yaml:10:1: windw: unknown key (known: aggregates, batch, compaction, dimensions, extractor, give_up_after, name, on_fenced, on_generation_ended, sink, source, timeouts, version, window)",
 			"testdata/unknown-keys.yaml:12:3: batch.max_recrods: unknown key (known: interval, max_bytes, max_records)",
 			"testdata/unknown-keys.yaml:15:3: timeouts.flush: unknown key (known: commit, extract, open, poll)",
 		},
@@ -237,7 +237,7 @@ func pipelineWith(block, lines string) string {
 
 func TestUnknownKeysAtEveryLevel(t *testing.T) {
 	for _, tc := range []struct{ block, want string }{
-		{"", "x.yaml:12:1: colour: unknown key (known: aggregates, batch, compaction, dimensions, extractor, give_up_after, name, on_fenced, sink, source, timeouts, version, window)"},
+		{"", "x.yaml:12:1: colour: unknown key (known: aggregates, batch, compaction, dimensions, extractor, give_up_after, name, on_fenced, on_generation_ended, sink, source, timeouts, version, window)"},
 		{"source", "x.yaml:4:3: source.colour: unknown key (known: config, env, plugin)"},
 		{"extractor", "x.yaml:6:3: extractor.colour: unknown key (known: config, env, plugin)"},
 		{"sink", "x.yaml:8:3: sink.colour: unknown key (known: config, env, plugin)"},

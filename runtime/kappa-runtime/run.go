@@ -16,7 +16,9 @@ Runs the pipeline until SIGINT or SIGTERM (or, with --drain, until every
 partition has reached the end its log had at start), then exits 0.
 
 Exit status: 0 when stopped or drained, or when another generation
-replaced this pipeline's (kappa-runtime reprocess, rollback); 1 on an error, including batches
+replaced this pipeline's (kappa-runtime reprocess, rollback; with
+on_generation_ended: standby it stands by instead, until its generation is
+live again); 1 on an error, including batches
 that kept failing for the pipeline's give_up_after; 2 on a usage error;
 3 when SIGINT or SIGTERM interrupted --drain before the end (what was
 committed stays committed: run --drain again to finish).

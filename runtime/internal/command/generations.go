@@ -351,14 +351,7 @@ func watchGeneration(ctx context.Context, sink sdk.Sink, every time.Duration) er
 		if err != nil || cur == nil || cur.State == sdk.GenerationLive || cur.State == sdk.GenerationShadow {
 			continue // a failure here is the engine's to see
 		}
-		msg := fmt.Sprintf("generation %d of table %s is %s", cur.Number, res.Table, cur.State)
-		for _, g := range res.Generations {
-			if g.Previous == cur.Number && g.Number > cur.Number || g.State == sdk.GenerationLive {
-				msg += fmt.Sprintf("; generation %d (pipeline %q) is %s", g.Number, g.Pipeline, g.State)
-				break
-			}
-		}
-		return sdk.GenerationEnded(errors.New(msg))
+		return sdk.GenerationEnded(errors.New(endedMessage(res, cur)))
 	}
 	return nil
 }

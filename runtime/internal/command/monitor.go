@@ -56,6 +56,10 @@ type monitor struct {
 	// rebalance reported them (nil before the first).
 	group string
 	owned []int32
+	// generation says, once the generation this run commits ended and it
+	// stands by (standby.go), what was done and which generation is live;
+	// "" until then.
+	generation string
 }
 
 // pluginView is what the monitor shows of a supervised plugin.

@@ -41,12 +41,28 @@ type RunOptions struct {
 	// With Drain it exits once caught up after the swap.
 	Reprocess bool
 	CatchUp   time.Duration
+
+	// http serves the current run's monitor on HTTP; set by RunWith.
+	http *handlerSwitch
 }
 
 // RunWith is Run with every option.
 func RunWith(ctx context.Context, file string, opts RunOptions, logger *slog.Logger) error {
 	drain := opts.Drain
+	if opts.HTTP != "" {
+		// Listened on once: a run that stood by and resumes (standby.go)
+		// serves on the same address without a gap.
+		opts.http = &handlerSwitch{}
+		stop, err := serve(ctx, opts.HTTP, opts.http, logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	err := run(ctx, file, opts, logger)
+	for errors.Is(err, errLiveAgain) {
+		err = run(ctx, file, opts, logger)
+	}
 	if err != nil && drain && ctx.Err() != nil && !errors.Is(err, ErrDrainInterrupted) {
 		// Stopped while starting: the drain did not even begin.
 		err = fmt.Errorf("%w: %w", ErrDrainInterrupted, err)
@@ -102,11 +118,7 @@ func run(ctx context.Context, file string, opts RunOptions, logger *slog.Logger)
 		stall := p.Batch.Interval + p.Timeouts.Poll + p.Timeouts.Extract + p.Timeouts.Commit + 10*time.Second
 		m = newMonitor(p.Name, file, p.Batch.Interval, stall, views, p.Redacted())
 		m.windows = newWindowCache(sink, p.Timeouts.Commit)
-		stop, err := serve(ctx, opts.HTTP, m, logger)
-		if err != nil {
-			return err
-		}
-		defer stop()
+		opts.http.set(m.handler())
 		observer = m
 	}
 	if prog != nil {
@@ -193,7 +205,18 @@ func run(ctx context.Context, file string, opts RunOptions, logger *slog.Logger)
 		Observer:       observer,
 		DeadLetters:    dead,
 	}, info.Stream, source, extractor, sink)
-	if err := runEngine(ctx, eng, cut, sink); err != nil {
+	err = runEngine(ctx, eng, cut, sink)
+	if errors.Is(err, sdk.ErrGenerationEnded) && p.OnGenerationEnded == pipeline.GenerationEndedStandby && !opts.Reprocess {
+		gens, ok := any(sink).(sdk.Generations)
+		if !ok {
+			return fmt.Errorf("pipeline %s: %w", p.Name, err)
+		}
+		if err := standBy(ctx, gens, err, m, logger); err != nil {
+			return err
+		}
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("pipeline %s: %w", p.Name, err)
 	}
 	t := eng.Totals()

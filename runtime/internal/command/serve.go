@@ -84,6 +84,8 @@ func (m *monitor) ready(now time.Time) (why, role string) {
 	}
 	window := max(readyFloor, readyIntervals*m.interval)
 	switch {
+	case m.generation != "":
+		return "standing by, committing nothing: " + m.generation, role
 	case m.state == engine.StateStarting:
 		return "starting: the committed positions have not been read yet", role
 	case m.state == engine.StateBackoff:
@@ -107,6 +109,10 @@ type statusJSON struct {
 	LastError   string       `json:"last_error,omitempty"`
 	LastErrorAt *time.Time   `json:"last_error_time,omitempty"`
 	LastCommit  *time.Time   `json:"last_commit_time,omitempty"`
+	// Generation says, while the run stands by because another generation
+	// replaced its own (on_generation_ended: standby), what happened to
+	// its generation and which one is live; absent otherwise.
+	Generation string `json:"generation_ended,omitempty"`
 	// Group and OwnedPartitions show a consumer-group member's share:
 	// absent outside a group.
 	Group           string          `json:"group,omitempty"`
@@ -156,7 +162,7 @@ func (m *monitor) status(now time.Time) statusJSON {
 	defer m.mu.Unlock()
 	s := statusJSON{Pipeline: m.pipeline, File: m.file, Version: m.version, UptimeS: now.Sub(m.started).Seconds(),
 		State: m.state, Ready: why == "", NotReady: why, Role: role, LastError: m.lastErr,
-		LastErrorAt: timePtr(m.lastErrAt), LastCommit: timePtr(m.lastCommit),
+		LastErrorAt: timePtr(m.lastErrAt), LastCommit: timePtr(m.lastCommit), Generation: m.generation,
 		Batches: slices.Clone(m.recent), Config: m.config, Plugins: []pluginJSON{}, Partitions: []partitionJSON{}}
 	if m.group != "" {
 		s.Group, s.OwnedPartitions = m.group, append([]int32{}, m.owned...)
@@ -179,15 +185,15 @@ func (m *monitor) status(now time.Time) statusJSON {
 	return s
 }
 
-// serve listens on addr and serves m until ctx ends. A listen failure is
+// serve listens on addr and serves h until ctx ends. A listen failure is
 // returned at once: an operator who asked for metrics must not get a
 // pipeline without them.
-func serve(ctx context.Context, addr string, m *monitor, logger *slog.Logger) (stop func(), err error) {
+func serve(ctx context.Context, addr string, h http.Handler, logger *slog.Logger) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("--http %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: m.handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	logger.Info("serving metrics and health", "addr", ln.Addr().String())
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
