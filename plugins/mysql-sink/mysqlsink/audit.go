@@ -21,6 +21,8 @@ func (s *Sink) Audit(ctx context.Context) ([]sdk.StreamAudit, error) {
 	if s.db == nil {
 		return nil, errNotOpen
 	}
+	s.gen.mu.RLock() // a swap rebinds the pipeline key and statements (generations.go)
+	defer s.gen.mu.RUnlock()
 	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("mysql-sink: audit: begin: %w", err)

@@ -165,6 +165,8 @@ func (s *Sink) DeadLetters(ctx context.Context, q sdk.DeadLetterQuery) ([]sdk.St
 	if s.db == nil {
 		return nil, errNotOpen
 	}
+	s.gen.mu.RLock() // a swap rebinds the pipeline key and statements (generations.go)
+	defer s.gen.mu.RUnlock()
 	if s.dead.name == "" {
 		return nil, sdk.Permanent(fmt.Errorf("mysql-sink: no dead letters kept: the sink's config sets no dead_letters table"))
 	}
