@@ -8,37 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kappa-stream/kappa/internal/gencatalog"
 	"github.com/kappa-stream/kappa/internal/testenv"
 	"github.com/kappa-stream/kappa/sdk"
 )
-
-func TestChooseGeneration(t *testing.T) {
-	gens := []generation{
-		{number: 1, pipeline: "twitter", definition: "d1", state: sdk.GenerationRetired},
-		{number: 2, pipeline: "twitter", definition: "d2", state: sdk.GenerationLive},
-		{number: 3, pipeline: "other", definition: "d3", state: sdk.GenerationShadow},
-	}
-	for _, c := range []struct {
-		pipeline, definition string
-		want                 int64
-	}{
-		{"twitter", "d1", 1},   // the old file: its retired generation
-		{"twitter", "d2", 2},   // the live file
-		{"twitter", "edit", 2}, // an edited live file continues the live one
-		{"other", "", 3},
-		{"nobody", "d1", 0},
-	} {
-		got := chooseGeneration(gens, c.pipeline, c.definition)
-		if n := int64(0); got != nil {
-			n = got.number
-			if n != c.want {
-				t.Errorf("chooseGeneration(%s, %s) = %d, want %d", c.pipeline, c.definition, n, c.want)
-			}
-		} else if c.want != 0 {
-			t.Errorf("chooseGeneration(%s, %s) = none, want %d", c.pipeline, c.definition, c.want)
-		}
-	}
-}
 
 func openGen(t *testing.T, db, pipeline, definition string, dims []string, reprocessing bool) (*Sink, error) {
 	t.Helper()
@@ -136,7 +109,7 @@ func TestGenerationsCutover(t *testing.T) {
 	}
 
 	_, err = openGen(t, db, "twitter", "d1", nil, false)
-	var ended *GenerationEndedError
+	var ended *gencatalog.EndedError
 	if !errors.As(err, &ended) || ended.Live != 2 || !strings.Contains(err.Error(), "kappa-runtime rollback") {
 		t.Fatalf("old pipeline after the swap: %v, want refused naming generation 2 and rollback", err)
 	}

@@ -118,8 +118,8 @@ func (s *Sink) Open(ctx context.Context, setup sdk.Setup) error {
 			db.Close()
 			return fmt.Errorf("mysql-sink: %s: %w", server, err)
 		}
-		if gen != nil && gen.physical != cfg.Table {
-			aggregate.Name = gen.physical
+		if gen != nil && gen.Physical != cfg.Table {
+			aggregate.Name = gen.Physical
 		}
 	}
 	// A reprocess not bound yet makes its own table later; the one under
@@ -135,7 +135,7 @@ func (s *Sink) Open(ctx context.Context, setup sdk.Setup) error {
 	// A sink opened to adopt the table claims it in Adopt's transaction,
 	// once its rows proved adoptable; one opened to reprocess claims its
 	// generation's table when it makes it.
-	if !setup.Adopting && !setup.Reprocessing && (gen == nil || gen.number == 1) {
+	if !setup.Adopting && !setup.Reprocessing && (gen == nil || gen.Number == 1) {
 		if err := claimTable(ctx, db, dc.DBName, setup.Pipeline, stmts, cfg.TablesTable); err != nil {
 			db.Close()
 			return fmt.Errorf("mysql-sink: %s: %w", server, err)

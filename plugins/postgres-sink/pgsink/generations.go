@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/kappa-stream/kappa/internal/gencatalog"
 	"github.com/kappa-stream/kappa/sdk"
 )
 
@@ -74,16 +75,7 @@ func generationsSchema() tableSchema {
 }
 
 // generation is one row of the catalog.
-type generation struct {
-	number      int64
-	pipeline    string
-	definition  string
-	key         string
-	physical    string
-	state, step string
-	previous    int64
-	updatedAt   time.Time
-}
+type generation = gencatalog.Generation
 
 // binding is what the sink commits as: set in Open, or by a Generations
 // call for a sink opened with Setup.Reprocessing.
@@ -116,108 +108,12 @@ func readGenerations(ctx context.Context, q querier, schema, logical string, for
 	var g generation
 	var gens []generation
 	_, err := forEach(ctx, q, stmt, []any{logical},
-		[]any{&g.number, &g.pipeline, &g.definition, &g.key, &g.physical, &g.state, &g.step, &g.previous, &g.updatedAt},
+		[]any{&g.Number, &g.Pipeline, &g.Definition, &g.Key, &g.Physical, &g.State, &g.Step, &g.Previous, &g.UpdatedAt},
 		func() error { gens = append(gens, g); return nil })
 	if err != nil {
 		return nil, fmt.Errorf("read the generations of table %s: %w", logical, err)
 	}
 	return gens, nil
-}
-
-func findGeneration(gens []generation, number int64) *generation {
-	for i := range gens {
-		if gens[i].number == number {
-			return &gens[i]
-		}
-	}
-	return nil
-}
-
-func liveGeneration(gens []generation) *generation {
-	for i := range gens {
-		if gens[i].state == sdk.GenerationLive {
-			return &gens[i]
-		}
-	}
-	return nil
-}
-
-// chooseGeneration picks the generation a pipeline file stands for: one of
-// the pipeline's name, preferring the same definition, then a live or
-// shadow one, then the newest. nil when the name has none.
-func chooseGeneration(gens []generation, pipeline, definition string) *generation {
-	var best *generation
-	score := func(g *generation) int {
-		s := 0
-		if definition != "" && g.definition == definition {
-			s += 4
-		}
-		if g.state == sdk.GenerationLive || g.state == sdk.GenerationShadow {
-			s += 2
-		}
-		return s
-	}
-	for i := range gens {
-		g := &gens[i]
-		if g.pipeline != pipeline {
-			continue
-		}
-		if best == nil || score(g) > score(best) || (score(g) == score(best) && g.number > best.number) {
-			best = g
-		}
-	}
-	return best
-}
-
-// GenerationEndedError says that the generation a pipeline file stands
-// for is no longer live.
-type GenerationEndedError struct {
-	Schema, Table string
-	// Generation is the pipeline's, State what it is now; Live the live
-	// generation and its pipeline (0 when none is).
-	Pipeline     string
-	Generation   int64
-	State        string
-	Live         int64
-	LivePipeline string
-	// Shadow is a generation still reprocessing under this pipeline's name.
-	Shadow bool
-	// Next and NextPipeline are the generation replacing this one while
-	// no generation is live (during a cutover).
-	Next         int64
-	NextPipeline string
-}
-
-func (e *GenerationEndedError) Error() string {
-	if e.Shadow {
-		return fmt.Sprintf("pipeline %q is generation %d of table %s.%s, which is still being reprocessed: resume it with `kappa-runtime reprocess PIPELINE.yaml`, which swaps it in once it has caught up",
-			e.Pipeline, e.Generation, e.Schema, e.Table)
-	}
-	live := "no generation is live"
-	if e.Next != 0 {
-		live = fmt.Sprintf("generation %d (pipeline %q) replaces it and goes live once the cutover ends: run its pipeline file", e.Next, e.NextPipeline)
-	}
-	if e.Live != 0 {
-		live = fmt.Sprintf("generation %d (pipeline %q) is live: run its pipeline file", e.Live, e.LivePipeline)
-	}
-	back := ""
-	if e.State == sdk.GenerationRetired {
-		back = fmt.Sprintf("; to go back to generation %d, run `kappa-runtime rollback PIPELINE.yaml`, which swaps its kept table back in", e.Generation)
-	}
-	return fmt.Sprintf("pipeline %q is generation %d of table %s.%s, which is %s: %s%s",
-		e.Pipeline, e.Generation, e.Schema, e.Table, e.State, live, back)
-}
-
-// describe names the live generation, or the one replacing e's.
-func (e *GenerationEndedError) describe(gens []generation) {
-	if l := liveGeneration(gens); l != nil {
-		e.Live, e.LivePipeline = l.number, l.pipeline
-	}
-	for _, g := range gens {
-		if g.previous == e.Generation && g.number > e.Generation {
-			e.Next, e.NextPipeline = g.number, g.pipeline
-		}
-	}
 }
 
 // openGeneration binds a sink being opened: it makes generation 1's row
@@ -232,8 +128,8 @@ func openGeneration(ctx context.Context, db execQuerier, cfg Config, setup sdk.S
 		return nil, err
 	}
 	if setup.Reprocessing {
-		g := chooseGeneration(gens, setup.Pipeline, setup.Definition)
-		if g != nil && (g.state == sdk.GenerationShadow || g.state == sdk.GenerationLive && g.definition == setup.Definition && g.number > 1) {
+		g := gencatalog.Choose(gens, setup.Pipeline, setup.Definition)
+		if g != nil && (g.State == sdk.GenerationShadow || g.State == sdk.GenerationLive && g.Definition == setup.Definition && g.Number > 1) {
 			return g, nil
 		}
 		return nil, nil
@@ -251,27 +147,27 @@ func openGeneration(ctx context.Context, db execQuerier, cfg Config, setup sdk.S
 			return nil, err
 		}
 	}
-	g := chooseGeneration(gens, setup.Pipeline, setup.Definition)
+	g := gencatalog.Choose(gens, setup.Pipeline, setup.Definition)
 	if g == nil {
 		// Another pipeline's table: claimTable's refusal says whose.
 		return nil, nil
 	}
-	switch g.state {
+	switch g.State {
 	case sdk.GenerationLive:
-		if g.definition != setup.Definition && setup.Definition != "" {
+		if g.Definition != setup.Definition && setup.Definition != "" {
 			// The live generation's file was edited: it continues, and is
 			// known by its new definition from now on.
 			if _, err := db.Exec(ctx, "UPDATE "+catalog+` SET "definition" = $1 WHERE "table_name" = $2 AND "generation" = $3`,
-				setup.Definition, cfg.Table, g.number); err != nil {
-				return nil, fmt.Errorf("record the definition of generation %d of table %s: %w", g.number, cfg.Table, err)
+				setup.Definition, cfg.Table, g.Number); err != nil {
+				return nil, fmt.Errorf("record the definition of generation %d of table %s: %w", g.Number, cfg.Table, err)
 			}
 		}
 		return g, nil
 	case sdk.GenerationShadow:
-		return nil, sdk.Permanent(&GenerationEndedError{Schema: cfg.Schema, Table: cfg.Table, Pipeline: setup.Pipeline, Generation: g.number, State: g.state, Shadow: true})
+		return nil, sdk.Permanent(&gencatalog.EndedError{Namespace: cfg.Schema, Table: cfg.Table, Pipeline: setup.Pipeline, Generation: g.Number, State: g.State, Shadow: true})
 	}
-	e := &GenerationEndedError{Schema: cfg.Schema, Table: cfg.Table, Pipeline: setup.Pipeline, Generation: g.number, State: g.state}
-	e.describe(gens)
+	e := &gencatalog.EndedError{Namespace: cfg.Schema, Table: cfg.Table, Pipeline: setup.Pipeline, Generation: g.Number, State: g.State}
+	e.Describe(gens)
 	return nil, sdk.Permanent(e)
 }
 
@@ -298,9 +194,9 @@ func reclaimGeneration1(ctx context.Context, db execQuerier, cfg Config, setup s
 // bind makes the sink commit as g: its positions key and physical table.
 // The caller holds s.gen.mu for writing, or nothing else runs yet.
 func (s *Sink) bind(g *generation) {
-	s.pipeline = g.key
-	s.gen.number = g.number
-	aggregate := aggregateSchema(g.physical, s.gen.setup.Dimensions, s.gen.setup.Sums())
+	s.pipeline = g.Key
+	s.gen.number = g.Number
+	aggregate := aggregateSchema(g.Physical, s.gen.setup.Dimensions, s.gen.setup.Sums())
 	s.stmts = newStatements(s.schema, offsetsSchema(s.gen.cfg.OffsetsTable), aggregate, batchesSchema(s.gen.cfg.BatchesTable),
 		s.gen.cfg.TablesTable, len(s.gen.setup.Dimensions), s.gen.setup.Sums())
 }
@@ -342,10 +238,10 @@ func (s *Sink) checkGeneration(ctx context.Context, q pgx.Tx, br pgx.BatchResult
 }
 
 func (s *Sink) generationEnded(ctx context.Context, state string) error {
-	e := &GenerationEndedError{Schema: s.schema, Table: s.gen.logical, Pipeline: s.gen.setup.Pipeline, Generation: s.gen.number, State: state}
+	e := &gencatalog.EndedError{Namespace: s.schema, Table: s.gen.logical, Pipeline: s.gen.setup.Pipeline, Generation: s.gen.number, State: state}
 	// Only for the message; the refusal stands without it.
 	if gens, err := readGenerations(ctx, s.db, s.schema, s.gen.logical, false); err == nil {
-		e.describe(gens)
+		e.Describe(gens)
 	}
 	return sdk.GenerationEnded(e)
 }
@@ -420,13 +316,13 @@ func (s *Sink) describeGenerations(ctx context.Context, res *sdk.GenerationsResu
 		var p sdk.Position
 		var positions []sdk.Position
 		_, err := forEach(ctx, s.db, `SELECT "partition_id", "next_offset", "stream_id", "updated_at" FROM `+qualified(s.schema, s.gen.cfg.OffsetsTable)+
-			` WHERE "pipeline" = $1 ORDER BY "partition_id"`, []any{g.key}, []any{&p.Partition, &p.NextOffset, &p.StreamID, &p.CommittedAt},
+			` WHERE "pipeline" = $1 ORDER BY "partition_id"`, []any{g.Key}, []any{&p.Partition, &p.NextOffset, &p.StreamID, &p.CommittedAt},
 			func() error { positions = append(positions, p); return nil })
 		if err != nil {
-			return fmt.Errorf("postgres-sink: generations: read the positions of %s: %w", g.key, err)
+			return fmt.Errorf("postgres-sink: generations: read the positions of %s: %w", g.Key, err)
 		}
-		res.Generations = append(res.Generations, sdk.Generation{Number: g.number, Pipeline: g.pipeline, PhysicalTable: g.physical,
-			State: g.state, Step: g.step, Previous: g.previous, Positions: positions, UpdatedAt: g.updatedAt})
+		res.Generations = append(res.Generations, sdk.Generation{Number: g.Number, Pipeline: g.Pipeline, PhysicalTable: g.Physical,
+			State: g.State, Step: g.Step, Previous: g.Previous, Positions: positions, UpdatedAt: g.UpdatedAt})
 	}
 	return nil
 }
@@ -497,18 +393,18 @@ func (s *Sink) beginGeneration(ctx context.Context, req sdk.GenerationsRequest, 
 		}
 		for i := range gens {
 			g := &gens[i]
-			if g.state != sdk.GenerationShadow {
+			if g.State != sdk.GenerationShadow {
 				continue
 			}
-			if g.pipeline != setup.Pipeline {
-				refuse("generation %d of table %s, pipeline %q, is being reprocessed: let it finish (kappa-runtime reprocess on its file) first", g.number, res.Table, g.pipeline)
+			if g.Pipeline != setup.Pipeline {
+				refuse("generation %d of table %s, pipeline %q, is being reprocessed: let it finish (kappa-runtime reprocess on its file) first", g.Number, res.Table, g.Pipeline)
 				return nil
 			}
 			bound = g
 			return nil
 		}
-		live := liveGeneration(gens)
-		if live != nil && live.number > 1 && live.pipeline == setup.Pipeline && live.definition == setup.Definition {
+		live := gencatalog.Live(gens)
+		if live != nil && live.Number > 1 && live.Pipeline == setup.Pipeline && live.Definition == setup.Definition {
 			// This file's reprocess went live already (a restart after the
 			// cutover): it continues as the live generation.
 			bound = live
@@ -518,20 +414,20 @@ func (s *Sink) beginGeneration(ctx context.Context, req sdk.GenerationsRequest, 
 			refuse("table %s has no live generation (a rollback or cutover is unfinished: run kappa-runtime rollback or reprocess again)", res.Table)
 			return nil
 		}
-		next := gens[len(gens)-1].number + 1
-		g := generation{number: next, pipeline: setup.Pipeline, definition: setup.Definition,
-			key: fmt.Sprintf("%s%s%d", setup.Pipeline, keySuffix, next), physical: physicalName(s.gen.logical, next),
-			state: sdk.GenerationShadow, previous: live.number}
+		next := gens[len(gens)-1].Number + 1
+		g := generation{Number: next, Pipeline: setup.Pipeline, Definition: setup.Definition,
+			Key: fmt.Sprintf("%s%s%d", setup.Pipeline, keySuffix, next), Physical: physicalName(s.gen.logical, next),
+			State: sdk.GenerationShadow, Previous: live.Number}
 		// The longest name an index of it takes (indexName, pkeyName).
 		switch {
-		case len(g.physical)+len(pkeySuffix) > 63 || len(indexName(g.physical)) > 63 || len(physicalName(s.gen.logical, live.number))+len(pkeySuffix) > 63:
-			refuse("table name %s is too long for generation tables (%s and its indexes): PostgreSQL names have at most 63 bytes", s.gen.logical, g.physical)
+		case len(g.Physical)+len(pkeySuffix) > 63 || len(indexName(g.Physical)) > 63 || len(physicalName(s.gen.logical, live.Number))+len(pkeySuffix) > 63:
+			refuse("table name %s is too long for generation tables (%s and its indexes): PostgreSQL names have at most 63 bytes", s.gen.logical, g.Physical)
 			return nil
-		case len(g.key) > 191:
-			refuse("pipeline name %q is too long for generation keys (%s)", setup.Pipeline, g.key)
+		case len(g.Key) > 191:
+			refuse("pipeline name %q is too long for generation keys (%s)", setup.Pipeline, g.Key)
 			return nil
 		}
-		firsts, err := s.firstOffsets(ctx, tx, live.key, req.Stream)
+		firsts, err := s.firstOffsets(ctx, tx, live.Key, req.Stream)
 		if err != nil {
 			return err
 		}
@@ -547,17 +443,17 @@ func (s *Sink) beginGeneration(ctx context.Context, req sdk.GenerationsRequest, 
 		}
 		if len(missed) > 0 {
 			refuse("the log of stream %s no longer holds offsets generation %d read (retention deleted them): %s; reprocessing would be silently partial; keep the topic's whole history (retention.ms=-1) to reprocess",
-				req.Stream, live.number, strings.Join(missed, "; "))
+				req.Stream, live.Number, strings.Join(missed, "; "))
 			return nil
 		}
 		now := time.Now().UTC()
 		if _, err := tx.Exec(ctx, "INSERT INTO "+s.catalog()+` ("table_name", `+generationColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, '', $8, $9)`,
-			s.gen.logical, g.number, g.pipeline, g.definition, g.key, g.physical, g.state, g.previous, now); err != nil {
-			return fmt.Errorf("record generation %d: %w", g.number, err)
+			s.gen.logical, g.Number, g.Pipeline, g.Definition, g.Key, g.Physical, g.State, g.Previous, now); err != nil {
+			return fmt.Errorf("record generation %d: %w", g.Number, err)
 		}
 		for _, f := range firsts {
-			if _, err := tx.Exec(ctx, s.stmts.insertPosition, g.key, req.Stream, f.Partition, f.NextOffset, req.StreamID, now); err != nil {
-				return fmt.Errorf("record generation %d's first position of partition %d: %w", g.number, f.Partition, err)
+			if _, err := tx.Exec(ctx, s.stmts.insertPosition, g.Key, req.Stream, f.Partition, f.NextOffset, req.StreamID, now); err != nil {
+				return fmt.Errorf("record generation %d's first position of partition %d: %w", g.Number, f.Partition, err)
 			}
 		}
 		bound = &g
@@ -568,15 +464,15 @@ func (s *Sink) beginGeneration(ctx context.Context, req sdk.GenerationsRequest, 
 	}
 	// The table: made after the catalog row, so that a kill in between
 	// leaves a row whose table the next begin makes.
-	aggregate := aggregateSchema(bound.physical, setup.Dimensions, setup.Sums())
+	aggregate := aggregateSchema(bound.Physical, setup.Dimensions, setup.Sums())
 	if err := ensureTable(ctx, s.db, s.schema, aggregate); err != nil {
 		return err
 	}
-	if bound.physical != s.gen.logical {
+	if bound.Physical != s.gen.logical {
 		// A new table is the pipeline's; a claim that exists stays.
 		if _, err := s.db.Exec(ctx, "INSERT INTO "+qualified(s.schema, s.gen.cfg.TablesTable)+` ("table_name", "pipeline", "claimed_at") VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
-			bound.physical, setup.Pipeline, time.Now().UTC()); err != nil {
-			return fmt.Errorf("claim table %s: %w", bound.physical, err)
+			bound.Physical, setup.Pipeline, time.Now().UTC()); err != nil {
+			return fmt.Errorf("claim table %s: %w", bound.Physical, err)
 		}
 	}
 	s.gen.mu.Lock()
@@ -611,13 +507,13 @@ func (s *Sink) firstOffsets(ctx context.Context, tx pgx.Tx, key, stream string) 
 
 // boundPair returns the bound generation and the one it replaces, from gens.
 func (s *Sink) boundPair(gens []generation) (cur, prev *generation, err error) {
-	cur = findGeneration(gens, s.gen.number)
+	cur = gencatalog.Find(gens, s.gen.number)
 	if cur == nil {
 		return nil, nil, sdk.Permanent(errors.New("the sink is bound to no generation (begin first)"))
 	}
-	prev = findGeneration(gens, cur.previous)
+	prev = gencatalog.Find(gens, cur.Previous)
 	if prev == nil {
-		return nil, nil, sdk.Permanent(fmt.Errorf("generation %d replaces generation %d, which is not recorded", cur.number, cur.previous))
+		return nil, nil, sdk.Permanent(fmt.Errorf("generation %d replaces generation %d, which is not recorded", cur.Number, cur.Previous))
 	}
 	return cur, prev, nil
 }
@@ -630,17 +526,17 @@ func (s *Sink) freeze(ctx context.Context, res *sdk.GenerationsResult) error {
 		if err != nil {
 			return err
 		}
-		if cur.state != sdk.GenerationShadow || cur.step != "" {
+		if cur.State != sdk.GenerationShadow || cur.Step != "" {
 			return nil // frozen already
 		}
-		if prev.state != sdk.GenerationLive {
-			res.Refusals = append(res.Refusals, fmt.Sprintf("generation %d, which generation %d replaces, is %s, not live", prev.number, cur.number, prev.state))
+		if prev.State != sdk.GenerationLive {
+			res.Refusals = append(res.Refusals, fmt.Sprintf("generation %d, which generation %d replaces, is %s, not live", prev.Number, cur.Number, prev.State))
 			return nil
 		}
-		if err := s.setStep(ctx, tx, prev.number, sdk.GenerationFrozen, prev.step); err != nil {
+		if err := s.setStep(ctx, tx, prev.Number, sdk.GenerationFrozen, prev.Step); err != nil {
 			return err
 		}
-		return s.setStep(ctx, tx, cur.number, cur.state, "frozen")
+		return s.setStep(ctx, tx, cur.Number, cur.State, "frozen")
 	})
 }
 
@@ -652,7 +548,7 @@ func (s *Sink) catchUp(ctx context.Context, res *sdk.GenerationsResult) error {
 		if err != nil {
 			return err
 		}
-		switch cur.step {
+		switch cur.Step {
 		case "":
 			res.Refusals = append(res.Refusals, "the replaced generation is not frozen yet")
 			return nil
@@ -665,7 +561,7 @@ func (s *Sink) catchUp(ctx context.Context, res *sdk.GenerationsResult) error {
 		o := qualified(s.schema, s.gen.cfg.OffsetsTable)
 		err = tx.QueryRow(ctx, "SELECT COUNT(*) FROM "+o+" o LEFT JOIN "+o+
 			` n ON n."pipeline" = $1 AND n."stream" = o."stream" AND n."partition_id" = o."partition_id" WHERE o."pipeline" = $2 AND (n."next_offset" IS NULL OR n."next_offset" < o."next_offset")`,
-			cur.key, prev.key).Scan(&behind)
+			cur.Key, prev.Key).Scan(&behind)
 		if err != nil {
 			return fmt.Errorf("compare positions: %w", err)
 		}
@@ -673,7 +569,7 @@ func (s *Sink) catchUp(ctx context.Context, res *sdk.GenerationsResult) error {
 			return nil
 		}
 		res.Done = true
-		return s.setStep(ctx, tx, cur.number, cur.state, "caught_up")
+		return s.setStep(ctx, tx, cur.Number, cur.State, "caught_up")
 	})
 }
 
@@ -766,28 +662,28 @@ func (s *Sink) swap(ctx context.Context, res *sdk.GenerationsResult) error {
 		if err != nil {
 			return err
 		}
-		cur, prevNumber = c, prev.number
+		cur, prevNumber = c, prev.Number
 		return nil
 	})
 	if err != nil {
 		return err
 	}
 	var renamed *generation
-	err = s.exchange(ctx, cur.number, prevNumber, func(tx pgx.Tx, gens []generation) (bool, error) {
+	err = s.exchange(ctx, cur.Number, prevNumber, func(tx pgx.Tx, gens []generation) (bool, error) {
 		cur, _, err := s.boundPair(gens)
 		if err != nil {
 			return true, err
 		}
-		switch cur.step {
+		switch cur.Step {
 		case "caught_up":
 		case "swapped", sdk.GenerationLive:
 			renamed = cur
 			return true, nil
 		default:
-			res.Refusals = append(res.Refusals, fmt.Sprintf("generation %d has not caught up with the frozen generation yet (step %q)", cur.number, cur.step))
+			res.Refusals = append(res.Refusals, fmt.Sprintf("generation %d has not caught up with the frozen generation yet (step %q)", cur.Number, cur.Step))
 			return true, nil
 		}
-		if err := s.setStep(ctx, tx, cur.number, cur.state, "swapped"); err != nil {
+		if err := s.setStep(ctx, tx, cur.Number, cur.State, "swapped"); err != nil {
 			return true, err
 		}
 		res.Done = true
@@ -800,7 +696,7 @@ func (s *Sink) swap(ctx context.Context, res *sdk.GenerationsResult) error {
 	if res.Done {
 		testFault(afterRename)
 	}
-	renamed.physical = s.gen.logical
+	renamed.Physical = s.gen.logical
 	s.bind(renamed)
 	return nil
 }
@@ -813,18 +709,18 @@ func (s *Sink) goLive(ctx context.Context, res *sdk.GenerationsResult) error {
 		if err != nil {
 			return err
 		}
-		switch cur.step {
+		switch cur.Step {
 		case sdk.GenerationLive:
 			return nil
 		case "swapped":
 		default:
-			res.Refusals = append(res.Refusals, fmt.Sprintf("generation %d's table is not swapped in yet (step %q)", cur.number, cur.step))
+			res.Refusals = append(res.Refusals, fmt.Sprintf("generation %d's table is not swapped in yet (step %q)", cur.Number, cur.Step))
 			return nil
 		}
-		if err := s.setStep(ctx, tx, prev.number, sdk.GenerationRetired, prev.step); err != nil {
+		if err := s.setStep(ctx, tx, prev.Number, sdk.GenerationRetired, prev.Step); err != nil {
 			return err
 		}
-		if err := s.setStep(ctx, tx, cur.number, sdk.GenerationLive, sdk.GenerationLive); err != nil {
+		if err := s.setStep(ctx, tx, cur.Number, sdk.GenerationLive, sdk.GenerationLive); err != nil {
 			return err
 		}
 		return s.handOver(ctx, tx, cur, prev)
@@ -835,13 +731,13 @@ func (s *Sink) goLive(ctx context.Context, res *sdk.GenerationsResult) error {
 func (s *Sink) handOver(ctx context.Context, tx pgx.Tx, in, out *generation) error {
 	now := time.Now().UTC()
 	t := qualified(s.schema, s.gen.cfg.TablesTable)
-	for _, o := range []struct{ table, pipeline string }{{s.gen.logical, in.pipeline}, {physicalName(s.gen.logical, out.number), out.pipeline}} {
+	for _, o := range []struct{ table, pipeline string }{{s.gen.logical, in.Pipeline}, {physicalName(s.gen.logical, out.Number), out.Pipeline}} {
 		if _, err := tx.Exec(ctx, "INSERT INTO "+t+` ("table_name", "pipeline", "claimed_at") VALUES ($1, $2, $3) ON CONFLICT ("table_name") DO UPDATE SET "pipeline" = EXCLUDED."pipeline"`,
 			o.table, o.pipeline, now); err != nil {
 			return fmt.Errorf("record the owner of table %s: %w", o.table, err)
 		}
 	}
-	inName := physicalName(s.gen.logical, in.number)
+	inName := physicalName(s.gen.logical, in.Number)
 	if _, err := tx.Exec(ctx, "DELETE FROM "+t+` WHERE "table_name" = $1`, inName); err != nil {
 		return fmt.Errorf("forget the owner of table %s: %w", inName, err)
 	}
@@ -856,40 +752,40 @@ func (s *Sink) rollback(ctx context.Context, res *sdk.GenerationsResult) error {
 	var in, out *generation
 	err := s.inTx(ctx, nil, func(tx pgx.Tx, gens []generation) error {
 		for i := range gens {
-			if gens[i].step == "rollback" {
+			if gens[i].Step == "rollback" {
 				in = &gens[i]
 			}
 		}
 		if in == nil {
-			out = liveGeneration(gens)
+			out = gencatalog.Live(gens)
 			if out == nil {
 				res.Refusals = append(res.Refusals, "no generation is live")
 				return nil
 			}
-			if in = findGeneration(gens, out.previous); in == nil || in.state != sdk.GenerationRetired {
-				res.Refusals = append(res.Refusals, fmt.Sprintf("generation %d replaced no generation whose table is kept (retired)", out.number))
+			if in = gencatalog.Find(gens, out.Previous); in == nil || in.State != sdk.GenerationRetired {
+				res.Refusals = append(res.Refusals, fmt.Sprintf("generation %d replaced no generation whose table is kept (retired)", out.Number))
 				return nil
 			}
 			for _, g := range gens {
-				if g.state == sdk.GenerationShadow {
-					res.Refusals = append(res.Refusals, fmt.Sprintf("generation %d is being reprocessed: let it finish first", g.number))
+				if g.State == sdk.GenerationShadow {
+					res.Refusals = append(res.Refusals, fmt.Sprintf("generation %d is being reprocessed: let it finish first", g.Number))
 					return nil
 				}
 			}
 			// Frozen first, in its own transaction: the live generation's
 			// commits in flight end before the rename waits for them.
-			if err := s.setStep(ctx, tx, out.number, sdk.GenerationFrozen, out.step); err != nil {
+			if err := s.setStep(ctx, tx, out.Number, sdk.GenerationFrozen, out.Step); err != nil {
 				return err
 			}
-			return s.setStep(ctx, tx, in.number, in.state, "rollback")
+			return s.setStep(ctx, tx, in.Number, in.State, "rollback")
 		}
 		for i := range gens {
-			if gens[i].state == sdk.GenerationFrozen {
+			if gens[i].State == sdk.GenerationFrozen {
 				out = &gens[i]
 			}
 		}
 		if out == nil {
-			return sdk.Permanent(fmt.Errorf("generation %d is being rolled back to, but no generation is frozen", in.number))
+			return sdk.Permanent(fmt.Errorf("generation %d is being rolled back to, but no generation is frozen", in.Number))
 		}
 		return nil
 	})
@@ -898,20 +794,20 @@ func (s *Sink) rollback(ctx context.Context, res *sdk.GenerationsResult) error {
 	}
 	s.gen.mu.Lock()
 	defer s.gen.mu.Unlock()
-	err = s.exchange(ctx, in.number, out.number, func(tx pgx.Tx, gens []generation) (bool, error) {
-		if g := findGeneration(gens, in.number); g == nil || g.step != "rollback" {
+	err = s.exchange(ctx, in.Number, out.Number, func(tx pgx.Tx, gens []generation) (bool, error) {
+		if g := gencatalog.Find(gens, in.Number); g == nil || g.Step != "rollback" {
 			return true, nil // done before
 		}
-		if err := s.setStep(ctx, tx, out.number, sdk.GenerationRetired, out.step); err != nil {
+		if err := s.setStep(ctx, tx, out.Number, sdk.GenerationRetired, out.Step); err != nil {
 			return true, err
 		}
-		if err := s.setStep(ctx, tx, in.number, sdk.GenerationLive, sdk.GenerationLive); err != nil {
+		if err := s.setStep(ctx, tx, in.Number, sdk.GenerationLive, sdk.GenerationLive); err != nil {
 			return true, err
 		}
 		// The previous generation goes back to being replaced by none;
 		// rolling forward again is a new reprocess.
 		if _, err := tx.Exec(ctx, "UPDATE "+s.catalog()+` SET "previous" = $1 WHERE "table_name" = $2 AND "generation" = $3`,
-			in.number, s.gen.logical, out.number); err != nil {
+			in.Number, s.gen.logical, out.Number); err != nil {
 			return true, err
 		}
 		return false, s.handOver(ctx, tx, in, out)
@@ -931,7 +827,7 @@ func (s *Sink) retire(ctx context.Context, res *sdk.GenerationsResult) error {
 		return err
 	}
 	for _, g := range gens {
-		if g.state != sdk.GenerationRetired || g.physical == s.gen.logical {
+		if g.State != sdk.GenerationRetired || g.Physical == s.gen.logical {
 			continue
 		}
 		for {
@@ -939,16 +835,16 @@ func (s *Sink) retire(ctx context.Context, res *sdk.GenerationsResult) error {
 				_, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL lock_timeout = %d", renameWait.Milliseconds()))
 				return err
 			}, func(tx pgx.Tx, gens []generation) error {
-				if cur := findGeneration(gens, g.number); cur == nil || cur.state != sdk.GenerationRetired {
+				if cur := gencatalog.Find(gens, g.Number); cur == nil || cur.State != sdk.GenerationRetired {
 					return nil
 				}
-				if _, err := tx.Exec(ctx, "DROP TABLE IF EXISTS "+qualified(s.schema, g.physical)); err != nil {
-					return fmt.Errorf("drop table %s of generation %d: %w", g.physical, g.number, err)
+				if _, err := tx.Exec(ctx, "DROP TABLE IF EXISTS "+qualified(s.schema, g.Physical)); err != nil {
+					return fmt.Errorf("drop table %s of generation %d: %w", g.Physical, g.Number, err)
 				}
-				if err := s.setStep(ctx, tx, g.number, sdk.GenerationDropped, g.step); err != nil {
+				if err := s.setStep(ctx, tx, g.Number, sdk.GenerationDropped, g.Step); err != nil {
 					return err
 				}
-				_, err := tx.Exec(ctx, "DELETE FROM "+qualified(s.schema, s.gen.cfg.TablesTable)+` WHERE "table_name" = $1`, g.physical)
+				_, err := tx.Exec(ctx, "DELETE FROM "+qualified(s.schema, s.gen.cfg.TablesTable)+` WHERE "table_name" = $1`, g.Physical)
 				return err
 			})
 			if err == nil {

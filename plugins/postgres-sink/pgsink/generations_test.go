@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/kappa-stream/kappa/internal/gencatalog"
 	"github.com/kappa-stream/kappa/sdk"
 )
 
@@ -119,7 +120,7 @@ func TestGenerationsCutover(t *testing.T) {
 	checkIndexNames(t, conn)
 
 	_, err = openGen(t, db, "twitter", "d1", nil, false)
-	var ended *GenerationEndedError
+	var ended *gencatalog.EndedError
 	if !errors.As(err, &ended) || ended.Live != 2 || !strings.Contains(err.Error(), "kappa-runtime rollback") {
 		t.Fatalf("old pipeline after the swap: %v, want refused naming generation 2 and rollback", err)
 	}

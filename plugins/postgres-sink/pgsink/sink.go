@@ -119,8 +119,8 @@ func (s *Sink) Open(ctx context.Context, setup sdk.Setup) error {
 	var gen *generation
 	if err == nil {
 		gen, err = openGeneration(ctx, db, cfg, setup)
-		if gen != nil && gen.physical != cfg.Table {
-			aggregate.Name = gen.physical
+		if gen != nil && gen.Physical != cfg.Table {
+			aggregate.Name = gen.Physical
 		}
 	}
 	// A reprocess not bound yet makes its own table later; the one under
@@ -131,7 +131,7 @@ func (s *Sink) Open(ctx context.Context, setup sdk.Setup) error {
 	stmts := newStatements(cfg.Schema, offsets, aggregate, batches, cfg.TablesTable, len(setup.Dimensions), setup.Sums())
 	// One opened to reprocess claims its generation's table when it makes
 	// it; a later generation's table was handed over at its cutover.
-	if err == nil && !setup.Reprocessing && (gen == nil || gen.number == 1) {
+	if err == nil && !setup.Reprocessing && (gen == nil || gen.Number == 1) {
 		err = claimTable(ctx, db, setup.Pipeline, stmts)
 		if err == nil && gen == nil {
 			// The table was claimed now (it was empty, or its rows are
