@@ -1,10 +1,15 @@
 package pipeline
 
-import "gopkg.in/yaml.v3"
+import (
+	"fmt"
+
+	"gopkg.in/yaml.v3"
+)
 
 // Redacted is the pipeline's plugins' config as plain values, for display
 // (the runtime's /status): every value under a key that may hold a secret
-// (the keys whose values errors never show) is "[redacted]".
+// (the keys whose values errors never show) is "[redacted]". Every
+// mapping comes out keyed by strings, so that it encodes as JSON.
 func (p *Pipeline) Redacted() map[string]any {
 	out := map[string]any{}
 	for name, pl := range map[string]Plugin{"source": p.Source, "extractor": p.Extractor, "sink": p.Sink} {
@@ -26,6 +31,12 @@ func redactValue(key string, v any) any {
 		m := make(map[string]any, len(v))
 		for k, x := range v {
 			m[k] = redactValue(k, x)
+		}
+		return m
+	case map[any]any: // a mapping with a key that is no string, such as 1:
+		m := make(map[string]any, len(v))
+		for k, x := range v {
+			m[fmt.Sprint(k)] = redactValue(fmt.Sprint(k), x)
 		}
 		return m
 	case []any:
