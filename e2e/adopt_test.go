@@ -252,3 +252,19 @@ func topicIDOf(t *testing.T, broker, topic string) string {
 	defer cl.Close()
 	return topicID(t, kadm.NewClient(cl), topic)
 }
+
+// The 2016 job wrote MySQL only: adopt on a PostgreSQL pipeline fails at
+// once, saying so, and records nothing.
+func TestAdoptOnPostgresSaysMySQLOnly(t *testing.T) {
+	broker := startBroker(t, "twitter", 2)
+	database := postgresDatabase(t)
+	produceTweetsTo(t, broker, "twitter", 0, 0, 10)
+	code, out := runAdopt(t, filepath.Join(repoRoot(), "pipelines", "twitter-postgres.yaml"), postgresEnv(broker, database), "--yes")
+	t.Logf("adopt --yes on postgres-sink:\n%s", out)
+	if code == 0 || !strings.Contains(out, "twitter-postgres.yaml: sink: sink open: postgres-sink: adopting a table another program wrote is MySQL-only (the 2016 job wrote MySQL)") {
+		t.Errorf("adopt --yes on postgres-sink: exit %d, want a refusal saying adopting is MySQL-only\n%s", code, out)
+	}
+	if n := psqlValue(t, database, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'aggregates'"); n != "0" {
+		t.Errorf("adopt on postgres-sink left %s tables in schema aggregates", n)
+	}
+}
