@@ -269,3 +269,43 @@ func TestMonitorGroupLagAfterDrain(t *testing.T) {
 	}
 	t.Logf("group %s: %d partitions, total lag %d after %d records", group, seen, l.Lag.Total(), summary.Records)
 }
+
+// kappa-runtime status with no runtime running, on PostgreSQL: after a
+// drain into postgres-sink each partition shows its committed position at
+// the log end kadm reads, lag 0, and the time postgres-sink committed it.
+func TestStatusWithoutARuntimeOnPostgres(t *testing.T) {
+	const partitions = 2
+	broker := startBroker(t, "twitter", partitions)
+	database := postgresDatabase(t)
+	env := postgresEnv(broker, database)
+	pipelineFile := filepath.Join(repoRoot(), "pipelines", "twitter-postgres.yaml")
+	runFirehose(t, broker, "twitter", "--count", "1000", "--seed", "111")
+	if res := runRuntime(t, pipelineFile, env, "--drain"); res.err != nil {
+		t.Fatalf("drain: %v\n%s", res.err, tail(res.stderr))
+	}
+	cmd := exec.Command(filepath.Join(bins(t), "kappa-runtime"), "status", pipelineFile)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("kappa-runtime status: %v\n%s", err, out)
+	}
+	t.Logf("kappa-runtime status:\n%s", out)
+	if !strings.Contains(string(out), fmt.Sprintf("total lag 0 records over %d partitions", partitions)) {
+		t.Errorf("kappa-runtime status: want total lag 0 over %d partitions\n%s", partitions, out)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(broker))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(context.Background(), "twitter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ends.Each(func(o kadm.ListedOffset) {
+		row := regexp.MustCompile(fmt.Sprintf(`(?m)^\s+%d\s+%d\s+%d\s+0\s+20\d\d-\d\d-\d\dT`, o.Partition, o.Offset, o.Offset))
+		if o.Offset == 0 || !row.Match(out) {
+			t.Errorf("kappa-runtime status has no row for partition %d at %d, lag 0, with its commit time:\n%s", o.Partition, o.Offset, out)
+		}
+	})
+}
