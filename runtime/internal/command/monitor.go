@@ -285,7 +285,6 @@ func (m *monitor) Failed(c engine.Cause, err error) {
 	m.turned = m.lastErrAt
 }
 
-// partition returns p's view, creating it; m.mu is held.
 // setGroup records the consumer group the source joined.
 func (m *monitor) setGroup(group string) {
 	m.mu.Lock()
@@ -308,6 +307,7 @@ func (m *monitor) ownsLocked(p int32) bool {
 	return m.group == "" || slices.Contains(m.owned, p)
 }
 
+// partition returns p's view, creating it; m.mu is held.
 func (m *monitor) partition(p int32) *partitionView {
 	v := m.partitions[p]
 	if v == nil {
