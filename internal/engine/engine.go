@@ -374,6 +374,7 @@ func (e *Engine) resume(ctx context.Context) error {
 		return at(CauseSource, fmt.Errorf("seek source to committed positions: %w", err))
 	}
 	e.cfg.Observer.Positions(maps.Clone(e.committed))
+	e.commitTimesRead(positions)
 	e.cfg.Logger.Info("resumed at committed positions", "stream", e.stream, "partitions", len(positions))
 	return nil
 }
@@ -406,7 +407,7 @@ func (e *Engine) step(ctx context.Context) error {
 	if err := e.checkBatch(batch); err != nil {
 		return at(CauseSource, err)
 	}
-	e.batchEnds(batch)
+	e.batchPolled(batch)
 	commit, stats, err := e.process(ctx, batch)
 	if err != nil {
 		return at(CauseExtract, err)

@@ -128,6 +128,8 @@ type memSink struct {
 	failNext  []bool // each entry: fail one commit; true = after applying it
 	commits   int
 	fenced    int
+	// committedAt, when set, is the commit time Positions reports.
+	committedAt time.Time
 }
 
 func newMemSink() *memSink { return &memSink{positions: map[int32]int64{}} }
@@ -140,7 +142,7 @@ func (s *memSink) Positions(context.Context, string) ([]sdk.Position, error) {
 	defer s.mu.Unlock()
 	var ps []sdk.Position
 	for p, n := range s.positions {
-		ps = append(ps, sdk.Position{Partition: p, NextOffset: n})
+		ps = append(ps, sdk.Position{Partition: p, NextOffset: n, CommittedAt: s.committedAt})
 	}
 	return ps, nil
 }

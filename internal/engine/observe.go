@@ -82,6 +82,28 @@ type BatchReport struct {
 	Commit         time.Duration
 }
 
+// PendingObserver is an Observer that also learns, for each polled batch,
+// the first record of each partition it holds. Once everything before it
+// has committed, that record is the partition's oldest uncommitted one, so
+// its time tells lag in seconds (kappa_partition_lag_seconds).
+type PendingObserver interface {
+	Polled(first map[int32]RecordAt)
+}
+
+// RecordAt is a record's offset and the time its producer or broker gave it.
+type RecordAt struct {
+	Offset int64
+	Time   time.Time
+}
+
+// CommitTimesObserver is an Observer that also learns, when the engine reads
+// the committed positions, when the sink committed each of them (partitions
+// whose sink does not say are left out): the last commit of a runtime that
+// has not committed yet.
+type CommitTimesObserver interface {
+	CommittedAt(times map[int32]time.Time)
+}
+
 // DefaultWatermarkRefresh is Config.WatermarkRefresh's default: how often,
 // while no batch is polled (backoff, standby), the engine asks the source
 // for its log ends, so that a stuck pipeline shows growing lag rather than
@@ -141,8 +163,9 @@ func (e *Engine) setState(s State) {
 	e.cfg.Observer.StateChanged(s)
 }
 
-// batchEnds reports the log ends a polled batch carries.
-func (e *Engine) batchEnds(b sdk.Batch) {
+// batchPolled reports the log ends a polled batch carries and, to a
+// PendingObserver, each partition's first record.
+func (e *Engine) batchPolled(b sdk.Batch) {
 	if _, ok := e.cfg.Observer.(nopObserver); ok {
 		return
 	}
@@ -154,6 +177,37 @@ func (e *Engine) batchEnds(b sdk.Batch) {
 	}
 	if len(ends) > 0 {
 		e.cfg.Observer.HighWatermarks(ends)
+	}
+	o, ok := e.cfg.Observer.(PendingObserver)
+	if !ok {
+		return
+	}
+	first := make(map[int32]RecordAt, len(b.Partitions))
+	for _, p := range b.Partitions {
+		if len(p.Records) > 0 && !p.Records[0].Time.IsZero() {
+			first[p.Partition] = RecordAt{Offset: p.Records[0].Offset, Time: p.Records[0].Time}
+		}
+	}
+	if len(first) > 0 {
+		o.Polled(first)
+	}
+}
+
+// commitTimesRead tells a CommitTimesObserver when the sink committed the
+// positions just read.
+func (e *Engine) commitTimesRead(positions []sdk.Position) {
+	o, ok := e.cfg.Observer.(CommitTimesObserver)
+	if !ok {
+		return
+	}
+	times := make(map[int32]time.Time, len(positions))
+	for _, p := range positions {
+		if !p.CommittedAt.IsZero() {
+			times[p.Partition] = p.CommittedAt
+		}
+	}
+	if len(times) > 0 {
+		o.CommittedAt(times)
 	}
 }
 

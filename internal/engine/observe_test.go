@@ -274,3 +274,64 @@ func TestFailedTellIsRetried(t *testing.T) {
 		}
 	}
 }
+
+// pendingRecorder is a recorder that also learns polled batches' first
+// records and the sink's commit times.
+type pendingRecorder struct {
+	recorder
+	first       []map[int32]RecordAt
+	committedAt map[int32]time.Time
+}
+
+func (r *pendingRecorder) Polled(first map[int32]RecordAt) {
+	r.mu.Lock()
+	r.first = append(r.first, first)
+	r.mu.Unlock()
+}
+
+func (r *pendingRecorder) CommittedAt(times map[int32]time.Time) {
+	r.mu.Lock()
+	r.committedAt = times
+	r.mu.Unlock()
+}
+
+// Each polled batch reports its partitions' first records, in order, and
+// a resume reports when the sink committed the positions it read.
+func TestObserverLearnsFirstRecordsAndCommitTimes(t *testing.T) {
+	src, _ := fixture()
+	base := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	for p, recs := range src.logs {
+		for i := range recs {
+			recs[i].Time = base.Add(time.Duration(p)*time.Hour + time.Duration(recs[i].Offset)*time.Second)
+		}
+	}
+	sink := newMemSink()
+	sink.positions[0] = 1
+	sink.committedAt = base.Add(-time.Minute)
+	obs := &pendingRecorder{}
+	e := New(Config{Drain: true, Logger: quietLogger(), Limits: sdk.Limits{MaxRecords: 2, MaxWait: time.Millisecond},
+		Observer: obs}, "mem", src, timeExtractor{}, sink)
+	if err := runWithin(t, e, context.Background(), 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if got := obs.committedAt[0]; !got.Equal(base.Add(-time.Minute)) {
+		t.Errorf("commit time of partition 0 at resume: %v, want %v", got, base.Add(-time.Minute))
+	}
+	seen := map[int32][]int64{}
+	for _, first := range obs.first {
+		for p, r := range first {
+			if want := base.Add(time.Duration(p)*time.Hour + time.Duration(r.Offset)*time.Second); !r.Time.Equal(want) {
+				t.Errorf("partition %d offset %d: time %v, want %v", p, r.Offset, r.Time, want)
+			}
+			seen[p] = append(seen[p], r.Offset)
+		}
+	}
+	if len(seen[0]) == 0 || seen[0][0] != 1 {
+		t.Errorf("partition 0's first polled records %v, want the first at the committed position 1", seen[0])
+	}
+	for p, offs := range seen {
+		if !slices.IsSorted(offs) {
+			t.Errorf("partition %d: first records %v out of order", p, offs)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package command
 
 import (
+	"cmp"
 	"maps"
 	"runtime/debug"
 	"slices"
@@ -77,11 +78,19 @@ type pluginView struct {
 
 type partitionView struct {
 	committed, highWatermark int64
-	// newest is the time of the newest committed record; lastCommit when
-	// the partition last advanced; lost its offsets lost so far.
-	newest, lastCommit time.Time
-	lost               int64
+	// pending are the first records of the batches polled past the
+	// committed position, in offset order (a few: the poll-ahead);
+	// behindSince is when the log end was first seen past the committed
+	// position (zero while caught up); lastCommit when the partition last
+	// advanced; lost its offsets lost so far.
+	pending                 []engine.RecordAt
+	behindSince, lastCommit time.Time
+	lost                    int64
 }
+
+// maxPending bounds partitionView.pending: the engine polls a few batches
+// ahead at most, and after a failure polls the same offsets again.
+const maxPending = 8
 
 type batchView struct {
 	Ended      time.Time `json:"ended"`
@@ -218,8 +227,46 @@ func (m *monitor) Positions(committed map[int32]int64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.progress, m.turned = time.Now(), time.Now()
+	now := time.Now()
 	for p, off := range committed {
-		m.partition(p).committed = off
+		v := m.partition(p)
+		v.committed = off
+		v.pending = slices.DeleteFunc(v.pending, func(r engine.RecordAt) bool { return r.Offset < off })
+		v.noteBehind(now)
+	}
+}
+
+// Polled implements engine.PendingObserver: the first record of each
+// partition in a polled batch.
+func (m *monitor) Polled(first map[int32]engine.RecordAt) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for p, r := range first {
+		v := m.partition(p)
+		if r.Offset < v.committed || slices.ContainsFunc(v.pending, func(q engine.RecordAt) bool { return q.Offset == r.Offset }) {
+			continue
+		}
+		i, _ := slices.BinarySearchFunc(v.pending, r, func(a, b engine.RecordAt) int { return cmp.Compare(a.Offset, b.Offset) })
+		v.pending = slices.Insert(v.pending, i, r)
+		if len(v.pending) > maxPending {
+			v.pending = v.pending[:maxPending]
+		}
+	}
+}
+
+// CommittedAt implements engine.CommitTimesObserver: when the positions
+// just read were committed, by this runtime or one before it, so that the
+// last commit is known before this run's first.
+func (m *monitor) CommittedAt(times map[int32]time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for p, t := range times {
+		if v := m.partition(p); t.After(v.lastCommit) {
+			v.lastCommit = t
+		}
+		if t.After(m.lastCommit) {
+			m.lastCommit = t
+		}
 	}
 }
 
@@ -236,8 +283,11 @@ func (m *monitor) HighWatermarks(ends map[int32]int64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.turned = time.Now()
+	now := time.Now()
 	for p, end := range ends {
-		m.partition(p).highWatermark = end
+		v := m.partition(p)
+		v.highWatermark = end
+		v.noteBehind(now)
 	}
 }
 
@@ -264,9 +314,6 @@ func (m *monitor) Committed(b engine.BatchReport) {
 		p := m.partition(r.Partition)
 		p.lastCommit = b.Ended
 		p.lost += r.Lost
-		if t, ok := b.Newest[r.Partition]; ok {
-			p.newest = t
-		}
 	}
 	if len(m.recent) == recentBatches {
 		m.recent = slices.Delete(m.recent, 0, 1)
@@ -317,14 +364,31 @@ func (m *monitor) partition(p int32) *partitionView {
 	return v
 }
 
-// lag is a partition's lag in records and seconds at now: the seconds are
-// the age of the oldest uncommitted record, which is at most as old as the
-// newest committed one's successor — bounded by the time since the newest
-// committed record (or, before any commit, unknown: 0).
+// noteBehind keeps behindSince: when the log end was first seen past the
+// committed position, zero while the partition is caught up.
+func (v *partitionView) noteBehind(now time.Time) {
+	switch {
+	case v.highWatermark <= v.committed:
+		v.behindSince = time.Time{}
+	case v.behindSince.IsZero():
+		v.behindSince = now
+	}
+}
+
+// lag is a partition's lag in records and seconds at now. The seconds are
+// the age of the oldest uncommitted record: the first record polled past
+// the committed position, by the time its producer or broker gave it. While
+// none has been polled (the source delivers nothing, or records carry no
+// time), they are the time since the log end was first seen past the
+// committed position, which the true age is at least.
 func (v *partitionView) lag(now time.Time) (records int64, seconds float64) {
 	records = max(0, v.highWatermark-v.committed)
-	if records > 0 && !v.newest.IsZero() {
-		seconds = max(0, now.Sub(v.newest).Seconds())
+	switch {
+	case records == 0:
+	case len(v.pending) > 0:
+		seconds = max(0, now.Sub(v.pending[0].Time).Seconds())
+	case !v.behindSince.IsZero():
+		seconds = max(0, now.Sub(v.behindSince).Seconds())
 	}
 	return records, seconds
 }
@@ -341,11 +405,11 @@ var (
 	lagDesc = prometheus.NewDesc("kappa_partition_lag_records",
 		"High watermark minus committed offset.", []string{"partition"}, nil)
 	lagSecondsDesc = prometheus.NewDesc("kappa_partition_lag_seconds",
-		"Age of the oldest uncommitted record (bounded by the time since the newest committed one); 0 when caught up.", []string{"partition"}, nil)
+		"Age of the oldest uncommitted record (from the time its producer gave it; before one is polled, the time the partition has been seen behind); 0 when caught up.", []string{"partition"}, nil)
 	ownedDesc = prometheus.NewDesc("kappa_partition_owned",
 		"1 if this runtime reads the partition (always, outside a consumer group), 0 if another member of the group does.", []string{"partition"}, nil)
 	lastCommitDesc = prometheus.NewDesc("kappa_last_commit_timestamp_seconds",
-		"Unix time of the last successful commit; absent before the first.", nil, nil)
+		"Unix time of the last successful commit, by this runtime or, before its first, the one the sink reported at start; absent while none is known.", nil, nil)
 )
 
 func (c partitionCollector) Describe(ch chan<- *prometheus.Desc) {

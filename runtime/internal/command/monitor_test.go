@@ -37,10 +37,11 @@ func TestMetricsAfterBatches(t *testing.T) {
 	m.Positions(map[int32]int64{0: 10, 1: 20})
 	m.HighWatermarks(map[int32]int64{0: 15, 1: 20})
 	now := time.Now()
+	m.Polled(map[int32]engine.RecordAt{0: {Offset: 10, Time: now.Add(-time.Minute)}})
 	m.Committed(engine.BatchReport{Records: 10, Facts: 12, Skipped: 2, Rejected: 3, Rows: 4,
 		Reasons: map[string]int{"no event time": 1, "event time 3000-01-01T00:00:00Z outside 1678–2261": 1, "something new": 1},
 		Ranges:  []sdk.RangeStats{{OffsetRange: sdk.OffsetRange{Partition: 0, Start: 5, End: 10}}},
-		Newest:  map[int32]time.Time{0: now.Add(-time.Minute)}, Oldest: now.Add(-2 * time.Minute),
+		Oldest:  now.Add(-2 * time.Minute),
 		Started: now.Add(-time.Second), Ended: now, Commit: 100 * time.Millisecond})
 	m.Failed(engine.CauseOf(fmt.Errorf("commit: %w", sdk.ErrFenced)), errors.New("fenced"))
 
@@ -80,6 +81,79 @@ func TestMetricsAfterBatches(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("metrics:\n%s", grepLines(out, "kappa_"))
+	}
+}
+
+// lagSeconds is partition p's kappa_partition_lag_seconds at now.
+func lagSeconds(m *monitor, p int32, now time.Time) float64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, s := m.partition(p).lag(now)
+	return s
+}
+
+func TestLagSecondsIsTheOldestUncommittedRecordsAge(t *testing.T) {
+	pid := 1
+	m := testMonitor(&pid)
+	now := time.Now()
+	m.Positions(map[int32]int64{0: 0})
+	m.HighWatermarks(map[int32]int64{0: 100})
+	// Before the first commit, with a backlog: the first polled record's age.
+	m.Polled(map[int32]engine.RecordAt{0: {Offset: 50, Time: now.Add(-10 * time.Second)}})
+	m.Polled(map[int32]engine.RecordAt{0: {Offset: 0, Time: now.Add(-90 * time.Second)}})
+	m.Polled(map[int32]engine.RecordAt{0: {Offset: 0, Time: now.Add(-90 * time.Second)}}) // polled again after a failure
+	if s := lagSeconds(m, 0, now); s < 89 || s > 91 {
+		t.Errorf("backlog before any commit: lag %.1fs, want 90s (the oldest polled record's age)", s)
+	}
+	m.Positions(map[int32]int64{0: 50}) // [0, 50) committed
+	if s := lagSeconds(m, 0, now); s < 9 || s > 11 {
+		t.Errorf("after committing [0, 50): lag %.1fs, want 10s", s)
+	}
+	m.Positions(map[int32]int64{0: 100})
+	if s := lagSeconds(m, 0, now); s != 0 {
+		t.Errorf("caught up: lag %.1fs, want 0", s)
+	}
+	// A quiet hour, then one fresh record: its age, not the hour.
+	m.HighWatermarks(map[int32]int64{0: 101})
+	m.Polled(map[int32]engine.RecordAt{0: {Offset: 100, Time: now.Add(time.Hour - time.Second)}})
+	if s := lagSeconds(m, 0, now.Add(time.Hour)); s < 0.5 || s > 1.5 {
+		t.Errorf("one fresh record after a quiet hour: lag %.1fs, want 1s", s)
+	}
+}
+
+func TestLagSecondsGrowWhileNothingIsPolled(t *testing.T) {
+	pid := 1
+	m := testMonitor(&pid)
+	m.Positions(map[int32]int64{0: 7})
+	m.HighWatermarks(map[int32]int64{0: 9}) // behind; the source delivers nothing
+	now := time.Now()
+	if s := lagSeconds(m, 0, now.Add(30*time.Second)); s < 29 || s > 31 {
+		t.Errorf("30s behind with nothing polled: lag %.1fs, want at least 29s", s)
+	}
+	m.Positions(map[int32]int64{0: 9})
+	m.HighWatermarks(map[int32]int64{0: 10})
+	if s := lagSeconds(m, 0, now.Add(30*time.Second)); s > 31 {
+		t.Errorf("behind again since just now: lag %.1fs, want it counted from when it fell behind, not before", s)
+	}
+}
+
+func TestLastCommitIsKnownBeforeThisRunsFirst(t *testing.T) {
+	pid := 1
+	m := testMonitor(&pid)
+	if out := scrape(t, m); strings.Contains(out, "kappa_last_commit_timestamp_seconds{") {
+		t.Errorf("last commit reported before any is known:\n%s", grepLines(out, "last_commit"))
+	}
+	at := time.Unix(1_700_000_000, 0)
+	m.CommittedAt(map[int32]time.Time{0: at, 1: at.Add(-time.Hour)})
+	out := scrape(t, m)
+	if !strings.Contains(out, `kappa_last_commit_timestamp_seconds{pipeline="tweets"} 1.7e+09`) {
+		t.Errorf("last commit after reading the sink's commit times:\n%s", grepLines(out, "last_commit"))
+	}
+	m.mu.Lock()
+	got := m.partition(1).lastCommit
+	m.mu.Unlock()
+	if !got.Equal(at.Add(-time.Hour)) {
+		t.Errorf("partition 1's last commit %v, want %v", got, at.Add(-time.Hour))
 	}
 }
 
