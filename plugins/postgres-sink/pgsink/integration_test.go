@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -311,85 +310,6 @@ func TestOwnership(t *testing.T) {
 	refused("first", "", `table aggregates.twitter holds rows that pipeline "first" did not commit`)
 	if n := countRows(t, conn, `SELECT sum(count) FROM aggregates.twitter`); n != 4 {
 		t.Errorf("table counts %d after the refusals, want 4", n)
-	}
-}
-
-// What the table cannot store and the runtime did not reject (FactLimits)
-// is refused for good, naming the row's partition, range and first
-// record, and stores nothing (issue 9, item 2).
-func TestRowsTheTableCannotStoreArePermanentErrors(t *testing.T) {
-	database, conn := testDatabase(t)
-	s := openSink(t, sdk.Setup{Config: sinkConfig(database, ""), Dimensions: []string{"lang"}, Aggregates: []string{sdk.AggregateCount, sdk.AggregateSum}})
-	r := sdk.OffsetRange{Partition: 3, Start: 5, End: 10}
-	for _, c := range []struct {
-		name string
-		row  sdk.Row
-		says string
-	}{
-		{"long dimension value", sdk.Row{Dims: []string{strings.Repeat("x", 192)}, Window: minute}, "at most 191 characters"},
-		{"non-UTF-8 dimension value", sdk.Row{Dims: []string{"e\xffn"}, Window: minute}, "is not UTF-8"},
-		{"NUL in a dimension value", sdk.Row{Dims: []string{"e\x00n"}, Window: minute}, "holds a NUL character"},
-		{"window before the stored range", sdk.Row{Dims: []string{"en"}, Window: time.Date(999, 12, 31, 23, 59, 0, 0, time.UTC)}, "outside the stored range"},
-		{"NaN sum", sdk.Row{Dims: []string{"en"}, Window: minute, Sum: math.NaN()}, "not a finite number"},
-		{"infinite sum", sdk.Row{Dims: []string{"en"}, Window: minute, Sum: math.Inf(-1)}, "not a finite number"},
-	} {
-		row := c.row
-		row.OffsetRange, row.Count, row.FirstOffset = r, 1, 7
-		err := s.Commit(context.Background(), sdk.Commit{Stream: "twitter", Ranges: []sdk.RangeStats{{OffsetRange: r, Records: 5, Facts: 1}}, Rows: []sdk.Row{row}})
-		if !errors.Is(err, sdk.ErrPermanent) {
-			t.Errorf("%s: Commit = %v, want a permanent error", c.name, err)
-			continue
-		}
-		for _, part := range []string{"partition 3", "range [5, 10)", "first record at offset 7", c.says} {
-			if !strings.Contains(err.Error(), part) {
-				t.Errorf("%s: %q does not say %q", c.name, err, part)
-			}
-		}
-	}
-	if n := countRows(t, conn, `SELECT count(*) FROM aggregates.kappa_offsets`); n != 0 {
-		t.Errorf("%d positions after refused commits", n)
-	}
-	if n := countRows(t, conn, `SELECT count(*) FROM aggregates.twitter`); n != 0 {
-		t.Errorf("%d rows after refused commits", n)
-	}
-}
-
-// The limits the sink publishes are what it stores: values at them are
-// stored and read back as they were.
-func TestFactLimitsAreWhatTheTableStores(t *testing.T) {
-	database, conn := testDatabase(t)
-	s := openSink(t, sdk.Setup{Config: sinkConfig(database, ""), Dimensions: []string{"lang"}, Aggregates: []string{sdk.AggregateCount, sdk.AggregateSum}})
-	longest := strings.Repeat("日", FactLimits.MaxDimensionChars)
-	r := sdk.OffsetRange{Partition: 0, Start: 0, End: 4}
-	rows := []sdk.Row{
-		{OffsetRange: r, Window: FactLimits.EarliestWindow, Dims: []string{longest}, Count: 1, Sum: math.MaxFloat64},
-		{OffsetRange: r, Window: FactLimits.LatestWindow, Dims: []string{"en "}, Count: 1, Sum: -math.MaxFloat64},
-		{OffsetRange: r, Window: minute, Dims: []string{"en"}, Count: 1},
-	}
-	if err := s.Commit(context.Background(), sdk.Commit{Stream: "twitter", Ranges: []sdk.RangeStats{{OffsetRange: r, Records: 4, Facts: 3}}, Rows: rows}); err != nil {
-		t.Fatal(err)
-	}
-	got, err := conn.Query(context.Background(), `SELECT timestamp, lang, sum FROM aggregates.twitter ORDER BY timestamp`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var back []sdk.Row
-	var w time.Time
-	var lang string
-	var sum float64
-	if _, err := pgx.ForEachRow(got, []any{&w, &lang, &sum}, func() error {
-		back = append(back, sdk.Row{Window: w.UTC(), Dims: []string{lang}, Sum: sum})
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if len(back) != len(rows) {
-		t.Fatalf("%d rows read back, want %d", len(back), len(rows))
-	}
-	for i, want := range []sdk.Row{rows[0], rows[2], rows[1]} {
-		if !back[i].Window.Equal(want.Window) || back[i].Dims[0] != want.Dims[0] || back[i].Sum != want.Sum {
-			t.Errorf("row %d read back as %v %.20q %v, want %v %.20q %v", i, back[i].Window, back[i].Dims[0], back[i].Sum, want.Window, want.Dims[0], want.Sum)
-		}
 	}
 }
 
