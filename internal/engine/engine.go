@@ -146,6 +146,9 @@ type Engine struct {
 	// next is where each partition's next range must start: committed,
 	// advanced by the commit in flight.
 	next map[int32]int64
+	// read is how far each partition has been polled since the last
+	// resume: committed, advanced by every batch a step took (giveup.go).
+	read map[int32]int64
 	// inflight is the commit the sink is making; nil when none.
 	inflight *inflight
 	totals   Totals
@@ -234,7 +237,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			if errors.Is(err, sdk.ErrPermanent) {
 				return err
 			}
-			if err := failures.add(err, e.cfg.RetryFor); err != nil {
+			if err := failures.add(err, e.cfg.RetryFor, e.read); err != nil {
 				return err
 			}
 			log.Error("resume failed", "err", err, "failures", failures.count)
@@ -259,9 +262,10 @@ func (e *Engine) Run(ctx context.Context) error {
 			err = e.step(ctx)
 		}
 		if err == nil {
-			// Only a commit, or a step that left nothing to commit, ends a
-			// run of failures; a standby (fenced) engine needs a commit.
-			if e.totals.Batches > committed || (e.inflight == nil && e.fencing.batches == 0) {
+			// Only a commit, or a step that left nothing to commit once
+			// the source was read again past the failure, ends a run of
+			// failures; a standby (fenced) engine needs a commit.
+			if e.totals.Batches > committed || (e.inflight == nil && e.fencing.batches == 0 && failures.readAgain(e.read)) {
 				failures = failing{}
 				backoff.reset()
 				e.unfenced()
@@ -281,7 +285,10 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 		if e.rebalanced(err) {
 			// No failure: resume settles the commit in flight, drops
-			// what was polled, re-reads positions and seeks.
+			// what was polled, re-reads positions and seeks. Partitions
+			// that left are read no further here: a run of failures is
+			// judged on what is read from now on.
+			failures.at = nil
 			needResume = true
 			continue
 		}
@@ -308,7 +315,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			failures = failing{}
 			e.setState(StateStandby)
 		} else {
-			if err := failures.add(err, e.cfg.RetryFor); err != nil {
+			if err := failures.add(err, e.cfg.RetryFor, e.read); err != nil {
 				return err
 			}
 			retryable := errors.Is(err, sdk.ErrRetryable)
@@ -370,6 +377,7 @@ func (e *Engine) resume(ctx context.Context) error {
 		e.committed[p.Partition] = p.NextOffset
 	}
 	e.resetNext()
+	e.read = maps.Clone(e.committed)
 	if err := e.source.Seek(sourceCtx, positions); err != nil {
 		return at(CauseSource, fmt.Errorf("seek source to committed positions: %w", err))
 	}
@@ -406,6 +414,9 @@ func (e *Engine) step(ctx context.Context) error {
 	defer batch.Release() // process releases it sooner, once extracted
 	if err := e.checkBatch(batch); err != nil {
 		return at(CauseSource, err)
+	}
+	for _, p := range batch.Partitions {
+		e.read[p.Partition] = max(e.read[p.Partition], p.End)
 	}
 	e.batchPolled(batch)
 	commit, stats, err := e.process(ctx, batch)

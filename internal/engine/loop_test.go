@@ -75,6 +75,101 @@ func TestRunGivesUpWhenEveryCommitFails(t *testing.T) {
 	}
 }
 
+// slowFetchSource answers the first poll after each Seek with an empty
+// batch, as a source whose fetch has not returned by the batch's max_wait
+// does (a drain waits at most DrainInterval).
+type slowFetchSource struct {
+	*memSource
+	sought bool
+}
+
+func (s *slowFetchSource) Seek(ctx context.Context, ps []sdk.Position) error {
+	s.sought = true
+	return s.memSource.Seek(ctx, ps)
+}
+
+func (s *slowFetchSource) Poll(ctx context.Context, l sdk.Limits) (sdk.Batch, error) {
+	if s.sought {
+		s.sought = false
+		return sdk.Batch{}, nil
+	}
+	return s.memSource.Poll(ctx, l)
+}
+
+// An empty poll after the resume that follows a failed commit ends no run
+// of failures: the failed batch is still ahead. Taken for an idle source,
+// it reset the give-up timer and the backoff at every attempt, and Run
+// retried forever.
+func TestRunGivesUpWhenEveryCommitFailsBehindASlowFetch(t *testing.T) {
+	mem, _ := fixture()
+	sink := &brokenSink{memSink: newMemSink()}
+	e := New(Config{Drain: true, Logger: quietLogger(), Limits: sdk.Limits{MaxRecords: 3, MaxWait: time.Millisecond},
+		RetryFor: 300 * time.Millisecond}, "mem", &slowFetchSource{memSource: mem}, timeExtractor{}, sink)
+	err := runWithin(t, e, context.Background(), 30*time.Second)
+	if !errors.Is(err, ErrGaveUp) {
+		t.Fatalf("Run = %v, want an error wrapping ErrGaveUp", err)
+	}
+	if sink.attempts > 8 {
+		t.Errorf("%d commits attempted before giving up after 300ms; the backoff does not grow", sink.attempts)
+	}
+}
+
+// idleFailingSource fails a poll at its start and again after again, and
+// is idle in between: its records are read before the first failure.
+type idleFailingSource struct {
+	*memSource
+	mu     sync.Mutex
+	start  time.Time
+	again  time.Duration
+	failed int
+}
+
+func (s *idleFailingSource) Poll(ctx context.Context, l sdk.Limits) (sdk.Batch, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failed == 0 && s.polls > 3 || s.failed == 1 && time.Since(s.start) > s.again {
+		s.failed++
+		return sdk.Batch{}, errors.New("broker went away")
+	}
+	return s.memSource.Poll(ctx, l)
+}
+
+// A failed poll of an idle source ends with the first empty step after the
+// resume, nothing being left to read again: a failure long after it starts
+// a new run, rather than giving up as if the idle time had been failing.
+func TestIdleStepAfterAFailedPollEndsTheRun(t *testing.T) {
+	mem, want := fixture()
+	src := &idleFailingSource{memSource: mem, start: time.Now(), again: 800 * time.Millisecond}
+	sink := newMemSink()
+	e := New(Config{Logger: quietLogger(), Limits: sdk.Limits{MaxRecords: 3, MaxWait: time.Millisecond}, RetryFor: 300 * time.Millisecond},
+		"mem", src, timeExtractor{}, sink)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- runWithin(t, e, ctx, 30*time.Second) }()
+	waitUntil := time.Now().Add(20 * time.Second)
+	for time.Now().Before(waitUntil) {
+		src.mu.Lock()
+		failed := src.failed
+		src.mu.Unlock()
+		if failed == 2 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // past the second failure's backoff
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v, want nil: the idle time between two failed polls is no failing", err)
+	}
+	if src.failed != 2 {
+		t.Fatalf("%d polls failed, want 2", src.failed)
+	}
+	if got := sink.perWindow(); !maps.Equal(got, want) {
+		t.Errorf("per window = %v, want %v", got, want)
+	}
+}
+
 // alwaysFencedSink is a sink whose every commit finds another writer ahead.
 type alwaysFencedSink struct {
 	*memSink

@@ -351,3 +351,24 @@ func TestSinkKitFailsASinkThatLosesDeadLetters(t *testing.T) {
 		t.Fatalf("CheckSink = %v, want a finding of %v", err, conformance.ErrDeadLettersLost)
 	}
 }
+
+// boastfulSink publishes limits and stores whatever it is given.
+type boastfulSink struct{ memSink }
+
+func (*boastfulSink) Describe() sdk.Info {
+	return sdk.Info{FactLimits: sdk.FactLimits{MaxDimensionChars: 8, DimensionsUTF8: true, FiniteValues: true}}
+}
+
+func TestSinkKitFailsASinkThatStoresRowsBeyondItsLimits(t *testing.T) {
+	store := newStore()
+	err := conformance.CheckSink(context.Background(), conformance.SinkFixture{
+		New:   func() sdk.Sink { return &boastfulSink{memSink{store: store}} },
+		Setup: sdk.Setup{Dimensions: []string{"lang"}},
+	})
+	if !errors.Is(err, conformance.ErrLimitNotPermanent) {
+		t.Fatalf("CheckSink = %v, want a finding of %v", err, conformance.ErrLimitNotPermanent)
+	}
+	if errors.Is(err, conformance.ErrNotAtomic) || errors.Is(err, conformance.ErrNotFenced) {
+		t.Errorf("CheckSink also blames clauses the sink keeps: %v", err)
+	}
+}

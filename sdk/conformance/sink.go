@@ -45,6 +45,7 @@ func sinkChecks(f SinkFixture) []check {
 		{"StaleStartIsFenced", func(ctx context.Context) error { return checkFenced(ctx, f) }},
 		{"CommitIsAllOrNothing", func(ctx context.Context) error { return checkAllOrNothing(ctx, f) }},
 		{"DeadLettersLandWithTheirBatch", func(ctx context.Context) error { return checkDeadLetters(ctx, f) }},
+		{"RowsBeyondFactLimitsArePermanent", func(ctx context.Context) error { return checkFactLimits(ctx, f) }},
 	}
 }
 

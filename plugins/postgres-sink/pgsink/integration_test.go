@@ -268,14 +268,48 @@ func TestDimensionsAndSums(t *testing.T) {
 	}
 }
 
-// TestOwnership: a second pipeline on the same table is refused.
+// TestOwnership: a second pipeline on the same table is refused, naming
+// the table and its owner; a table nobody claimed is claimed only by the
+// pipeline whose rows it holds, and rows no pipeline committed are
+// nobody's (issue 9, item 8).
 func TestOwnership(t *testing.T) {
-	database, _ := testDatabase(t)
+	database, conn := testDatabase(t)
+	ctx := context.Background()
+	first := openSink(t, sdk.Setup{Config: sinkConfig(database, ""), Pipeline: "first"})
+	r := sdk.OffsetRange{Partition: 0, Start: 0, End: 4}
+	if err := first.Commit(ctx, sdk.Commit{Stream: "twitter", Ranges: []sdk.RangeStats{rangeOf(0, 0, 4, 4)},
+		Rows: []sdk.Row{{OffsetRange: r, Window: minute, Count: 4}}}); err != nil {
+		t.Fatal(err)
+	}
+	refused := func(pipeline, owner, says string) {
+		t.Helper()
+		err := New().Open(ctx, sdk.Setup{Config: sinkConfig(database, ""), Pipeline: pipeline, Window: time.Minute})
+		var owned *TableOwnedError
+		if !errors.As(err, &owned) || owned.Owner != owner || !errors.Is(err, sdk.ErrPermanent) {
+			t.Fatalf("pipeline %s: %v, want a permanent TableOwnedError naming owner %q", pipeline, err, owner)
+		}
+		if !strings.Contains(err.Error(), says) {
+			t.Errorf("pipeline %s: %q does not say %q", pipeline, err, says)
+		}
+	}
+	refused("second", "first", `table aggregates.twitter belongs to pipeline "first"`)
+	exec := func(q string) {
+		t.Helper()
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A table nobody claimed holding the first pipeline's rows.
+	exec(`DELETE FROM aggregates.kappa_tables`)
+	refused("second", "", `table aggregates.twitter holds rows that pipeline "second" did not commit`)
 	openSink(t, sdk.Setup{Config: sinkConfig(database, ""), Pipeline: "first"})
-	err := New().Open(context.Background(), sdk.Setup{Config: sinkConfig(database, ""), Pipeline: "second", Window: time.Minute})
-	var owned *TableOwnedError
-	if !errors.As(err, &owned) || owned.Owner != "first" || !errors.Is(err, sdk.ErrPermanent) {
-		t.Fatalf("second pipeline: %v", err)
+	refused("second", "first", `belongs to pipeline "first"`)
+	// Rows no pipeline committed.
+	exec(`DELETE FROM aggregates.kappa_tables`)
+	exec(`DELETE FROM aggregates.kappa_batches`)
+	refused("first", "", `table aggregates.twitter holds rows that pipeline "first" did not commit`)
+	if n := countRows(t, conn, `SELECT sum(count) FROM aggregates.twitter`); n != 4 {
+		t.Errorf("table counts %d after the refusals, want 4", n)
 	}
 }
 
