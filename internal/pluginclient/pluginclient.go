@@ -43,6 +43,8 @@ var (
 	ErrAdoptUnsupported = rpc.ErrAdoptUnsupported
 	// ErrDeadLettersUnsupported: the sink does not implement sdk.DeadLetterStore.
 	ErrDeadLettersUnsupported = rpc.ErrDeadLettersUnsupported
+	// ErrGenerationsUnsupported: the sink does not implement sdk.Generations.
+	ErrGenerationsUnsupported = rpc.ErrGenerationsUnsupported
 )
 
 // Inspector is implemented by every Source, Extractor and Sink the runtime
