@@ -15,7 +15,10 @@ import (
 // live in internal/pluginclient (and internal/rpc), not in the SDK's API.
 var runtimeOnly = []string{
 	"Handshake", "PluginSet", "ProtocolVersion", "Inspector", "BatchExtractor", "ExtractBatch",
-	"ErrAuditUnsupported", "ErrCompactUnsupported", "ErrPluginUnavailable",
+	"ErrAuditUnsupported", "ErrCompactUnsupported", "ErrPluginUnavailable", "ErrCommittedUnsupported",
+	"ErrAdoptUnsupported", "ErrWindowsUnsupported", "ErrDeadLettersUnsupported", "ErrGenerationsUnsupported",
+	"ErrNotDescribed", // what the runtime's view of a plugin without a schema says
+	"CutDeadLetter",   // the engine makes dead letters; a sink only stores them
 }
 
 // The SDK's API is what plugin authors use: types, interfaces, config,

@@ -97,15 +97,3 @@ type DeadLetterStore interface {
 	// selects, ordered by stream, partition and offset. It only reads.
 	DeadLetters(ctx context.Context, q DeadLetterQuery) ([]StoredDeadLetter, error)
 }
-
-// CutDeadLetter makes the dead letter of record r, rejected for reason,
-// keeping at most maxBytes of its value (DefaultDeadLetterMaxBytes when
-// maxBytes <= 0). The value is copied: r's memory may be reused.
-func CutDeadLetter(r Record, reason string, maxBytes int) DeadLetter {
-	if maxBytes <= 0 {
-		maxBytes = DefaultDeadLetterMaxBytes
-	}
-	value := r.Value[:min(len(r.Value), maxBytes)]
-	return DeadLetter{Partition: r.Partition, Offset: r.Offset, Time: r.Time, Reason: reason,
-		Value: append([]byte(nil), value...), Length: int64(len(r.Value))}
-}

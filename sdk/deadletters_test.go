@@ -1,7 +1,6 @@
 package sdk
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"reflect"
@@ -10,33 +9,6 @@ import (
 
 	"github.com/kappa-stream/kappa/internal/rpc"
 )
-
-func TestCutDeadLetterKeepsAtMostMaxBytesAndTheFullLength(t *testing.T) {
-	when := time.Date(2016, 6, 1, 19, 36, 0, 0, time.UTC)
-	value := []byte("{\"text\":\"cut\nhere\"")
-	r := Record{Partition: 3, Offset: 77, Value: value, Time: when}
-	d := CutDeadLetter(r, "malformed JSON", 5)
-	want := DeadLetter{Partition: 3, Offset: 77, Time: when, Reason: "malformed JSON", Value: value[:5], Length: int64(len(value))}
-	if !reflect.DeepEqual(d, want) || !d.Truncated() {
-		t.Fatalf("CutDeadLetter = %+v (truncated %v), want %+v, truncated", d, d.Truncated(), want)
-	}
-	value[0] = 'X' // the record's memory goes to the next batch
-	if d.Value[0] != '{' {
-		t.Error("the dead letter shares the record's memory")
-	}
-	whole := CutDeadLetter(Record{Value: []byte("short")}, "r", 0)
-	if whole.Truncated() || string(whole.Value) != "short" || whole.Length != 5 {
-		t.Errorf("a value under the default limit: %+v", whole)
-	}
-	big := CutDeadLetter(Record{Value: bytes.Repeat([]byte("a"), DefaultDeadLetterMaxBytes+1)}, "r", 0)
-	if len(big.Value) != DefaultDeadLetterMaxBytes || !big.Truncated() || big.Length != DefaultDeadLetterMaxBytes+1 {
-		t.Errorf("a value over the default limit: %d bytes of %d, truncated %v", len(big.Value), big.Length, big.Truncated())
-	}
-	empty := CutDeadLetter(Record{}, "empty payload", 10)
-	if empty.Truncated() || len(empty.Value) != 0 || empty.Length != 0 {
-		t.Errorf("an empty value: %+v", empty)
-	}
-}
 
 // deadLetterSink keeps dead letters as a DeadLetterStore.
 type deadLetterSink struct {

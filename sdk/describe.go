@@ -1,7 +1,6 @@
 package sdk
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kappa-stream/kappa/internal/rpc"
 	"gopkg.in/yaml.v3"
 )
 
@@ -70,11 +70,6 @@ type Field struct {
 type Describer interface {
 	Describe() Info
 }
-
-// ErrNotDescribed is wrapped by a validation that cannot run because the
-// plugin gives no config schema (it is no Describer, or its Info has no
-// Config, or it was built with an SDK that predates Describe).
-var ErrNotDescribed = errors.New("plugin does not describe its config")
 
 // describe completes what impl says about itself.
 func describe(kind string, impl any) Info {
@@ -258,11 +253,11 @@ func defaultText(v reflect.Value) string {
 // struct's Validator). It reads and writes nothing outside the process.
 func validateConfig(info Info, raw []byte) error {
 	if info.Config == nil {
-		return ErrNotDescribed
+		return rpc.ErrNotDescribed
 	}
 	def := reflect.ValueOf(info.Config)
 	if def.Kind() != reflect.Pointer || def.Elem().Kind() != reflect.Struct {
-		return fmt.Errorf("%w: Info.Config must point to a struct, is %T", ErrNotDescribed, info.Config)
+		return fmt.Errorf("%w: Info.Config must point to a struct, is %T", rpc.ErrNotDescribed, info.Config)
 	}
 	cfg := reflect.New(def.Elem().Type())
 	cfg.Elem().Set(def.Elem())

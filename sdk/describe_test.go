@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-plugin"
+	"github.com/kappa-stream/kappa/internal/rpc"
 	"google.golang.org/grpc"
 )
 
@@ -107,8 +108,8 @@ func TestUndescribedPluginSaysSo(t *testing.T) {
 	if err != nil || info.ConfigDescribed || info.Kind != KindSource || info.Name == "" {
 		t.Errorf("Describe = %+v, %v; want a name and kind, no config", info, err)
 	}
-	if err := src.Validate(ctx, Setup{Config: []byte("x: 1")}); !errors.Is(err, ErrNotDescribed) {
-		t.Errorf("Validate = %v, want ErrNotDescribed", err)
+	if err := src.Validate(ctx, Setup{Config: []byte("x: 1")}); !errors.Is(err, rpc.ErrNotDescribed) {
+		t.Errorf("Validate = %v, want rpc.ErrNotDescribed", err)
 	}
 }
 
@@ -130,7 +131,7 @@ func TestDescribeOnTheWrongKindIsNotDescribed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := raw.(inspector).Describe(context.Background()); !errors.Is(err, ErrNotDescribed) {
-		t.Errorf("Describe across kinds = %v, want ErrNotDescribed", err)
+	if _, err := raw.(inspector).Describe(context.Background()); !errors.Is(err, rpc.ErrNotDescribed) {
+		t.Errorf("Describe across kinds = %v, want rpc.ErrNotDescribed", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/kappa-stream/kappa/internal/rpc"
 	pb "github.com/kappa-stream/kappa/internal/rpc/kappapb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -44,7 +45,7 @@ func (s *sinkServer) Validate(_ context.Context, req *pb.Setup) (*pb.Empty, erro
 
 func validateStatus(kind string, impl any, req *pb.Setup) (*pb.Empty, error) {
 	err := validateConfig(describe(kind, impl), req.GetConfig())
-	if errors.Is(err, ErrNotDescribed) {
+	if errors.Is(err, rpc.ErrNotDescribed) {
 		return nil, status.Error(codes.FailedPrecondition, err.Error())
 	}
 	return &pb.Empty{}, toStatus(err)
@@ -83,17 +84,17 @@ func (c *sinkClient) Validate(ctx context.Context, setup Setup) error {
 }
 
 // describeError maps Unimplemented, the answer of a plugin without the
-// call or of a plugin of another kind, to ErrNotDescribed.
+// call or of a plugin of another kind, to rpc.ErrNotDescribed.
 func describeError(op string, err error) error {
 	if status.Code(err) == codes.Unimplemented {
-		return fmt.Errorf("%s: %w (the plugin serves another kind, or was built with an older SDK)", op, ErrNotDescribed)
+		return fmt.Errorf("%s: %w (the plugin serves another kind, or was built with an older SDK)", op, rpc.ErrNotDescribed)
 	}
 	return fromStatus(op, err)
 }
 
 func validateError(op string, err error) error {
 	if code := status.Code(err); code == codes.Unimplemented || code == codes.FailedPrecondition {
-		return fmt.Errorf("%s: %w", op, ErrNotDescribed)
+		return fmt.Errorf("%s: %w", op, rpc.ErrNotDescribed)
 	}
 	return fromStatus(op, err)
 }

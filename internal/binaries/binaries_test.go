@@ -1,6 +1,7 @@
 package binaries
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -92,5 +93,65 @@ func TestInstallNamesEveryBinary(t *testing.T) {
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Errorf("go install ./... left %v\nwant %v", got, want)
+	}
+	// A released binary holds no test-only hook: each is behind the build
+	// tag kappa_faults, which only the end-to-end harness builds with.
+	// (kappa-bench, a development tool, reads the tests' DSNs.)
+	for _, bin := range All() {
+		name := bin.Name
+		b, err := os.ReadFile(filepath.Join(gobin, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i := bytes.Index(b, []byte(testHookPrefix)); i >= 0 {
+			end := i + len(testHookPrefix)
+			for end < len(b) && (b[end] == '_' || b[end] >= 'A' && b[end] <= 'Z') {
+				end++
+			}
+			t.Errorf("the released %s holds the test-only hook %s: put it behind the build tag %s", name, b[i:end], testTag)
+		}
+	}
+}
+
+// The test-only hooks are named by environment variables that start with
+// testHookPrefix and compiled in with the tag testTag only.
+const (
+	testHookPrefix = "KAPPA_TEST_"
+	testTag        = "kappa_faults"
+)
+
+// testHooks are the hooks each binary gets with testTag: the sinks' kill
+// at the commit boundary (internal/faulthook) and the runtime's kill after
+// a cutover step. Built with the tag, each must hold its variable, or the
+// release check above proves nothing and the chaos tests kill nothing.
+var testHooks = map[string]string{
+	"mysql-sink":    "KAPPA_TEST_SINK_FAULTS",
+	"postgres-sink": "KAPPA_TEST_SINK_FAULTS",
+	"kappa-runtime": "KAPPA_TEST_CUTOVER_KILL",
+}
+
+func TestTestHooksOnlyWithTheTag(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds binaries; skipped with -short")
+	}
+	var names []string
+	for name := range testHooks {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	dir := t.TempDir()
+	cmd := exec.Command("go", append([]string{"build", "-tags", testTag, "-o", dir + string(filepath.Separator)}, Packages(names...)...)...)
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build -tags %s: %v\n%s", testTag, err, out)
+	}
+	for _, name := range names {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(b, []byte(testHooks[name])) {
+			t.Errorf("%s built with -tags %s has no %s", name, testTag, testHooks[name])
+		}
 	}
 }

@@ -100,6 +100,39 @@ func checkRecords(p sdk.PartitionBatch) error {
 	return nil
 }
 
+// checkOutcomes enforces the extractor contract: one outcome per record
+// (one or more facts, or one skip, or one reject). A record without an
+// outcome would silently vanish from the counts. Extraction is
+// deterministic, so a broken answer would come again: it is fatal.
+func checkOutcomes(x *sdk.Extraction, n int) error {
+	const (
+		none = iota
+		fact
+		verdict
+	)
+	seen := make([]uint8, n)
+	for _, f := range x.Facts {
+		if f.Record < 0 || f.Record >= n || seen[f.Record] == verdict {
+			return extractorBroke("fact for record %d of %d", f.Record, n)
+		}
+		seen[f.Record] = fact
+	}
+	for _, vs := range [][]sdk.Verdict{x.Skipped, x.Rejected} {
+		for _, v := range vs {
+			if v.Record < 0 || v.Record >= n || seen[v.Record] != none {
+				return extractorBroke("second outcome for record %d of %d", v.Record, n)
+			}
+			seen[v.Record] = verdict
+		}
+	}
+	for i, s := range seen {
+		if s == none {
+			return extractorBroke("no outcome for record %d of %d", i, n)
+		}
+	}
+	return nil
+}
+
 // checkPositions enforces the sink contract on what Positions returned:
 // one position per partition, none negative. Seeking to a position the
 // sink made up would lose or double count records without a trace.

@@ -21,10 +21,22 @@ func deadLetters(rejected []sdk.Verdict, records []sdk.Record, partitionOf []int
 	for i, v := range rejected {
 		r := records[v.Record]
 		r.Partition = partitionOf[v.Record] // a source in this process may leave it unset
-		out[i] = sdk.CutDeadLetter(r, v.Reason, maxBytes)
+		out[i] = cutDeadLetter(r, v.Reason, maxBytes)
 	}
 	slices.SortFunc(out, func(a, b sdk.DeadLetter) int {
 		return cmp.Or(cmp.Compare(a.Partition, b.Partition), cmp.Compare(a.Offset, b.Offset))
 	})
 	return out
+}
+
+// cutDeadLetter makes the dead letter of record r, rejected for reason,
+// keeping at most maxBytes of its value (sdk.DefaultDeadLetterMaxBytes when
+// maxBytes <= 0). The value is copied: r's memory may be reused.
+func cutDeadLetter(r sdk.Record, reason string, maxBytes int) sdk.DeadLetter {
+	if maxBytes <= 0 {
+		maxBytes = sdk.DefaultDeadLetterMaxBytes
+	}
+	value := r.Value[:min(len(r.Value), maxBytes)]
+	return sdk.DeadLetter{Partition: r.Partition, Offset: r.Offset, Time: r.Time, Reason: reason,
+		Value: append([]byte(nil), value...), Length: int64(len(r.Value))}
 }

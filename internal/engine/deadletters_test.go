@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -80,5 +82,32 @@ func TestDeadLettersOfAFailedCommitComeAgainWithTheirBatch(t *testing.T) {
 	}
 	if len(sink.dead) != 1 || sink.dead[0].Partition != 1 || sink.dead[0].Offset != 0 || string(sink.dead[0].Value) != "garbage" {
 		t.Errorf("dead letters = %+v, want the one of partition 1, offset 0", sink.dead)
+	}
+}
+
+func TestCutDeadLetterKeepsAtMostMaxBytesAndTheFullLength(t *testing.T) {
+	when := time.Date(2016, 6, 1, 19, 36, 0, 0, time.UTC)
+	value := []byte("{\"text\":\"cut\nhere\"")
+	r := sdk.Record{Partition: 3, Offset: 77, Value: value, Time: when}
+	d := cutDeadLetter(r, "malformed JSON", 5)
+	want := sdk.DeadLetter{Partition: 3, Offset: 77, Time: when, Reason: "malformed JSON", Value: value[:5], Length: int64(len(value))}
+	if !reflect.DeepEqual(d, want) || !d.Truncated() {
+		t.Fatalf("cutDeadLetter = %+v (truncated %v), want %+v, truncated", d, d.Truncated(), want)
+	}
+	value[0] = 'X' // the record's memory goes to the next batch
+	if d.Value[0] != '{' {
+		t.Error("the dead letter shares the record's memory")
+	}
+	whole := cutDeadLetter(sdk.Record{Value: []byte("short")}, "r", 0)
+	if whole.Truncated() || string(whole.Value) != "short" || whole.Length != 5 {
+		t.Errorf("a value under the default limit: %+v", whole)
+	}
+	big := cutDeadLetter(sdk.Record{Value: bytes.Repeat([]byte("a"), sdk.DefaultDeadLetterMaxBytes+1)}, "r", 0)
+	if len(big.Value) != sdk.DefaultDeadLetterMaxBytes || !big.Truncated() || big.Length != sdk.DefaultDeadLetterMaxBytes+1 {
+		t.Errorf("a value over the default limit: %d bytes of %d, truncated %v", len(big.Value), big.Length, big.Truncated())
+	}
+	empty := cutDeadLetter(sdk.Record{}, "empty payload", 10)
+	if empty.Truncated() || len(empty.Value) != 0 || empty.Length != 0 {
+		t.Errorf("an empty value: %+v", empty)
 	}
 }

@@ -28,6 +28,9 @@ var (
 	// ErrPluginUnavailable is wrapped by errors of calls whose plugin
 	// process could not be reached: it died, or its connection broke.
 	ErrPluginUnavailable = rpc.ErrPluginUnavailable
+	// ErrNotDescribed: the plugin gives no config schema (no sdk.Describer,
+	// no Info.Config, or an SDK older than Describe).
+	ErrNotDescribed = rpc.ErrNotDescribed
 	// ErrAuditUnsupported: the sink does not implement sdk.Auditor.
 	ErrAuditUnsupported = rpc.ErrAuditUnsupported
 	// ErrCommittedUnsupported: the source does not implement sdk.CommitObserver.
@@ -40,6 +43,8 @@ var (
 	ErrAdoptUnsupported = rpc.ErrAdoptUnsupported
 	// ErrDeadLettersUnsupported: the sink does not implement sdk.DeadLetterStore.
 	ErrDeadLettersUnsupported = rpc.ErrDeadLettersUnsupported
+	// ErrGenerationsUnsupported: the sink does not implement sdk.Generations.
+	ErrGenerationsUnsupported = rpc.ErrGenerationsUnsupported
 )
 
 // Inspector is implemented by every Source, Extractor and Sink the runtime
@@ -47,12 +52,12 @@ var (
 // opening it.
 type Inspector interface {
 	// Describe returns what the plugin says about itself. An error wrapping
-	// sdk.ErrNotDescribed means the plugin predates Describe or serves
+	// ErrNotDescribed means the plugin predates Describe or serves
 	// another kind than the one dispensed.
 	Describe(ctx context.Context) (sdk.Info, error)
 	// Validate checks setup's config block against the plugin's schema,
 	// reading and writing nothing. Problems are sdk.ConfigErrors; an error
-	// wrapping sdk.ErrNotDescribed means the plugin gives no schema.
+	// wrapping ErrNotDescribed means the plugin gives no schema.
 	Validate(ctx context.Context, setup sdk.Setup) error
 }
 

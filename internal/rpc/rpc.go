@@ -39,6 +39,12 @@ var NewPluginSet func(shared *arena.Arena) plugin.PluginSet
 // could not be reached: it died, or its connection broke.
 var ErrPluginUnavailable = errors.New("plugin unavailable")
 
+// ErrNotDescribed is wrapped by a validation or description that cannot
+// run because the plugin gives no config schema (it is no sdk.Describer,
+// or its Info has no Config, or it was built with an SDK that predates
+// Describe).
+var ErrNotDescribed = errors.New("plugin does not describe its config")
+
 // ErrAuditUnsupported is returned by the runtime's view of a sink that does
 // not implement sdk.Auditor.
 var ErrAuditUnsupported = errors.New("sink does not support audits")

@@ -204,7 +204,7 @@ var (
 )
 
 // Describe asks the live process what the plugin says about itself (its
-// version, for one). An error wrapping sdk.ErrNotDescribed means it
+// version, for one). An error wrapping pluginclient.ErrNotDescribed means it
 // predates Describe.
 func (p *Plugin) Describe(ctx context.Context) (sdk.Info, error) {
 	proc := p.current()
@@ -222,7 +222,7 @@ func (p *Plugin) Describe(ctx context.Context) (sdk.Info, error) {
 	}
 	inspector, ok := impl.(pluginclient.Inspector)
 	if !ok {
-		return sdk.Info{}, fmt.Errorf("%s describe: %w", p.kind, sdk.ErrNotDescribed)
+		return sdk.Info{}, fmt.Errorf("%s describe: %w", p.kind, pluginclient.ErrNotDescribed)
 	}
 	return inspector.Describe(ctx)
 }

@@ -17,11 +17,17 @@ const (
 )
 
 // ConfigTable renders the config schema of info as the Markdown table of a
-// README: one row per key, as `kappa-runtime plugins` lists it.
+// README: one row per key, as `kappa-runtime plugins` lists it. The schema
+// is derived from info.Config in the plugin's process, or is info.Fields
+// as the runtime received it from a plugin.
 func ConfigTable(info sdk.Info) string {
 	var b strings.Builder
 	b.WriteString("| key | type | default | meaning |\n|---|---|---|---|\n")
-	for _, f := range sdk.Fields(info) {
+	fields := info.Fields
+	if info.Config != nil {
+		fields = sdk.Fields(info)
+	}
+	for _, f := range fields {
 		def := ""
 		switch {
 		case f.Required:

@@ -17,7 +17,7 @@ import (
 // returns the sink's version, for /status.
 func factLimits(ctx context.Context, sink *supervise.Plugin) (sdk.FactLimits, string, error) {
 	info, err := sink.Describe(ctx)
-	if errors.Is(err, sdk.ErrNotDescribed) {
+	if errors.Is(err, pluginclient.ErrNotDescribed) {
 		return sdk.FactLimits{}, "", nil
 	}
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/kappa-stream/kappa/internal/launch"
 	"github.com/kappa-stream/kappa/internal/pipeline"
-	"github.com/kappa-stream/kappa/internal/rpc"
+	"github.com/kappa-stream/kappa/internal/pluginclient"
 	"github.com/kappa-stream/kappa/sdk"
 )
 
@@ -133,7 +133,7 @@ func (c *cutover) run(ctx context.Context) error {
 func (c *cutover) step(ctx context.Context, op sdk.GenerationOp) (sdk.GenerationsResult, error) {
 	for {
 		res, err := c.gens.Generations(ctx, sdk.GenerationsRequest{Op: op, Stream: c.stream})
-		if err == nil || errors.Is(err, sdk.ErrPermanent) || errors.Is(err, rpc.ErrGenerationsUnsupported) || ctx.Err() != nil {
+		if err == nil || errors.Is(err, sdk.ErrPermanent) || errors.Is(err, pluginclient.ErrGenerationsUnsupported) || ctx.Err() != nil {
 			return res, err
 		}
 		// Recorded steps are repeated safely: try again.
@@ -242,7 +242,7 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 func beginReprocess(ctx context.Context, p *pipeline.Pipeline, sink sdk.Sink, info sdk.SourceInfo, marks []sdk.Watermark) (sdk.GenerationsResult, error) {
 	gens, ok := sink.(sdk.Generations)
 	if !ok {
-		return sdk.GenerationsResult{}, fmt.Errorf("%s: sink: %w", p.File, rpc.ErrGenerationsUnsupported)
+		return sdk.GenerationsResult{}, fmt.Errorf("%s: sink: %w", p.File, pluginclient.ErrGenerationsUnsupported)
 	}
 	res, err := gens.Generations(ctx, sdk.GenerationsRequest{Op: sdk.GenerationBegin, Stream: info.Stream, StreamID: info.StreamID, LogStarts: marks})
 	if err != nil {
@@ -321,7 +321,7 @@ func Generations(ctx context.Context, file string, op sdk.GenerationOp, withMark
 	defer closeQuietly(sink)
 	gens, ok := sink.(sdk.Generations)
 	if !ok {
-		return sdk.GenerationsResult{}, nil, fmt.Errorf("%s: sink: %w", p.File, rpc.ErrGenerationsUnsupported)
+		return sdk.GenerationsResult{}, nil, fmt.Errorf("%s: sink: %w", p.File, pluginclient.ErrGenerationsUnsupported)
 	}
 	res, err := gens.Generations(ctx, sdk.GenerationsRequest{Op: op})
 	if err != nil {
@@ -344,7 +344,7 @@ func watchGeneration(ctx context.Context, sink sdk.Sink, every time.Duration) er
 	}
 	for sleepCtx(ctx, every) {
 		res, err := gens.Generations(ctx, sdk.GenerationsRequest{Op: sdk.GenerationList})
-		if errors.Is(err, rpc.ErrGenerationsUnsupported) {
+		if errors.Is(err, pluginclient.ErrGenerationsUnsupported) {
 			return nil
 		}
 		cur := bound(res)

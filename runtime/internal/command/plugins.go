@@ -130,7 +130,7 @@ func probe(ctx context.Context, path string) (sdk.Info, error) {
 		if err == nil {
 			return info, nil
 		}
-		if !errors.Is(err, sdk.ErrNotDescribed) {
+		if !errors.Is(err, pluginclient.ErrNotDescribed) {
 			return sdk.Info{}, err
 		}
 	}
@@ -140,7 +140,7 @@ func probe(ctx context.Context, path string) (sdk.Info, error) {
 func describeProcess(ctx context.Context, proc *launch.Process) (sdk.Info, error) {
 	inspector, ok := dispensed(proc).(pluginclient.Inspector)
 	if !ok {
-		return sdk.Info{}, sdk.ErrNotDescribed
+		return sdk.Info{}, pluginclient.ErrNotDescribed
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()

@@ -32,7 +32,7 @@ type RunOptions struct {
 	// Drain: see Run.
 	Drain bool
 	// HTTP, when set, is the address /metrics, /livez, /readyz and
-	// /status are served on while the pipeline runs (serve.go).
+	// /status are served on while the pipeline runs (http.go).
 	HTTP string
 	// Reprocess makes the run a new generation of the pipeline's output
 	// (kappa-runtime reprocess): it reads the retained log from the live

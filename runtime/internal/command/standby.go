@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/kappa-stream/kappa/internal/engine"
-	"github.com/kappa-stream/kappa/internal/rpc"
+	"github.com/kappa-stream/kappa/internal/pluginclient"
 	"github.com/kappa-stream/kappa/sdk"
 )
 
@@ -51,7 +51,7 @@ func standBy(ctx context.Context, gens sdk.Generations, ended error, m *monitor,
 	for sleepCtx(ctx, wait) {
 		wait = min(2*wait, standbyLongest)
 		res, err := gens.Generations(ctx, sdk.GenerationsRequest{Op: sdk.GenerationList})
-		if errors.Is(err, rpc.ErrGenerationsUnsupported) {
+		if errors.Is(err, pluginclient.ErrGenerationsUnsupported) {
 			return ended
 		}
 		if err != nil {

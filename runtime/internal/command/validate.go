@@ -68,7 +68,7 @@ func validateBlock(ctx context.Context, p *pipeline.Pipeline, b block, dirs []st
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if _, err := inspector.Describe(ctx); err != nil {
-		if errors.Is(err, sdk.ErrNotDescribed) {
+		if errors.Is(err, pluginclient.ErrNotDescribed) {
 			return at("%s is not a %s plugin (or was built with an SDK older than Describe)", path, b.kind), nil
 		}
 		return at("%s: %v", path, err), nil
@@ -84,7 +84,7 @@ func validateBlock(ctx context.Context, p *pipeline.Pipeline, b block, dirs []st
 			return out, nil
 		}
 		return at("%v", err), nil
-	case errors.Is(err, sdk.ErrNotDescribed):
+	case errors.Is(err, pluginclient.ErrNotDescribed):
 		if len(b.plugin.Config) > 0 && string(b.plugin.Config) != "{}\n" {
 			return nil, []string{fmt.Sprintf("%s: %s.config not checked: %s gives no config schema; it is checked when the plugin opens", p.File, b.name, b.plugin.Name)}
 		}
