@@ -32,7 +32,7 @@ func TestOldGenerationStandsByUntilRollback(t *testing.T) {
 	if err := os.WriteFile(twitter, append(text, "on_generation_ended: standby\n"...), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	byLang := byLangAsTwitter(t)
+	byLang := byLangAsTwitter(t, sinkDB{name: dbName, db: db})
 
 	_, truth := runFirehose(t, broker, "twitter", "--count", "4000", "--seed", "31")
 	addr := freeAddr(t)
