@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/kappa-stream/kappa/internal/testenv"
 )
 
 // TestTwitterByLangMatchesGroundTruth runs pipelines/twitter-by-lang.yaml
@@ -31,10 +29,7 @@ func TestTwitterByLangMatchesGroundTruth(t *testing.T) {
 	}
 
 	dbName, db := database(t)
-	env := []string{
-		"KAPPA_BROKERS=" + broker,
-		"KAPPA_MYSQL_DSN=" + testenv.MySQLDSN(dbName),
-	}
+	env := twitterEnv(broker, dbName)
 	for _, file := range []string{"twitter-by-lang.yaml", "twitter.yaml"} {
 		res := runRuntime(t, filepath.Join(repoRoot(), "pipelines", file), env, "--drain")
 		if res.err != nil {

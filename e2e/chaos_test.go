@@ -81,31 +81,11 @@ func TestChaos(t *testing.T) {
 	began := time.Now()
 
 	broker := startBroker(t, "twitter", 8)
-	dbName, db := database(t)
-	env := twitterEnv(broker, dbName)
-	faultyEnv := append(env, fmt.Sprintf("KAPPA_TEST_SINK_FAULTS=before_commit=0.08,after_commit=0.08,seed=%d", seed))
-	// Batches of at most 200ms, so that a runtime commits several between
-	// two kills.
-	original, err := os.ReadFile(filepath.Join(repoRoot(), "pipelines", "twitter.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := strings.Replace(string(original), "interval: 1s", "interval: 200ms", 1)
-	if text == string(original) {
-		t.Fatal("pipelines/twitter.yaml has no `interval: 1s` to shorten")
-	}
-	// The sink's test hook reads KAPPA_TEST_SINK_FAULTS, which reaches
-	// the sink only when its block declares it.
-	withFaults := strings.Replace(text, "  plugin: mysql-sink\n", "  plugin: mysql-sink\n  env: [KAPPA_TEST_SINK_FAULTS]\n", 1)
-	if withFaults == text {
-		t.Fatal("pipelines/twitter.yaml has no `plugin: mysql-sink` line to declare the fault hook's variable under")
-	}
-	pipelineFile := writePipeline(t, withFaults)
-
-	type produced struct {
-		summary firehoseSummary
-		truth   map[string]int64
-	}
+	d := mariaDB(t)
+	dbName, db := d.name, d.db
+	env := d.env(broker)
+	faultyEnv := append(env, chaosSinkFaults(seed))
+	pipelineFile := chaosPipeline(t, d)
 	firehose := make(chan produced, 1)
 	produce := func() {
 		go func() {
@@ -233,6 +213,47 @@ func TestChaos(t *testing.T) {
 		kills["topic recreated"]++
 	}
 
+	chaosTally(t, seed, d.sink(), kills, runtimes, result, began)
+}
+
+// chaosPipeline is d's twitter pipeline with batches of at most 200ms,
+// so that a runtime commits several between two kills, and its sink
+// given KAPPA_TEST_SINK_FAULTS, which its test hook reads and which
+// reaches the sink only when its block declares it.
+func chaosPipeline(t *testing.T, d sinkDB) string {
+	t.Helper()
+	original, err := os.ReadFile(d.twitterPipeline())
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(original), "interval: 1s", "interval: 200ms", 1)
+	if text == string(original) {
+		t.Fatalf("%s has no `interval: 1s` to shorten", d.twitterPipeline())
+	}
+	sink := "  plugin: " + d.sink() + "\n"
+	withFaults := strings.Replace(text, sink, sink+"  env: [KAPPA_TEST_SINK_FAULTS]\n", 1)
+	if withFaults == text {
+		t.Fatalf("%s has no `plugin: %s` line to declare the fault hook's variable under", d.twitterPipeline(), d.sink())
+	}
+	return writePipeline(t, withFaults)
+}
+
+// chaosSinkFaults has the sink SIGKILLed right before and right after
+// COMMIT, 8% each, on seed's schedule.
+func chaosSinkFaults(seed uint64) string {
+	return fmt.Sprintf("KAPPA_TEST_SINK_FAULTS=before_commit=0.08,after_commit=0.08,seed=%d", seed)
+}
+
+// produced is what a firehose of a chaos run produced.
+type produced struct {
+	summary firehoseSummary
+	truth   map[string]int64
+}
+
+// chaosTally counts the sink's own kills in the runtimes' logs, fails the
+// test when its fault hook never fired, and logs what the chaos run did.
+func chaosTally(t *testing.T, seed uint64, sink string, kills map[string]int, runtimes []*backgroundRuntime, result *produced, began time.Time) {
+	t.Helper()
 	commits := 0
 	for _, rt := range runtimes {
 		log := rt.stderr.String()
@@ -244,7 +265,7 @@ func TestChaos(t *testing.T) {
 	// one run in a thousand of 40 commits: none at all means it never saw
 	// its variable (the sink's `env:` must declare it).
 	if hooked := kills["sink before COMMIT"] + kills["sink after COMMIT"]; hooked == 0 && commits >= 40 {
-		t.Errorf("the sink's fault hook never fired in %d commits: KAPPA_TEST_SINK_FAULTS did not reach mysql-sink", commits)
+		t.Errorf("the sink's fault hook never fired in %d commits: KAPPA_TEST_SINK_FAULTS did not reach %s", commits, sink)
 	}
 	names := make([]string, 0, len(kills))
 	for n := range kills {

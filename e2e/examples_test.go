@@ -101,7 +101,7 @@ func TestHashtagExtractorExample(t *testing.T) {
 	produceRecords(t, broker, "twitter", recs)
 
 	dbName, db := database(t)
-	env := []string{"KAPPA_BROKERS=" + broker, "KAPPA_MYSQL_DSN=" + testenv.MySQLDSN(dbName)}
+	env := twitterEnv(broker, dbName)
 	res := runRuntime(t, examplePipeline("hashtag-extractor"), env, "--drain")
 	if res.err != nil {
 		t.Fatalf("kappa-runtime --drain: %v\n%s", res.err, tail(res.stderr))

@@ -8,8 +8,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/kappa-stream/kappa/internal/testenv"
 )
 
 // TestOldGenerationStandsByUntilRollback: a live runtime on
@@ -23,7 +21,7 @@ import (
 func TestOldGenerationStandsByUntilRollback(t *testing.T) {
 	broker := startBroker(t, "twitter", 2)
 	dbName, db := database(t)
-	env := []string{"KAPPA_BROKERS=" + broker, "KAPPA_MYSQL_DSN=" + testenv.MySQLDSN(dbName)}
+	env := twitterEnv(broker, dbName)
 	text, err := os.ReadFile(filepath.Join(repoRoot(), "pipelines", "twitter.yaml"))
 	if err != nil {
 		t.Fatal(err)

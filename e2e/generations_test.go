@@ -11,8 +11,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/kappa-stream/kappa/internal/testenv"
 )
 
 // byLangAsTwitter is the changed pipeline a reprocess replaces d's
@@ -271,7 +269,7 @@ func TestReprocessWithLongReader(t *testing.T) {
 	}
 	broker := startBroker(t, "twitter", 4)
 	dbName, db := database(t)
-	env := []string{"KAPPA_BROKERS=" + broker, "KAPPA_MYSQL_DSN=" + testenv.MySQLDSN(dbName)}
+	env := twitterEnv(broker, dbName)
 	_, truth := runFirehose(t, broker, "twitter", "--count", "20000", "--seed", "17")
 	twitter := filepath.Join(repoRoot(), "pipelines", "twitter.yaml")
 	if res := runRuntime(t, twitter, env, "--drain"); res.err != nil {

@@ -44,7 +44,13 @@ func (d sinkDB) env(broker string) []string {
 	if d.postgres {
 		return postgresEnv(broker, d.name)
 	}
-	return []string{"KAPPA_BROKERS=" + broker, "KAPPA_MYSQL_DSN=" + testenv.MySQLDSN(d.name)}
+	return twitterEnv(broker, d.name)
+}
+
+// twitterEnv is the environment that points pipelines/twitter.yaml at a
+// test's broker and MariaDB database.
+func twitterEnv(broker, dbName string) []string {
+	return []string{"KAPPA_BROKERS=" + broker, "KAPPA_MYSQL_DSN=" + testenv.MySQLDSN(dbName)}
 }
 
 // twitterPipeline is the original job's pipeline file for this sink.
@@ -53,6 +59,14 @@ func (d sinkDB) twitterPipeline() string {
 		return filepath.Join(repoRoot(), "pipelines", "twitter-postgres.yaml")
 	}
 	return filepath.Join(repoRoot(), "pipelines", "twitter.yaml")
+}
+
+// sink is the sink plugin's name.
+func (d sinkDB) sink() string {
+	if d.postgres {
+		return "postgres-sink"
+	}
+	return "mysql-sink"
 }
 
 // schema is where the sink writes its tables: the database itself on
