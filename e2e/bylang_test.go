@@ -2,9 +2,7 @@ package e2e
 
 import (
 	"database/sql"
-	"encoding/csv"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -108,15 +106,7 @@ func layout(t *testing.T, db *sql.DB, dbName, table string) []string {
 // "minute,lang" → count.
 func readLangTruth(t *testing.T, path string) map[string]int64 {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	records, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
+	records := readCSV(t, path)
 	truth := map[string]int64{}
 	for _, r := range records[1:] {
 		n, err := strconv.ParseInt(r[2], 10, 64)

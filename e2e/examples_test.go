@@ -3,7 +3,6 @@ package e2e
 import (
 	"bufio"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -253,15 +252,7 @@ func TestCSVSinkExample(t *testing.T) {
 			t.Errorf("second drain read %d records, want 0", res.records)
 		}
 	}
-	f, err := os.Open(filepath.Join(dir, "twitter.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := readCSV(t, filepath.Join(dir, "twitter.csv"))
 	if strings.Join(rows[0], ",") != "partition_id,start_offset,end_offset,timestamp,count" {
 		t.Errorf("header %v", rows[0])
 	}

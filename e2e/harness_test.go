@@ -154,15 +154,7 @@ func runFirehose(t *testing.T, broker, topic string, args ...string) (firehoseSu
 
 func readTruth(t *testing.T, path string) map[string]int64 {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := readCSV(t, path)
 	truth := map[string]int64{}
 	for _, r := range rows[1:] {
 		n, err := strconv.ParseInt(r[1], 10, 64)
@@ -172,6 +164,21 @@ func readTruth(t *testing.T, path string) map[string]int64 {
 		truth[r[0]] += n
 	}
 	return truth
+}
+
+// readCSV reads the whole CSV file at path, its header first.
+func readCSV(t *testing.T, path string) [][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
 }
 
 // database creates a uniquely named database that is dropped when the
