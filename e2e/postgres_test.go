@@ -3,13 +3,11 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -220,85 +218,33 @@ func TestPostgresChaos(t *testing.T) {
 	if full {
 		records, runtimeKills = 100_000, 20
 	}
-	seed := chaosSeed(t)
-	t.Logf("chaos seed %d (replay with KAPPA_CHAOS_SEED=%d)", seed, seed)
-	rng := rand.New(rand.NewPCG(seed, 0x7067))
-	began := time.Now()
-
-	broker := startBroker(t, "twitter", 8)
-	d := postgresDB(t)
-	dbName := d.name
-	env := d.env(broker)
-	faultyEnv := append(env, chaosSinkFaults(seed))
-	pipelineFile := chaosPipeline(t, d)
-
-	firehose := make(chan produced, 1)
-	go func() {
-		s, truth := runFirehose(t, broker, "twitter", "--count", strconv.Itoa(records), "--rate", "5000", "--seed", strconv.FormatUint(seed, 10))
-		firehose <- produced{s, truth}
-	}()
-
-	kills := map[string]int{}
-	var runtimes []*backgroundRuntime
-	start := func() *backgroundRuntime {
-		rt := startRuntime(t, pipelineFile, faultyEnv)
-		runtimes = append(runtimes, rt)
-		return rt
-	}
-	pause := func(min, max time.Duration) { time.Sleep(min + time.Duration(rng.Int64N(int64(max-min)))) }
-	plugins := []string{"kafka-source", "tweet-extractor", "postgres-sink"}
-	var result *produced
+	c := newChaosRun(t, postgresDB(t), 0x7067)
+	c.produce(records, 5000)
 	restarted := !full
-	rt := start()
-	for kills["runtime"] < runtimeKills || result == nil {
-		if result == nil {
-			select {
-			case r := <-firehose:
-				result = &r
-			default:
-			}
-		}
-		if rt.exited() {
-			t.Fatalf("runtime exited by itself: %v\n%s", rt.err, tail(rt.stderr.String()))
-		}
-		pause(300*time.Millisecond, 2500*time.Millisecond)
-		switch action := rng.IntN(10); {
+	rt := c.start()
+	for c.kills["runtime"] < runtimeKills || c.result == nil {
+		c.next(rt)
+		switch action := c.rng.IntN(10); {
 		case action < 6:
-			rt.kill9(t)
-			kills["runtime"]++
-			rt = start()
+			rt = c.killRuntime(rt)
 		default:
-			name := plugins[rng.IntN(len(plugins))]
-			if pid := childProcesses(rt.cmd.Process.Pid)[name]; pid != 0 {
-				syscall.Kill(pid, syscall.SIGKILL)
-				kills[name]++
-			}
+			c.killPlugin(rt)
 		}
-		if !restarted && kills["runtime"] >= runtimeKills/2 {
+		if !restarted && c.kills["runtime"] >= runtimeKills/2 {
 			waitFor(t, 60*time.Second, "the runtime to be running", func() bool {
 				return rt.logCount("resumed at committed positions") > 0
 			})
 			restartPostgres(t, 3*time.Second)
-			kills["postgresql restart"]++
+			c.kills["postgresql restart"]++
 			restarted = true
 		}
 	}
-	rt.kill9(t)
-	kills["runtime"]++
-
-	final := runRuntime(t, pipelineFile, env, "--drain")
-	if final.err != nil {
-		t.Fatalf("final drain: %v\n%s", final.err, tail(final.stderr))
-	}
-	compareMinutes(t, psqlPerMinute(t, dbName), result.truth)
-	if code, audit := runAudit(t, pipelineFile, env); code != 0 {
-		t.Errorf("audit after chaos: exit %d\n%s", code, audit)
-	}
+	c.finish(rt)
 	// Dead letters travel in the batch's transaction: after kills around
 	// COMMIT there is still exactly one per malformed record, none without
 	// its batch record and no batch record without its dead letters.
-	checkDeadLettersAreTheRejectedRecords(t, broker, dbName, result.summary.Malformed)
-	chaosTally(t, seed, d.sink(), kills, runtimes, result, began)
+	checkDeadLettersAreTheRejectedRecords(t, c.broker, c.d.name, c.result.summary.Malformed)
+	c.tally()
 }
 
 // restartPostgres stops this machine's cluster with pg_ctlcluster (as
