@@ -2,10 +2,8 @@ package e2e
 
 import (
 	"database/sql"
-	"fmt"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -21,7 +19,7 @@ func TestTwitterByLangMatchesGroundTruth(t *testing.T) {
 	summary, truth := runFirehose(t, broker, "twitter",
 		"--count", "30000", "--late-frac", "0.1", "--max-late", "3h", "--seed", "20160602",
 		"--truth-lang", langTruthFile)
-	langTruth := readLangTruth(t, langTruthFile)
+	langTruth := readTruth(t, langTruthFile)
 	if sum(langTruth) != summary.Tweets {
 		t.Fatalf("language truth holds %d tweets, firehose says %d", sum(langTruth), summary.Tweets)
 	}
@@ -38,23 +36,7 @@ func TestTwitterByLangMatchesGroundTruth(t *testing.T) {
 		}
 	}
 
-	rows, err := db.Query(fmt.Sprintf("SELECT timestamp, lang, SUM(count) FROM %s.twitter_by_lang GROUP BY timestamp, lang", dbName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]int64{}
-	for rows.Next() {
-		var ts, lang string
-		var n int64
-		if err := rows.Scan(&ts, &lang, &n); err != nil {
-			t.Fatal(err)
-		}
-		got[ts+","+lang] = n
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	rows.Close()
+	got := perMinuteLang(t, db, dbName, "twitter_by_lang")
 	langs := map[string]bool{}
 	for k := range langTruth {
 		_, lang, _ := strings.Cut(k, ",")
@@ -100,20 +82,4 @@ func layout(t *testing.T, db *sql.DB, dbName, table string) []string {
 		t.Fatal(err)
 	}
 	return cols
-}
-
-// readLangTruth reads `kappa-dev tweets --truth-lang`'s CSV into
-// "minute,lang" → count.
-func readLangTruth(t *testing.T, path string) map[string]int64 {
-	t.Helper()
-	records := readCSV(t, path)
-	truth := map[string]int64{}
-	for _, r := range records[1:] {
-		n, err := strconv.ParseInt(r[2], 10, 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		truth[r[0]+","+r[1]] += n
-	}
-	return truth
 }

@@ -93,7 +93,7 @@ func TestOneUnstorableValueIsARejectedRecord(t *testing.T) {
 	broker := startBroker(t, "twitter", 4)
 	langTruthFile := filepath.Join(t.TempDir(), "truth-lang.csv")
 	summary, _ := runFirehose(t, broker, "twitter", "--count", "3000", "--seed", "20160603", "--truth-lang", langTruthFile)
-	langTruth := readLangTruth(t, langTruthFile)
+	langTruth := readTruth(t, langTruthFile)
 	long := strings.Repeat("x", 300)
 	kcatProduce(t, broker, "twitter", 1, []string{tweetJSON(1, time.Date(2016, 6, 1, 19, 36, 0, 0, time.UTC), long, "web", "too long a lang")})
 
