@@ -84,18 +84,11 @@ func TestReprocessPostgresWithLongReader(t *testing.T) {
 	if os.Getenv("KAPPA_CHAOS_FULL") != "1" {
 		t.Skip("takes over 30 s; set KAPPA_CHAOS_FULL=1")
 	}
-	broker := startBroker(t, "twitter", 4)
-	dbName := postgresDatabase(t)
-	env := postgresEnv(broker, dbName)
-	_, truth := runFirehose(t, broker, "twitter", "--count", "20000", "--seed", "17")
-	twitter := filepath.Join(repoRoot(), "pipelines", "twitter-postgres.yaml")
-	if res := runRuntime(t, twitter, env, "--drain"); res.err != nil {
-		t.Fatalf("drain: %v\n%s", res.err, tail(res.stderr))
-	}
-	old := startRuntime(t, twitter, env)
+	d := postgresDB(t)
+	env, truth, old := startLongReaderRun(t, d)
 
 	ctx := context.Background()
-	long, err := pgx.Connect(ctx, testenv.PostgresDSN(dbName))
+	long, err := pgx.Connect(ctx, testenv.PostgresDSN(d.name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +102,7 @@ func TestReprocessPostgresWithLongReader(t *testing.T) {
 		t.Fatal(err)
 	}
 	opened := time.Now()
-	reader := startReader(t, sinkDB{name: dbName, postgres: true})
+	reader := startReader(t, d)
 
 	rep := startReprocess(t, byLangPostgres(t), env, "--drain", "--catch-up", "1s")
 	time.Sleep(30*time.Second - time.Since(opened))
@@ -123,7 +116,7 @@ func TestReprocessPostgresWithLongReader(t *testing.T) {
 	if err := old.wait(t, 30*time.Second); err != nil {
 		t.Fatalf("old runtime: %v", err)
 	}
-	compareMinutes(t, psqlPerMinute(t, dbName), truth)
+	compareMinutes(t, d.perMinute(t), truth)
 	if len(reader.problems) > 0 {
 		t.Errorf("the reader saw: %s", strings.Join(reader.problems[:min(5, len(reader.problems))], "; "))
 	}

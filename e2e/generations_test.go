@@ -267,18 +267,11 @@ func TestReprocessWithLongReader(t *testing.T) {
 	if os.Getenv("KAPPA_CHAOS_FULL") != "1" {
 		t.Skip("takes over 30 s; set KAPPA_CHAOS_FULL=1")
 	}
-	broker := startBroker(t, "twitter", 4)
-	dbName, db := database(t)
-	env := twitterEnv(broker, dbName)
-	_, truth := runFirehose(t, broker, "twitter", "--count", "20000", "--seed", "17")
-	twitter := filepath.Join(repoRoot(), "pipelines", "twitter.yaml")
-	if res := runRuntime(t, twitter, env, "--drain"); res.err != nil {
-		t.Fatalf("drain: %v\n%s", res.err, tail(res.stderr))
-	}
-	old := startRuntime(t, twitter, env)
+	d := mariaDB(t)
+	env, truth, old := startLongReaderRun(t, d)
 
 	ctx := context.Background()
-	long, err := db.Conn(ctx)
+	long, err := d.db.Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,15 +280,15 @@ func TestReprocessWithLongReader(t *testing.T) {
 		t.Fatal(err)
 	}
 	var n int64
-	if err := long.QueryRowContext(ctx, fmt.Sprintf("SELECT COUNT(*) FROM %s.twitter", dbName)).Scan(&n); err != nil {
+	if err := long.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+d.table("twitter")).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	opened := time.Now()
 
 	// Measured only: the queries' longest wait.
-	reader := startReader(t, sinkDB{name: dbName, db: db})
+	reader := startReader(t, d)
 
-	rep := startReprocess(t, byLangAsTwitter(t, sinkDB{}), env, "--drain", "--catch-up", "1s")
+	rep := startReprocess(t, byLangAsTwitter(t, d), env, "--drain", "--catch-up", "1s")
 	time.Sleep(30*time.Second - time.Since(opened))
 	if _, err := long.ExecContext(ctx, "COMMIT"); err != nil {
 		t.Fatal(err)
@@ -307,8 +300,23 @@ func TestReprocessWithLongReader(t *testing.T) {
 	if err := old.wait(t, 30*time.Second); err != nil {
 		t.Fatalf("old runtime: %v", err)
 	}
-	compareMinutes(t, perMinute(t, db, dbName, "twitter"), truth)
+	compareMinutes(t, d.perMinute(t), truth)
 	swapTook, cutoverTook := cutoverFigures(rep.stderr.String())
 	t.Logf("with a 30 s reader transaction open: the swap step took %s, the cutover (freeze to live) %s; the longest wait of a reader of the original query was %s",
 		swapTook, cutoverTook, reader.longest)
+}
+
+// startLongReaderRun is the start of the long-reader tests: 20000 tweets
+// drained into d's twitter pipeline, and a runtime on it, the live
+// generation a reprocess replaces; it returns the pipeline's env, the
+// ground truth and that runtime.
+func startLongReaderRun(t *testing.T, d sinkDB) ([]string, map[string]int64, *backgroundRuntime) {
+	t.Helper()
+	broker := startBroker(t, "twitter", 4)
+	env := d.env(broker)
+	_, truth := runFirehose(t, broker, "twitter", "--count", "20000", "--seed", "17")
+	if res := runRuntime(t, d.twitterPipeline(), env, "--drain"); res.err != nil {
+		t.Fatalf("drain: %v\n%s", res.err, tail(res.stderr))
+	}
+	return env, truth, startRuntime(t, d.twitterPipeline(), env)
 }
