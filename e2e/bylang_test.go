@@ -2,16 +2,10 @@ package e2e
 
 import (
 	"database/sql"
-	"encoding/csv"
-	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/kappa-stream/kappa/internal/testenv"
 )
 
 // TestTwitterByLangMatchesGroundTruth runs pipelines/twitter-by-lang.yaml
@@ -25,16 +19,13 @@ func TestTwitterByLangMatchesGroundTruth(t *testing.T) {
 	summary, truth := runFirehose(t, broker, "twitter",
 		"--count", "30000", "--late-frac", "0.1", "--max-late", "3h", "--seed", "20160602",
 		"--truth-lang", langTruthFile)
-	langTruth := readLangTruth(t, langTruthFile)
+	langTruth := readTruth(t, langTruthFile)
 	if sum(langTruth) != summary.Tweets {
 		t.Fatalf("language truth holds %d tweets, firehose says %d", sum(langTruth), summary.Tweets)
 	}
 
 	dbName, db := database(t)
-	env := []string{
-		"KAPPA_BROKERS=" + broker,
-		"KAPPA_MYSQL_DSN=" + testenv.MySQLDSN(dbName),
-	}
+	env := twitterEnv(broker, dbName)
 	for _, file := range []string{"twitter-by-lang.yaml", "twitter.yaml"} {
 		res := runRuntime(t, filepath.Join(repoRoot(), "pipelines", file), env, "--drain")
 		if res.err != nil {
@@ -45,23 +36,7 @@ func TestTwitterByLangMatchesGroundTruth(t *testing.T) {
 		}
 	}
 
-	rows, err := db.Query(fmt.Sprintf("SELECT timestamp, lang, SUM(count) FROM %s.twitter_by_lang GROUP BY timestamp, lang", dbName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]int64{}
-	for rows.Next() {
-		var ts, lang string
-		var n int64
-		if err := rows.Scan(&ts, &lang, &n); err != nil {
-			t.Fatal(err)
-		}
-		got[ts+","+lang] = n
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	rows.Close()
+	got := perMinuteLang(t, db, dbName, "twitter_by_lang")
 	langs := map[string]bool{}
 	for k := range langTruth {
 		_, lang, _ := strings.Cut(k, ",")
@@ -107,28 +82,4 @@ func layout(t *testing.T, db *sql.DB, dbName, table string) []string {
 		t.Fatal(err)
 	}
 	return cols
-}
-
-// readLangTruth reads `kappa-dev tweets --truth-lang`'s CSV into
-// "minute,lang" → count.
-func readLangTruth(t *testing.T, path string) map[string]int64 {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	records, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	truth := map[string]int64{}
-	for _, r := range records[1:] {
-		n, err := strconv.ParseInt(r[2], 10, 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		truth[r[0]+","+r[1]] += n
-	}
-	return truth
 }

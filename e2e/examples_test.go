@@ -3,7 +3,6 @@ package e2e
 import (
 	"bufio"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -101,7 +100,7 @@ func TestHashtagExtractorExample(t *testing.T) {
 	produceRecords(t, broker, "twitter", recs)
 
 	dbName, db := database(t)
-	env := []string{"KAPPA_BROKERS=" + broker, "KAPPA_MYSQL_DSN=" + testenv.MySQLDSN(dbName)}
+	env := twitterEnv(broker, dbName)
 	res := runRuntime(t, examplePipeline("hashtag-extractor"), env, "--drain")
 	if res.err != nil {
 		t.Fatalf("kappa-runtime --drain: %v\n%s", res.err, tail(res.stderr))
@@ -253,15 +252,7 @@ func TestCSVSinkExample(t *testing.T) {
 			t.Errorf("second drain read %d records, want 0", res.records)
 		}
 	}
-	f, err := os.Open(filepath.Join(dir, "twitter.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := readCSV(t, filepath.Join(dir, "twitter.csv"))
 	if strings.Join(rows[0], ",") != "partition_id,start_offset,end_offset,timestamp,count" {
 		t.Errorf("header %v", rows[0])
 	}

@@ -49,8 +49,20 @@ type backgroundRuntime struct {
 // test ends if it still runs.
 func startRuntime(t *testing.T, pipelineFile string, env []string, args ...string) *backgroundRuntime {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(bins(t), "kappa-runtime"), append(append([]string{"--log-json"}, args...), pipelineFile)...)
+	return startKappaRuntime(t, append(append([]string{"--log-json"}, args...), pipelineFile), env, false)
+}
+
+// startKappaRuntime starts `kappa-runtime ARGS` with env added to the
+// test's, keeping its stderr. When the test ends it is killed if it still
+// runs, and with group it leads a process group of its own (as under
+// systemd, so that a test can signal the group), killed as a whole.
+func startKappaRuntime(t *testing.T, args, env []string, group bool) *backgroundRuntime {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(bins(t), "kappa-runtime"), args...)
 	cmd.Env = append(os.Environ(), env...)
+	if group {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	}
 	r := &backgroundRuntime{cmd: cmd, stderr: &lockedBuffer{}, done: make(chan struct{})}
 	cmd.Stderr = r.stderr
 	if err := cmd.Start(); err != nil {
@@ -61,7 +73,11 @@ func startRuntime(t *testing.T, pipelineFile string, env []string, args ...strin
 		close(r.done)
 	}()
 	t.Cleanup(func() {
-		cmd.Process.Kill()
+		if group {
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		} else {
+			cmd.Process.Kill()
+		}
 		<-r.done
 	})
 	return r

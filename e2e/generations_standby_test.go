@@ -8,8 +8,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/kappa-stream/kappa/internal/testenv"
 )
 
 // TestOldGenerationStandsByUntilRollback: a live runtime on
@@ -23,7 +21,7 @@ import (
 func TestOldGenerationStandsByUntilRollback(t *testing.T) {
 	broker := startBroker(t, "twitter", 2)
 	dbName, db := database(t)
-	env := []string{"KAPPA_BROKERS=" + broker, "KAPPA_MYSQL_DSN=" + testenv.MySQLDSN(dbName)}
+	env := twitterEnv(broker, dbName)
 	text, err := os.ReadFile(filepath.Join(repoRoot(), "pipelines", "twitter.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -32,7 +30,7 @@ func TestOldGenerationStandsByUntilRollback(t *testing.T) {
 	if err := os.WriteFile(twitter, append(text, "on_generation_ended: standby\n"...), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	byLang := byLangAsTwitter(t)
+	byLang := byLangAsTwitter(t, sinkDB{name: dbName, db: db})
 
 	_, truth := runFirehose(t, broker, "twitter", "--count", "4000", "--seed", "31")
 	addr := freeAddr(t)

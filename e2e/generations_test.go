@@ -2,26 +2,25 @@ package e2e
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/kappa-stream/kappa/internal/testenv"
 )
 
-// byLangAsTwitter is pipelines/twitter-by-lang.yaml writing table twitter:
-// the changed pipeline a reprocess replaces pipelines/twitter.yaml with.
-func byLangAsTwitter(t *testing.T) string {
+// byLangAsTwitter is the changed pipeline a reprocess replaces d's
+// twitter pipeline with: counting per language into table twitter.
+func byLangAsTwitter(t *testing.T, d sinkDB) string {
 	t.Helper()
+	if d.postgres {
+		return byLangPostgres(t)
+	}
+	// pipelines/twitter-by-lang.yaml writing table twitter
 	text, err := os.ReadFile(filepath.Join(repoRoot(), "pipelines", "twitter-by-lang.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -37,72 +36,6 @@ func byLangAsTwitter(t *testing.T) string {
 	return file
 }
 
-// tableReader runs the original query every 50 ms until stopped and
-// records what went wrong: a failed query, or a total below the one seen
-// before (a reader shown a half-filled table).
-type tableReader struct {
-	stop     chan struct{}
-	done     chan struct{}
-	mu       sync.Mutex
-	problems []string
-	reads    int
-	last     int64
-}
-
-func startReader(t *testing.T, db *sql.DB, dbName string) *tableReader {
-	r := &tableReader{stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(r.done)
-		q := fmt.Sprintf("SELECT timestamp, SUM(count) FROM %s.twitter GROUP BY timestamp", dbName)
-		for {
-			select {
-			case <-r.stop:
-				return
-			case <-time.After(50 * time.Millisecond):
-			}
-			total, err := func() (int64, error) {
-				rows, err := db.Query(q)
-				if err != nil {
-					return 0, err
-				}
-				defer rows.Close()
-				var total int64
-				for rows.Next() {
-					var ts string
-					var n int64
-					if err := rows.Scan(&ts, &n); err != nil {
-						return 0, err
-					}
-					total += n
-				}
-				return total, rows.Err()
-			}()
-			r.mu.Lock()
-			r.reads++
-			switch {
-			case err != nil && !strings.Contains(err.Error(), "doesn't exist") || err != nil && r.last > 0:
-				r.problems = append(r.problems, "query failed: "+err.Error())
-			case err == nil && total < r.last:
-				r.problems = append(r.problems, fmt.Sprintf("total fell from %d to %d", r.last, total))
-			case err == nil:
-				r.last = total
-			}
-			r.mu.Unlock()
-		}
-	}()
-	t.Cleanup(r.finish)
-	return r
-}
-
-func (r *tableReader) finish() {
-	select {
-	case <-r.stop:
-	default:
-		close(r.stop)
-	}
-	<-r.done
-}
-
 // runReprocess runs `kappa-runtime reprocess` in the background.
 func startReprocess(t *testing.T, file string, env []string, args ...string) *backgroundRuntime {
 	t.Helper()
@@ -113,22 +46,7 @@ func startReprocess(t *testing.T, file string, env []string, args ...string) *ba
 // when the test ends if it still runs.
 func startSubcommand(t *testing.T, sub, file string, env []string, args ...string) *backgroundRuntime {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(bins(t), "kappa-runtime"), append(append([]string{sub}, args...), file)...)
-	cmd.Env = append(os.Environ(), env...)
-	r := &backgroundRuntime{cmd: cmd, stderr: &lockedBuffer{}, done: make(chan struct{})}
-	cmd.Stderr = r.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		r.err = cmd.Wait()
-		close(r.done)
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-r.done
-	})
-	return r
+	return startKappaRuntime(t, append(append([]string{sub}, args...), file), env, false)
 }
 
 // TestReprocessSwapsGenerationUnderReaders is the Kappa recipe end to end:
@@ -141,7 +59,7 @@ func startSubcommand(t *testing.T, sub, file string, env []string, args ...strin
 // is refused; a rollback brings generation 1 back, exact after its file
 // catches up, and retire drops generation 2's table.
 func TestReprocessSwapsGenerationUnderReaders(t *testing.T) {
-	testReprocess(t, "", "")
+	testReprocess(t, mariaDB(t), "", "", true)
 }
 
 // TestReprocessResumesAfterKill kills the reprocess's sink right after the
@@ -150,35 +68,46 @@ func TestReprocessSwapsGenerationUnderReaders(t *testing.T) {
 // the freeze (KAPPA_CHAOS_FULL=1: after every step): a restart completes
 // the cutover, exact.
 func TestReprocessResumesAfterKill(t *testing.T) {
-	t.Run("after_rename", func(t *testing.T) { testReprocess(t, "", "after_rename=1") })
+	t.Run("after_rename", func(t *testing.T) { testReprocess(t, mariaDB(t), "", "after_rename=1", false) })
 	if os.Getenv("KAPPA_CHAOS_FULL") != "1" {
 		return
 	}
 	for _, step := range []string{"freeze", "catch_up", "swap", "live"} {
-		t.Run(step, func(t *testing.T) { testReprocess(t, step, "") })
+		t.Run(step, func(t *testing.T) { testReprocess(t, mariaDB(t), step, "", false) })
 	}
-	t.Run("old_runtime_at_freeze", func(t *testing.T) { testReprocess(t, "old", "") })
+	t.Run("old_runtime_at_freeze", func(t *testing.T) { testReprocess(t, mariaDB(t), "old", "", false) })
 }
 
-func testReprocess(t *testing.T, killAfter, sinkFaults string) {
+// testReprocess is the Kappa recipe into d's sink while a firehose of
+// tweets produces: the reprocess killed after the cutover step killAfter
+// ("old": the old runtime killed as the freeze begins) or its sink by
+// the fault hook sinkFaults, and restarted; with rollback, a rollback and
+// retire after the checks.
+func testReprocess(t *testing.T, d sinkDB, killAfter, sinkFaults string, rollback bool) {
+	began := time.Now()
+	mark := func(what string) { t.Logf("%5.1fs %s", time.Since(began).Seconds(), what) }
 	broker := startBroker(t, "twitter", 4)
-	dbName, db := database(t)
-	env := []string{"KAPPA_BROKERS=" + broker, "KAPPA_MYSQL_DSN=" + testenv.MySQLDSN(dbName)}
-	twitter := filepath.Join(repoRoot(), "pipelines", "twitter.yaml")
-	byLang := byLangAsTwitter(t)
+	env := d.env(broker)
+	twitter := d.twitterPipeline()
+	byLang := byLangAsTwitter(t, d)
+	tweets := "24000"
+	if d.postgres {
+		tweets = "15000"
+	}
 
 	truths := make(chan map[string]int64, 1)
 	go func() {
-		_, truth := runFirehose(t, broker, "twitter", "--count", "24000", "--rate", "3000", "--seed", "13")
+		_, truth := runFirehose(t, broker, "twitter", "--count", tweets, "--rate", "3000", "--seed", "13")
 		truths <- truth
 	}()
+	mark("broker and database")
 	old := startRuntime(t, twitter, env)
 	waitFor(t, 30*time.Second, "the live runtime's first commit", func() bool {
-		var n int
-		db.QueryRow(fmt.Sprintf("SELECT COUNT(*) FROM %s.twitter", dbName)).Scan(&n)
-		return n > 0
+		n, err := d.query("SELECT COUNT(*) FROM " + d.table("twitter"))
+		return err == nil && n != "0"
 	})
-	reader := startReader(t, db, dbName)
+	reader := startReader(t, d)
+	mark("the reader started")
 
 	var reprocessEnv []string
 	killOld := killAfter == "old"
@@ -194,8 +123,11 @@ func testReprocess(t *testing.T, killAfter, sinkFaults string) {
 	rep := startReprocess(t, byLang, append(env, reprocessEnv...), "--drain", "--catch-up", "2s")
 	if killAfter != "" {
 		if err := rep.wait(t, 90*time.Second); exitCode(err) != -1 {
-			t.Fatalf("reprocess with a fault after %s%s exited %v, want killed\n%s", killAfter, sinkFaults, err, tail(rep.stderr.String()))
+			t.Fatalf("reprocess killed after %s exited %v, want killed\n%s", killAfter, err, tail(rep.stderr.String()))
 		}
+		swapTook, cutoverTook := cutoverFigures(rep.stderr.String())
+		t.Logf("before the kill: the swap step took %q, the cutover (freeze to live) %q", swapTook, cutoverTook)
+		mark("the reprocess was killed after " + killAfter)
 		rep = startReprocess(t, byLang, env, "--drain", "--catch-up", "2s")
 	}
 	if killOld {
@@ -209,28 +141,32 @@ func testReprocess(t *testing.T, killAfter, sinkFaults string) {
 	if err := rep.wait(t, 120*time.Second); err != nil {
 		t.Fatalf("reprocess --drain: %v\n%s", err, tail(rep.stderr.String()))
 	}
+	if sinkFaults != "" && !strings.Contains(rep.stderr.String(), "test fault hook: SIGKILL after RENAME TABLE") {
+		// The runtime restarts its sink, which finds the swap recorded.
+		t.Errorf("the sink's fault hook did not fire\n%s", tail(rep.stderr.String()))
+	}
+	mark("the reprocess exited")
+	swapTook, cutoverTook := cutoverFigures(rep.stderr.String())
+	t.Logf("the swap step took %q, the cutover (freeze to live) %q", swapTook, cutoverTook)
 	if killOld {
 		old = startRuntime(t, twitter, env)
 		if err := old.wait(t, 60*time.Second); exitCode(err) != 1 || !strings.Contains(old.stderr.String(), "generation 2") {
 			t.Fatalf("the old runtime restarted after the cutover: %v, want refused naming generation 2\n%s", err, tail(old.stderr.String()))
 		}
+	} else {
+		if err := old.wait(t, 30*time.Second); err != nil {
+			t.Fatalf("the old generation's runtime exited with %v, want 0\n%s", err, tail(old.stderr.String()))
+		} else if n := old.logCount("generation ended: this pipeline's generation was replaced, nothing more is committed"); n != 1 {
+			t.Errorf("the old runtime said %d times that its generation ended, want once\n%s", n, tail(old.stderr.String()))
+		}
+		if !strings.Contains(old.stderr.String(), `generation 2 (pipeline \"twitter-by-lang\")`) {
+			t.Errorf("the old runtime's message does not name the live generation\n%s", tail(old.stderr.String()))
+		}
 	}
-	if sinkFaults != "" && !strings.Contains(rep.stderr.String(), "test fault hook: SIGKILL after RENAME TABLE") {
-		// The runtime restarts its sink, which finds the RENAME done.
-		t.Errorf("the sink's fault hook did not fire\n%s", tail(rep.stderr.String()))
-	}
-	if killOld {
-		// Checked above.
-	} else if err := old.wait(t, 30*time.Second); err != nil {
-		t.Fatalf("the old generation's runtime exited with %v, want 0\n%s", err, tail(old.stderr.String()))
-	} else if n := old.logCount("generation ended: this pipeline's generation was replaced, nothing more is committed"); n != 1 {
-		t.Errorf("the old runtime said %d times that its generation ended, want once\n%s", n, tail(old.stderr.String()))
-	}
-	if !killOld && !strings.Contains(old.stderr.String(), `generation 2 (pipeline \"twitter-by-lang\")`) {
-		t.Errorf("the old runtime's message does not name the live generation\n%s", tail(old.stderr.String()))
-	}
+	mark("the old runtime checked")
 
 	truth := <-truths
+	mark("the firehose ended")
 	// The reprocess drained to the log's end after the swap; the firehose
 	// may have written more since. A plain run of the new file continues
 	// the live generation.
@@ -242,13 +178,12 @@ func testReprocess(t *testing.T, killAfter, sinkFaults string) {
 	if len(reader.problems) > 0 {
 		t.Errorf("the reader saw, over %d reads: %s", reader.reads, strings.Join(reader.problems[:min(5, len(reader.problems))], "; "))
 	}
-	t.Logf("the reader ran the original query %d times", reader.reads)
+	t.Logf("the reader ran the original query %d times, the longest took %s", reader.reads, reader.longest)
 	reader.mu.Unlock()
 
-	compareMinutes(t, perMinute(t, db, dbName, "twitter"), truth)
-	var lang int
-	if err := db.QueryRow(fmt.Sprintf("SELECT COUNT(DISTINCT lang) FROM %s.twitter", dbName)).Scan(&lang); err != nil || lang < 2 {
-		t.Errorf("table twitter after the swap: %d languages (%v), want the new shape", lang, err)
+	compareMinutes(t, d.perMinute(t), truth)
+	if n := d.value(t, "SELECT COUNT(DISTINCT lang) FROM "+d.table("twitter")); n == "0" || n == "1" {
+		t.Errorf("table twitter after the swap: %s languages, want the new shape", n)
 	}
 	if code, out := runAudit(t, byLang, env); code != 0 {
 		t.Errorf("audit of the new generation exited %d\n%s", code, out)
@@ -262,37 +197,41 @@ func testReprocess(t *testing.T, killAfter, sinkFaults string) {
 	if code != 0 || !strings.Contains(out, "retired") || !strings.Contains(out, "twitter__g1") {
 		t.Errorf("generations: exit %d\n%s", code, out)
 	}
-	if killAfter != "" || sinkFaults != "" {
+	if !rollback {
 		return
 	}
+	mark("checked")
 	// Rollback swaps generation 1 back; its file then continues it from
 	// its frozen positions to the end; retire drops generation 2's table.
 	if code, out := runSubcommand(t, "rollback", byLang, env); code != 0 {
 		t.Fatalf("rollback: exit %d\n%s", code, out)
 	}
+	mark("rolled back")
 	if res := runRuntime(t, twitter, env, "--drain"); res.err != nil {
 		t.Fatalf("the old file after the rollback: %v\n%s", res.err, tail(res.stderr))
 	}
-	compareMinutes(t, perMinute(t, db, dbName, "twitter"), truth)
+	compareMinutes(t, d.perMinute(t), truth)
 	if code, out := runSubcommand(t, "retire", twitter, env); code != 0 || !strings.Contains(out, "dropped") {
 		t.Errorf("retire: exit %d\n%s", code, out)
 	}
-	var left int
-	db.QueryRow("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'twitter__g2'", dbName).Scan(&left)
-	if left != 0 {
+	if n := d.value(t, fmt.Sprintf("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = '%s' AND table_name = 'twitter__g2'", d.schema())); n != "0" {
 		t.Errorf("twitter__g2 is still there after retire")
 	}
+	mark("retired")
 }
 
 // TestReprocessRefusesDeletedHistory: a topic whose start retention
 // deleted cannot be reprocessed from the live generation's first offsets;
 // reprocess refuses, naming the offsets it would miss.
 func TestReprocessRefusesDeletedHistory(t *testing.T) {
+	testReprocessRefusesDeletedHistory(t, mariaDB(t))
+}
+
+func testReprocessRefusesDeletedHistory(t *testing.T, d sinkDB) {
 	broker := startBroker(t, "twitter", 2)
-	dbName, _ := database(t)
-	env := []string{"KAPPA_BROKERS=" + broker, "KAPPA_MYSQL_DSN=" + testenv.MySQLDSN(dbName)}
+	env := d.env(broker)
 	runFirehose(t, broker, "twitter", "--count", "2000", "--seed", "5")
-	twitter := filepath.Join(repoRoot(), "pipelines", "twitter.yaml")
+	twitter := d.twitterPipeline()
 	if res := runRuntime(t, twitter, env, "--drain"); res.err != nil {
 		t.Fatalf("drain: %v\n%s", res.err, tail(res.stderr))
 	}
@@ -306,11 +245,14 @@ func TestReprocessRefusesDeletedHistory(t *testing.T) {
 	if _, err := kadm.NewClient(cl).DeleteRecords(context.Background(), upTo); err != nil {
 		t.Fatalf("delete records: %v", err)
 	}
-	code, out := runSubcommand(t, "reprocess", byLangAsTwitter(t), env, "--drain")
+	code, out := runSubcommand(t, "reprocess", byLangAsTwitter(t, d), env, "--drain")
 	if code != 1 || !strings.Contains(out, "partition 1: offsets 0 to 99") || !strings.Contains(out, "retention") {
 		t.Fatalf("reprocess over deleted history: exit %d, want 1 naming partition 1's offsets 0 to 99\n%s", code, tail(out))
 	}
 	t.Logf("refused: %s", finalError(out))
+	if n := d.value(t, "SELECT COUNT(*) FROM "+d.table("kappa_generations")); n != "1" {
+		t.Errorf("%s generations recorded after the refusal, want generation 1 only", n)
+	}
 }
 
 // TestReprocessWithLongReader measures the cutover with a reader
@@ -325,18 +267,11 @@ func TestReprocessWithLongReader(t *testing.T) {
 	if os.Getenv("KAPPA_CHAOS_FULL") != "1" {
 		t.Skip("takes over 30 s; set KAPPA_CHAOS_FULL=1")
 	}
-	broker := startBroker(t, "twitter", 4)
-	dbName, db := database(t)
-	env := []string{"KAPPA_BROKERS=" + broker, "KAPPA_MYSQL_DSN=" + testenv.MySQLDSN(dbName)}
-	_, truth := runFirehose(t, broker, "twitter", "--count", "20000", "--seed", "17")
-	twitter := filepath.Join(repoRoot(), "pipelines", "twitter.yaml")
-	if res := runRuntime(t, twitter, env, "--drain"); res.err != nil {
-		t.Fatalf("drain: %v\n%s", res.err, tail(res.stderr))
-	}
-	old := startRuntime(t, twitter, env)
+	d := mariaDB(t)
+	env, truth, old := startLongReaderRun(t, d)
 
 	ctx := context.Background()
-	long, err := db.Conn(ctx)
+	long, err := d.db.Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -345,37 +280,15 @@ func TestReprocessWithLongReader(t *testing.T) {
 		t.Fatal(err)
 	}
 	var n int64
-	if err := long.QueryRowContext(ctx, fmt.Sprintf("SELECT COUNT(*) FROM %s.twitter", dbName)).Scan(&n); err != nil {
+	if err := long.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+d.table("twitter")).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	opened := time.Now()
 
-	var mu sync.Mutex
-	var longest time.Duration
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(50 * time.Millisecond):
-			}
-			began := time.Now()
-			rows, err := db.Query(fmt.Sprintf("SELECT timestamp, SUM(count) FROM %s.twitter GROUP BY timestamp", dbName))
-			if err == nil {
-				for rows.Next() {
-				}
-				rows.Close()
-			}
-			mu.Lock()
-			longest = max(longest, time.Since(began))
-			mu.Unlock()
-		}
-	}()
+	// Measured only: the queries' longest wait.
+	reader := startReader(t, d)
 
-	rep := startReprocess(t, byLangAsTwitter(t), env, "--drain", "--catch-up", "1s")
+	rep := startReprocess(t, byLangAsTwitter(t, d), env, "--drain", "--catch-up", "1s")
 	time.Sleep(30*time.Second - time.Since(opened))
 	if _, err := long.ExecContext(ctx, "COMMIT"); err != nil {
 		t.Fatal(err)
@@ -383,13 +296,27 @@ func TestReprocessWithLongReader(t *testing.T) {
 	if err := rep.wait(t, 120*time.Second); err != nil {
 		t.Fatalf("reprocess --drain: %v\n%s", err, tail(rep.stderr.String()))
 	}
-	close(stop)
-	<-done
+	reader.finish()
 	if err := old.wait(t, 30*time.Second); err != nil {
 		t.Fatalf("old runtime: %v", err)
 	}
-	compareMinutes(t, perMinute(t, db, dbName, "twitter"), truth)
+	compareMinutes(t, d.perMinute(t), truth)
 	swapTook, cutoverTook := cutoverFigures(rep.stderr.String())
 	t.Logf("with a 30 s reader transaction open: the swap step took %s, the cutover (freeze to live) %s; the longest wait of a reader of the original query was %s",
-		swapTook, cutoverTook, longest)
+		swapTook, cutoverTook, reader.longest)
+}
+
+// startLongReaderRun is the start of the long-reader tests: 20000 tweets
+// drained into d's twitter pipeline, and a runtime on it, the live
+// generation a reprocess replaces; it returns the pipeline's env, the
+// ground truth and that runtime.
+func startLongReaderRun(t *testing.T, d sinkDB) ([]string, map[string]int64, *backgroundRuntime) {
+	t.Helper()
+	broker := startBroker(t, "twitter", 4)
+	env := d.env(broker)
+	_, truth := runFirehose(t, broker, "twitter", "--count", "20000", "--seed", "17")
+	if res := runRuntime(t, d.twitterPipeline(), env, "--drain"); res.err != nil {
+		t.Fatalf("drain: %v\n%s", res.err, tail(res.stderr))
+	}
+	return env, truth, startRuntime(t, d.twitterPipeline(), env)
 }

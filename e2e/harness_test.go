@@ -152,7 +152,26 @@ func runFirehose(t *testing.T, broker, topic string, args ...string) (firehoseSu
 	return s, readTruth(t, truth)
 }
 
+// readTruth reads a truth file of `kappa-dev tweets` (--truth: minute,
+// count; --truth-lang: minute, lang, count) into "minute" or
+// "minute,lang" → count.
 func readTruth(t *testing.T, path string) map[string]int64 {
+	t.Helper()
+	rows := readCSV(t, path)
+	truth := map[string]int64{}
+	for _, r := range rows[1:] {
+		last := len(r) - 1
+		n, err := strconv.ParseInt(r[last], 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		truth[strings.Join(r[:last], ",")] += n
+	}
+	return truth
+}
+
+// readCSV reads the whole CSV file at path, its header first.
+func readCSV(t *testing.T, path string) [][]string {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -163,15 +182,7 @@ func readTruth(t *testing.T, path string) map[string]int64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	truth := map[string]int64{}
-	for _, r := range rows[1:] {
-		n, err := strconv.ParseInt(r[1], 10, 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		truth[r[0]] += n
-	}
-	return truth
+	return rows
 }
 
 // database creates a uniquely named database that is dropped when the

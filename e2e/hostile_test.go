@@ -12,8 +12,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/kappa-stream/kappa/internal/testenv"
 )
 
 // kcatProduce writes each of values as one record to partition p of topic
@@ -95,12 +93,12 @@ func TestOneUnstorableValueIsARejectedRecord(t *testing.T) {
 	broker := startBroker(t, "twitter", 4)
 	langTruthFile := filepath.Join(t.TempDir(), "truth-lang.csv")
 	summary, _ := runFirehose(t, broker, "twitter", "--count", "3000", "--seed", "20160603", "--truth-lang", langTruthFile)
-	langTruth := readLangTruth(t, langTruthFile)
+	langTruth := readTruth(t, langTruthFile)
 	long := strings.Repeat("x", 300)
 	kcatProduce(t, broker, "twitter", 1, []string{tweetJSON(1, time.Date(2016, 6, 1, 19, 36, 0, 0, time.UTC), long, "web", "too long a lang")})
 
 	dbName, db := database(t)
-	env := []string{"KAPPA_BROKERS=" + broker, "KAPPA_MYSQL_DSN=" + testenv.MySQLDSN(dbName)}
+	env := twitterEnv(broker, dbName)
 	res := runRuntime(t, filepath.Join(repoRoot(), "pipelines", "twitter-by-lang.yaml"), env, "--drain")
 	if res.err != nil {
 		t.Fatalf("kappa-runtime --drain: %v\n%s", res.err, tail(res.stderr))
@@ -222,7 +220,7 @@ func TestHostileInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	dbName, db := database(t)
-	env := []string{"KAPPA_BROKERS=" + broker, "KAPPA_MYSQL_DSN=" + testenv.MySQLDSN(dbName)}
+	env := twitterEnv(broker, dbName)
 	res := runRuntime(t, file, env, "--drain")
 	if res.err != nil {
 		t.Fatalf("kappa-runtime --drain: %v\n%s", res.err, tail(res.stderr))

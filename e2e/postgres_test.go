@@ -3,15 +3,11 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -79,11 +75,7 @@ func psqlPerMinute(t *testing.T, database string) map[string]int64 {
 // psqlValue runs one query with psql and returns its only value.
 func psqlValue(t *testing.T, database, query string) string {
 	t.Helper()
-	out, err := exec.Command("psql", testenv.PostgresDSN(database), "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-At", "-c", query).CombinedOutput()
-	if err != nil {
-		t.Fatalf("psql -c %q: %v\n%s", query, err, out)
-	}
-	return strings.TrimSpace(string(out))
+	return sinkDB{name: database, postgres: true}.value(t, query)
 }
 
 func postgresEnv(broker, database string) []string {
@@ -96,77 +88,27 @@ func postgresEnv(broker, database string) []string {
 // processes; then kcat-produced records with every codec. `psql -c` with
 // the original query must equal the firehose's ground truth.
 func TestTwitterPostgresMatchesGroundTruth(t *testing.T) {
-	broker := startBroker(t, "twitter", 8)
-	summary, truth := runFirehose(t, broker, "twitter",
-		"--count", "100000", "--late-frac", "0.1", "--max-late", "3h", "--seed", "20161130")
-	if summary.Tweets != 100000 || summary.Notices == 0 || summary.Malformed == 0 || summary.Late < 9000 {
-		t.Fatalf("firehose made %+v, want 100000 tweets, some notices and malformed records, >= 10%% late", summary)
-	}
-	dbName := postgresDatabase(t)
-	env := postgresEnv(broker, dbName)
-	pipelineFile := filepath.Join(repoRoot(), "pipelines", "twitter-postgres.yaml")
-
-	started := time.Now()
-	res := runRuntime(t, pipelineFile, env, "--drain")
-	if res.err != nil {
-		t.Fatalf("kappa-runtime --drain: %v\n%s", res.err, tail(res.stderr))
-	}
-	t.Logf("drained %d records (%d tweets, %d minutes) into PostgreSQL in %s", res.records, sum(truth), len(truth), time.Since(started).Round(time.Millisecond))
-	compareMinutes(t, psqlPerMinute(t, dbName), truth)
-	if res.records != summary.Records || res.facts != summary.Tweets || res.skipped != summary.Notices || res.rejected != summary.Malformed {
-		t.Errorf("runtime counted records=%d facts=%d skipped=%d rejected=%d; firehose produced records=%d tweets=%d notices=%d malformed=%d",
-			res.records, res.facts, res.skipped, res.rejected, summary.Records, summary.Tweets, summary.Notices, summary.Malformed)
-	}
-	if n := psqlValue(t, dbName, "SELECT count(DISTINCT partition_id) FROM aggregates.kappa_offsets"); n != "8" {
-		t.Errorf("offsets recorded for %s partitions, want all 8", n)
-	}
-	if n := psqlValue(t, dbName, "SELECT sum(rejected) FROM aggregates.kappa_batches"); n != fmt.Sprint(summary.Malformed) {
-		t.Errorf("batch records count %s rejected, firehose made %d malformed", n, summary.Malformed)
-	}
-
-	// A second drain finds nothing new and adds nothing.
-	rowsBefore := psqlValue(t, dbName, "SELECT count(*) FROM aggregates.twitter")
-	again := runRuntime(t, pipelineFile, env, "--drain")
-	if again.err != nil {
-		t.Fatalf("second drain: %v\n%s", again.err, tail(again.stderr))
-	}
-	if rowsAfter := psqlValue(t, dbName, "SELECT count(*) FROM aggregates.twitter"); again.records != 0 || rowsAfter != rowsBefore {
-		t.Errorf("second drain read %d records and went from %s to %s rows; want nothing", again.records, rowsBefore, rowsAfter)
-	}
-
-	// Records written by kcat with every codec, keyed and unkeyed, to
-	// every partition, are counted exactly once more.
-	kcatTruth := produceWithKcat(t, broker, "twitter")
-	third := runRuntime(t, pipelineFile, env, "--drain")
-	if third.err != nil {
-		t.Fatalf("drain after kcat: %v\n%s", third.err, tail(third.stderr))
-	}
-	for m, n := range kcatTruth {
-		truth[m] += n
-	}
-	compareMinutes(t, psqlPerMinute(t, dbName), truth)
-	if third.facts != sum(kcatTruth) {
-		t.Errorf("drain after kcat counted %d tweets, kcat produced %d", third.facts, sum(kcatTruth))
-	}
+	d := postgresDB(t)
+	run := testTwitterMatchesGroundTruth(t, d, "20161130")
 	// Compaction rolls every partition's batches up; the original query,
 	// the audit and the dead letters stay as they were.
-	rowsBefore = psqlValue(t, dbName, "SELECT count(*) FROM aggregates.twitter")
-	if code, out := runSubcommand(t, "compact", pipelineFile, env, "--older-than", "0s"); code != 0 {
+	rowsBefore := d.value(t, "SELECT count(*) FROM aggregates.twitter")
+	if code, out := runSubcommand(t, "compact", run.pipelineFile, run.env, "--older-than", "0s"); code != 0 {
 		t.Fatalf("kappa-runtime compact: exit %d\n%s", code, out)
 	}
-	rowsAfter := psqlValue(t, dbName, "SELECT count(*) FROM aggregates.twitter")
+	rowsAfter := d.value(t, "SELECT count(*) FROM aggregates.twitter")
 	t.Logf("compaction: %s rows before, %s after", rowsBefore, rowsAfter)
-	if batches := psqlValue(t, dbName, "SELECT count(*) FROM aggregates.kappa_batches"); batches != "8" {
+	if batches := d.value(t, "SELECT count(*) FROM aggregates.kappa_batches"); batches != "8" {
 		t.Errorf("%s batch records after a full compaction, want one per partition", batches)
 	}
-	compareMinutes(t, psqlPerMinute(t, dbName), truth)
-	if code, out := runAudit(t, pipelineFile, env); code != 0 || !strings.Contains(out, "audit clean") {
+	compareMinutes(t, d.perMinute(t), run.truth)
+	if code, out := runAudit(t, run.pipelineFile, run.env); code != 0 || !strings.Contains(out, "audit clean") {
 		t.Errorf("audit: exit %d\n%s", code, out)
 	}
 	// kcat wrote one "{not json" line per codec and partition.
-	checkDeadLettersAreTheRejectedRecords(t, broker, dbName, summary.Malformed+5*8)
+	checkDeadLettersAreTheRejectedRecords(t, run.broker, d.name, run.summary.Malformed+5*8)
 	// kappa-runtime rejected lists them through the sink.
-	if code, out := runSubcommand(t, "rejected", pipelineFile, env, "--raw", "--partition", "3"); code != 0 && code != 4 || !strings.Contains(out, "{not json") {
+	if code, out := runSubcommand(t, "rejected", run.pipelineFile, run.env, "--raw", "--partition", "3"); code != 0 && code != 4 || !strings.Contains(out, "{not json") {
 		t.Errorf("kappa-runtime rejected --raw --partition 3: exit %d, want kcat's \"{not json\" among the records\n%s", code, tail(out))
 	}
 }
@@ -276,117 +218,33 @@ func TestPostgresChaos(t *testing.T) {
 	if full {
 		records, runtimeKills = 100_000, 20
 	}
-	seed := chaosSeed(t)
-	t.Logf("chaos seed %d (replay with KAPPA_CHAOS_SEED=%d)", seed, seed)
-	rng := rand.New(rand.NewPCG(seed, 0x7067))
-	began := time.Now()
-
-	broker := startBroker(t, "twitter", 8)
-	dbName := postgresDatabase(t)
-	env := postgresEnv(broker, dbName)
-	faultyEnv := append(env, fmt.Sprintf("KAPPA_TEST_SINK_FAULTS=before_commit=0.08,after_commit=0.08,seed=%d", seed))
-	original, err := os.ReadFile(filepath.Join(repoRoot(), "pipelines", "twitter-postgres.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := strings.Replace(string(original), "interval: 1s", "interval: 200ms", 1)
-	withFaults := strings.Replace(text, "  plugin: postgres-sink\n", "  plugin: postgres-sink\n  env: [KAPPA_TEST_SINK_FAULTS]\n", 1)
-	if text == string(original) || withFaults == text {
-		t.Fatal("pipelines/twitter-postgres.yaml has no `interval: 1s` or no `plugin: postgres-sink` line")
-	}
-	pipelineFile := writePipeline(t, withFaults)
-
-	type produced struct {
-		summary firehoseSummary
-		truth   map[string]int64
-	}
-	firehose := make(chan produced, 1)
-	go func() {
-		s, truth := runFirehose(t, broker, "twitter", "--count", strconv.Itoa(records), "--rate", "5000", "--seed", strconv.FormatUint(seed, 10))
-		firehose <- produced{s, truth}
-	}()
-
-	kills := map[string]int{}
-	var runtimes []*backgroundRuntime
-	start := func() *backgroundRuntime {
-		rt := startRuntime(t, pipelineFile, faultyEnv)
-		runtimes = append(runtimes, rt)
-		return rt
-	}
-	pause := func(min, max time.Duration) { time.Sleep(min + time.Duration(rng.Int64N(int64(max-min)))) }
-	plugins := []string{"kafka-source", "tweet-extractor", "postgres-sink"}
-	var result *produced
+	c := newChaosRun(t, postgresDB(t), 0x7067)
+	c.produce(records, 5000)
 	restarted := !full
-	rt := start()
-	for kills["runtime"] < runtimeKills || result == nil {
-		if result == nil {
-			select {
-			case r := <-firehose:
-				result = &r
-			default:
-			}
-		}
-		if rt.exited() {
-			t.Fatalf("runtime exited by itself: %v\n%s", rt.err, tail(rt.stderr.String()))
-		}
-		pause(300*time.Millisecond, 2500*time.Millisecond)
-		switch action := rng.IntN(10); {
+	rt := c.start()
+	for c.kills["runtime"] < runtimeKills || c.result == nil {
+		c.next(rt)
+		switch action := c.rng.IntN(10); {
 		case action < 6:
-			rt.kill9(t)
-			kills["runtime"]++
-			rt = start()
+			rt = c.killRuntime(rt)
 		default:
-			name := plugins[rng.IntN(len(plugins))]
-			if pid := childProcesses(rt.cmd.Process.Pid)[name]; pid != 0 {
-				syscall.Kill(pid, syscall.SIGKILL)
-				kills[name]++
-			}
+			c.killPlugin(rt)
 		}
-		if !restarted && kills["runtime"] >= runtimeKills/2 {
+		if !restarted && c.kills["runtime"] >= runtimeKills/2 {
 			waitFor(t, 60*time.Second, "the runtime to be running", func() bool {
 				return rt.logCount("resumed at committed positions") > 0
 			})
 			restartPostgres(t, 3*time.Second)
-			kills["postgresql restart"]++
+			c.kills["postgresql restart"]++
 			restarted = true
 		}
 	}
-	rt.kill9(t)
-	kills["runtime"]++
-
-	final := runRuntime(t, pipelineFile, env, "--drain")
-	if final.err != nil {
-		t.Fatalf("final drain: %v\n%s", final.err, tail(final.stderr))
-	}
-	compareMinutes(t, psqlPerMinute(t, dbName), result.truth)
-	if code, audit := runAudit(t, pipelineFile, env); code != 0 {
-		t.Errorf("audit after chaos: exit %d\n%s", code, audit)
-	}
+	c.finish(rt)
 	// Dead letters travel in the batch's transaction: after kills around
 	// COMMIT there is still exactly one per malformed record, none without
 	// its batch record and no batch record without its dead letters.
-	checkDeadLettersAreTheRejectedRecords(t, broker, dbName, result.summary.Malformed)
-	commits := 0
-	for _, rt := range runtimes {
-		log := rt.stderr.String()
-		kills["sink before COMMIT"] += strings.Count(log, "SIGKILL before COMMIT")
-		kills["sink after COMMIT"] += strings.Count(log, "SIGKILL after COMMIT")
-		commits += rt.logCount("batch committed")
-	}
-	if hooked := kills["sink before COMMIT"] + kills["sink after COMMIT"]; hooked == 0 && commits >= 40 {
-		t.Errorf("the sink's fault hook never fired in %d commits: KAPPA_TEST_SINK_FAULTS did not reach postgres-sink", commits)
-	}
-	names := make([]string, 0, len(kills))
-	for n := range kills {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var counts []string
-	for _, n := range names {
-		counts = append(counts, fmt.Sprintf("%s=%d", n, kills[n]))
-	}
-	t.Logf("chaos seed %d: kills %s; %d batches committed under chaos; tweets %d, minutes compared %d, took %s",
-		seed, strings.Join(counts, " "), commits, sum(result.truth), len(result.truth), time.Since(began).Round(time.Second))
+	checkDeadLettersAreTheRejectedRecords(t, c.broker, c.d.name, c.result.summary.Malformed)
+	c.tally()
 }
 
 // restartPostgres stops this machine's cluster with pg_ctlcluster (as

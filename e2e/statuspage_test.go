@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/kappa-stream/kappa/internal/testenv"
 )
 
 var updateScreenshot = flag.Bool("update", false, "TestStatusPage writes its screenshot to docs/status-page.png")
@@ -136,7 +135,7 @@ func TestStatusPage(t *testing.T) {
 	broker := startBroker(t, "twitter", partitions)
 	dbName, _ := database(t)
 	addr := freeAddr(t)
-	env := []string{"KAPPA_BROKERS=" + broker, "KAPPA_MYSQL_DSN=" + testenv.MySQLDSN(dbName)}
+	env := twitterEnv(broker, dbName)
 	rt := startRuntime(t, shortBatches(t, ""), env, "--http", addr)
 
 	// The firehose produces at a steady rate while the page is watched:

@@ -8,18 +8,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/kappa-stream/kappa/internal/testenv"
 )
-
-// twitterEnv is the environment that points pipelines/twitter.yaml at a
-// test's broker and database.
-func twitterEnv(broker, dbName string) []string {
-	return []string{
-		"KAPPA_BROKERS=" + broker,
-		"KAPPA_MYSQL_DSN=" + testenv.MySQLDSN(dbName),
-	}
-}
 
 // kill -9 of the runtime while batches flow: its plugins exit within a few
 // seconds, none keeps a database connection or an open transaction, and a

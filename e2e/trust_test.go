@@ -181,23 +181,7 @@ func arenaAccess(t *testing.T, pid int) int {
 // group of its own, as under systemd, so that a test can signal the group.
 func startRuntimeGroup(t *testing.T, pipelineFile string, env []string) *backgroundRuntime {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(bins(t), "kappa-runtime"), "--log-json", pipelineFile)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	r := &backgroundRuntime{cmd: cmd, stderr: &lockedBuffer{}, done: make(chan struct{})}
-	cmd.Stderr = r.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		r.err = cmd.Wait()
-		close(r.done)
-	}()
-	t.Cleanup(func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-r.done
-	})
-	return r
+	return startKappaRuntime(t, []string{"--log-json", pipelineFile}, env, true)
 }
 
 // socketsIn lists the unix sockets under dir, at any depth.

@@ -3,12 +3,9 @@ package e2e
 import (
 	"fmt"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/kappa-stream/kappa/internal/testenv"
 )
 
 // TestTwitterPipelineMatchesGroundTruth is the acceptance run of the
@@ -16,54 +13,63 @@ import (
 // with notices and malformed records, drained into MariaDB by real
 // processes; the original query must equal the firehose's ground truth.
 func TestTwitterPipelineMatchesGroundTruth(t *testing.T) {
+	testTwitterMatchesGroundTruth(t, mariaDB(t), "20160601")
+}
+
+// twitterRun is what testTwitterMatchesGroundTruth ran, for the checks
+// a test adds after it.
+type twitterRun struct {
+	broker, pipelineFile string
+	env                  []string
+	summary              firehoseSummary
+	truth                map[string]int64
+}
+
+// testTwitterMatchesGroundTruth is the acceptance run of the original job
+// into d's sink: the firehose's records (seed) drained by real processes,
+// a second drain that adds nothing, and kcat-produced records with every
+// codec; the original query must equal the ground truth after each.
+func testTwitterMatchesGroundTruth(t *testing.T, d sinkDB, seed string) twitterRun {
+	t.Helper()
 	broker := startBroker(t, "twitter", 8)
 	summary, truth := runFirehose(t, broker, "twitter",
-		"--count", "100000", "--late-frac", "0.1", "--max-late", "3h", "--seed", "20160601")
+		"--count", "100000", "--late-frac", "0.1", "--max-late", "3h", "--seed", seed)
 	if summary.Tweets != 100000 || summary.Notices == 0 || summary.Malformed == 0 || summary.Late < 9000 {
 		t.Fatalf("firehose made %+v, want 100000 tweets, some notices and malformed records, >= 10%% late", summary)
 	}
 	if sum(truth) != summary.Tweets {
 		t.Fatalf("truth file holds %d tweets, firehose says %d", sum(truth), summary.Tweets)
 	}
-
-	dbName, db := database(t)
-	env := []string{
-		"KAPPA_BROKERS=" + broker,
-		"KAPPA_MYSQL_DSN=" + testenv.MySQLDSN(dbName),
-	}
-	pipelineFile := filepath.Join(repoRoot(), "pipelines", "twitter.yaml")
+	env := d.env(broker)
+	pipelineFile := d.twitterPipeline()
 
 	started := time.Now()
 	res := runRuntime(t, pipelineFile, env, "--drain")
 	if res.err != nil {
 		t.Fatalf("kappa-runtime --drain: %v\n%s", res.err, tail(res.stderr))
 	}
-	t.Logf("drained %d records (%d tweets, %d minutes) in %s", res.records, sum(truth), len(truth), time.Since(started).Round(time.Millisecond))
+	t.Logf("drained %d records (%d tweets, %d minutes) with %s in %s", res.records, sum(truth), len(truth), d.sink(), time.Since(started).Round(time.Millisecond))
 
-	compareMinutes(t, perMinute(t, db, dbName, "twitter"), truth)
+	compareMinutes(t, d.perMinute(t), truth)
 	if res.records != summary.Records || res.facts != summary.Tweets || res.skipped != summary.Notices || res.rejected != summary.Malformed {
 		t.Errorf("runtime counted records=%d facts=%d skipped=%d rejected=%d; firehose produced records=%d tweets=%d notices=%d malformed=%d",
 			res.records, res.facts, res.skipped, res.rejected, summary.Records, summary.Tweets, summary.Notices, summary.Malformed)
 	}
-	var partitions int
-	if err := db.QueryRow(fmt.Sprintf("SELECT COUNT(DISTINCT partition_id) FROM %s.kappa_offsets", dbName)).Scan(&partitions); err != nil {
-		t.Fatal(err)
+	if n := d.value(t, "SELECT COUNT(DISTINCT partition_id) FROM "+d.table("kappa_offsets")); n != "8" {
+		t.Errorf("offsets recorded for %s partitions, want all 8", n)
 	}
-	if partitions != 8 {
-		t.Errorf("offsets recorded for %d partitions, want all 8", partitions)
+	if n := d.value(t, "SELECT SUM(rejected) FROM "+d.table("kappa_batches")); n != fmt.Sprint(summary.Malformed) {
+		t.Errorf("batch records count %s rejected, firehose made %d malformed", n, summary.Malformed)
 	}
 
 	// A second drain finds nothing new and adds nothing.
-	var rowsBefore int
-	db.QueryRow(fmt.Sprintf("SELECT COUNT(*) FROM %s.twitter", dbName)).Scan(&rowsBefore)
+	rowsBefore := d.value(t, "SELECT COUNT(*) FROM "+d.table("twitter"))
 	again := runRuntime(t, pipelineFile, env, "--drain")
 	if again.err != nil {
 		t.Fatalf("second drain: %v\n%s", again.err, tail(again.stderr))
 	}
-	var rowsAfter int
-	db.QueryRow(fmt.Sprintf("SELECT COUNT(*) FROM %s.twitter", dbName)).Scan(&rowsAfter)
-	if again.records != 0 || rowsAfter != rowsBefore {
-		t.Errorf("second drain read %d records and went from %d to %d rows; want nothing", again.records, rowsBefore, rowsAfter)
+	if rowsAfter := d.value(t, "SELECT COUNT(*) FROM "+d.table("twitter")); again.records != 0 || rowsAfter != rowsBefore {
+		t.Errorf("second drain read %d records and went from %s to %s rows; want nothing", again.records, rowsBefore, rowsAfter)
 	}
 
 	// New records, written by an independent client with every codec,
@@ -76,10 +82,11 @@ func TestTwitterPipelineMatchesGroundTruth(t *testing.T) {
 	for m, n := range kcatTruth {
 		truth[m] += n
 	}
-	compareMinutes(t, perMinute(t, db, dbName, "twitter"), truth)
+	compareMinutes(t, d.perMinute(t), truth)
 	if third.facts != sum(kcatTruth) {
 		t.Errorf("drain after kcat counted %d tweets, kcat produced %d", third.facts, sum(kcatTruth))
 	}
+	return twitterRun{broker: broker, pipelineFile: pipelineFile, env: env, summary: summary, truth: truth}
 }
 
 // produceWithKcat writes tweets with kcat, one batch per codec and

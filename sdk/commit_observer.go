@@ -3,7 +3,6 @@ package sdk
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/kappa-stream/kappa/internal/rpc"
 	pb "github.com/kappa-stream/kappa/internal/rpc/kappapb"
@@ -36,13 +35,13 @@ var ErrNotObserving = rpc.ErrCommittedUnsupported
 // a source that is no CommitObserver.
 
 func (s *sourceServer) Committed(ctx context.Context, req *pb.SeekRequest) (*pb.Empty, error) {
-	o, ok := s.impl.(CommitObserver)
-	if !ok {
-		return nil, status.Error(codes.Unimplemented, rpc.ErrCommittedUnsupported.Error())
+	o, err := optional[CommitObserver](s.impl, rpc.ErrCommittedUnsupported)
+	if err != nil {
+		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	err := o.Committed(ctx, positionsFromPB(req.GetPositions()))
+	err = o.Committed(ctx, positionsFromPB(req.GetPositions()))
 	if errors.Is(err, ErrNotObserving) {
 		return nil, status.Error(codes.Unimplemented, err.Error())
 	}
@@ -53,10 +52,7 @@ func (s *sourceServer) Committed(ctx context.Context, req *pb.SeekRequest) (*pb.
 // rpc.ErrCommittedUnsupported when its source is no CommitObserver.
 func (c *sourceClient) Committed(ctx context.Context, positions []Position) error {
 	_, err := c.rpc.Committed(ctx, &pb.SeekRequest{Positions: positionsToPB(positions)})
-	if status.Code(err) == codes.Unimplemented {
-		return fmt.Errorf("source committed: %w", rpc.ErrCommittedUnsupported)
-	}
-	return fromStatus("source committed", err)
+	return fromOptional("source committed", err, rpc.ErrCommittedUnsupported)
 }
 
 var _ CommitObserver = (*sourceClient)(nil)

@@ -165,6 +165,26 @@ func toStatus(err error) error {
 	return status.Error(codes.Unknown, err.Error())
 }
 
+// optional is impl as T, the interface of an optional call, or the
+// Unimplemented status that says the plugin does not implement it, which
+// fromOptional turns back into unsupported on the runtime's side.
+func optional[T any](impl any, unsupported error) (T, error) {
+	t, ok := impl.(T)
+	if !ok {
+		return t, status.Error(codes.Unimplemented, unsupported.Error())
+	}
+	return t, nil
+}
+
+// fromOptional is fromStatus for an optional call: Unimplemented means
+// the plugin does not implement it (unsupported, wrapped).
+func fromOptional(op string, err, unsupported error) error {
+	if status.Code(err) == codes.Unimplemented {
+		return fmt.Errorf("%s: %w", op, unsupported)
+	}
+	return fromStatus(op, err)
+}
+
 // fromStatus is the inverse of toStatus on the runtime's side.
 func fromStatus(op string, err error) error {
 	if err == nil {

@@ -2,21 +2,18 @@ package sdk
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/kappa-stream/kappa/internal/rpc"
 	pb "github.com/kappa-stream/kappa/internal/rpc/kappapb"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 )
 
 // The Adopt call over gRPC: optional on the plugin's side, so the server
 // half answers Unimplemented for a sink that is no Adopter.
 
 func (s *sinkServer) Adopt(ctx context.Context, req *pb.AdoptRequest) (*pb.AdoptResponse, error) {
-	a, ok := s.impl.(Adopter)
-	if !ok {
-		return nil, status.Error(codes.Unimplemented, rpc.ErrAdoptUnsupported.Error())
+	a, err := optional[Adopter](s.impl, rpc.ErrAdoptUnsupported)
+	if err != nil {
+		return nil, err
 	}
 	res, err := a.Adopt(ctx, AdoptRequest{
 		Stream:   req.GetStream(),
@@ -46,11 +43,8 @@ func (c *sinkClient) Adopt(ctx context.Context, req AdoptRequest) (Adoption, err
 		LogEnds:  watermarksToPB(req.LogEnds),
 		Record:   req.Record,
 	})
-	if status.Code(err) == codes.Unimplemented {
-		return Adoption{}, fmt.Errorf("sink adopt: %w", rpc.ErrAdoptUnsupported)
-	}
 	if err != nil {
-		return Adoption{}, fromStatus("sink adopt", err)
+		return Adoption{}, fromOptional("sink adopt", err, rpc.ErrAdoptUnsupported)
 	}
 	res := Adoption{Table: resp.GetTable(), Refusals: resp.GetRefusals(), Recorded: resp.GetRecorded()}
 	for _, p := range resp.GetPartitions() {

@@ -2,21 +2,18 @@ package sdk
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/kappa-stream/kappa/internal/rpc"
 	pb "github.com/kappa-stream/kappa/internal/rpc/kappapb"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 )
 
 // The Audit call over gRPC: optional on the plugin's side, so the server
 // half answers Unimplemented for a sink that is no Auditor.
 
 func (s *sinkServer) Audit(ctx context.Context, _ *pb.Empty) (*pb.AuditResponse, error) {
-	a, ok := s.impl.(Auditor)
-	if !ok {
-		return nil, status.Error(codes.Unimplemented, rpc.ErrAuditUnsupported.Error())
+	a, err := optional[Auditor](s.impl, rpc.ErrAuditUnsupported)
+	if err != nil {
+		return nil, err
 	}
 	streams, err := a.Audit(ctx)
 	if err != nil {
@@ -43,11 +40,8 @@ func (s *sinkServer) Audit(ctx context.Context, _ *pb.Empty) (*pb.AuditResponse,
 // plugin's sink is no Auditor.
 func (c *sinkClient) Audit(ctx context.Context) ([]StreamAudit, error) {
 	resp, err := c.rpc.Audit(ctx, &pb.Empty{})
-	if status.Code(err) == codes.Unimplemented {
-		return nil, fmt.Errorf("sink audit: %w", rpc.ErrAuditUnsupported)
-	}
 	if err != nil {
-		return nil, fromStatus("sink audit", err)
+		return nil, fromOptional("sink audit", err, rpc.ErrAuditUnsupported)
 	}
 	streams := make([]StreamAudit, len(resp.GetStreams()))
 	for i, st := range resp.GetStreams() {

@@ -2,22 +2,19 @@ package sdk
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/kappa-stream/kappa/internal/rpc"
 	pb "github.com/kappa-stream/kappa/internal/rpc/kappapb"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 )
 
 // The Compact call over gRPC: optional on the plugin's side, so the server
 // half answers Unimplemented for a sink that is no Compactor.
 
 func (s *sinkServer) Compact(ctx context.Context, req *pb.CompactRequest) (*pb.CompactResponse, error) {
-	c, ok := s.impl.(Compactor)
-	if !ok {
-		return nil, status.Error(codes.Unimplemented, rpc.ErrCompactUnsupported.Error())
+	c, err := optional[Compactor](s.impl, rpc.ErrCompactUnsupported)
+	if err != nil {
+		return nil, err
 	}
 	res, err := c.Compact(ctx, CompactRequest{
 		OlderThan: time.Duration(req.GetOlderThanNanos()),
@@ -39,11 +36,8 @@ func (c *sinkClient) Compact(ctx context.Context, req CompactRequest) (CompactRe
 		BudgetNanos:    int64(req.Budget),
 		Full:           req.Full,
 	})
-	if status.Code(err) == codes.Unimplemented {
-		return CompactResult{}, fmt.Errorf("sink compact: %w", rpc.ErrCompactUnsupported)
-	}
 	if err != nil {
-		return CompactResult{}, fromStatus("sink compact", err)
+		return CompactResult{}, fromOptional("sink compact", err, rpc.ErrCompactUnsupported)
 	}
 	return CompactResult{Spans: resp.GetSpans(), Batches: resp.GetBatches(), RowsBefore: resp.GetRowsBefore(),
 		RowsAfter: resp.GetRowsAfter(), Raced: resp.GetRaced(), Done: resp.GetDone()}, nil

@@ -2,13 +2,10 @@ package sdk
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/kappa-stream/kappa/internal/rpc"
 	pb "github.com/kappa-stream/kappa/internal/rpc/kappapb"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 )
 
 // The dead-letter calls over gRPC: optional on the plugin's side, so the
@@ -16,9 +13,9 @@ import (
 // Dead letters themselves travel in CommitRequest (deadLettersToPB).
 
 func (s *sinkServer) DeadLetterPolicy(ctx context.Context, _ *pb.Empty) (*pb.DeadLetterPolicyResponse, error) {
-	d, ok := s.impl.(DeadLetterStore)
-	if !ok {
-		return nil, status.Error(codes.Unimplemented, rpc.ErrDeadLettersUnsupported.Error())
+	d, err := optional[DeadLetterStore](s.impl, rpc.ErrDeadLettersUnsupported)
+	if err != nil {
+		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -30,9 +27,9 @@ func (s *sinkServer) DeadLetterPolicy(ctx context.Context, _ *pb.Empty) (*pb.Dea
 }
 
 func (s *sinkServer) DeadLetters(ctx context.Context, req *pb.DeadLettersRequest) (*pb.DeadLettersResponse, error) {
-	d, ok := s.impl.(DeadLetterStore)
-	if !ok {
-		return nil, status.Error(codes.Unimplemented, rpc.ErrDeadLettersUnsupported.Error())
+	d, err := optional[DeadLetterStore](s.impl, rpc.ErrDeadLettersUnsupported)
+	if err != nil {
+		return nil, err
 	}
 	q := DeadLetterQuery{Stream: req.GetStream(), Reason: req.GetReason(), Limit: int(req.GetLimit())}
 	if req.Partition != nil {
@@ -59,11 +56,8 @@ func (s *sinkServer) DeadLetters(ctx context.Context, req *pb.DeadLettersRequest
 // rpc.ErrDeadLettersUnsupported when its sink is no DeadLetterStore.
 func (c *sinkClient) DeadLetterPolicy(ctx context.Context) (DeadLetterPolicy, error) {
 	resp, err := c.rpc.DeadLetterPolicy(ctx, &pb.Empty{})
-	if status.Code(err) == codes.Unimplemented {
-		return DeadLetterPolicy{}, fmt.Errorf("sink dead-letter policy: %w", rpc.ErrDeadLettersUnsupported)
-	}
 	if err != nil {
-		return DeadLetterPolicy{}, fromStatus("sink dead-letter policy", err)
+		return DeadLetterPolicy{}, fromOptional("sink dead-letter policy", err, rpc.ErrDeadLettersUnsupported)
 	}
 	return DeadLetterPolicy{Enabled: resp.GetEnabled(), MaxBytes: int(resp.GetMaxBytes())}, nil
 }
@@ -76,11 +70,8 @@ func (c *sinkClient) DeadLetters(ctx context.Context, q DeadLetterQuery) ([]Stor
 		req.HasAfter, req.AfterStream, req.AfterPartition, req.AfterOffset = true, q.After.Stream, q.After.Partition, q.After.Offset
 	}
 	resp, err := c.rpc.DeadLetters(ctx, req)
-	if status.Code(err) == codes.Unimplemented {
-		return nil, fmt.Errorf("sink dead letters: %w", rpc.ErrDeadLettersUnsupported)
-	}
 	if err != nil {
-		return nil, fromStatus("sink dead letters", err)
+		return nil, fromOptional("sink dead letters", err, rpc.ErrDeadLettersUnsupported)
 	}
 	out := make([]StoredDeadLetter, len(resp.GetDeadLetters()))
 	for i, d := range resp.GetDeadLetters() {

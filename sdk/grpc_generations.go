@@ -14,9 +14,9 @@ import (
 // server half answers Unimplemented for a sink that is no Generations.
 
 func (s *sinkServer) Generations(ctx context.Context, req *pb.GenerationsRequest) (*pb.GenerationsResponse, error) {
-	g, ok := s.impl.(Generations)
-	if !ok {
-		return nil, status.Error(codes.Unimplemented, rpc.ErrGenerationsUnsupported.Error())
+	g, err := optional[Generations](s.impl, rpc.ErrGenerationsUnsupported)
+	if err != nil {
+		return nil, err
 	}
 	res, err := g.Generations(ctx, GenerationsRequest{
 		Op:        GenerationOp(req.GetOp()),

@@ -2,13 +2,10 @@ package sdk
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/kappa-stream/kappa/internal/rpc"
 	pb "github.com/kappa-stream/kappa/internal/rpc/kappapb"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 )
 
 // The RecentWindows call over gRPC: optional on the plugin's side, so the
@@ -17,9 +14,9 @@ import (
 // engine's calls: never concurrently with a Commit.
 
 func (s *sinkServer) RecentWindows(ctx context.Context, req *pb.RecentWindowsRequest) (*pb.RecentWindowsResponse, error) {
-	r, ok := s.impl.(WindowReader)
-	if !ok {
-		return nil, status.Error(codes.Unimplemented, rpc.ErrWindowsUnsupported.Error())
+	r, err := optional[WindowReader](s.impl, rpc.ErrWindowsUnsupported)
+	if err != nil {
+		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -38,11 +35,8 @@ func (s *sinkServer) RecentWindows(ctx context.Context, req *pb.RecentWindowsReq
 // rpc.ErrWindowsUnsupported when the plugin's sink is no WindowReader.
 func (c *sinkClient) RecentWindows(ctx context.Context, n int) ([]WindowTotal, error) {
 	resp, err := c.rpc.RecentWindows(ctx, &pb.RecentWindowsRequest{N: int32(n)})
-	if status.Code(err) == codes.Unimplemented {
-		return nil, fmt.Errorf("sink recent windows: %w", rpc.ErrWindowsUnsupported)
-	}
 	if err != nil {
-		return nil, fromStatus("sink recent windows", err)
+		return nil, fromOptional("sink recent windows", err, rpc.ErrWindowsUnsupported)
 	}
 	windows := make([]WindowTotal, len(resp.GetWindows()))
 	for i, w := range resp.GetWindows() {

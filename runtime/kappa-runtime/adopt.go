@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -37,20 +36,13 @@ Flags:
 `
 
 func adoptCommand(ctx context.Context, args []string) int {
-	flags := flag.NewFlagSet("adopt", flag.ContinueOnError)
+	flags := newFlags("adopt", adoptUsage)
 	yes := flags.Bool("yes", false, "record the positions found; without it adopt only shows them")
-	flags.Usage = func() {
-		fmt.Fprint(os.Stderr, adoptUsage)
-		flags.PrintDefaults()
-	}
-	if err := flags.Parse(args); err != nil {
+	file, ok := pipelineArg(flags, args)
+	if !ok {
 		return 2
 	}
-	if flags.NArg() != 1 {
-		flags.Usage()
-		return 2
-	}
-	found, err := command.Adopt(ctx, flags.Arg(0), *yes)
+	found, err := command.Adopt(ctx, file, *yes)
 	if err != nil {
 		return fail(err)
 	}

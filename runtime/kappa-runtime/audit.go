@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 
@@ -22,19 +21,11 @@ broker is not needed. The sink must implement audits (sdk.Auditor).
 `
 
 func auditCommand(ctx context.Context, args []string) int {
-	flags := flag.NewFlagSet("audit", flag.ContinueOnError)
-	flags.Usage = func() {
-		fmt.Fprint(os.Stderr, auditUsage)
-		flags.PrintDefaults()
-	}
-	if err := flags.Parse(args); err != nil {
+	file, ok := pipelineArg(newFlags("audit", auditUsage), args)
+	if !ok {
 		return 2
 	}
-	if flags.NArg() != 1 {
-		flags.Usage()
-		return 2
-	}
-	streams, err := command.ReadAudit(ctx, flags.Arg(0))
+	streams, err := command.ReadAudit(ctx, file)
 	if err != nil {
 		return fail(err)
 	}

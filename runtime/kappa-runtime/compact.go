@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/kappa-stream/kappa/runtime/internal/command"
@@ -24,7 +22,7 @@ Flags:
 `
 
 func compactCommand(ctx context.Context, args []string) int {
-	flags := flag.NewFlagSet("compact", flag.ContinueOnError)
+	flags := newFlags("compact", compactUsage)
 	olderThan := time.Duration(-1) // the pipeline's compaction.after
 	flags.Func("older-than", "merge ranges committed longer ago than `D`; 0s merges everything committed (default: the pipeline's compaction.after)", func(v string) error {
 		d, err := time.ParseDuration(v)
@@ -34,18 +32,11 @@ func compactCommand(ctx context.Context, args []string) int {
 		olderThan = d
 		return err
 	})
-	flags.Usage = func() {
-		fmt.Fprint(os.Stderr, compactUsage)
-		flags.PrintDefaults()
-	}
-	if err := flags.Parse(args); err != nil {
+	file, ok := pipelineArg(flags, args)
+	if !ok {
 		return 2
 	}
-	if flags.NArg() != 1 {
-		flags.Usage()
-		return 2
-	}
-	c, err := command.Compact(ctx, flags.Arg(0), olderThan)
+	c, err := command.Compact(ctx, file, olderThan)
 	if err != nil {
 		return fail(err)
 	}

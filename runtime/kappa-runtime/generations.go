@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -38,22 +37,15 @@ Flags:
 `
 
 func reprocessCommand(ctx context.Context, args []string) int {
-	flags := flag.NewFlagSet("reprocess", flag.ContinueOnError)
+	flags := newFlags("reprocess", reprocessUsage)
 	drain := flags.Bool("drain", false, "exit 0 once caught up after the swap")
 	catchUp := flags.Duration("catch-up", 5*time.Second, "cut over once every partition is within this of its log end")
 	logJSON := flags.Bool("log-json", false, "log as JSON lines instead of text")
-	flags.Usage = func() {
-		fmt.Fprint(os.Stderr, reprocessUsage)
-		flags.PrintDefaults()
-	}
-	if err := flags.Parse(args); err != nil {
+	file, ok := pipelineArg(flags, args, func() bool { return *catchUp >= 0 })
+	if !ok {
 		return 2
 	}
-	if flags.NArg() != 1 || *catchUp < 0 {
-		flags.Usage()
-		return 2
-	}
-	err := command.RunWith(ctx, flags.Arg(0), command.RunOptions{Drain: *drain, Reprocess: true, CatchUp: *catchUp}, newLogger(*logJSON))
+	err := command.RunWith(ctx, file, command.RunOptions{Drain: *drain, Reprocess: true, CatchUp: *catchUp}, newLogger(*logJSON))
 	if err != nil && ctx.Err() == nil {
 		return fail(err)
 	}
@@ -69,7 +61,7 @@ the broker must be up.
 `
 
 func generationsCommand(ctx context.Context, args []string) int {
-	file, ok := oneFile("generations", generationsUsage, args)
+	file, ok := pipelineArg(newFlags("generations", generationsUsage), args)
 	if !ok {
 		return 2
 	}
@@ -106,7 +98,7 @@ func retireCommand(ctx context.Context, args []string) int {
 }
 
 func generationStep(ctx context.Context, name, usage string, op sdk.GenerationOp, args []string) int {
-	file, ok := oneFile(name, usage, args)
+	file, ok := pipelineArg(newFlags(name, usage), args)
 	if !ok {
 		return 2
 	}
@@ -122,18 +114,6 @@ func generationStep(ctx context.Context, name, usage string, op sdk.GenerationOp
 		fmt.Printf("%s: nothing to do\n", name)
 	}
 	return 0
-}
-
-func oneFile(name, usage string, args []string) (string, bool) {
-	flags := flag.NewFlagSet(name, flag.ContinueOnError)
-	flags.Usage = func() { fmt.Fprint(os.Stderr, usage) }
-	if err := flags.Parse(args); err != nil || flags.NArg() != 1 {
-		if err == nil {
-			flags.Usage()
-		}
-		return "", false
-	}
-	return flags.Arg(0), true
 }
 
 // printGenerations writes one line per generation and partition.

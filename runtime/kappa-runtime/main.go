@@ -10,6 +10,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -85,6 +86,36 @@ func newLogger(json bool) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, nil))
+}
+
+// newFlags returns a subcommand's flag set, whose usage (on -h or a bad
+// flag) is the command's usage text followed by its flags.
+func newFlags(name, usage string) *flag.FlagSet {
+	flags := flag.NewFlagSet(name, flag.ContinueOnError)
+	flags.Usage = func() {
+		fmt.Fprint(os.Stderr, usage)
+		flags.PrintDefaults()
+	}
+	return flags
+}
+
+// pipelineArg parses a subcommand's args and returns the one
+// PIPELINE.yaml they name. ok is false on a usage error (exit status 2):
+// a bad flag, not exactly one file, or flag values valid rejects; the
+// usage has been printed then.
+func pipelineArg(flags *flag.FlagSet, args []string, valid ...func() bool) (file string, ok bool) {
+	if err := flags.Parse(args); err != nil {
+		return "", false // flag printed the error and the usage
+	}
+	ok = flags.NArg() == 1
+	for _, v := range valid {
+		ok = ok && v()
+	}
+	if !ok {
+		flags.Usage()
+		return "", false
+	}
+	return flags.Arg(0), true
 }
 
 // fail prints err as the command's one error and returns exit code 1.

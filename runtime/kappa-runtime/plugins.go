@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -25,12 +24,8 @@ Flags:
 `
 
 func pluginsCommand(ctx context.Context, args []string) int {
-	flags := flag.NewFlagSet("plugins", flag.ContinueOnError)
+	flags := newFlags("plugins", pluginsUsage)
 	asJSON := flags.Bool("json", false, "print a JSON array instead of text")
-	flags.Usage = func() {
-		fmt.Fprint(os.Stderr, pluginsUsage)
-		flags.PrintDefaults()
-	}
 	if err := flags.Parse(args); err != nil {
 		return 2
 	}

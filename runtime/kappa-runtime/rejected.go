@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"flag"
 	"fmt"
 	"os"
 
@@ -31,21 +30,14 @@ sink kept only the start of (truncated).
 `
 
 func rejectedCommand(ctx context.Context, args []string) int {
-	flags := flag.NewFlagSet("rejected", flag.ContinueOnError)
-	flags.Usage = func() {
-		fmt.Fprint(os.Stderr, rejectedUsage)
-		flags.PrintDefaults()
-	}
+	flags := newFlags("rejected", rejectedUsage)
 	reason := flags.String("reason", "", "only records rejected for this reason (exactly as listed)")
 	partition := flags.Int("partition", -1, "only this partition's records")
 	limit := flags.Int("limit", 0, "list at most this many records (0: all)")
 	raw := flags.Bool("raw", false, "write the records' bytes exactly, one record a line, for kcat -P")
 	delimiter := flags.String("delimiter", `\n`, "with --raw: what follows each record, in Go's escapes (as kcat -D)")
-	if err := flags.Parse(args); err != nil {
-		return 2
-	}
-	if flags.NArg() != 1 || *limit < 0 || *partition < -1 {
-		flags.Usage()
+	file, ok := pipelineArg(flags, args, func() bool { return *limit >= 0 && *partition >= -1 })
+	if !ok {
 		return 2
 	}
 	delim, err := command.ParseDelimiter(*delimiter)
@@ -61,7 +53,7 @@ func rejectedCommand(ctx context.Context, args []string) int {
 	out := bufio.NewWriterSize(os.Stdout, 1<<20)
 	if !*raw {
 		table := command.NewRejectedTable(out)
-		err := command.ReadRejected(ctx, flags.Arg(0), q, func(d sdk.StoredDeadLetter) error { table.Add(d); return nil })
+		err := command.ReadRejected(ctx, file, q, func(d sdk.StoredDeadLetter) error { table.Add(d); return nil })
 		if err == nil {
 			err = table.Flush()
 		}
@@ -74,7 +66,7 @@ func rejectedCommand(ctx context.Context, args []string) int {
 		return 0
 	}
 	w := command.NewRawWriter(out, delim)
-	err = command.ReadRejected(ctx, flags.Arg(0), q, w.Write)
+	err = command.ReadRejected(ctx, file, q, w.Write)
 	if err == nil {
 		err = out.Flush()
 	}

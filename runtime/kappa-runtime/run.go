@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 
@@ -32,23 +31,16 @@ Flags:
 const exitDrainInterrupted = 3
 
 func runCommand(ctx context.Context, args []string) int {
-	flags := flag.NewFlagSet("run", flag.ContinueOnError)
+	flags := newFlags("run", runUsage)
 	drain := flags.Bool("drain", false, "exit 0 once every partition has reached the end its log had at start")
 	logJSON := flags.Bool("log-json", false, "log as JSON lines instead of text")
 	httpAddr := flags.String("http", "", "serve /metrics, /livez, /readyz and /status on this address (e.g. 127.0.0.1:9464); off when empty")
-	flags.Usage = func() {
-		fmt.Fprint(os.Stderr, runUsage)
-		flags.PrintDefaults()
-	}
-	if err := flags.Parse(args); err != nil {
-		return 2
-	}
-	if flags.NArg() != 1 {
-		flags.Usage()
+	file, ok := pipelineArg(flags, args)
+	if !ok {
 		return 2
 	}
 	logger := newLogger(*logJSON)
-	err := command.RunWith(ctx, flags.Arg(0), command.RunOptions{Drain: *drain, HTTP: *httpAddr}, logger)
+	err := command.RunWith(ctx, file, command.RunOptions{Drain: *drain, HTTP: *httpAddr}, logger)
 	if generationEnded(err) {
 		// Another generation replaced this one (kappa-runtime reprocess or
 		// rollback): said once, and the run is over.

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
-	"fmt"
 	"os"
 
 	"github.com/kappa-stream/kappa/runtime/internal/command"
@@ -18,19 +16,11 @@ started on their own, and only read.
 `
 
 func statusCommand(ctx context.Context, args []string) int {
-	flags := flag.NewFlagSet("status", flag.ContinueOnError)
-	flags.Usage = func() {
-		fmt.Fprint(os.Stderr, statusUsage)
-		flags.PrintDefaults()
-	}
-	if err := flags.Parse(args); err != nil {
+	file, ok := pipelineArg(newFlags("status", statusUsage), args)
+	if !ok {
 		return 2
 	}
-	if flags.NArg() != 1 {
-		flags.Usage()
-		return 2
-	}
-	s, err := command.ReadStatus(ctx, flags.Arg(0))
+	s, err := command.ReadStatus(ctx, file)
 	if err != nil {
 		return fail(err)
 	}

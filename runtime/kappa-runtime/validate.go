@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 
@@ -20,16 +19,10 @@ code is 1 if there is any, 0 otherwise.
 `
 
 func validateCommand(ctx context.Context, args []string) int {
-	flags := flag.NewFlagSet("validate", flag.ContinueOnError)
-	flags.Usage = func() { fmt.Fprint(os.Stderr, validateUsage) }
-	if err := flags.Parse(args); err != nil {
+	file, ok := pipelineArg(newFlags("validate", validateUsage), args)
+	if !ok {
 		return 2
 	}
-	if flags.NArg() != 1 {
-		flags.Usage()
-		return 2
-	}
-	file := flags.Arg(0)
 	problems, notes, err := command.Validate(ctx, file)
 	if err != nil {
 		return fail(err)
