@@ -51,10 +51,11 @@ func newAggregator(window time.Duration, ndims int) *aggregator {
 	return &aggregator{window: window, ndims: ndims, rows: make(map[rowKey]*rowValue)}
 }
 
-// add counts fact f of the record at offset in partition.
-func (a *aggregator) add(partition int32, offset int64, f sdk.Fact) error {
+// add counts fact f of the record at offset in partition and returns its
+// row's sum so far.
+func (a *aggregator) add(partition int32, offset int64, f sdk.Fact) (sum float64, err error) {
 	if len(f.Dims) != a.ndims {
-		return fmt.Errorf("fact of record %d has %d dimension values, the pipeline declares %d", f.Record, len(f.Dims), a.ndims)
+		return 0, fmt.Errorf("fact of record %d has %d dimension values, the pipeline declares %d", f.Record, len(f.Dims), a.ndims)
 	}
 	k := rowKey{partition: partition, window: windowStart(f.Time, a.window).UnixNano()}
 	k.dims = a.dimsKey(f.Dims)
@@ -65,7 +66,7 @@ func (a *aggregator) add(partition int32, offset int64, f sdk.Fact) error {
 	}
 	v.count++
 	v.sum += f.Value
-	return nil
+	return v.sum, nil
 }
 
 // dimsKey returns a key that two lists of dimension values share only when

@@ -20,7 +20,10 @@ func NewAggregator(window time.Duration, ndims int) *Aggregator {
 // Add counts fact f, read from partition p. It fails when f carries another
 // number of dimension values than the aggregator was made for. The rows'
 // FirstOffset is unknown (-1): Add is not given the records' offsets.
-func (a *Aggregator) Add(p int32, f sdk.Fact) error { return a.agg.add(p, -1, f) }
+func (a *Aggregator) Add(p int32, f sdk.Fact) error {
+	_, err := a.agg.add(p, -1, f)
+	return err
+}
 
 // Rows returns the aggregate rows sorted by partition, window and
 // dimensions, each carrying its partition's range from ranges.

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
 	"slices"
 	"time"
 
@@ -505,8 +506,16 @@ func (e *Engine) process(ctx context.Context, b sdk.Batch) (sdk.Commit, batchSta
 		}
 		for _, f := range e.out.Facts {
 			p := partitionOf[f.Record]
-			if err := agg.add(p, records[f.Record].Offset, f); err != nil {
+			sum, err := agg.add(p, records[f.Record].Offset, f)
+			if err != nil {
 				return sdk.Commit{}, stats, extractorBroke("%v", err)
+			}
+			if e.cfg.FactLimits.FiniteValues && math.IsInf(sum, 0) {
+				// Each value is finite (screened); their sum is not. Which
+				// record is to blame is a matter of order, so none is
+				// rejected: the run stops, naming the record that tipped it.
+				return sdk.Commit{}, stats, fmt.Errorf("%w: partition %d, offset %d: the sum of window %s overflows a float64 (%g) and the sink stores finite sums only",
+					sdk.ErrPermanent, p, records[f.Record].Offset, windowStart(f.Time, e.cfg.Window).Format(time.DateTime), sum)
 			}
 			rangeStats[p].Facts++
 		}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
 	"strconv"
 	"strings"
 	"testing"
@@ -217,5 +218,39 @@ func TestPermanentCommitErrorStopsTheRun(t *testing.T) {
 	}
 	if sink.commits != 1 {
 		t.Errorf("%d commits tried, want 1", sink.commits)
+	}
+}
+
+// Finite values whose sum overflows a float64 stop the run at once, naming
+// the record that tipped the sum, when the sink stores finite sums only;
+// nothing is committed, and a sink without that limit gets the infinity.
+func TestASumThatOverflowsStopsTheRunNamingTheRecord(t *testing.T) {
+	records := func() *memSource {
+		src := newMemSource()
+		src.add(0, 0, "en|2016-06-01T19:36:05Z|1e308")
+		src.add(0, 1, "en|2016-06-01T19:36:06Z|1e308")
+		return src
+	}
+	sink := newMemSink()
+	e := newTestEngine(records(), fieldExtractor{}, sink, func(c *Config) {
+		c.Dimensions = []string{"lang"}
+		c.RetryFor = time.Minute
+		c.FactLimits = sdk.FactLimits{FiniteValues: true}
+	})
+	err := e.Run(context.Background())
+	if !errors.Is(err, sdk.ErrPermanent) || !strings.Contains(err.Error(), "partition 0, offset 1: the sum of window 2016-06-01 19:36:00 overflows") {
+		t.Fatalf("Run = %v, want a permanent error naming partition 0, offset 1", err)
+	}
+	if sink.commits != 0 {
+		t.Errorf("%d commits, want none", sink.commits)
+	}
+
+	sink = newMemSink()
+	e = newTestEngine(records(), fieldExtractor{}, sink, func(c *Config) { c.Dimensions = []string{"lang"} })
+	if err := e.Run(context.Background()); err != nil {
+		t.Fatalf("without FiniteValues: %v", err)
+	}
+	if len(sink.rows) != 1 || !math.IsInf(sink.rows[0].Sum, 1) {
+		t.Errorf("rows %+v, want one with sum +Inf", sink.rows)
 	}
 }
