@@ -40,9 +40,10 @@ var unsafeCharsets = map[string]bool{
 	"big5": true, "cp932": true, "gb2312": true, "gb18030": true, "gbk": true, "sjis": true,
 }
 
-// charsetName is a character set or collation name as the server takes it
-// unquoted. The driver pastes charset= into SET NAMES as it is; a quoted or
-// odd value could name an unsafe set past the lists.
+// charsetName is a character set, collation or system variable name as
+// the server takes it unquoted. The driver pastes charset= into SET NAMES
+// and other parameters' names into SET as they are; a quoted or odd one
+// could name an unsafe set or a session variable past the lists.
 var charsetName = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
 
 // sessionCharsetVariables, given as DSN parameters, would change the
@@ -90,6 +91,12 @@ func checkCharset(dsn string, dc *mysql.Config) error {
 		}
 	}
 	for name := range dc.Params {
+		// The driver sends each parameter as `SET name=value`, name as it
+		// is: @@character_set_client, `character_set_client` or a comment
+		// before it would set the variable past the list below.
+		if !charsetName.MatchString(name) {
+			return fmt.Errorf("parameter %q is refused: the sink takes only plain system variable names as DSN parameters (character_set_client, not @@character_set_client), and the character set only as charset= (leave it out or set charset=utf8mb4)", name)
+		}
 		if sessionCharsetVariables[strings.ToLower(name)] {
 			return fmt.Errorf("parameter %s is refused: it would change the connection's character set past the sink's check; set charset= instead (leave it out or set charset=utf8mb4)", name)
 		}

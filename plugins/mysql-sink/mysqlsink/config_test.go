@@ -80,6 +80,8 @@ func TestParseConfigErrors(t *testing.T) {
 		{"charset other than utf8mb4", "dsn: root@tcp(h:1)/d?charset=latin1\ntable: t\n", map[string]string{"dsn": "charset latin1 is refused"}},
 		{"collation other than utf8mb4", "dsn: root@tcp(h:1)/d?collation=latin1_swedish_ci\ntable: t\n", map[string]string{"dsn": "collation latin1_swedish_ci is refused"}},
 		{"session charset variable", "dsn: root@tcp(h:1)/d?character_set_client=gbk\ntable: t\n", map[string]string{"dsn": "parameter character_set_client is refused"}},
+		{"session charset variable as @@", "dsn: root@tcp(h:1)/d?@@session.character_set_client=gbk\ntable: t\n", map[string]string{"dsn": `parameter "@@session.character_set_client" is refused`}},
+		{"quoted session charset variable", "dsn: root@tcp(h:1)/d?`character_set_client`=gbk\ntable: t\n", map[string]string{"dsn": "parameter \"`character_set_client`\" is refused"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -154,7 +155,31 @@ func (c *Config) poolConfig() (*pgxpool.Config, error) {
 	// reads a timestamptz, but a session in UTC keeps now() and casts
 	// honest for anyone reading through the same connections.
 	pc.ConnConfig.RuntimeParams["timezone"] = "UTC"
+	// Values cross as UTF-8 text, which the server converts from the
+	// connection's client_encoding: in another encoding dimension values
+	// would be stored converted as if they were in it (é as Ã©), or a
+	// commit would fail for good on bytes that encoding does not have.
+	if enc, ok := pc.ConnConfig.RuntimeParams["client_encoding"]; ok && !isUTF8(enc) {
+		return nil, fmt.Errorf("client_encoding %s is refused: %s; leave client_encoding out or set client_encoding=UTF8", enc, notUTF8)
+	}
+	// Set, it also overrides an options=-c client_encoding=… of the DSN
+	// (the server applies those first) and any role or database default.
+	pc.ConnConfig.RuntimeParams["client_encoding"] = "UTF8"
 	return pc, nil
+}
+
+const notUTF8 = "the sink sends UTF-8 and a connection in another encoding would store dimension values converted as if they were in that encoding"
+
+// isUTF8 reports whether PostgreSQL takes name for UTF8, whose spellings
+// it compares lower-cased without punctuation (utf8, UTF-8, unicode).
+func isUTF8(name string) bool {
+	clean := strings.Map(func(r rune) rune {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			return unicode.ToLower(r)
+		}
+		return -1
+	}, name)
+	return clean == "utf8" || clean == "unicode"
 }
 
 // dsnPassword finds the password in a URL or key=value DSN, so that it can
