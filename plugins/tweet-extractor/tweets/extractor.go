@@ -77,6 +77,9 @@ const (
 	reasonOutOfRange    = "event time out of range"
 	reasonFuture        = "event time after record time"
 	reasonV2Errors      = "notice: errors"
+	// Dimension values with a control character (only with dimensions).
+	reasonControlInLang   = "lang has a control character"
+	reasonControlInSource = "source has a control character"
 )
 
 // noticeReasons[i] is the skip reason of noticeKeys[i], built once so a
@@ -219,8 +222,9 @@ func (e *Extractor) Extract(ctx context.Context, records []sdk.Record, out *sdk.
 		fact := sdk.Fact{Record: i, Time: t}
 		if n > 0 {
 			fact.Dims = dimValues[i*n : (i+1)*n : (i+1)*n]
-			for j, d := range dims {
-				fact.Dims[j] = w.dimValue(d, rec.Value, tweet)
+			if reject := w.dimValues(fact.Dims, dims, rec.Value, tweet); reject != "" {
+				out.Reject(i, reject)
+				continue
 			}
 		}
 		out.Fact(fact)
@@ -299,37 +303,68 @@ func (w *worker) decoded(value []byte, f field) []byte {
 	return w.text
 }
 
-func (w *worker) dimValue(d dimension, value []byte, tweet *tweetFields) string {
-	switch d {
-	case dimLang:
-		if tweet.lang.kind != kindString {
-			return "und"
+// dimValues fills values with the tweet's dimensions, or returns why the
+// record is rejected: a value holding a control character (a NUL, say) is
+// no language code nor client name, only a broken or hostile payload.
+func (w *worker) dimValues(values []string, dims []dimension, value []byte, tweet *tweetFields) (reject string) {
+	for j, d := range dims {
+		var ok bool
+		switch d {
+		case dimLang:
+			if tweet.lang.kind != kindString {
+				values[j] = "und"
+				continue
+			}
+			lang := w.decoded(value, tweet.lang)
+			if len(lang) == 0 {
+				values[j] = "und"
+				continue
+			}
+			if values[j], ok = w.intern(lang); !ok {
+				return reasonControlInLang
+			}
+		case dimSource:
+			if tweet.source.kind != kindString {
+				values[j] = ""
+				continue
+			}
+			if values[j], ok = w.intern(w.sourceName(w.decoded(value, tweet.source))); !ok {
+				return reasonControlInSource
+			}
+		default:
+			panic(fmt.Sprintf("tweets: dimension %d has no reader", d))
 		}
-		lang := w.decoded(value, tweet.lang)
-		if len(lang) == 0 {
-			return "und"
-		}
-		return w.intern(lang)
-	case dimSource:
-		if tweet.source.kind != kindString {
-			return ""
-		}
-		return w.intern(w.sourceName(w.decoded(value, tweet.source)))
 	}
-	panic(fmt.Sprintf("tweets: dimension %d has no reader", d))
+	return ""
 }
 
 // intern returns b as a string shared by every fact with the same value, so
-// a fact's dimensions cost no allocation once the value has been seen.
-func (w *worker) intern(b []byte) string {
+// a fact's dimensions cost no allocation once the value has been seen; ok
+// is false, and the string empty, when b holds a control character (those
+// are never interned, so a value found needs no second look).
+func (w *worker) intern(b []byte) (s string, ok bool) {
 	if s, ok := w.interned[string(b)]; ok {
-		return s
+		return s, true
 	}
-	s := string(b)
+	if hasControl(b) {
+		return "", false
+	}
+	s = string(b)
 	if len(w.interned) < maxInterned {
 		w.interned[s] = s
 	}
-	return s
+	return s, true
+}
+
+// hasControl reports whether b holds an ASCII control character (U+0000 to
+// U+001F, U+007F).
+func hasControl(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c == 0x7f {
+			return true
+		}
+	}
+	return false
 }
 
 // sourceName reduces a v1.1 "source", an HTML anchor such as

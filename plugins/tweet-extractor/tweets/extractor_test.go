@@ -263,6 +263,40 @@ func TestDimensions(t *testing.T) {
 	}
 }
 
+// A dimension value holding a control character rejects its record (only
+// when the pipeline asks for that dimension), also after values without
+// one were seen and interned.
+func TestDimensionWithAControlCharacterIsRejected(t *testing.T) {
+	tests := []struct {
+		value  string
+		dims   []string
+		reason string
+	}{
+		{`{"created_at":"2016-06-01T19:36:00Z","lang":"en","source":"web"}`, bothDims, ""},
+		{`{"created_at":"2016-06-01T19:36:00Z","lang":"e\u0000n","source":"web"}`, bothDims, "lang has a control character"},
+		{`{"created_at":"2016-06-01T19:36:00Z","lang":"en\n","source":"web"}`, []string{"lang"}, "lang has a control character"},
+		{`{"created_at":"2016-06-01T19:36:00Z","lang":"en","source":"<a href=\"x\">We\tb</a>"}`, bothDims, "source has a control character"},
+		{`{"created_at":"2016-06-01T19:36:00Z","lang":"en","source":"We\u007fb"}`, bothDims, "source has a control character"},
+		{`{"created_at":"2016-06-01T19:36:00Z","lang":"e\u0000n","source":"We\tb"}`, nil, ""},
+		{`{"created_at":"2016-06-01T19:36:00Z","lang":"e\u0000n"}`, []string{"source"}, ""},
+	}
+	seen := []byte(`{"created_at":"2016-06-01T19:36:00Z","lang":"en","source":"web"}`)
+	for _, tt := range tests {
+		// One worker: "en" and "web" are interned before tt.value is read.
+		got := extractAll(t, tt.dims, seen, []byte(tt.value))[1]
+		want := "fact"
+		if tt.reason != "" {
+			want = "reject"
+		}
+		if got.Kind != want || got.Reason != tt.reason {
+			t.Errorf("%s with dimensions %v: got %v, want %s %q", tt.value, tt.dims, got, want, tt.reason)
+		}
+		if diff := agree(got, oracle([]byte(tt.value), tt.dims)); diff != "" {
+			t.Errorf("%s with dimensions %v: %s", tt.value, tt.dims, diff)
+		}
+	}
+}
+
 // TestFactDimsDoNotAlias checks that each fact owns its dimension slice: a
 // runtime appending to one must not overwrite the next.
 func TestFactDimsDoNotAlias(t *testing.T) {

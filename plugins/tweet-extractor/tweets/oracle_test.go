@@ -120,6 +120,9 @@ func oracle(value []byte, dims []string) outcome {
 			}
 			s = strings.TrimSpace(s)
 		}
+		if strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			return reject(d + " has a control character")
+		}
 		o.Dims = append(o.Dims, s)
 	}
 	return o
