@@ -30,6 +30,16 @@ func (e *contractError) Is(target error) bool {
 	return target == ErrContract || target == sdk.ErrPermanent
 }
 
+// ContractBreaker returns which plugin ("source", "extractor", "sink")
+// broke its contract, when err says one did.
+func ContractBreaker(err error) (kind string, ok bool) {
+	var c *contractError
+	if errors.As(err, &c) {
+		return c.plugin, true
+	}
+	return "", false
+}
+
 func sourceBroke(format string, args ...any) error {
 	return &contractError{plugin: "source", msg: fmt.Sprintf(format, args...)}
 }

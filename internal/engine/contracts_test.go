@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -150,6 +151,12 @@ func TestExtractorBreakingItsContractIsFatal(t *testing.T) {
 	}
 	if want := "extractor broke its contract: no outcome for record 1 of 2"; !strings.Contains(err.Error(), want) {
 		t.Errorf("Run = %q, want it to say %q", err, want)
+	}
+	if kind, ok := ContractBreaker(fmt.Errorf("pipeline p: %w", err)); !ok || kind != "extractor" {
+		t.Errorf("ContractBreaker = %q, %v; want the extractor (the runtime names its binary)", kind, ok)
+	}
+	if kind, ok := ContractBreaker(sdk.ErrPermanent); ok {
+		t.Errorf("ContractBreaker of a permanent error that is no contract error = %q", kind)
 	}
 	if sink.commits != 0 {
 		t.Errorf("%d commits of a batch whose extraction broke the contract", sink.commits)

@@ -216,6 +216,13 @@ func run(ctx context.Context, file string, opts RunOptions, logger *slog.Logger)
 		}
 		return nil
 	}
+	if kind, ok := engine.ContractBreaker(err); ok {
+		for i, b := range bs {
+			if b.kind == kind {
+				return fmt.Errorf("pipeline %s: %w (the %s plugin run is %s)", p.Name, err, kind, paths[i])
+			}
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("pipeline %s: %w", p.Name, err)
 	}
