@@ -19,12 +19,11 @@ import (
 
 var _ sdk.DeadLetterStore = (*Sink)(nil)
 
-// maxDeadLetterBytes bounds dead_letters_max_bytes: with interpolated
-// values a value may take twice its bytes in the statement, and one
-// INSERT's dead letters are kept under deadLetterChunkBytes so that it
-// stays under MariaDB's max_allowed_packet (16 MiB by default).
+// One INSERT's dead letters are kept under deadLetterChunkBytes so that it
+// stays under MariaDB's max_allowed_packet (16 MiB by default); with
+// interpolated values a value may take twice its bytes in the statement
+// (sinkconfig.MaxDeadLetterBytes bounds a value).
 const (
-	maxDeadLetterBytes   = 1 << 20
 	deadLetterChunkBytes = 2 << 20
 	// deadLetterReasonChars bounds the stored reason; a longer one is cut.
 	deadLetterReasonChars = 1024
@@ -32,20 +31,6 @@ const (
 	// locks for long beside live commits.
 	expireBatch = 10000
 )
-
-func (c *Config) validateDeadLetters() sdk.ConfigErrors {
-	var errs sdk.ConfigErrors
-	if c.DeadLettersMaxBytes < 1 || c.DeadLettersMaxBytes > maxDeadLetterBytes {
-		errs = append(errs, sdk.ConfigError{Path: "dead_letters_max_bytes", Message: fmt.Sprintf("%d is not between 1 and %d", c.DeadLettersMaxBytes, maxDeadLetterBytes)})
-	}
-	if c.DeadLettersRetention < 0 {
-		errs = append(errs, sdk.ConfigError{Path: "dead_letters_retention", Message: "must not be negative"})
-	}
-	if c.DeadLetters == "" && c.DeadLettersRetention > 0 {
-		errs = append(errs, sdk.ConfigError{Path: "dead_letters_retention", Message: "set without dead_letters: there are no dead letters to expire"})
-	}
-	return errs
-}
 
 func deadLettersSchema(table string) tableSchema {
 	return tableSchema{

@@ -23,9 +23,6 @@ import (
 var _ sdk.DeadLetterStore = (*Sink)(nil)
 
 const (
-	// maxDeadLetterBytes bounds dead_letters_max_bytes, as in mysql-sink,
-	// so that one config means the same in both sinks.
-	maxDeadLetterBytes = 1 << 20
 	// deadLetterReasonChars bounds the stored reason; a longer one is cut.
 	deadLetterReasonChars = 1024
 	// expireBatch bounds one retention DELETE, so that it never holds
