@@ -117,7 +117,7 @@ func (s *Sink) Compact(ctx context.Context, req sdk.CompactRequest) (sdk.Compact
 		return sdk.CompactResult{}, errNotOpen
 	}
 	began := time.Now()
-	if err := s.expireDeadLettersLogged(ctx); err != nil {
+	if err := s.expireDeadLetters(ctx); err != nil {
 		return sdk.CompactResult{}, err
 	}
 	return compaction.Pass{

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kappa-stream/kappa/internal/deadletter"
 	"github.com/kappa-stream/kappa/sdk"
 )
 
@@ -67,8 +68,8 @@ func TestDeadLettersLandWithTheirBatchAndReadBack(t *testing.T) {
 	if err := s.Commit(context.Background(), odd); err != nil {
 		t.Fatalf("commit with an odd reason: %v", err)
 	}
-	if n := countRows(t, admin, "SELECT CHAR_LENGTH(reason) FROM "+quoteIdent(db)+".kappa_dead_letters WHERE record_offset = 11"); n != deadLetterReasonChars {
-		t.Errorf("the odd reason was stored with %d characters, want %d", n, deadLetterReasonChars)
+	if n := countRows(t, admin, "SELECT CHAR_LENGTH(reason) FROM "+quoteIdent(db)+".kappa_dead_letters WHERE record_offset = 11"); n != deadletter.ReasonChars {
+		t.Errorf("the odd reason was stored with %d characters, want %d", n, deadletter.ReasonChars)
 	}
 	// A fenced commit stores no dead letter.
 	stale := rangeCommit(0, 0, 10, 7)

@@ -32,6 +32,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/kappa-stream/kappa/internal/deadletter"
 	"github.com/kappa-stream/kappa/sdk"
 )
 
@@ -322,7 +323,7 @@ func (s *Sink) Commit(ctx context.Context, c sdk.Commit) error {
 	}
 	ranges, err := s.checkCommit(c)
 	if err == nil {
-		err = checkDeadLetters(ranges, c.DeadLetters)
+		err = deadletter.InRanges(ranges, c.DeadLetters)
 	}
 	if err != nil {
 		// The same commit would fail the same way at every try.

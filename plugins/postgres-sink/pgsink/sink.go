@@ -30,6 +30,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/kappa-stream/kappa/internal/deadletter"
 	"github.com/kappa-stream/kappa/sdk"
 )
 
@@ -227,7 +228,7 @@ func (s *Sink) Commit(ctx context.Context, c sdk.Commit) error {
 	}
 	ranges, err := s.checkCommit(c)
 	if err == nil {
-		err = checkDeadLetters(ranges, c.DeadLetters)
+		err = deadletter.InRanges(ranges, c.DeadLetters)
 	}
 	if err != nil {
 		// The same commit would fail the same way at every try.
@@ -309,7 +310,7 @@ func (s *Sink) commitTx(ctx context.Context, stream, streamID string, ranges []s
 		b.Queue(s.stmts.insertBatches, batchArgs(s.pipeline, stream, read, now)...)
 	}
 	deadLetters := 0
-	if s.dead.name != "" && len(dead) > 0 {
+	if s.dead.Table != "" && len(dead) > 0 {
 		b.Queue(s.dead.insert, s.dead.args(s.pipeline, stream, dead, now)...)
 		deadLetters = len(dead)
 	}
@@ -358,7 +359,7 @@ func (s *Sink) sendCommitBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch, n i
 	}
 	if deadLetters > 0 {
 		if _, err := br.Exec(); err != nil {
-			return fmt.Errorf("insert %d dead letters into %s: %w", deadLetters, s.dead.name, err)
+			return fmt.Errorf("insert %d dead letters into %s: %w", deadLetters, s.dead.Table, err)
 		}
 	}
 	return s.checkGeneration(ctx, tx, br)
