@@ -19,6 +19,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/kappa-stream/kappa/internal/auditreport"
 	"github.com/kappa-stream/kappa/sdk"
 )
 
@@ -105,8 +106,7 @@ func OneStream(positions map[Partition]int64, pipeline, table string) error {
 		streams[k.Stream] = true
 	}
 	if len(streams) > 1 {
-		return fmt.Errorf("pipeline %s committed to %d streams into table %s, which has no stream column to tell their rows apart",
-			pipeline, len(streams), table)
+		return auditreport.ManyStreams(pipeline, len(streams), table)
 	}
 	return nil
 }
