@@ -1,6 +1,7 @@
 // Package commitcheck refuses, before anything is sent, a commit that a
 // SQL sink's tables cannot hold faithfully: the checks mysql-sink and
-// postgres-sink share, with the limits of each one's columns.
+// postgres-sink share, with the limits of each one's columns. It also
+// holds the error both give a commit their positions fence (FencedError).
 package commitcheck
 
 import (
@@ -119,3 +120,22 @@ func (l Limits) row(row sdk.Row, ranges []sdk.RangeStats) error {
 	}
 	return nil
 }
+
+// FencedError says that a partition's committed position was not the
+// range's Start: another writer moved first. It wraps sdk.ErrFenced.
+type FencedError struct {
+	Stream    string
+	Partition int32
+	// Expected is the range's Start; Found is the committed position seen,
+	// or -1 when it could not be read.
+	Expected int64
+	Found    int64
+}
+
+func (e *FencedError) Error() string {
+	return fmt.Sprintf("%v: stream %s partition %d: expected position %d, found %d",
+		sdk.ErrFenced, e.Stream, e.Partition, e.Expected, e.Found)
+}
+
+// Unwrap lets errors.Is(err, sdk.ErrFenced) hold.
+func (e *FencedError) Unwrap() error { return sdk.ErrFenced }
