@@ -1,0 +1,191 @@
+package gencatalog
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/kappa-stream/kappa/sdk"
+)
+
+// The decisions of a reprocess's steps (sdk.Generations), over the catalog
+// rows a sink's transaction locked. Each returns the catalog changes the
+// sink records in that transaction (Step) or a refusal for the operator;
+// the sinks run the SQL of each step (tables, positions, renames).
+
+const (
+	// KeySuffix and TableSuffix name generation N's positions key
+	// (`<pipeline>~gN`) and its table while not live (`<table>__gN`).
+	KeySuffix   = "~g"
+	TableSuffix = "__g"
+)
+
+// PhysicalName is the table of generation number of logical while it is
+// not the live one.
+func PhysicalName(logical string, number int64) string {
+	return fmt.Sprintf("%s%s%d", logical, TableSuffix, number)
+}
+
+// Step sets generation Number's State and Step.
+type Step struct {
+	Number      int64
+	State, Step string
+}
+
+// Begin decides what a reprocess's begin binds pipeline's file (of
+// definition) to: the shadow generation an interrupted reprocess of it
+// made, or the live one when this file's reprocess went live already
+// (bound); otherwise next, the generation to make, which replaces the live
+// one (Next.Previous). refusal says why neither; table and plugin name the
+// table and the sink in it.
+func Begin(gens []Generation, table, plugin, logical, pipeline, definition string) (bound, next *Generation, refusal string) {
+	if len(gens) == 0 {
+		return nil, nil, fmt.Sprintf("table %s has no generations yet: run the pipeline that writes it once with this version of %s, then reprocess", table, plugin)
+	}
+	for i := range gens {
+		g := &gens[i]
+		if g.State != sdk.GenerationShadow {
+			continue
+		}
+		if g.Pipeline != pipeline {
+			return nil, nil, fmt.Sprintf("generation %d of table %s, pipeline %q, is being reprocessed: let it finish (kappa-runtime reprocess on its file) first", g.Number, table, g.Pipeline)
+		}
+		return g, nil, ""
+	}
+	live := Live(gens)
+	if live != nil && live.Number > 1 && live.Pipeline == pipeline && live.Definition == definition {
+		// This file's reprocess went live already (a restart after the
+		// cutover): it continues as the live generation.
+		return live, nil, ""
+	}
+	if live == nil {
+		return nil, nil, fmt.Sprintf("table %s has no live generation (a rollback or cutover is unfinished: run kappa-runtime rollback or reprocess again)", table)
+	}
+	n := gens[len(gens)-1].Number + 1
+	return nil, &Generation{Number: n, Pipeline: pipeline, Definition: definition,
+		Key: fmt.Sprintf("%s%s%d", pipeline, KeySuffix, n), Physical: PhysicalName(logical, n),
+		State: sdk.GenerationShadow, Previous: live.Number}, ""
+}
+
+// Missed refuses a reprocess whose log no longer holds offsets the live
+// generation (number live) read: firsts is where it started each
+// partition, logStarts where the log of stream begins now. "" when the log
+// holds them all.
+func Missed(stream string, live int64, firsts []sdk.Position, logStarts []sdk.Watermark) string {
+	starts := map[int32]int64{}
+	for _, w := range logStarts {
+		starts[w.Partition] = w.Start
+	}
+	var missed []string
+	for _, f := range firsts {
+		if st, ok := starts[f.Partition]; ok && st > f.NextOffset {
+			missed = append(missed, fmt.Sprintf("partition %d: offsets %d to %d", f.Partition, f.NextOffset, st-1))
+		}
+	}
+	if len(missed) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("the log of stream %s no longer holds offsets generation %d read (retention deleted them): %s; reprocessing would be silently partial; keep the topic's whole history (retention.ms=-1) to reprocess",
+		stream, live, strings.Join(missed, "; "))
+}
+
+// Pair returns the generation numbered bound (the sink's) and the one it
+// replaces.
+func Pair(gens []Generation, bound int64) (cur, prev *Generation, err error) {
+	cur = Find(gens, bound)
+	if cur == nil {
+		return nil, nil, sdk.Permanent(errors.New("the sink is bound to no generation (begin first)"))
+	}
+	prev = Find(gens, cur.Previous)
+	if prev == nil {
+		return nil, nil, sdk.Permanent(fmt.Errorf("generation %d replaces generation %d, which is not recorded", cur.Number, cur.Previous))
+	}
+	return cur, prev, nil
+}
+
+// Freeze makes the replaced generation prev frozen and records it on cur;
+// nothing when it is frozen already.
+func Freeze(cur, prev *Generation) (steps []Step, refusal string) {
+	if cur.State != sdk.GenerationShadow || cur.Step != "" {
+		return nil, "" // frozen already
+	}
+	if prev.State != sdk.GenerationLive {
+		return nil, fmt.Sprintf("generation %d, which generation %d replaces, is %s, not live", prev.Number, cur.Number, prev.State)
+	}
+	return []Step{{prev.Number, sdk.GenerationFrozen, prev.Step}, {cur.Number, cur.State, "frozen"}}, ""
+}
+
+// CatchUp says whether cur's positions are to be compared with the frozen
+// generation's now (compare), or cur caught up before (done), or why not.
+// Once they are passed, CaughtUp is the step to record.
+func CatchUp(cur *Generation) (compare, done bool, refusal string) {
+	switch cur.Step {
+	case "":
+		return false, false, "the replaced generation is not frozen yet"
+	case "frozen":
+		return true, false, ""
+	}
+	return false, true, ""
+}
+
+// CaughtUp records that cur's positions passed the frozen generation's.
+func CaughtUp(cur *Generation) Step { return Step{cur.Number, cur.State, "caught_up"} }
+
+// NotCaughtUp refuses a swap of cur before it caught up.
+func NotCaughtUp(cur *Generation) string {
+	return fmt.Sprintf("generation %d has not caught up with the frozen generation yet (step %q)", cur.Number, cur.Step)
+}
+
+// GoLive marks cur live and the generation prev it replaces retired, once
+// cur's table is swapped in; handOver says that the tables' owners are to
+// be recorded with them. Nothing when cur is live already.
+func GoLive(cur, prev *Generation) (steps []Step, handOver bool, refusal string) {
+	switch cur.Step {
+	case sdk.GenerationLive:
+		return nil, false, ""
+	case "swapped":
+		return []Step{{prev.Number, sdk.GenerationRetired, prev.Step}, {cur.Number, sdk.GenerationLive, sdk.GenerationLive}}, true, ""
+	}
+	return nil, false, fmt.Sprintf("generation %d's table is not swapped in yet (step %q)", cur.Number, cur.Step)
+}
+
+// Rollback decides a rollback's first transaction: in is the previous
+// generation to swap back in, out the live one it replaces. A rollback
+// under way (in's step "rollback") finds out frozen and records nothing
+// more; a new one freezes out and marks in (steps).
+func Rollback(gens []Generation) (in, out *Generation, steps []Step, refusal string, err error) {
+	for i := range gens {
+		if gens[i].Step == "rollback" {
+			in = &gens[i]
+		}
+	}
+	if in != nil {
+		for i := range gens {
+			if gens[i].State == sdk.GenerationFrozen {
+				out = &gens[i]
+			}
+		}
+		if out == nil {
+			return nil, nil, nil, "", sdk.Permanent(fmt.Errorf("generation %d is being rolled back to, but no generation is frozen", in.Number))
+		}
+		return in, out, nil, "", nil
+	}
+	out = Live(gens)
+	if out == nil {
+		return nil, nil, nil, "no generation is live", nil
+	}
+	if in = Find(gens, out.Previous); in == nil || in.State != sdk.GenerationRetired {
+		return nil, nil, nil, fmt.Sprintf("generation %d replaced no generation whose table is kept (retired)", out.Number), nil
+	}
+	for _, g := range gens {
+		if g.State == sdk.GenerationShadow {
+			return nil, nil, nil, fmt.Sprintf("generation %d is being reprocessed: let it finish first", g.Number), nil
+		}
+	}
+	return in, out, []Step{{out.Number, sdk.GenerationFrozen, out.Step}, {in.Number, in.State, "rollback"}}, "", nil
+}
+
+// RolledBack marks out retired and in live once in's table is swapped back.
+func RolledBack(in, out *Generation) []Step {
+	return []Step{{out.Number, sdk.GenerationRetired, out.Step}, {in.Number, sdk.GenerationLive, sdk.GenerationLive}}
+}

@@ -1,0 +1,82 @@
+package gencatalog
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/kappa-stream/kappa/sdk"
+)
+
+func TestBeginBindsOrPlansTheNextGeneration(t *testing.T) {
+	if _, _, refusal := Begin(nil, "agg.t", "x-sink", "t", "p", "d1"); !strings.Contains(refusal, "this version of x-sink") {
+		t.Errorf("no generations: %q", refusal)
+	}
+	gens := []Generation{{Number: 1, Pipeline: "p", Definition: "d1", Key: "p", Physical: "t", State: sdk.GenerationLive}}
+	bound, next, refusal := Begin(gens, "agg.t", "x-sink", "t", "p", "d2")
+	want := &Generation{Number: 2, Pipeline: "p", Definition: "d2", Key: "p~g2", Physical: "t__g2", State: sdk.GenerationShadow, Previous: 1}
+	if bound != nil || refusal != "" || !reflect.DeepEqual(next, want) {
+		t.Errorf("a live generation 1: %+v, %+v, %q", bound, next, refusal)
+	}
+	gens = append(gens, *want)
+	if bound, _, _ := Begin(gens, "agg.t", "x-sink", "t", "p", "d2"); bound == nil || bound.Number != 2 {
+		t.Errorf("an interrupted reprocess: bound %+v, want generation 2", bound)
+	}
+	if _, _, refusal := Begin(gens, "agg.t", "x-sink", "t", "q", "d3"); !strings.Contains(refusal, `pipeline "p", is being reprocessed`) {
+		t.Errorf("another pipeline's reprocess: %q", refusal)
+	}
+	if got := Missed("twitter", 1, []sdk.Position{{Partition: 0, NextOffset: 5}}, []sdk.Watermark{{Partition: 0, Start: 9}}); !strings.Contains(got, "partition 0: offsets 5 to 8") {
+		t.Errorf("offsets retention deleted: %q", got)
+	}
+	if got := Missed("twitter", 1, []sdk.Position{{Partition: 0, NextOffset: 5}}, []sdk.Watermark{{Partition: 0, Start: 5}}); got != "" {
+		t.Errorf("a whole log: %q", got)
+	}
+}
+
+func TestStepsOfAReprocessAndARollback(t *testing.T) {
+	gens := []Generation{
+		{Number: 1, State: sdk.GenerationLive},
+		{Number: 2, State: sdk.GenerationShadow, Previous: 1},
+	}
+	cur, prev, err := Pair(gens, 2)
+	if err != nil || cur.Number != 2 || prev.Number != 1 {
+		t.Fatalf("Pair: %v, %v, %v", cur, prev, err)
+	}
+	if _, _, err := Pair(gens, 3); !errors.Is(err, sdk.ErrPermanent) {
+		t.Errorf("an unbound sink: %v", err)
+	}
+	steps, refusal := Freeze(cur, prev)
+	if refusal != "" || !reflect.DeepEqual(steps, []Step{{1, sdk.GenerationFrozen, ""}, {2, sdk.GenerationShadow, "frozen"}}) {
+		t.Errorf("Freeze: %v, %q", steps, refusal)
+	}
+	if compare, _, refusal := CatchUp(cur); compare || refusal == "" {
+		t.Errorf("catching up before the freeze: %v, %q", compare, refusal)
+	}
+	cur.Step = "frozen"
+	if compare, _, _ := CatchUp(cur); !compare {
+		t.Error("a frozen pair is not compared")
+	}
+	if _, _, refusal := GoLive(cur, prev); refusal == "" {
+		t.Error("going live before the swap")
+	}
+	cur.Step = "swapped"
+	steps, handOver, _ := GoLive(cur, prev)
+	if !handOver || !reflect.DeepEqual(steps, []Step{{1, sdk.GenerationRetired, ""}, {2, sdk.GenerationLive, sdk.GenerationLive}}) {
+		t.Errorf("GoLive: %v, %v", steps, handOver)
+	}
+
+	after := []Generation{{Number: 1, State: sdk.GenerationRetired}, {Number: 2, State: sdk.GenerationLive, Step: sdk.GenerationLive, Previous: 1}}
+	in, out, steps, refusal, err := Rollback(after)
+	if err != nil || refusal != "" || in.Number != 1 || out.Number != 2 ||
+		!reflect.DeepEqual(steps, []Step{{2, sdk.GenerationFrozen, sdk.GenerationLive}, {1, sdk.GenerationRetired, "rollback"}}) {
+		t.Errorf("Rollback: %v %v %v %q %v", in, out, steps, refusal, err)
+	}
+	under := []Generation{{Number: 1, State: sdk.GenerationRetired, Step: "rollback"}, {Number: 2, State: sdk.GenerationFrozen, Previous: 1}}
+	if in, out, steps, _, err := Rollback(under); err != nil || in.Number != 1 || out.Number != 2 || steps != nil {
+		t.Errorf("a rollback under way: %v %v %v %v", in, out, steps, err)
+	}
+	if _, _, _, refusal, _ := Rollback(gens); !strings.Contains(refusal, "whose table is kept") {
+		t.Errorf("rolling back a generation that replaced none kept: %q", refusal)
+	}
+}
