@@ -1,6 +1,7 @@
 package gencatalog
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -188,4 +189,43 @@ func Rollback(gens []Generation) (in, out *Generation, steps []Step, refusal str
 // RolledBack marks out retired and in live once in's table is swapped back.
 func RolledBack(in, out *Generation) []Step {
 	return []Step{{out.Number, sdk.GenerationRetired, out.Step}, {in.Number, sdk.GenerationLive, sdk.GenerationLive}}
+}
+
+// Steps is a sink's implementation of each step of sdk.Generations.
+type Steps struct {
+	Begin                                           func(ctx context.Context, req sdk.GenerationsRequest, res *sdk.GenerationsResult) error
+	Freeze, CatchUp, Swap, GoLive, Rollback, Retire func(ctx context.Context, res *sdk.GenerationsResult) error
+}
+
+// Run performs the step req.Op asks for (nothing for a list) and names
+// plugin in its error, marked retryable when retryable says so; an unknown
+// step is refused.
+func (st Steps) Run(ctx context.Context, req sdk.GenerationsRequest, res *sdk.GenerationsResult, plugin string, retryable func(error) bool) error {
+	var err error
+	switch req.Op {
+	case sdk.GenerationList:
+	case sdk.GenerationBegin:
+		err = st.Begin(ctx, req, res)
+	case sdk.GenerationFreeze:
+		err = st.Freeze(ctx, res)
+	case sdk.GenerationCatchUp:
+		err = st.CatchUp(ctx, res)
+	case sdk.GenerationSwap:
+		err = st.Swap(ctx, res)
+	case sdk.GenerationGoLive:
+		err = st.GoLive(ctx, res)
+	case sdk.GenerationRollback:
+		err = st.Rollback(ctx, res)
+	case sdk.GenerationRetire:
+		err = st.Retire(ctx, res)
+	default:
+		return sdk.Permanent(fmt.Errorf("%s: generations: unknown step %q", plugin, req.Op))
+	}
+	if err != nil {
+		err = fmt.Errorf("%s: generations %s: %w", plugin, req.Op, err)
+		if retryable(err) {
+			return sdk.Retryable(err)
+		}
+	}
+	return err
 }

@@ -1,6 +1,7 @@
 package gencatalog
 
 import (
+	"context"
 	"errors"
 	"reflect"
 	"strings"
@@ -78,5 +79,21 @@ func TestStepsOfAReprocessAndARollback(t *testing.T) {
 	}
 	if _, _, _, refusal, _ := Rollback(gens); !strings.Contains(refusal, "whose table is kept") {
 		t.Errorf("rolling back a generation that replaced none kept: %q", refusal)
+	}
+}
+
+func TestStepsRunNamesThePluginAndMarksRetryable(t *testing.T) {
+	transient := errors.New("deadlock")
+	st := Steps{Freeze: func(context.Context, *sdk.GenerationsResult) error { return transient }}
+	var res sdk.GenerationsResult
+	err := st.Run(context.Background(), sdk.GenerationsRequest{Op: sdk.GenerationFreeze}, &res, "x-sink", func(err error) bool { return errors.Is(err, transient) })
+	if !errors.Is(err, transient) || !errors.Is(err, sdk.ErrRetryable) || !strings.HasPrefix(err.Error(), "x-sink: generations freeze: ") {
+		t.Errorf("a transient freeze: %v", err)
+	}
+	if err := st.Run(context.Background(), sdk.GenerationsRequest{Op: "sideways"}, &res, "x-sink", nil); !errors.Is(err, sdk.ErrPermanent) {
+		t.Errorf("an unknown step: %v", err)
+	}
+	if err := st.Run(context.Background(), sdk.GenerationsRequest{Op: sdk.GenerationList}, &res, "x-sink", nil); err != nil {
+		t.Errorf("a list: %v", err)
 	}
 }

@@ -266,31 +266,11 @@ func (s *Sink) Generations(ctx context.Context, req sdk.GenerationsRequest) (sdk
 		return sdk.GenerationsResult{}, errNotOpen
 	}
 	res := sdk.GenerationsResult{Table: s.schema + "." + s.gen.logical}
-	var err error
-	switch req.Op {
-	case sdk.GenerationList:
-	case sdk.GenerationBegin:
-		err = s.beginGeneration(ctx, req, &res)
-	case sdk.GenerationFreeze:
-		err = s.freeze(ctx, &res)
-	case sdk.GenerationCatchUp:
-		err = s.catchUp(ctx, &res)
-	case sdk.GenerationSwap:
-		err = s.swap(ctx, &res)
-	case sdk.GenerationGoLive:
-		err = s.goLive(ctx, &res)
-	case sdk.GenerationRollback:
-		err = s.rollback(ctx, &res)
-	case sdk.GenerationRetire:
-		err = s.retire(ctx, &res)
-	default:
-		return res, sdk.Permanent(fmt.Errorf("postgres-sink: generations: unknown step %q", req.Op))
-	}
+	err := gencatalog.Steps{
+		Begin: s.beginGeneration, Freeze: s.freeze, CatchUp: s.catchUp, Swap: s.swap,
+		GoLive: s.goLive, Rollback: s.rollback, Retire: s.retire,
+	}.Run(ctx, req, &res, "postgres-sink", retryable)
 	if err != nil {
-		err = fmt.Errorf("postgres-sink: generations %s: %w", req.Op, err)
-		if retryable(err) {
-			return res, sdk.Retryable(err)
-		}
 		return res, err
 	}
 	return res, s.describeGenerations(ctx, &res)
