@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kappa-stream/kappa/internal/deadletter"
+	"github.com/kappa-stream/kappa/internal/sinktest"
 	"github.com/kappa-stream/kappa/sdk"
 )
 
@@ -148,20 +149,11 @@ func TestCompactionKeepsDeadLettersRetentionExpiresThem(t *testing.T) {
 }
 
 func TestDeadLetterConfigIsChecked(t *testing.T) {
-	for _, tc := range []struct{ extra, path string }{
-		{"dead_letters: kappa_dead_letters\ndead_letters_max_bytes: 0\n", "dead_letters_max_bytes"},
-		{"dead_letters: kappa_dead_letters\ndead_letters_max_bytes: 2000000\n", "dead_letters_max_bytes"},
-		{"dead_letters_retention: 1h\n", "dead_letters_retention"},
-		{"dead_letters: 'bad name'\n", "dead_letters"},
-		{"dead_letters: kappa_batches\n", "dead_letters"},
-	} {
-		cfg, err := ParseConfig([]byte("dsn: root@tcp(127.0.0.1:3306)/aggregates\ntable: twitter\n" + tc.extra))
+	sinktest.DeadLetterConfigIsChecked(t, func(extra string) error {
+		cfg, err := ParseConfig([]byte("dsn: root@tcp(127.0.0.1:3306)/aggregates\ntable: twitter\n" + extra))
 		if err == nil {
 			err = cfg.Validate()
 		}
-		var errs sdk.ConfigErrors
-		if !errors.As(err, &errs) || len(errs) != 1 || errs[0].Path != tc.path {
-			t.Errorf("%q: %v, want one problem at %s", tc.extra, err, tc.path)
-		}
-	}
+		return err
+	})
 }
