@@ -14,16 +14,8 @@ import (
 	"github.com/kappa-stream/kappa/sdk"
 )
 
-// Generations (the Kappa recipe). The generations table lists, per table
-// readers query (the configured `table`, the logical table), every
-// generation: the pipeline that writes it, the physical table it writes,
-// the key its positions and batch records are stored under (the `pipeline`
-// column of the offsets and batches tables) and its state. Generation 1 is
-// what existed before: the configured table, positions and batch records
-// keyed by the pipeline's name; its row is made at the first Open, so an
-// existing database upgrades in place. Generation N > 1 writes
-// `<table>__gN` under the key `<pipeline>~gN` until its cutover renames
-// its table to `<table>` and the replaced one's to `<table>__g<M>`.
+// Generations (the Kappa recipe; internal/gencatalog explains the catalog
+// and decides each step), in the DSN's database.
 //
 // Every commit and compaction reads its generation's row LOCK IN SHARE
 // MODE first; the freeze is an UPDATE of that row, which waits for the

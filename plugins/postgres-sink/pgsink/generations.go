@@ -17,15 +17,9 @@ import (
 	"github.com/kappa-stream/kappa/sdk"
 )
 
-// Generations (the Kappa recipe), with mysql-sink's semantics and catalog
-// (its generations.go explains them): the catalog kappa_generations, in
-// the sink's schema, lists per logical table every generation, the key
-// its positions and batch records are stored under (`<pipeline>~gN`, the
-// pipeline's name for generation 1), the physical table it writes
-// (`<table>__gN` until its cutover) and its state. Generation 1's row is
-// made at the first Open, so an existing database upgrades in place.
-//
-// What PostgreSQL changes:
+// Generations (the Kappa recipe; internal/gencatalog explains the catalog
+// and decides each step), with mysql-sink's semantics, in the sink's
+// schema. What PostgreSQL changes:
 //   - DDL is transactional: the swap renames both tables, renames their
 //     indexes to follow them and records the step in ONE transaction.
 //     Readers see the old table or the new one, and a kill leaves either
