@@ -330,3 +330,32 @@ func (p Pass) mergeOrSplit(ctx context.Context, sp Span, res *sdk.CompactResult)
 	}
 	return nil
 }
+
+// MergedRow is one row of sp merged per window[, dimensions], as a span's
+// transaction reads it: scan a row of SELECT window, the dimensions,
+// SUM(count), COUNT(*)[, SUM(sum)] into Dest(), then Row is the merged row
+// (carrying sp's range) and Rows how many rows it stands for.
+type MergedRow struct {
+	Row  sdk.Row
+	Rows int64
+	sums bool
+}
+
+// NewMergedRow is a merged row of sp with dims dimensions and, when sums,
+// a sum.
+func NewMergedRow(sp Span, dims int, sums bool) *MergedRow {
+	return &MergedRow{Row: sdk.Row{OffsetRange: sdk.OffsetRange{Partition: sp.Partition, Start: sp.Start(), End: sp.End()}, Dims: make([]string, dims)}, sums: sums}
+}
+
+// Dest is where a scan puts the row's columns.
+func (m *MergedRow) Dest() []any {
+	dest := []any{&m.Row.Window}
+	for i := range m.Row.Dims {
+		dest = append(dest, &m.Row.Dims[i])
+	}
+	dest = append(dest, &m.Row.Count, &m.Rows)
+	if m.sums {
+		dest = append(dest, &m.Row.Sum)
+	}
+	return dest
+}

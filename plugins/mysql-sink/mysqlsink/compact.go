@@ -233,21 +233,12 @@ func (s *Sink) compactSpan(ctx context.Context, sp compaction.Span, res *sdk.Com
 	var rowsBefore int64
 	err = query(ctx, tx, sel+" FROM "+quoteIdent(s.stmts.aggregateTable)+" WHERE `partition_id` = ? AND ("+ranges+") GROUP BY "+groupBy,
 		append([]any{sp.Partition}, rangeArgs...), func(rows *sql.Rows) error {
-			r := sdk.Row{OffsetRange: sdk.OffsetRange{Partition: sp.Partition, Start: a, End: b}, Dims: make([]string, len(dims))}
-			var n int64
-			dest := []any{&r.Window}
-			for i := range r.Dims {
-				dest = append(dest, &r.Dims[i])
-			}
-			dest = append(dest, &r.Count, &n)
-			if s.sums {
-				dest = append(dest, &r.Sum)
-			}
-			if err := rows.Scan(dest...); err != nil {
+			m := compaction.NewMergedRow(sp, len(dims), s.sums)
+			if err := rows.Scan(m.Dest()...); err != nil {
 				return err
 			}
-			merged = append(merged, r)
-			rowsBefore += n
+			merged = append(merged, m.Row)
+			rowsBefore += m.Rows
 			return nil
 		})
 	if err != nil {

@@ -147,19 +147,10 @@ func (s *Sink) compactSpan(ctx context.Context, sp compaction.Span, res *sdk.Com
 		return fmt.Errorf("read aggregate rows of %s: %w", s.stmts.aggregateTable, err)
 	}
 	merged, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (sdk.Row, error) {
-		r := sdk.Row{OffsetRange: sdk.OffsetRange{Partition: sp.Partition, Start: a, End: b}, Dims: make([]string, len(s.stmts.dimensions))}
-		var n int64
-		dest := []any{&r.Window}
-		for i := range r.Dims {
-			dest = append(dest, &r.Dims[i])
-		}
-		dest = append(dest, &r.Count, &n)
-		if s.sums {
-			dest = append(dest, &r.Sum)
-		}
-		err := row.Scan(dest...)
-		rowsBefore += n
-		return r, err
+		m := compaction.NewMergedRow(sp, len(s.stmts.dimensions), s.sums)
+		err := row.Scan(m.Dest()...)
+		rowsBefore += m.Rows
+		return m.Row, err
 	})
 	if err != nil {
 		return fmt.Errorf("read aggregate rows of %s: %w", s.stmts.aggregateTable, err)
