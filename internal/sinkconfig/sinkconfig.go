@@ -6,8 +6,10 @@
 package sinkconfig
 
 import (
+	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/kappa-stream/kappa/sdk"
 )
@@ -95,4 +97,40 @@ func (t *Tables) Check(checkName func(string) error, fold func(string) string) s
 		seen[folded] = tb.key
 	}
 	return errs
+}
+
+// CheckSetup checks what the pipeline gives a sink at Open (sdk.Setup)
+// against its tables: a pipeline name that fits its columns, a window of
+// whole seconds (which the timestamp column, of SQL type timestampColumn,
+// holds) and dimension names that checkName admits and that clash with no
+// other column of the aggregate table (columns), compared as fold makes
+// them (nil: as they are).
+func CheckSetup(setup sdk.Setup, columns []string, timestampColumn string, checkName func(string) error, fold func(string) string) error {
+	if setup.Pipeline == "" {
+		return errors.New("pipeline name is empty")
+	}
+	if utf8.RuneCountInString(setup.Pipeline) > 191 {
+		return fmt.Errorf("pipeline name is longer than 191 characters")
+	}
+	if setup.Window < 0 || setup.Window%time.Second != 0 {
+		return fmt.Errorf("window %v is not a whole number of seconds, which the %s column needs", setup.Window, timestampColumn)
+	}
+	if fold == nil {
+		fold = func(s string) string { return s }
+	}
+	taken := map[string]bool{}
+	for _, c := range columns {
+		taken[c] = true
+	}
+	for _, d := range setup.Dimensions {
+		if err := checkName(d); err != nil {
+			return fmt.Errorf("dimension: %w", err)
+		}
+		folded := fold(d)
+		if taken[folded] {
+			return fmt.Errorf("dimension %q clashes with another column of the aggregate table", d)
+		}
+		taken[folded] = true
+	}
+	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kappa-stream/kappa/sdk"
 )
 
 func nonEmpty(name string) error {
@@ -41,5 +43,29 @@ func TestCheckReportsEachKey(t *testing.T) {
 	got = tb.Check(nonEmpty, nil).Error()
 	if strings.Contains(got, "already used") || !strings.Contains(got, "dead_letters_retention: must not be negative") {
 		t.Errorf("unfolded names: %q", got)
+	}
+}
+
+func TestCheckSetup(t *testing.T) {
+	columns := []string{"start_offset", "timestamp", "count"}
+	ok := sdk.Setup{Pipeline: "tweets", Window: time.Minute, Dimensions: []string{"lang"}}
+	if err := CheckSetup(ok, columns, "DATETIME", nonEmpty, strings.ToLower); err != nil {
+		t.Errorf("a good setup: %v", err)
+	}
+	for want, s := range map[string]sdk.Setup{
+		"pipeline name is empty":                        {Window: time.Minute},
+		"longer than 191":                               {Pipeline: strings.Repeat("p", 192)},
+		"which the DATETIME column needs":               {Pipeline: "p", Window: time.Millisecond},
+		`dimension "Count" clashes with another column`: {Pipeline: "p", Dimensions: []string{"Count"}},
+		`dimension "lang" clashes with another column`:  {Pipeline: "p", Dimensions: []string{"lang", "lang"}},
+		"dimension: must not be empty":                  {Pipeline: "p", Dimensions: []string{""}},
+	} {
+		if err := CheckSetup(s, columns, "DATETIME", nonEmpty, strings.ToLower); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v", want, err)
+		}
+	}
+	// Unfolded, "Count" is another name than "count".
+	if err := CheckSetup(sdk.Setup{Pipeline: "p", Dimensions: []string{"Count"}}, columns, "timestamp", nonEmpty, nil); err != nil {
+		t.Errorf("unfolded: %v", err)
 	}
 }

@@ -26,12 +26,12 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/kappa-stream/kappa/internal/commitcheck"
 	"github.com/kappa-stream/kappa/internal/deadletter"
+	"github.com/kappa-stream/kappa/internal/sinkconfig"
 	"github.com/kappa-stream/kappa/sdk"
 )
 
@@ -174,32 +174,12 @@ func (s *Sink) Open(ctx context.Context, setup sdk.Setup) error {
 
 // checkSetup checks what the runtime passes besides the config block.
 func checkSetup(setup sdk.Setup) error {
-	if setup.Pipeline == "" {
-		return errors.New("pipeline name is empty")
-	}
-	if utf8.RuneCountInString(setup.Pipeline) > 191 {
-		return fmt.Errorf("pipeline name is longer than 191 characters")
-	}
-	// The timestamp column is a DATETIME of whole seconds, as in 2016.
-	if setup.Window < 0 || setup.Window%time.Second != 0 {
-		return fmt.Errorf("window %v is not a whole number of seconds, which the DATETIME column needs", setup.Window)
-	}
-	taken := map[string]bool{}
+	var columns []string
 	for _, c := range aggregateSchema("", nil, setup.Sums()).Columns {
-		taken[c.Name] = true
+		columns = append(columns, c.Name)
 	}
-	for _, d := range setup.Dimensions {
-		if err := checkIdentifier(d); err != nil {
-			return fmt.Errorf("dimension: %w", err)
-		}
-		// Column names are case-insensitive in MySQL.
-		folded := strings.ToLower(d)
-		if taken[folded] {
-			return fmt.Errorf("dimension %q clashes with another column of the aggregate table", d)
-		}
-		taken[folded] = true
-	}
-	return nil
+	// Column names are case-insensitive in MySQL.
+	return sinkconfig.CheckSetup(setup, columns, "DATETIME", checkIdentifier, strings.ToLower)
 }
 
 // connect opens a pool on dc's database, creating the database first if the

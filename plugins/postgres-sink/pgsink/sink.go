@@ -24,13 +24,13 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/kappa-stream/kappa/internal/commitcheck"
 	"github.com/kappa-stream/kappa/internal/deadletter"
+	"github.com/kappa-stream/kappa/internal/sinkconfig"
 	"github.com/kappa-stream/kappa/sdk"
 )
 
@@ -169,30 +169,11 @@ func (s *Sink) Open(ctx context.Context, setup sdk.Setup) error {
 
 // checkSetup checks what the runtime passes besides the config block.
 func checkSetup(setup sdk.Setup) error {
-	if setup.Pipeline == "" {
-		return errors.New("pipeline name is empty")
-	}
-	if utf8.RuneCountInString(setup.Pipeline) > 191 {
-		return fmt.Errorf("pipeline name is longer than 191 characters")
-	}
-	// The timestamp column holds whole seconds, as the 2016 DATETIME did.
-	if setup.Window < 0 || setup.Window%time.Second != 0 {
-		return fmt.Errorf("window %v is not a whole number of seconds, which the timestamp column needs", setup.Window)
-	}
-	taken := map[string]bool{}
+	var columns []string
 	for _, c := range aggregateSchema("", nil, setup.Sums()).Columns {
-		taken[c.Name] = true
+		columns = append(columns, c.Name)
 	}
-	for _, d := range setup.Dimensions {
-		if err := checkIdentifier(d); err != nil {
-			return fmt.Errorf("dimension: %w", err)
-		}
-		if taken[d] {
-			return fmt.Errorf("dimension %q clashes with another column of the aggregate table", d)
-		}
-		taken[d] = true
-	}
-	return nil
+	return sinkconfig.CheckSetup(setup, columns, "timestamp", checkIdentifier, nil)
 }
 
 // Positions returns the committed positions of this pipeline in stream.
