@@ -35,8 +35,6 @@ import (
 var _ sdk.Compactor = (*Sink)(nil)
 
 const (
-	// colBatches is the batches table's count of batches a record stands for.
-	colBatches = "batches"
 	// timeIndexName is the aggregate table's secondary index on
 	// (timestamp, partition_id[, dimensions]), for time-range reads.
 	timeIndexName = "kappa_time"

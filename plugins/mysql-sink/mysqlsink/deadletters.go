@@ -31,29 +31,6 @@ const (
 	expireBatch = 10000
 )
 
-func deadLettersSchema(table string) tableSchema {
-	return tableSchema{
-		Name: table,
-		Columns: []column{
-			{Name: "pipeline", Type: "varchar(191) NOT NULL", DataType: "varchar", Length: 191},
-			{Name: "stream", Type: "varchar(255) NOT NULL", DataType: "varchar", Length: 255},
-			{Name: "partition_id", Type: "int NOT NULL", DataType: "int"},
-			{Name: "record_offset", Type: "bigint NOT NULL", DataType: "bigint"},
-			// the record's Kafka timestamp, UTC; NULL when the source gave none
-			{Name: "record_time", Type: "datetime(6) NULL", DataType: "datetime", Nullable: true},
-			{Name: "reason", Type: fmt.Sprintf("varchar(%d) NOT NULL", deadletter.ReasonChars), DataType: "varchar", Length: deadletter.ReasonChars},
-			// the value's first dead_letters_max_bytes bytes
-			{Name: "value", Type: "mediumblob NOT NULL", DataType: "mediumblob"},
-			{Name: "value_length", Type: "bigint NOT NULL", DataType: "bigint"},
-			{Name: "truncated", Type: "tinyint NOT NULL", DataType: "tinyint"},
-			{Name: "committed_at", Type: "datetime(6) NOT NULL", DataType: "datetime"},
-		},
-		PrimaryKey: []string{"pipeline", "stream", "partition_id", "record_offset"},
-		Indexes:    []index{{Name: "kappa_committed", Columns: []string{"pipeline", "committed_at"}}},
-		Charset:    "utf8mb4 COLLATE=utf8mb4_bin",
-	}
-}
-
 // deadLetterTable is the sink's dead-letter table and what it keeps; its
 // zero value keeps none.
 type deadLetterTable struct {

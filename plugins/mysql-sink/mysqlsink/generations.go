@@ -27,26 +27,6 @@ var _ sdk.Generations = (*Sink)(nil)
 // generationsTable is the catalog's name, in the DSN's database.
 const generationsTable = "kappa_generations"
 
-func generationsSchema() tableSchema {
-	return tableSchema{
-		Name: generationsTable,
-		Columns: []column{
-			{Name: "table_name", Type: "varchar(64) NOT NULL", DataType: "varchar", Length: 64},
-			{Name: "generation", Type: "bigint NOT NULL", DataType: "bigint"},
-			{Name: "pipeline", Type: "varchar(191) NOT NULL", DataType: "varchar", Length: 191},
-			{Name: "definition", Type: "varchar(64) NOT NULL", DataType: "varchar", Length: 64},
-			{Name: "offsets_key", Type: "varchar(191) NOT NULL", DataType: "varchar", Length: 191},
-			{Name: "physical_table", Type: "varchar(64) NOT NULL", DataType: "varchar", Length: 64},
-			{Name: "state", Type: "varchar(16) NOT NULL", DataType: "varchar", Length: 16},
-			{Name: "step", Type: "varchar(16) NOT NULL", DataType: "varchar", Length: 16},
-			{Name: "previous", Type: "bigint NOT NULL", DataType: "bigint"},
-			{Name: "updated_at", Type: "datetime(6) NOT NULL", DataType: "datetime"},
-		},
-		PrimaryKey: []string{"table_name", "generation"},
-		Charset:    "utf8mb4 COLLATE=utf8mb4_bin",
-	}
-}
-
 // generation is one row of the catalog.
 type generation = gencatalog.Generation
 

@@ -16,19 +16,6 @@ import (
 // explicit adoption (adopt.go), which claims the table in the transaction
 // that records its progress.
 
-func tablesSchema(table string) tableSchema {
-	return tableSchema{
-		Name: table,
-		Columns: []column{
-			{Name: "table_name", Type: "varchar(64) NOT NULL", DataType: "varchar", Length: 64},
-			{Name: "pipeline", Type: "varchar(191) NOT NULL", DataType: "varchar", Length: 191},
-			{Name: "claimed_at", Type: "datetime(6) NOT NULL", DataType: "datetime"},
-		},
-		PrimaryKey: []string{"table_name"},
-		Charset:    "utf8mb4 COLLATE=utf8mb4_bin",
-	}
-}
-
 // TableOwnedError says that the aggregate table belongs to another
 // pipeline, or holds rows no pipeline claimed that this one did not write.
 type TableOwnedError = tableowner.Error

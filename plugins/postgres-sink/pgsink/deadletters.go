@@ -28,29 +28,6 @@ const (
 	expireBatch = 10000
 )
 
-func deadLettersSchema(table string) tableSchema {
-	return tableSchema{
-		Name: table,
-		Columns: []column{
-			{Name: "pipeline", Type: `varchar(191) COLLATE "C" NOT NULL`, DataType: "character varying", Length: 191},
-			{Name: "stream", Type: `varchar(255) COLLATE "C" NOT NULL`, DataType: "character varying", Length: 255},
-			{Name: "partition_id", Type: "integer NOT NULL", DataType: "integer"},
-			{Name: "record_offset", Type: "bigint NOT NULL", DataType: "bigint"},
-			// the record's Kafka timestamp, UTC; NULL when the source gave none
-			{Name: "record_time", Type: "timestamp(6) without time zone NULL", DataType: "timestamp without time zone", Nullable: true},
-			{Name: "reason", Type: fmt.Sprintf("varchar(%d) NOT NULL", deadletter.ReasonChars), DataType: "character varying", Length: deadletter.ReasonChars},
-			// the value's first dead_letters_max_bytes bytes
-			{Name: "value", Type: "bytea NOT NULL", DataType: "bytea"},
-			{Name: "value_length", Type: "bigint NOT NULL", DataType: "bigint"},
-			{Name: "truncated", Type: "boolean NOT NULL", DataType: "boolean"},
-			{Name: "committed_at", Type: "timestamp(6) without time zone NOT NULL", DataType: "timestamp without time zone"},
-		},
-		PrimaryKey: []string{"pipeline", "stream", "partition_id", "record_offset"},
-		// for dead_letters_retention's DELETE of the oldest
-		Covering: []string{"pipeline", "committed_at"},
-	}
-}
-
 // deadLetterTable is the sink's dead-letter table and what it keeps; its
 // zero value keeps none.
 type deadLetterTable struct {

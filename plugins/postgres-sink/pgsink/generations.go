@@ -41,28 +41,6 @@ var _ sdk.Generations = (*Sink)(nil)
 // generationsTable is the catalog's name, in the sink's schema.
 const generationsTable = "kappa_generations"
 
-func generationsSchema() tableSchema {
-	vc := func(name string, n int64) column {
-		return column{Name: name, Type: fmt.Sprintf(`varchar(%d) COLLATE "C" NOT NULL`, n), DataType: "character varying", Length: n}
-	}
-	return tableSchema{
-		Name: generationsTable,
-		Columns: []column{
-			vc("table_name", 63),
-			{Name: "generation", Type: "bigint NOT NULL", DataType: "bigint"},
-			vc("pipeline", 191),
-			vc("definition", 64),
-			vc("offsets_key", 191),
-			vc("physical_table", 63),
-			vc("state", 16),
-			vc("step", 16),
-			{Name: "previous", Type: "bigint NOT NULL", DataType: "bigint"},
-			{Name: "updated_at", Type: "timestamp(6) without time zone NOT NULL", DataType: "timestamp without time zone"},
-		},
-		PrimaryKey: []string{"table_name", "generation"},
-	}
-}
-
 // generation is one row of the catalog.
 type generation = gencatalog.Generation
 
