@@ -229,3 +229,37 @@ func (st Steps) Run(ctx context.Context, req sdk.GenerationsRequest, res *sdk.Ge
 	}
 	return err
 }
+
+// Resume is the generation a sink opened to reprocess binds after a
+// restart of the plugin during a reprocess: the pipeline's shadow
+// generation, or its live one once this file's reprocess went live; nil
+// when there is none yet (begin makes it).
+func Resume(gens []Generation, pipeline, definition string) *Generation {
+	g := Choose(gens, pipeline, definition)
+	if g != nil && (g.State == sdk.GenerationShadow || g.State == sdk.GenerationLive && g.Definition == definition && g.Number > 1) {
+		return g
+	}
+	return nil
+}
+
+// Open decides which generation an opening sink binds for pipeline's file
+// of definition: the live generation it stands for (redefine when the
+// file was edited since: the generation continues, known by its new
+// definition from now on), nil when the pipeline has none (another
+// pipeline's table: the ownership claim says whose), or a permanent
+// *EndedError naming Namespace.table.
+func Open(gens []Generation, namespace, table, pipeline, definition string) (g *Generation, redefine bool, err error) {
+	g = Choose(gens, pipeline, definition)
+	if g == nil {
+		return nil, false, nil
+	}
+	switch g.State {
+	case sdk.GenerationLive:
+		return g, g.Definition != definition && definition != "", nil
+	case sdk.GenerationShadow:
+		return nil, false, sdk.Permanent(&EndedError{Namespace: namespace, Table: table, Pipeline: pipeline, Generation: g.Number, State: g.State, Shadow: true})
+	}
+	e := &EndedError{Namespace: namespace, Table: table, Pipeline: pipeline, Generation: g.Number, State: g.State}
+	e.Describe(gens)
+	return nil, false, sdk.Permanent(e)
+}

@@ -97,3 +97,34 @@ func TestStepsRunNamesThePluginAndMarksRetryable(t *testing.T) {
 		t.Errorf("a list: %v", err)
 	}
 }
+
+func TestOpenAndResume(t *testing.T) {
+	gens := []Generation{
+		{Number: 1, Pipeline: "p", Definition: "d1", State: sdk.GenerationRetired},
+		{Number: 2, Pipeline: "p", Definition: "d2", State: sdk.GenerationLive, Previous: 1},
+	}
+	if g, redefine, err := Open(gens, "agg", "t", "p", "d3"); err != nil || g.Number != 2 || !redefine {
+		t.Errorf("an edited live file: %v, %v, %v", g, redefine, err)
+	}
+	if g, redefine, err := Open(gens, "agg", "t", "p", "d2"); err != nil || g.Number != 2 || redefine {
+		t.Errorf("the live file: %v, %v, %v", g, redefine, err)
+	}
+	if g, _, err := Open(gens, "agg", "t", "q", ""); g != nil || err != nil {
+		t.Errorf("another pipeline's table: %v, %v", g, err)
+	}
+	gens[1].State = sdk.GenerationFrozen
+	var ended *EndedError
+	if _, _, err := Open(gens, "agg", "t", "p", "d2"); !errors.As(err, &ended) || ended.Generation != 2 || ended.Namespace != "agg" {
+		t.Errorf("a frozen generation: %v", err)
+	}
+	gens[1].State = sdk.GenerationShadow
+	if g := Resume(gens, "p", "d2"); g == nil || g.Number != 2 {
+		t.Errorf("resuming a reprocess: %v", g)
+	}
+	if _, _, err := Open(gens, "agg", "t", "p", "d2"); !errors.As(err, &ended) || !ended.Shadow {
+		t.Errorf("opening a shadow generation to run: %v", err)
+	}
+	if g := Resume(gens[:1], "p", "d1"); g != nil {
+		t.Errorf("nothing to resume: %v", g)
+	}
+}

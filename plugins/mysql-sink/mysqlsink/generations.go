@@ -88,8 +88,7 @@ func openGeneration(ctx context.Context, db *sql.DB, database string, cfg Config
 		return nil, err
 	}
 	if setup.Reprocessing {
-		g := gencatalog.Choose(gens, setup.Pipeline, setup.Definition)
-		if g != nil && (g.State == sdk.GenerationShadow || g.State == sdk.GenerationLive && g.Definition == setup.Definition && g.Number > 1) {
+		if g := gencatalog.Resume(gens, setup.Pipeline, setup.Definition); g != nil {
 			// Before the table is made when missing: a RENAME a kill left
 			// unrecorded moved it.
 			return g, repairSwapped(ctx, db, cfg.Table, g)
@@ -109,28 +108,15 @@ func openGeneration(ctx context.Context, db *sql.DB, database string, cfg Config
 			return nil, err
 		}
 	}
-	g := gencatalog.Choose(gens, setup.Pipeline, setup.Definition)
-	if g == nil {
-		// Another pipeline's table: claimTable's refusal says whose.
-		return nil, nil
+	g, redefine, err := gencatalog.Open(gens, database, cfg.Table, setup.Pipeline, setup.Definition)
+	if err != nil || g == nil || !redefine {
+		return g, err
 	}
-	switch g.State {
-	case sdk.GenerationLive:
-		if g.Definition != setup.Definition && setup.Definition != "" {
-			// The live generation's file was edited: it continues, and is
-			// known by its new definition from now on.
-			if _, err := db.ExecContext(ctx, "UPDATE "+quoteIdent(generationsTable)+" SET `definition` = ? WHERE `table_name` = ? AND `generation` = ?",
-				setup.Definition, cfg.Table, g.Number); err != nil {
-				return nil, fmt.Errorf("record the definition of generation %d of table %s: %w", g.Number, cfg.Table, err)
-			}
-		}
-		return g, nil
-	case sdk.GenerationShadow:
-		return nil, sdk.Permanent(&gencatalog.EndedError{Namespace: database, Table: cfg.Table, Pipeline: setup.Pipeline, Generation: g.Number, State: g.State, Shadow: true})
+	if _, err := db.ExecContext(ctx, "UPDATE "+quoteIdent(generationsTable)+" SET `definition` = ? WHERE `table_name` = ? AND `generation` = ?",
+		setup.Definition, cfg.Table, g.Number); err != nil {
+		return nil, fmt.Errorf("record the definition of generation %d of table %s: %w", g.Number, cfg.Table, err)
 	}
-	e := &gencatalog.EndedError{Namespace: database, Table: cfg.Table, Pipeline: setup.Pipeline, Generation: g.Number, State: g.State}
-	e.Describe(gens)
-	return nil, sdk.Permanent(e)
+	return g, nil
 }
 
 const generationColumnsWithTable = "`table_name`, " + generationColumns

@@ -95,8 +95,7 @@ func openGeneration(ctx context.Context, db execQuerier, cfg Config, setup sdk.S
 		return nil, err
 	}
 	if setup.Reprocessing {
-		g := gencatalog.Choose(gens, setup.Pipeline, setup.Definition)
-		if g != nil && (g.State == sdk.GenerationShadow || g.State == sdk.GenerationLive && g.Definition == setup.Definition && g.Number > 1) {
+		if g := gencatalog.Resume(gens, setup.Pipeline, setup.Definition); g != nil {
 			return g, nil
 		}
 		return nil, nil
@@ -114,28 +113,15 @@ func openGeneration(ctx context.Context, db execQuerier, cfg Config, setup sdk.S
 			return nil, err
 		}
 	}
-	g := gencatalog.Choose(gens, setup.Pipeline, setup.Definition)
-	if g == nil {
-		// Another pipeline's table: claimTable's refusal says whose.
-		return nil, nil
+	g, redefine, err := gencatalog.Open(gens, cfg.Schema, cfg.Table, setup.Pipeline, setup.Definition)
+	if err != nil || g == nil || !redefine {
+		return g, err
 	}
-	switch g.State {
-	case sdk.GenerationLive:
-		if g.Definition != setup.Definition && setup.Definition != "" {
-			// The live generation's file was edited: it continues, and is
-			// known by its new definition from now on.
-			if _, err := db.Exec(ctx, "UPDATE "+catalog+` SET "definition" = $1 WHERE "table_name" = $2 AND "generation" = $3`,
-				setup.Definition, cfg.Table, g.Number); err != nil {
-				return nil, fmt.Errorf("record the definition of generation %d of table %s: %w", g.Number, cfg.Table, err)
-			}
-		}
-		return g, nil
-	case sdk.GenerationShadow:
-		return nil, sdk.Permanent(&gencatalog.EndedError{Namespace: cfg.Schema, Table: cfg.Table, Pipeline: setup.Pipeline, Generation: g.Number, State: g.State, Shadow: true})
+	if _, err := db.Exec(ctx, "UPDATE "+catalog+` SET "definition" = $1 WHERE "table_name" = $2 AND "generation" = $3`,
+		setup.Definition, cfg.Table, g.Number); err != nil {
+		return nil, fmt.Errorf("record the definition of generation %d of table %s: %w", g.Number, cfg.Table, err)
 	}
-	e := &gencatalog.EndedError{Namespace: cfg.Schema, Table: cfg.Table, Pipeline: setup.Pipeline, Generation: g.Number, State: g.State}
-	e.Describe(gens)
-	return nil, sdk.Permanent(e)
+	return g, nil
 }
 
 // execQuerier is a pool or a transaction.
