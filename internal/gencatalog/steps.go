@@ -104,29 +104,37 @@ func Pair(gens []Generation, bound int64) (cur, prev *Generation, err error) {
 	return cur, prev, nil
 }
 
+// refuse adds a refusal for the operator to res.
+func refuse(res *sdk.GenerationsResult, format string, args ...any) {
+	res.Refusals = append(res.Refusals, fmt.Sprintf(format, args...))
+}
+
 // Freeze makes the replaced generation prev frozen and records it on cur;
-// nothing when it is frozen already.
-func Freeze(cur, prev *Generation) (steps []Step, refusal string) {
+// nothing when it is frozen already, or refused in res.
+func Freeze(cur, prev *Generation, res *sdk.GenerationsResult) []Step {
 	if cur.State != sdk.GenerationShadow || cur.Step != "" {
-		return nil, "" // frozen already
+		return nil // frozen already
 	}
 	if prev.State != sdk.GenerationLive {
-		return nil, fmt.Sprintf("generation %d, which generation %d replaces, is %s, not live", prev.Number, cur.Number, prev.State)
+		refuse(res, "generation %d, which generation %d replaces, is %s, not live", prev.Number, cur.Number, prev.State)
+		return nil
 	}
-	return []Step{{prev.Number, sdk.GenerationFrozen, prev.Step}, {cur.Number, cur.State, "frozen"}}, ""
+	return []Step{{prev.Number, sdk.GenerationFrozen, prev.Step}, {cur.Number, cur.State, "frozen"}}
 }
 
 // CatchUp says whether cur's positions are to be compared with the frozen
-// generation's now (compare), or cur caught up before (done), or why not.
-// Once they are passed, CaughtUp is the step to record.
-func CatchUp(cur *Generation) (compare, done bool, refusal string) {
+// generation's now; if not, cur caught up before (res.Done) or res says
+// why not. Once they are passed, CaughtUp is the step to record.
+func CatchUp(cur *Generation, res *sdk.GenerationsResult) (compare bool) {
 	switch cur.Step {
 	case "":
-		return false, false, "the replaced generation is not frozen yet"
+		refuse(res, "the replaced generation is not frozen yet")
+		return false
 	case "frozen":
-		return true, false, ""
+		return true
 	}
-	return false, true, ""
+	res.Done = true
+	return false
 }
 
 // CaughtUp records that cur's positions passed the frozen generation's.
@@ -138,23 +146,33 @@ func NotCaughtUp(cur *Generation) string {
 }
 
 // GoLive marks cur live and the generation prev it replaces retired, once
-// cur's table is swapped in; handOver says that the tables' owners are to
-// be recorded with them. Nothing when cur is live already.
-func GoLive(cur, prev *Generation) (steps []Step, handOver bool, refusal string) {
+// cur's table is swapped in; the tables' owners are then to be recorded
+// with them. Nothing when cur is live already, or refused in res.
+func GoLive(cur, prev *Generation, res *sdk.GenerationsResult) []Step {
 	switch cur.Step {
 	case sdk.GenerationLive:
-		return nil, false, ""
+		return nil
 	case "swapped":
-		return []Step{{prev.Number, sdk.GenerationRetired, prev.Step}, {cur.Number, sdk.GenerationLive, sdk.GenerationLive}}, true, ""
+		return []Step{{prev.Number, sdk.GenerationRetired, prev.Step}, {cur.Number, sdk.GenerationLive, sdk.GenerationLive}}
 	}
-	return nil, false, fmt.Sprintf("generation %d's table is not swapped in yet (step %q)", cur.Number, cur.Step)
+	refuse(res, "generation %d's table is not swapped in yet (step %q)", cur.Number, cur.Step)
+	return nil
 }
 
 // Rollback decides a rollback's first transaction: in is the previous
 // generation to swap back in, out the live one it replaces. A rollback
 // under way (in's step "rollback") finds out frozen and records nothing
-// more; a new one freezes out and marks in (steps).
-func Rollback(gens []Generation) (in, out *Generation, steps []Step, refusal string, err error) {
+// more; a new one freezes out and marks in (steps). A refusal is added to
+// res (in and out nil).
+func Rollback(gens []Generation, res *sdk.GenerationsResult) (in, out *Generation, steps []Step, err error) {
+	in, out, steps, refusal, err := rollback(gens)
+	if refusal != "" {
+		res.Refusals = append(res.Refusals, refusal)
+	}
+	return in, out, steps, err
+}
+
+func rollback(gens []Generation) (in, out *Generation, steps []Step, refusal string, err error) {
 	for i := range gens {
 		if gens[i].Step == "rollback" {
 			in = &gens[i]

@@ -47,38 +47,45 @@ func TestStepsOfAReprocessAndARollback(t *testing.T) {
 	if _, _, err := Pair(gens, 3); !errors.Is(err, sdk.ErrPermanent) {
 		t.Errorf("an unbound sink: %v", err)
 	}
-	steps, refusal := Freeze(cur, prev)
-	if refusal != "" || !reflect.DeepEqual(steps, []Step{{1, sdk.GenerationFrozen, ""}, {2, sdk.GenerationShadow, "frozen"}}) {
-		t.Errorf("Freeze: %v, %q", steps, refusal)
+	var res sdk.GenerationsResult
+	steps := Freeze(cur, prev, &res)
+	if len(res.Refusals) != 0 || !reflect.DeepEqual(steps, []Step{{1, sdk.GenerationFrozen, ""}, {2, sdk.GenerationShadow, "frozen"}}) {
+		t.Errorf("Freeze: %v, %q", steps, res.Refusals)
 	}
-	if compare, _, refusal := CatchUp(cur); compare || refusal == "" {
-		t.Errorf("catching up before the freeze: %v, %q", compare, refusal)
+	if compare := CatchUp(cur, &res); compare || len(res.Refusals) != 1 {
+		t.Errorf("catching up before the freeze: %v, %q", compare, res.Refusals)
 	}
 	cur.Step = "frozen"
-	if compare, _, _ := CatchUp(cur); !compare {
+	if compare := CatchUp(cur, &res); !compare {
 		t.Error("a frozen pair is not compared")
 	}
-	if _, _, refusal := GoLive(cur, prev); refusal == "" {
-		t.Error("going live before the swap")
+	cur.Step = "caught_up"
+	if compare := CatchUp(cur, &res); compare || !res.Done {
+		t.Errorf("caught up before: compare %v, done %v", compare, res.Done)
+	}
+	res = sdk.GenerationsResult{}
+	if steps := GoLive(cur, prev, &res); steps != nil || len(res.Refusals) != 1 {
+		t.Errorf("going live before the swap: %v, %q", steps, res.Refusals)
 	}
 	cur.Step = "swapped"
-	steps, handOver, _ := GoLive(cur, prev)
-	if !handOver || !reflect.DeepEqual(steps, []Step{{1, sdk.GenerationRetired, ""}, {2, sdk.GenerationLive, sdk.GenerationLive}}) {
-		t.Errorf("GoLive: %v, %v", steps, handOver)
+	steps = GoLive(cur, prev, &res)
+	if !reflect.DeepEqual(steps, []Step{{1, sdk.GenerationRetired, ""}, {2, sdk.GenerationLive, sdk.GenerationLive}}) {
+		t.Errorf("GoLive: %v", steps)
 	}
 
 	after := []Generation{{Number: 1, State: sdk.GenerationRetired}, {Number: 2, State: sdk.GenerationLive, Step: sdk.GenerationLive, Previous: 1}}
-	in, out, steps, refusal, err := Rollback(after)
-	if err != nil || refusal != "" || in.Number != 1 || out.Number != 2 ||
+	res = sdk.GenerationsResult{}
+	in, out, steps, err := Rollback(after, &res)
+	if err != nil || len(res.Refusals) != 0 || in.Number != 1 || out.Number != 2 ||
 		!reflect.DeepEqual(steps, []Step{{2, sdk.GenerationFrozen, sdk.GenerationLive}, {1, sdk.GenerationRetired, "rollback"}}) {
-		t.Errorf("Rollback: %v %v %v %q %v", in, out, steps, refusal, err)
+		t.Errorf("Rollback: %v %v %v %q %v", in, out, steps, res.Refusals, err)
 	}
 	under := []Generation{{Number: 1, State: sdk.GenerationRetired, Step: "rollback"}, {Number: 2, State: sdk.GenerationFrozen, Previous: 1}}
-	if in, out, steps, _, err := Rollback(under); err != nil || in.Number != 1 || out.Number != 2 || steps != nil {
+	if in, out, steps, err := Rollback(under, &res); err != nil || in.Number != 1 || out.Number != 2 || steps != nil {
 		t.Errorf("a rollback under way: %v %v %v %v", in, out, steps, err)
 	}
-	if _, _, _, refusal, _ := Rollback(gens); !strings.Contains(refusal, "whose table is kept") {
-		t.Errorf("rolling back a generation that replaced none kept: %q", refusal)
+	if _, _, _, _ = Rollback(gens, &res); len(res.Refusals) != 1 || !strings.Contains(res.Refusals[0], "whose table is kept") {
+		t.Errorf("rolling back a generation that replaced none kept: %q", res.Refusals)
 	}
 }
 

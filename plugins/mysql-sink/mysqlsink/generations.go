@@ -383,12 +383,7 @@ func (s *Sink) freeze(ctx context.Context, res *sdk.GenerationsResult) error {
 		if err != nil {
 			return err
 		}
-		steps, refusal := gencatalog.Freeze(cur, prev)
-		if refusal != "" {
-			res.Refusals = append(res.Refusals, refusal)
-			return nil
-		}
-		return s.setSteps(ctx, tx, steps...)
+		return s.setSteps(ctx, tx, gencatalog.Freeze(cur, prev, res)...)
 	})
 }
 
@@ -400,12 +395,7 @@ func (s *Sink) catchUp(ctx context.Context, res *sdk.GenerationsResult) error {
 		if err != nil {
 			return err
 		}
-		compare, done, refusal := gencatalog.CatchUp(cur)
-		if !compare {
-			res.Done = done
-			if refusal != "" {
-				res.Refusals = append(res.Refusals, refusal)
-			}
+		if !gencatalog.CatchUp(cur, res) {
 			return nil
 		}
 		ok, err := s.passed(ctx, tx, cur.Key, prev.Key)
@@ -567,11 +557,8 @@ func (s *Sink) goLive(ctx context.Context, res *sdk.GenerationsResult) error {
 		if err != nil {
 			return err
 		}
-		steps, handOver, refusal := gencatalog.GoLive(cur, prev)
-		if refusal != "" {
-			res.Refusals = append(res.Refusals, refusal)
-		}
-		if !handOver {
+		steps := gencatalog.GoLive(cur, prev, res)
+		if len(steps) == 0 {
 			return nil
 		}
 		if err := s.setSteps(ctx, tx, steps...); err != nil {
@@ -607,13 +594,8 @@ func (s *Sink) rollback(ctx context.Context, res *sdk.GenerationsResult) error {
 	var in, out *generation
 	err := s.inTx(ctx, func(tx *sql.Tx, gens []generation) error {
 		var steps []gencatalog.Step
-		var refusal string
 		var err error
-		in, out, steps, refusal, err = gencatalog.Rollback(gens)
-		if refusal != "" {
-			res.Refusals = append(res.Refusals, refusal)
-		}
-		if err != nil || refusal != "" {
+		if in, out, steps, err = gencatalog.Rollback(gens, res); err != nil {
 			return err
 		}
 		return s.setSteps(ctx, tx, steps...)
