@@ -28,7 +28,7 @@ const (
 type Column struct {
 	Name   string
 	Kind   Kind
-	Length int64 // Text's characters
+	Length int64 // Text's characters; 0 for any other kind
 	// Nullable marks a column that may hold NULL.
 	Nullable bool
 	// Default, when set, is the SQL literal existing rows get.
@@ -39,6 +39,20 @@ type Column struct {
 	// Prose marks Text that is never part of a key nor sorted on: it
 	// needs no byte-wise collation of its own.
 	Prose bool
+}
+
+// Definition is c's definition in CREATE TABLE after its name, given its
+// type in the sink's SQL: NULL or NOT NULL, then its DEFAULT.
+func (c Column) Definition(typ string) string {
+	if c.Nullable {
+		typ += " NULL"
+	} else {
+		typ += " NOT NULL"
+	}
+	if c.Default != "" {
+		typ += " DEFAULT " + c.Default
+	}
+	return typ
 }
 
 // Table is a table a sink creates when missing and checks otherwise.
@@ -75,6 +89,13 @@ const (
 
 func text(name string, n int64) Column { return Column{Name: name, Kind: Text, Length: n} }
 
+// partitionOf leads the key of every table of positions, batch records and
+// dead letters: the positions key, the stream (Kafka topic names may be
+// 249 characters long) and the partition.
+func partitionOf(more ...Column) []Column {
+	return append([]Column{text("pipeline", PipelineLength), text("stream", 255), {Name: "partition_id", Kind: Int32}}, more...)
+}
+
 // Aggregate is the 2016 job's table, with `sum` when the pipeline declares
 // `aggregates: [count, sum]` and one column per dimension after
 // partition_id in the primary key.
@@ -104,21 +125,17 @@ func Aggregate(name string, dimensions []string, sums bool) Table {
 
 // Offsets holds each partition's committed position per positions key.
 func Offsets(name string) Table {
-	stream := text("stream", 255) // Kafka topic names may be 249 characters long.
 	// the stream instance (a Kafka topic ID) the position belongs to; added
 	// to tables made before it existed, '' on their rows
 	streamID := text("stream_id", StreamIDLength)
 	streamID.Default, streamID.Added = "''", true
 	return Table{
 		Name: name,
-		Columns: []Column{
-			text("pipeline", PipelineLength),
-			stream,
-			{Name: "partition_id", Kind: Int32},
-			{Name: "next_offset", Kind: Int64},
+		Columns: partitionOf(
+			Column{Name: "next_offset", Kind: Int64},
 			streamID,
-			{Name: "updated_at", Kind: Time},
-		},
+			Column{Name: "updated_at", Kind: Time},
+		),
 		PrimaryKey: []string{"pipeline", "stream", "partition_id"},
 	}
 }
@@ -128,22 +145,19 @@ func Offsets(name string) Table {
 func Batches(name string) Table {
 	return Table{
 		Name: name,
-		Columns: []Column{
-			text("pipeline", PipelineLength),
-			text("stream", 255),
-			{Name: "partition_id", Kind: Int32},
-			{Name: "start_offset", Kind: Int64},
-			{Name: "end_offset", Kind: Int64},
-			{Name: "records", Kind: Int64},
-			{Name: "facts", Kind: Int64},
-			{Name: "skipped", Kind: Int64},
-			{Name: "rejected", Kind: Int64},
+		Columns: partitionOf(
+			Column{Name: "start_offset", Kind: Int64},
+			Column{Name: "end_offset", Kind: Int64},
+			Column{Name: "records", Kind: Int64},
+			Column{Name: "facts", Kind: Int64},
+			Column{Name: "skipped", Kind: Int64},
+			Column{Name: "rejected", Kind: Int64},
 			// offsets deleted before they were read, skipped by the
 			// source's on_out_of_range: skip; never counted
-			{Name: "lost", Kind: Int64},
-			{Name: "committed_at", Kind: Time},
-			{Name: ColBatches, Kind: Int64, Default: "1", Added: true},
-		},
+			Column{Name: "lost", Kind: Int64},
+			Column{Name: "committed_at", Kind: Time},
+			Column{Name: ColBatches, Kind: Int64, Default: "1", Added: true},
+		),
 		PrimaryKey: []string{"pipeline", "stream", "partition_id", "start_offset"},
 	}
 }
@@ -166,20 +180,17 @@ func Owners(name string, nameLength int64) Table {
 func DeadLetters(name string) Table {
 	return Table{
 		Name: name,
-		Columns: []Column{
-			text("pipeline", PipelineLength),
-			text("stream", 255),
-			{Name: "partition_id", Kind: Int32},
-			{Name: "record_offset", Kind: Int64},
+		Columns: partitionOf(
+			Column{Name: "record_offset", Kind: Int64},
 			// the record's Kafka timestamp, UTC; NULL when the source gave none
-			{Name: "record_time", Kind: Time, Nullable: true},
-			{Name: "reason", Kind: Text, Length: deadletter.ReasonChars, Prose: true},
+			Column{Name: "record_time", Kind: Time, Nullable: true},
+			Column{Name: "reason", Kind: Text, Length: deadletter.ReasonChars, Prose: true},
 			// the value's first dead_letters_max_bytes bytes
-			{Name: "value", Kind: Bytes},
-			{Name: "value_length", Kind: Int64},
-			{Name: "truncated", Kind: Bool},
-			{Name: "committed_at", Kind: Time},
-		},
+			Column{Name: "value", Kind: Bytes},
+			Column{Name: "value_length", Kind: Int64},
+			Column{Name: "truncated", Kind: Bool},
+			Column{Name: "committed_at", Kind: Time},
+		),
 		PrimaryKey: []string{"pipeline", "stream", "partition_id", "record_offset"},
 	}
 }

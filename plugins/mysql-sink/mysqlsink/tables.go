@@ -43,19 +43,7 @@ func mysqlTable(t sinktables.Table, charset string) tableSchema {
 		case sinktables.Time:
 			typ, dataType = "datetime(6)", "datetime"
 		}
-		if c.Nullable {
-			typ += " NULL"
-		} else {
-			typ += " NOT NULL"
-		}
-		if c.Default != "" {
-			typ += " DEFAULT " + c.Default
-		}
-		col := column{Name: c.Name, Type: typ, DataType: dataType, AddWhenMissing: c.Added, Nullable: c.Nullable}
-		if c.Kind == sinktables.Text {
-			col.Length = c.Length
-		}
-		s.Columns = append(s.Columns, col)
+		s.Columns = append(s.Columns, column{Name: c.Name, Type: c.Definition(typ), DataType: dataType, Length: c.Length, AddWhenMissing: c.Added, Nullable: c.Nullable})
 	}
 	return s
 }

@@ -38,19 +38,7 @@ func pgTable(t sinktables.Table) tableSchema {
 		case sinktables.Time:
 			typ, dataType = "timestamp(6) without time zone", "timestamp without time zone"
 		}
-		if c.Nullable {
-			typ += " NULL"
-		} else {
-			typ += " NOT NULL"
-		}
-		if c.Default != "" {
-			typ += " DEFAULT " + c.Default
-		}
-		col := column{Name: c.Name, Type: typ, DataType: dataType, Nullable: c.Nullable}
-		if c.Kind == sinktables.Text {
-			col.Length = c.Length
-		}
-		s.Columns = append(s.Columns, col)
+		s.Columns = append(s.Columns, column{Name: c.Name, Type: c.Definition(typ), DataType: dataType, Length: c.Length, Nullable: c.Nullable})
 	}
 	return s
 }
