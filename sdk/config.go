@@ -230,6 +230,12 @@ func yamlFields(t reflect.Type) map[string][]int {
 	fields := map[string][]int{}
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
+		if inline(f) {
+			for name, idx := range yamlFields(f.Type) {
+				fields[name] = append([]int{i}, idx...)
+			}
+			continue
+		}
 		if !f.IsExported() {
 			continue
 		}
@@ -243,6 +249,14 @@ func yamlFields(t reflect.Type) map[string][]int {
 		fields[name] = f.Index
 	}
 	return fields
+}
+
+// inline reports an embedded struct tagged `yaml:",inline"`, whose keys
+// are its container's own, as yaml.v3 reads them: config fields several
+// plugins share (internal/sinkconfig) are declared once that way.
+func inline(f reflect.StructField) bool {
+	_, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+	return f.Anonymous && f.Type.Kind() == reflect.Struct && slices.Contains(strings.Split(opts, ","), "inline")
 }
 
 func knownKeys(fields map[string][]int) string {

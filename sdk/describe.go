@@ -166,6 +166,10 @@ func walkFields(v reflect.Value, prefix string, fn func(path string, sf reflect.
 	t := v.Type()
 	for i := range t.NumField() {
 		sf := t.Field(i)
+		if inline(sf) {
+			walkFields(v.Field(i), prefix, fn)
+			continue
+		}
 		if !sf.IsExported() {
 			continue
 		}

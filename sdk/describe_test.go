@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -133,5 +134,39 @@ func TestDescribeOnTheWrongKindIsNotDescribed(t *testing.T) {
 	}
 	if _, err := raw.(inspector).Describe(context.Background()); !errors.Is(err, rpc.ErrNotDescribed) {
 		t.Errorf("Describe across kinds = %v, want rpc.ErrNotDescribed", err)
+	}
+}
+
+type sharedTables struct {
+	Table string `yaml:"table" required:"true" doc:"the table"`
+	Keep  int    `yaml:"keep" doc:"how many to keep"`
+}
+
+type inlinedConfig struct {
+	DSN          string `yaml:"dsn" doc:"where"`
+	sharedTables `yaml:",inline"`
+	After        bool `yaml:"after"`
+}
+
+// An embedded struct tagged inline lends its keys to its container, in its
+// place, as if declared there.
+func TestInlinedFieldsAreTheContainersOwn(t *testing.T) {
+	got := ConfigFields(inlinedConfig{sharedTables: sharedTables{Keep: 3}})
+	want := []Field{
+		{Name: "dsn", Type: "string", Description: "where"},
+		{Name: "table", Type: "string", Required: true, Description: "the table"},
+		{Name: "keep", Type: "int", Default: "3", Description: "how many to keep"},
+		{Name: "after", Type: "bool"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("ConfigFields =\n%+v\nwant\n%+v", got, want)
+	}
+	var c inlinedConfig
+	if err := DecodeConfig([]byte("dsn: x\ntable: t\nkeep: 5\nafter: true\n"), &c); err != nil || c.Table != "t" || c.Keep != 5 || !c.After {
+		t.Errorf("decoded %+v, %v", c, err)
+	}
+	err := DecodeConfig([]byte("dsn: x\nsharedtables: {}\n"), &c)
+	if err == nil || !strings.Contains(err.Error(), "table: required (string)") || !strings.Contains(err.Error(), "sharedtables: unknown key (known: after, dsn, keep, table)") {
+		t.Errorf("decoding a config without table and with the embedded type's name: %v", err)
 	}
 }

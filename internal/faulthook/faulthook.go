@@ -86,6 +86,24 @@ func Load(plugin string) *Hook {
 	return h
 }
 
+// Lazy is the Hook of a sink, loaded when its first fault point is
+// reached rather than at start-up.
+type Lazy struct {
+	plugin string
+	once   sync.Once
+	hook   *Hook
+}
+
+// OnFirstUse returns the hook of the sink named plugin, loaded (Load) when
+// At is first called.
+func OnFirstUse(plugin string) *Lazy { return &Lazy{plugin: plugin} }
+
+// At kills the process with the probability set for p.
+func (l *Lazy) At(p Point) {
+	l.once.Do(func() { l.hook = Load(l.plugin) })
+	l.hook.At(p)
+}
+
 // At kills the process with the probability set for p.
 func (h *Hook) At(p Point) {
 	if h == nil {

@@ -25,3 +25,12 @@ func TestLoad(t *testing.T) {
 	t.Setenv(Env, "before_commit=0,after_commit=0")
 	Load("s").At(AfterCommit)
 }
+
+func TestLazyLoadsOnFirstUse(t *testing.T) {
+	l := OnFirstUse("s")
+	t.Setenv(Env, "before_commit=0,seed=3")
+	l.At(BeforeCommit) // probability 0: loaded, never kills
+	if l.hook == nil || l.hook.plugin != "s" {
+		t.Errorf("after the first At: %+v", l.hook)
+	}
+}

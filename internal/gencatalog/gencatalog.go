@@ -1,8 +1,20 @@
 // Package gencatalog is the database-free half of a sink's generations
 // catalog (sdk.Generations): a catalog row, which generation a pipeline
-// file stands for, and the error that says a generation is no longer
-// live. mysql-sink and postgres-sink keep the rows in their own SQL and
-// share this logic, so that both choose and explain alike.
+// file stands for, the decisions of each step of a reprocess (steps.go)
+// and the error that says a generation is no longer live. mysql-sink and
+// postgres-sink keep the rows in their own SQL and share this logic, so
+// that both choose and explain alike.
+//
+// Generations (the Kappa recipe): the catalog (kappa_generations) lists,
+// per table readers query (the configured `table`, the logical table),
+// every generation: the pipeline that writes it, the physical table it
+// writes, the key its positions and batch records are stored under (the
+// `pipeline` column of the offsets and batches tables) and its state.
+// Generation 1 is what existed before: the configured table, positions and
+// batch records keyed by the pipeline's name; its row is made at the first
+// Open, so an existing database upgrades in place. Generation N > 1 writes
+// `<table>__gN` under the key `<pipeline>~gN` until its cutover renames
+// its table to `<table>` and the replaced one's to `<table>__g<M>`.
 package gencatalog
 
 import (

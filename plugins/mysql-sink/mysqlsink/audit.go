@@ -4,8 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"slices"
 
+	"github.com/kappa-stream/kappa/internal/auditreport"
 	"github.com/kappa-stream/kappa/sdk"
 )
 
@@ -29,15 +29,7 @@ func (s *Sink) Audit(ctx context.Context) ([]sdk.StreamAudit, error) {
 	}
 	defer tx.Rollback() // read only: nothing to keep
 
-	var streams []sdk.StreamAudit
-	at := func(stream string) *sdk.StreamAudit {
-		if i := slices.IndexFunc(streams, func(a sdk.StreamAudit) bool { return a.Stream == stream }); i >= 0 {
-			return &streams[i]
-		}
-		streams = append(streams, sdk.StreamAudit{Stream: stream})
-		return &streams[len(streams)-1]
-	}
-
+	var report auditreport.Report
 	err = query(ctx, tx, "SELECT `stream`, `partition_id`, `next_offset` FROM "+quoteIdent(s.stmts.offsetsTable)+
 		" WHERE `pipeline` = ? ORDER BY `stream`, `partition_id`", []any{s.pipeline}, func(rows *sql.Rows) error {
 		var stream string
@@ -45,8 +37,7 @@ func (s *Sink) Audit(ctx context.Context) ([]sdk.StreamAudit, error) {
 		if err := rows.Scan(&stream, &p.Partition, &p.NextOffset); err != nil {
 			return err
 		}
-		a := at(stream)
-		a.Positions = append(a.Positions, p)
+		report.Position(stream, p)
 		return nil
 	})
 	if err != nil {
@@ -61,18 +52,12 @@ func (s *Sink) Audit(ctx context.Context) ([]sdk.StreamAudit, error) {
 			if err := rows.Scan(&stream, &r.Partition, &r.Start, &r.End, &r.Records, &r.Facts, &r.Skipped, &r.Rejected, &r.Lost, &adopted); err != nil {
 				return err
 			}
-			a := at(stream)
-			if adopted {
-				a.Adopted = append(a.Adopted, r.OffsetRange)
-			} else {
-				a.Batches = append(a.Batches, r)
-			}
+			report.Batch(stream, r, adopted)
 			return nil
 		})
 	if err != nil {
 		return nil, fmt.Errorf("mysql-sink: audit: read %s: %w", s.stmts.batchesTable, err)
 	}
-	var aggregates []sdk.AggregateRange
 	err = query(ctx, tx, "SELECT `partition_id`, `start_offset`, `end_offset`, COUNT(*), COALESCE(SUM(`count`), 0) FROM "+
 		quoteIdent(s.stmts.aggregateTable)+" GROUP BY `partition_id`, `start_offset`, `end_offset` ORDER BY `partition_id`, `start_offset`, `end_offset`",
 		nil, func(rows *sql.Rows) error {
@@ -80,29 +65,17 @@ func (s *Sink) Audit(ctx context.Context) ([]sdk.StreamAudit, error) {
 			if err := rows.Scan(&g.Partition, &g.Start, &g.End, &g.Rows, &g.Count); err != nil {
 				return err
 			}
-			aggregates = append(aggregates, g)
+			report.Aggregate(g)
 			return nil
 		})
 	if err != nil {
 		return nil, fmt.Errorf("mysql-sink: audit: read %s: %w", s.stmts.aggregateTable, err)
 	}
-	if len(aggregates) > 0 {
-		if len(streams) > 1 {
-			return nil, fmt.Errorf("mysql-sink: audit: pipeline %s committed to %d streams into table %s, which has no stream column to tell their rows apart",
-				s.pipeline, len(streams), s.stmts.aggregateTable)
-		}
-		// With no stream at all the rows are orphans; an audit of stream
-		// "" reports them as such.
-		at(firstStream(streams)).Aggregates = aggregates
+	streams, err := report.Streams(s.pipeline, s.stmts.aggregateTable)
+	if err != nil {
+		return nil, fmt.Errorf("mysql-sink: audit: %w", err)
 	}
 	return streams, nil
-}
-
-func firstStream(streams []sdk.StreamAudit) string {
-	if len(streams) == 0 {
-		return ""
-	}
-	return streams[0].Stream
 }
 
 // query runs a query in tx and calls scan for every row.

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kappa-stream/kappa/internal/compaction"
 	"github.com/kappa-stream/kappa/sdk"
 )
 
@@ -221,19 +222,19 @@ func TestCompactOlderThanLeavesRecentBatches(t *testing.T) {
 }
 
 // planned is the span of partition p's batch records as they are now.
-func planned(tb testing.TB, s *Sink, p int32) span {
+func planned(tb testing.TB, s *Sink, p int32) compaction.Span {
 	tb.Helper()
 	spans, err := s.planSpans(context.Background(), time.Now().UTC(), true)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	for _, sp := range spans {
-		if sp.partition == p {
+		if sp.Partition == p {
 			return sp
 		}
 	}
 	tb.Fatalf("no span planned for partition %d", p)
-	return span{}
+	return compaction.Span{}
 }
 
 func TestCompactSpanRefusesWhatDoesNotTileOrIsPastThePosition(t *testing.T) {
@@ -246,16 +247,16 @@ func TestCompactSpanRefusesWhatDoesNotTileOrIsPastThePosition(t *testing.T) {
 
 	// A record the plan does not know (a rival merged or a commit added).
 	gap := sp
-	gap.records = append(sp.records[:2:2], sp.records[3:]...)
-	if err := s.compactSpan(context.Background(), gap, &res); !errors.Is(err, errSpanRaced) {
-		t.Errorf("a plan missing [20, 30): %v, want errSpanRaced", err)
+	gap.Records = append(sp.Records[:2:2], sp.Records[3:]...)
+	if err := s.compactSpan(context.Background(), gap, &res); !errors.Is(err, compaction.ErrRaced) {
+		t.Errorf("a plan missing [20, 30): %v, want compaction.ErrRaced", err)
 	}
 	// Records that no longer tile: [20, 30) is gone.
 	if _, err := admin.Exec("DELETE FROM " + quoteIdent(db) + ".kappa_batches WHERE start_offset = 20"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.compactSpan(context.Background(), gap, &res); !errors.Is(err, errSpanRaced) {
-		t.Errorf("records with a gap at [20, 30): %v, want errSpanRaced", err)
+	if err := s.compactSpan(context.Background(), gap, &res); !errors.Is(err, compaction.ErrRaced) {
+		t.Errorf("records with a gap at [20, 30): %v, want compaction.ErrRaced", err)
 	}
 	if _, err := admin.Exec("INSERT INTO "+quoteIdent(db)+".kappa_batches (pipeline, stream, partition_id, start_offset, end_offset, records, facts, skipped, rejected, lost, committed_at) VALUES ('tweets', 'twitter', 0, 20, 30, 10, 10, 0, 0, 0, ?)", time.Now().UTC()); err != nil {
 		t.Fatal(err)
@@ -264,8 +265,8 @@ func TestCompactSpanRefusesWhatDoesNotTileOrIsPastThePosition(t *testing.T) {
 	if _, err := admin.Exec("UPDATE " + quoteIdent(db) + ".kappa_offsets SET next_offset = 50"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.compactSpan(context.Background(), sp, &res); !errors.Is(err, errSpanRaced) || !strings.Contains(err.Error(), "position 50 is below the span's end 60") {
-		t.Errorf("position 50 under a span ending at 60: %v, want errSpanRaced naming both", err)
+	if err := s.compactSpan(context.Background(), sp, &res); !errors.Is(err, compaction.ErrRaced) || !strings.Contains(err.Error(), "position 50 is below the span's end 60") {
+		t.Errorf("position 50 under a span ending at 60: %v, want compaction.ErrRaced naming both", err)
 	}
 	if res.Spans != 0 {
 		t.Errorf("refused spans counted as merged: %+v", res)
@@ -342,9 +343,9 @@ func TestCommitAboveASpanIsNotBlocked(t *testing.T) {
 	s := openSink(t, sdk.Setup{Config: sinkConfig(db, "")})
 	commitRanges(t, s, 2, 0, 10, 10)
 	committed := make(chan error, 1)
-	compactBeforeCommit = func(sp span) {
+	compactBeforeCommit = func(sp compaction.Span) {
 		go func() {
-			committed <- s.Commit(context.Background(), rangeCommit(sp.partition, sp.end(), sp.end()+10, 10))
+			committed <- s.Commit(context.Background(), rangeCommit(sp.Partition, sp.End(), sp.End()+10, 10))
 		}()
 		select {
 		case err := <-committed:

@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/kappa-stream/kappa/internal/sinkconfig"
 	"github.com/kappa-stream/kappa/sdk"
 )
 
@@ -21,32 +22,11 @@ type Config struct {
 	// charset or collation in which interpolation is unsafe (big5, cp932,
 	// gb2312, gb18030, gbk, sjis; see charset.go). Required.
 	DSN string `yaml:"dsn" required:"true" doc:"go-sql-driver/mysql DSN naming the database, e.g. root@tcp(127.0.0.1:3306)/aggregates; the database is created when missing; a charset or collation other than utf8mb4 is refused (leave them out)"`
-	// Table is the aggregate table, laid out like the original 2016 job's
-	// table plus one column per dimension. Required.
-	Table string `yaml:"table" required:"true" doc:"the aggregate table, created when missing: the 2016 layout plus one column per dimension"`
-	// OffsetsTable holds each partition's committed position: the single
-	// source of truth for progress. Default "kappa_offsets".
-	OffsetsTable string `yaml:"offsets_table" doc:"each partition's next_offset: the single source of truth for progress"`
-	// BatchesTable records one row per committed range, for audits.
-	// Default "kappa_batches".
-	BatchesTable string `yaml:"batches_table" doc:"one row per committed range with its record, fact, skipped and rejected counts, and how many batches it stands for (more than 1 after compaction)"`
-	// TablesTable records which pipeline owns each aggregate table: a
-	// table is another pipeline's is refused. Default "kappa_tables".
-	TablesTable string `yaml:"tables_table" doc:"which pipeline owns each aggregate table; another pipeline's table is refused"`
-	// DeadLetters, when set, is the table that keeps every rejected
-	// record (deadletters.go); empty keeps none, as before.
-	DeadLetters string `yaml:"dead_letters" doc:"when set, the table (created when missing) that keeps each rejected record — partition, offset, reason, Kafka timestamp and its bytes — in the transaction of the batch that rejected it; kappa-runtime rejected lists them; empty keeps none"`
-	// DeadLettersMaxBytes bounds the bytes of a record a dead letter keeps.
-	DeadLettersMaxBytes int `yaml:"dead_letters_max_bytes" doc:"the most bytes of a rejected record's value a dead letter keeps (at most 1048576); a longer one is cut, flagged truncated, with its full length"`
-	// DeadLettersRetention, when set, lets compaction passes delete dead
-	// letters committed longer ago than this.
-	DeadLettersRetention time.Duration `yaml:"dead_letters_retention" doc:"when set (e.g. 720h), each compaction pass deletes dead letters committed longer ago than this; 0s keeps them forever (compaction itself never drops one)"`
+	// The tables and the dead-letter keys, as in the other SQL sink.
+	sinkconfig.Tables `yaml:",inline"`
 }
 
 const (
-	defaultOffsetsTable = "kappa_offsets"
-	defaultBatchesTable = "kappa_batches"
-	defaultTablesTable  = "kappa_tables"
 	// defaultDialTimeout bounds how long Open waits for a TCP connection, so
 	// that an unreachable server fails in seconds rather than minutes.
 	defaultDialTimeout = 5 * time.Second
@@ -54,8 +34,7 @@ const (
 
 // DefaultConfig returns a Config holding every default, ready to decode into.
 func DefaultConfig() Config {
-	return Config{OffsetsTable: defaultOffsetsTable, BatchesTable: defaultBatchesTable, TablesTable: defaultTablesTable,
-		DeadLettersMaxBytes: sdk.DefaultDeadLetterMaxBytes}
+	return Config{Tables: sinkconfig.DefaultTables()}
 }
 
 // ParseConfig decodes a config block strictly, applying defaults first.
@@ -90,31 +69,9 @@ func (c *Config) Validate() error {
 	} else if _, err := c.driverConfig(); err != nil {
 		errs = append(errs, sdk.ConfigError{Path: "dsn", Message: err.Error()})
 	}
-	tables := []struct{ key, name string }{
-		{"table", c.Table},
-		{"offsets_table", c.OffsetsTable},
-		{"batches_table", c.BatchesTable},
-		{"tables_table", c.TablesTable},
-	}
-	if c.DeadLetters != "" {
-		tables = append(tables, struct{ key, name string }{"dead_letters", c.DeadLetters})
-	}
-	errs = append(errs, c.validateDeadLetters()...)
-	seen := map[string]string{}
-	for _, t := range tables {
-		if err := checkIdentifier(t.name); err != nil {
-			errs = append(errs, sdk.ConfigError{Path: t.key, Message: err.Error()})
-			continue
-		}
-		// Table names are case-sensitive on Linux and not elsewhere; treat
-		// them as the same table to be safe on both.
-		folded := strings.ToLower(t.name)
-		if other, ok := seen[folded]; ok {
-			errs = append(errs, sdk.ConfigError{Path: t.key, Message: fmt.Sprintf("%q is already used by %s", t.name, other)})
-			continue
-		}
-		seen[folded] = t.key
-	}
+	// Table names are case-sensitive on Linux and not elsewhere; treat
+	// them as the same table to be safe on both.
+	errs = append(errs, c.Tables.Check(checkIdentifier, strings.ToLower)...)
 	if len(errs) > 0 {
 		return errs
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kappa-stream/kappa/internal/sinkconfig"
 	"github.com/kappa-stream/kappa/sdk"
 )
 
@@ -28,8 +29,8 @@ func TestParseConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Config{DSN: "root@tcp(127.0.0.1:3306)/aggregates", Table: "twitter", OffsetsTable: "kappa_offsets", BatchesTable: "kappa_batches", TablesTable: "kappa_tables",
-		DeadLettersMaxBytes: 65536}
+	want := Config{DSN: "root@tcp(127.0.0.1:3306)/aggregates", Tables: sinkconfig.Tables{Table: "twitter", OffsetsTable: "kappa_offsets", BatchesTable: "kappa_batches", TablesTable: "kappa_tables",
+		DeadLettersMaxBytes: 65536}}
 	if cfg != want {
 		t.Fatalf("got %+v, want %+v", cfg, want)
 	}

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kappa-stream/kappa/internal/deadletter"
+	"github.com/kappa-stream/kappa/internal/sinktest"
 	"github.com/kappa-stream/kappa/sdk"
 )
 
@@ -67,8 +69,8 @@ func TestDeadLettersLandWithTheirBatchAndReadBack(t *testing.T) {
 	if err := s.Commit(context.Background(), odd); err != nil {
 		t.Fatalf("commit with an odd reason: %v", err)
 	}
-	if n := countRows(t, admin, "SELECT CHAR_LENGTH(reason) FROM "+quoteIdent(db)+".kappa_dead_letters WHERE record_offset = 11"); n != deadLetterReasonChars {
-		t.Errorf("the odd reason was stored with %d characters, want %d", n, deadLetterReasonChars)
+	if n := countRows(t, admin, "SELECT CHAR_LENGTH(reason) FROM "+quoteIdent(db)+".kappa_dead_letters WHERE record_offset = 11"); n != deadletter.ReasonChars {
+		t.Errorf("the odd reason was stored with %d characters, want %d", n, deadletter.ReasonChars)
 	}
 	// A fenced commit stores no dead letter.
 	stale := rangeCommit(0, 0, 10, 7)
@@ -147,20 +149,11 @@ func TestCompactionKeepsDeadLettersRetentionExpiresThem(t *testing.T) {
 }
 
 func TestDeadLetterConfigIsChecked(t *testing.T) {
-	for _, tc := range []struct{ extra, path string }{
-		{"dead_letters: kappa_dead_letters\ndead_letters_max_bytes: 0\n", "dead_letters_max_bytes"},
-		{"dead_letters: kappa_dead_letters\ndead_letters_max_bytes: 2000000\n", "dead_letters_max_bytes"},
-		{"dead_letters_retention: 1h\n", "dead_letters_retention"},
-		{"dead_letters: 'bad name'\n", "dead_letters"},
-		{"dead_letters: kappa_batches\n", "dead_letters"},
-	} {
-		cfg, err := ParseConfig([]byte("dsn: root@tcp(127.0.0.1:3306)/aggregates\ntable: twitter\n" + tc.extra))
+	sinktest.DeadLetterConfigIsChecked(t, func(extra string) error {
+		cfg, err := ParseConfig([]byte("dsn: root@tcp(127.0.0.1:3306)/aggregates\ntable: twitter\n" + extra))
 		if err == nil {
 			err = cfg.Validate()
 		}
-		var errs sdk.ConfigErrors
-		if !errors.As(err, &errs) || len(errs) != 1 || errs[0].Path != tc.path {
-			t.Errorf("%q: %v, want one problem at %s", tc.extra, err, tc.path)
-		}
-	}
+		return err
+	})
 }

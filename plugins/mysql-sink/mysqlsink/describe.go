@@ -18,7 +18,7 @@ func (*Sink) Describe() sdk.Info {
 // columns of dimensionLength utf8mb4 characters whose PAD SPACE collation
 // holds "en" and "en " as one key, a DATETIME of whole seconds for the
 // window, and a DOUBLE sum that must be a number. The
-// runtime rejects records with facts outside them; checkRow still refuses
+// runtime rejects records with facts outside them; checkCommit still refuses
 // a row outside them, as a permanent error.
 var FactLimits = sdk.FactLimits{
 	MaxDimensionChars: dimensionLength,

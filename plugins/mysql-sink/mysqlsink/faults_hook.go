@@ -2,31 +2,13 @@
 
 package mysqlsink
 
-import (
-	"sync"
+import "github.com/kappa-stream/kappa/internal/faulthook"
 
-	"github.com/kappa-stream/kappa/internal/faulthook"
-)
+// The test-only fault hook (internal/faulthook), compiled in only with the
+// build tag kappa_faults, which only the end-to-end harness's builds use.
 
-// The test-only fault hook (internal/faulthook): compiled in only with the
-// build tag kappa_faults, which only the end-to-end harness's builds use; a
-// released mysql-sink holds none of it (faults_off.go).
+var faults = faulthook.OnFirstUse("mysql-sink")
 
-var (
-	faultsOnce sync.Once
-	faults     *faulthook.Hook // nil when KAPPA_TEST_SINK_FAULTS is unset
-)
-
-// testFault is called at each fault point of the commit path; it kills
-// the process with the probability set for that point.
-func testFault(at faultPoint) {
-	faultsOnce.Do(func() { faults = faulthook.Load("mysql-sink") })
-	switch at {
-	case beforeCommit:
-		faults.At(faulthook.BeforeCommit)
-	case afterCommit:
-		faults.At(faulthook.AfterCommit)
-	case afterRename:
-		faults.At(faulthook.AfterRename)
-	}
-}
+// testFault kills the process at a fault point with the probability set
+// for it; faults.go lists the points in faulthook's order.
+func testFault(at faultPoint) { faults.At(faulthook.Point(at)) }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -15,16 +14,8 @@ import (
 	"github.com/kappa-stream/kappa/sdk"
 )
 
-// Generations (the Kappa recipe). The generations table lists, per table
-// readers query (the configured `table`, the logical table), every
-// generation: the pipeline that writes it, the physical table it writes,
-// the key its positions and batch records are stored under (the `pipeline`
-// column of the offsets and batches tables) and its state. Generation 1 is
-// what existed before: the configured table, positions and batch records
-// keyed by the pipeline's name; its row is made at the first Open, so an
-// existing database upgrades in place. Generation N > 1 writes
-// `<table>__gN` under the key `<pipeline>~gN` until its cutover renames
-// its table to `<table>` and the replaced one's to `<table>__g<M>`.
+// Generations (the Kappa recipe; internal/gencatalog explains the catalog
+// and decides each step), in the DSN's database.
 //
 // Every commit and compaction reads its generation's row LOCK IN SHARE
 // MODE first; the freeze is an UPDATE of that row, which waits for the
@@ -35,33 +26,6 @@ var _ sdk.Generations = (*Sink)(nil)
 
 // generationsTable is the catalog's name, in the DSN's database.
 const generationsTable = "kappa_generations"
-
-// generationSuffix is how a generation's key and table are told apart
-// from generation 1's.
-const (
-	keySuffix   = "~g"
-	tableSuffix = "__g"
-)
-
-func generationsSchema() tableSchema {
-	return tableSchema{
-		Name: generationsTable,
-		Columns: []column{
-			{Name: "table_name", Type: "varchar(64) NOT NULL", DataType: "varchar", Length: 64},
-			{Name: "generation", Type: "bigint NOT NULL", DataType: "bigint"},
-			{Name: "pipeline", Type: "varchar(191) NOT NULL", DataType: "varchar", Length: 191},
-			{Name: "definition", Type: "varchar(64) NOT NULL", DataType: "varchar", Length: 64},
-			{Name: "offsets_key", Type: "varchar(191) NOT NULL", DataType: "varchar", Length: 191},
-			{Name: "physical_table", Type: "varchar(64) NOT NULL", DataType: "varchar", Length: 64},
-			{Name: "state", Type: "varchar(16) NOT NULL", DataType: "varchar", Length: 16},
-			{Name: "step", Type: "varchar(16) NOT NULL", DataType: "varchar", Length: 16},
-			{Name: "previous", Type: "bigint NOT NULL", DataType: "bigint"},
-			{Name: "updated_at", Type: "datetime(6) NOT NULL", DataType: "datetime"},
-		},
-		PrimaryKey: []string{"table_name", "generation"},
-		Charset:    "utf8mb4 COLLATE=utf8mb4_bin",
-	}
-}
 
 // generation is one row of the catalog.
 type generation = gencatalog.Generation
@@ -124,8 +88,7 @@ func openGeneration(ctx context.Context, db *sql.DB, database string, cfg Config
 		return nil, err
 	}
 	if setup.Reprocessing {
-		g := gencatalog.Choose(gens, setup.Pipeline, setup.Definition)
-		if g != nil && (g.State == sdk.GenerationShadow || g.State == sdk.GenerationLive && g.Definition == setup.Definition && g.Number > 1) {
+		if g := gencatalog.Resume(gens, setup.Pipeline, setup.Definition); g != nil {
 			// Before the table is made when missing: a RENAME a kill left
 			// unrecorded moved it.
 			return g, repairSwapped(ctx, db, cfg.Table, g)
@@ -145,28 +108,15 @@ func openGeneration(ctx context.Context, db *sql.DB, database string, cfg Config
 			return nil, err
 		}
 	}
-	g := gencatalog.Choose(gens, setup.Pipeline, setup.Definition)
-	if g == nil {
-		// Another pipeline's table: claimTable's refusal says whose.
-		return nil, nil
+	g, redefine, err := gencatalog.Open(gens, database, cfg.Table, setup.Pipeline, setup.Definition)
+	if err != nil || g == nil || !redefine {
+		return g, err
 	}
-	switch g.State {
-	case sdk.GenerationLive:
-		if g.Definition != setup.Definition && setup.Definition != "" {
-			// The live generation's file was edited: it continues, and is
-			// known by its new definition from now on.
-			if _, err := db.ExecContext(ctx, "UPDATE "+quoteIdent(generationsTable)+" SET `definition` = ? WHERE `table_name` = ? AND `generation` = ?",
-				setup.Definition, cfg.Table, g.Number); err != nil {
-				return nil, fmt.Errorf("record the definition of generation %d of table %s: %w", g.Number, cfg.Table, err)
-			}
-		}
-		return g, nil
-	case sdk.GenerationShadow:
-		return nil, sdk.Permanent(&gencatalog.EndedError{Namespace: database, Table: cfg.Table, Pipeline: setup.Pipeline, Generation: g.Number, State: g.State, Shadow: true})
+	if _, err := db.ExecContext(ctx, "UPDATE "+quoteIdent(generationsTable)+" SET `definition` = ? WHERE `table_name` = ? AND `generation` = ?",
+		setup.Definition, cfg.Table, g.Number); err != nil {
+		return nil, fmt.Errorf("record the definition of generation %d of table %s: %w", g.Number, cfg.Table, err)
 	}
-	e := &gencatalog.EndedError{Namespace: database, Table: cfg.Table, Pipeline: setup.Pipeline, Generation: g.Number, State: g.State}
-	e.Describe(gens)
-	return nil, sdk.Permanent(e)
+	return g, nil
 }
 
 const generationColumnsWithTable = "`table_name`, " + generationColumns
@@ -211,31 +161,11 @@ func (s *Sink) Generations(ctx context.Context, req sdk.GenerationsRequest) (sdk
 		return sdk.GenerationsResult{}, errNotOpen
 	}
 	res := sdk.GenerationsResult{Table: s.database + "." + s.gen.logical}
-	var err error
-	switch req.Op {
-	case sdk.GenerationList:
-	case sdk.GenerationBegin:
-		err = s.beginGeneration(ctx, req, &res)
-	case sdk.GenerationFreeze:
-		err = s.freeze(ctx, &res)
-	case sdk.GenerationCatchUp:
-		err = s.catchUp(ctx, &res)
-	case sdk.GenerationSwap:
-		err = s.swap(ctx, &res)
-	case sdk.GenerationGoLive:
-		err = s.goLive(ctx, &res)
-	case sdk.GenerationRollback:
-		err = s.rollback(ctx, &res)
-	case sdk.GenerationRetire:
-		err = s.retire(ctx, &res)
-	default:
-		return res, sdk.Permanent(fmt.Errorf("mysql-sink: generations: unknown step %q", req.Op))
-	}
+	err := gencatalog.Steps{
+		Begin: s.beginGeneration, Freeze: s.freeze, CatchUp: s.catchUp, Swap: s.swap,
+		GoLive: s.goLive, Rollback: s.rollback, Retire: s.retire,
+	}.Run(ctx, req, &res, "mysql-sink", retryable)
 	if err != nil {
-		err = fmt.Errorf("mysql-sink: generations %s: %w", req.Op, err)
-		if retryable(err) {
-			return res, sdk.Retryable(err)
-		}
 		return res, err
 	}
 	return res, s.describeGenerations(ctx, &res)
@@ -295,6 +225,16 @@ func (s *Sink) setStep(ctx context.Context, tx *sql.Tx, number int64, state, ste
 	return nil
 }
 
+// setSteps records steps in tx (gencatalog's decisions).
+func (s *Sink) setSteps(ctx context.Context, tx *sql.Tx, steps ...gencatalog.Step) error {
+	for _, st := range steps {
+		if err := s.setStep(ctx, tx, st.Number, st.State, st.Step); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // inTx runs f in a transaction over the table's locked catalog rows.
 func (s *Sink) inTx(ctx context.Context, f func(tx *sql.Tx, gens []generation) error) (err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -326,38 +266,17 @@ func (s *Sink) beginGeneration(ctx context.Context, req sdk.GenerationsRequest, 
 	var bound *generation
 	refuse := func(format string, args ...any) { res.Refusals = append(res.Refusals, fmt.Sprintf(format, args...)) }
 	err := s.inTx(ctx, func(tx *sql.Tx, gens []generation) error {
-		if len(gens) == 0 {
-			refuse("table %s has no generations yet: run the pipeline that writes it once with this version of mysql-sink, then reprocess", res.Table)
+		b, g, refusal := gencatalog.Begin(gens, res.Table, "mysql-sink", s.gen.logical, setup.Pipeline, setup.Definition)
+		if refusal != "" {
+			refuse("%s", refusal)
 			return nil
 		}
-		for i := range gens {
-			g := &gens[i]
-			if g.State != sdk.GenerationShadow {
-				continue
-			}
-			if g.Pipeline != setup.Pipeline {
-				refuse("generation %d of table %s, pipeline %q, is being reprocessed: let it finish (kappa-runtime reprocess on its file) first", g.Number, res.Table, g.Pipeline)
-				return nil
-			}
-			bound = g
+		if b != nil {
+			bound = b
 			return nil
 		}
-		live := gencatalog.Live(gens)
-		if live != nil && live.Number > 1 && live.Pipeline == setup.Pipeline && live.Definition == setup.Definition {
-			// This file's reprocess went live already (a restart after the
-			// cutover): it continues as the live generation.
-			bound = live
-			return nil
-		}
-		if live == nil {
-			refuse("table %s has no live generation (a rollback or cutover is unfinished: run kappa-runtime rollback or reprocess again)", res.Table)
-			return nil
-		}
-		next := gens[len(gens)-1].Number + 1
-		g := generation{Number: next, Pipeline: setup.Pipeline, Definition: setup.Definition,
-			Key: fmt.Sprintf("%s%s%d", setup.Pipeline, keySuffix, next), Physical: fmt.Sprintf("%s%s%d", s.gen.logical, tableSuffix, next),
-			State: sdk.GenerationShadow, Previous: live.Number}
-		oldName := fmt.Sprintf("%s%s%d", s.gen.logical, tableSuffix, live.Number)
+		live := gencatalog.Find(gens, g.Previous)
+		oldName := gencatalog.PhysicalName(s.gen.logical, live.Number)
 		switch {
 		case len(g.Physical) > 64 || len(oldName) > 64:
 			refuse("table name %s is too long for generation tables (%s): MySQL names have at most 64 characters", s.gen.logical, g.Physical)
@@ -370,19 +289,8 @@ func (s *Sink) beginGeneration(ctx context.Context, req sdk.GenerationsRequest, 
 		if err != nil {
 			return err
 		}
-		starts := map[int32]int64{}
-		for _, w := range req.LogStarts {
-			starts[w.Partition] = w.Start
-		}
-		var missed []string
-		for _, f := range firsts {
-			if st, ok := starts[f.Partition]; ok && st > f.NextOffset {
-				missed = append(missed, fmt.Sprintf("partition %d: offsets %d to %d", f.Partition, f.NextOffset, st-1))
-			}
-		}
-		if len(missed) > 0 {
-			refuse("the log of stream %s no longer holds offsets generation %d read (retention deleted them): %s; reprocessing would be silently partial; keep the topic's whole history (retention.ms=-1) to reprocess",
-				req.Stream, live.Number, strings.Join(missed, "; "))
+		if refusal := gencatalog.Missed(req.Stream, live.Number, firsts, req.LogStarts); refusal != "" {
+			refuse("%s", refusal)
 			return nil
 		}
 		now := time.Now().UTC()
@@ -395,7 +303,7 @@ func (s *Sink) beginGeneration(ctx context.Context, req sdk.GenerationsRequest, 
 				return fmt.Errorf("record generation %d's first position of partition %d: %w", g.Number, f.Partition, err)
 			}
 		}
-		bound = &g
+		bound = g
 		return nil
 	})
 	if err != nil || bound == nil {
@@ -464,15 +372,7 @@ func (s *Sink) firstOffsets(ctx context.Context, tx *sql.Tx, key, stream string)
 
 // bound returns the bound generation and the one it replaces, from gens.
 func (s *Sink) boundPair(gens []generation) (cur, prev *generation, err error) {
-	cur = gencatalog.Find(gens, s.gen.number)
-	if cur == nil {
-		return nil, nil, sdk.Permanent(errors.New("the sink is bound to no generation (begin first)"))
-	}
-	prev = gencatalog.Find(gens, cur.Previous)
-	if prev == nil {
-		return nil, nil, sdk.Permanent(fmt.Errorf("generation %d replaces generation %d, which is not recorded", cur.Number, cur.Previous))
-	}
-	return cur, prev, nil
+	return gencatalog.Pair(gens, s.gen.number)
 }
 
 // freeze makes the replaced generation frozen: its row's exclusive lock
@@ -483,17 +383,7 @@ func (s *Sink) freeze(ctx context.Context, res *sdk.GenerationsResult) error {
 		if err != nil {
 			return err
 		}
-		if cur.State != sdk.GenerationShadow || cur.Step != "" {
-			return nil // frozen already
-		}
-		if prev.State != sdk.GenerationLive {
-			res.Refusals = append(res.Refusals, fmt.Sprintf("generation %d, which generation %d replaces, is %s, not live", prev.Number, cur.Number, prev.State))
-			return nil
-		}
-		if err := s.setStep(ctx, tx, prev.Number, sdk.GenerationFrozen, prev.Step); err != nil {
-			return err
-		}
-		return s.setStep(ctx, tx, cur.Number, cur.State, "frozen")
+		return s.setSteps(ctx, tx, gencatalog.Freeze(cur, prev, res)...)
 	})
 }
 
@@ -505,13 +395,7 @@ func (s *Sink) catchUp(ctx context.Context, res *sdk.GenerationsResult) error {
 		if err != nil {
 			return err
 		}
-		switch cur.Step {
-		case "":
-			res.Refusals = append(res.Refusals, "the replaced generation is not frozen yet")
-			return nil
-		case "frozen":
-		default:
-			res.Done = true
+		if !gencatalog.CatchUp(cur, res) {
 			return nil
 		}
 		ok, err := s.passed(ctx, tx, cur.Key, prev.Key)
@@ -519,7 +403,7 @@ func (s *Sink) catchUp(ctx context.Context, res *sdk.GenerationsResult) error {
 			return err
 		}
 		res.Done = true
-		return s.setStep(ctx, tx, cur.Number, cur.State, "caught_up")
+		return s.setSteps(ctx, tx, gencatalog.CaughtUp(cur))
 	})
 }
 
@@ -563,7 +447,7 @@ func (s *Sink) swap(ctx context.Context, res *sdk.GenerationsResult) error {
 		case "swapping", "swapped", sdk.GenerationLive:
 			return nil
 		}
-		res.Refusals = append(res.Refusals, fmt.Sprintf("generation %d has not caught up with the frozen generation yet (step %q)", cur.Number, cur.Step))
+		res.Refusals = append(res.Refusals, gencatalog.NotCaughtUp(cur))
 		return nil
 	})
 	if err != nil || len(res.Refusals) > 0 || cur.Step == "swapped" || cur.Step == sdk.GenerationLive {
@@ -580,7 +464,7 @@ func (s *Sink) swap(ctx context.Context, res *sdk.GenerationsResult) error {
 		testFault(afterRename)
 	}
 	err = s.inTx(ctx, func(tx *sql.Tx, gens []generation) error {
-		if err := s.setPhysical(ctx, tx, prev.Number, fmt.Sprintf("%s%s%d", s.gen.logical, tableSuffix, prev.Number)); err != nil {
+		if err := s.setPhysical(ctx, tx, prev.Number, gencatalog.PhysicalName(s.gen.logical, prev.Number)); err != nil {
 			return err
 		}
 		if err := s.setPhysical(ctx, tx, cur.Number, s.gen.logical); err != nil {
@@ -609,8 +493,8 @@ func (s *Sink) setPhysical(ctx context.Context, tx *sql.Tx, number int64, table 
 // that was done (a kill after the RENAME, before it was recorded): RENAME
 // TABLE of several tables is atomic, so either both names moved or none.
 func (s *Sink) renameTables(ctx context.Context, in, out *generation) (bool, error) {
-	outName := fmt.Sprintf("%s%s%d", s.gen.logical, tableSuffix, out.Number)
-	inName := fmt.Sprintf("%s%s%d", s.gen.logical, tableSuffix, in.Number)
+	outName := gencatalog.PhysicalName(s.gen.logical, out.Number)
+	inName := gencatalog.PhysicalName(s.gen.logical, in.Number)
 	inExists, err := tableExists(ctx, s.db, inName)
 	if err != nil {
 		return false, err
@@ -656,7 +540,7 @@ func repairSwapped(ctx context.Context, db *sql.DB, logical string, g *generatio
 	if g.Step != "swapping" {
 		return nil
 	}
-	inName := fmt.Sprintf("%s%s%d", logical, tableSuffix, g.Number)
+	inName := gencatalog.PhysicalName(logical, g.Number)
 	exists, err := tableExists(ctx, db, inName)
 	if err != nil || exists {
 		return err
@@ -673,18 +557,11 @@ func (s *Sink) goLive(ctx context.Context, res *sdk.GenerationsResult) error {
 		if err != nil {
 			return err
 		}
-		switch cur.Step {
-		case sdk.GenerationLive:
-			return nil
-		case "swapped":
-		default:
-			res.Refusals = append(res.Refusals, fmt.Sprintf("generation %d's table is not swapped in yet (step %q)", cur.Number, cur.Step))
+		steps := gencatalog.GoLive(cur, prev, res)
+		if len(steps) == 0 {
 			return nil
 		}
-		if err := s.setStep(ctx, tx, prev.Number, sdk.GenerationRetired, prev.Step); err != nil {
-			return err
-		}
-		if err := s.setStep(ctx, tx, cur.Number, sdk.GenerationLive, sdk.GenerationLive); err != nil {
+		if err := s.setSteps(ctx, tx, steps...); err != nil {
 			return err
 		}
 		return s.handOver(ctx, tx, cur, prev)
@@ -694,8 +571,8 @@ func (s *Sink) goLive(ctx context.Context, res *sdk.GenerationsResult) error {
 // handOver records the owners of the tables as the swap left them.
 func (s *Sink) handOver(ctx context.Context, tx *sql.Tx, in, out *generation) error {
 	now := time.Now().UTC()
-	outName := fmt.Sprintf("%s%s%d", s.gen.logical, tableSuffix, out.Number)
-	inName := fmt.Sprintf("%s%s%d", s.gen.logical, tableSuffix, in.Number)
+	outName := gencatalog.PhysicalName(s.gen.logical, out.Number)
+	inName := gencatalog.PhysicalName(s.gen.logical, in.Number)
 	t := quoteIdent(s.gen.cfg.TablesTable)
 	for _, o := range []struct{ table, pipeline string }{{s.gen.logical, in.Pipeline}, {outName, out.Pipeline}} {
 		if _, err := tx.ExecContext(ctx, "INSERT INTO "+t+" (`table_name`, `pipeline`, `claimed_at`) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE `pipeline` = VALUES(`pipeline`)",
@@ -716,41 +593,12 @@ func (s *Sink) handOver(ctx context.Context, tx *sql.Tx, in, out *generation) er
 func (s *Sink) rollback(ctx context.Context, res *sdk.GenerationsResult) error {
 	var in, out *generation
 	err := s.inTx(ctx, func(tx *sql.Tx, gens []generation) error {
-		for i := range gens {
-			if gens[i].Step == "rollback" {
-				in = &gens[i]
-			}
+		var steps []gencatalog.Step
+		var err error
+		if in, out, steps, err = gencatalog.Rollback(gens, res); err != nil {
+			return err
 		}
-		if in == nil {
-			out = gencatalog.Live(gens)
-			if out == nil {
-				res.Refusals = append(res.Refusals, "no generation is live")
-				return nil
-			}
-			if in = gencatalog.Find(gens, out.Previous); in == nil || in.State != sdk.GenerationRetired {
-				res.Refusals = append(res.Refusals, fmt.Sprintf("generation %d replaced no generation whose table is kept (retired)", out.Number))
-				return nil
-			}
-			for _, g := range gens {
-				if g.State == sdk.GenerationShadow {
-					res.Refusals = append(res.Refusals, fmt.Sprintf("generation %d is being reprocessed: let it finish first", g.Number))
-					return nil
-				}
-			}
-			if err := s.setStep(ctx, tx, out.Number, sdk.GenerationFrozen, out.Step); err != nil {
-				return err
-			}
-			return s.setStep(ctx, tx, in.Number, in.State, "rollback")
-		}
-		for i := range gens {
-			if gens[i].State == sdk.GenerationFrozen {
-				out = &gens[i]
-			}
-		}
-		if out == nil {
-			return sdk.Permanent(fmt.Errorf("generation %d is being rolled back to, but no generation is frozen", in.Number))
-		}
-		return nil
+		return s.setSteps(ctx, tx, steps...)
 	})
 	if err != nil || len(res.Refusals) > 0 {
 		return err
@@ -762,16 +610,13 @@ func (s *Sink) rollback(ctx context.Context, res *sdk.GenerationsResult) error {
 	}
 	res.Done = true
 	return s.inTx(ctx, func(tx *sql.Tx, gens []generation) error {
-		if err := s.setPhysical(ctx, tx, out.Number, fmt.Sprintf("%s%s%d", s.gen.logical, tableSuffix, out.Number)); err != nil {
+		if err := s.setPhysical(ctx, tx, out.Number, gencatalog.PhysicalName(s.gen.logical, out.Number)); err != nil {
 			return err
 		}
 		if err := s.setPhysical(ctx, tx, in.Number, s.gen.logical); err != nil {
 			return err
 		}
-		if err := s.setStep(ctx, tx, out.Number, sdk.GenerationRetired, out.Step); err != nil {
-			return err
-		}
-		if err := s.setStep(ctx, tx, in.Number, sdk.GenerationLive, sdk.GenerationLive); err != nil {
+		if err := s.setSteps(ctx, tx, gencatalog.RolledBack(in, out)...); err != nil {
 			return err
 		}
 		// The previous generation goes back to being replaced by none;

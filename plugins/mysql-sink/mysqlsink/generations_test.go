@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kappa-stream/kappa/internal/gencatalog"
+	"github.com/kappa-stream/kappa/internal/sinktest"
 	"github.com/kappa-stream/kappa/internal/testenv"
 	"github.com/kappa-stream/kappa/sdk"
 )
@@ -34,12 +35,7 @@ func langCommit(start, end int64, count int64) sdk.Commit {
 
 func step(t *testing.T, s *Sink, op sdk.GenerationOp, req sdk.GenerationsRequest) sdk.GenerationsResult {
 	t.Helper()
-	req.Op = op
-	res, err := s.Generations(context.Background(), req)
-	if err != nil {
-		t.Fatalf("%s: %v", op, err)
-	}
-	return res
+	return sinktest.Step(t, s, op, req)
 }
 
 // The cutover on the sink alone: a new generation with another layout

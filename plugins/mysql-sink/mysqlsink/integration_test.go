@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/kappa-stream/kappa/internal/sinktest"
 	"github.com/kappa-stream/kappa/internal/testenv"
 	"github.com/kappa-stream/kappa/sdk"
 )
@@ -59,25 +60,10 @@ func sinkConfig(database string, extra string) []byte {
 
 func openSink(tb testing.TB, setup sdk.Setup) *Sink {
 	tb.Helper()
-	if setup.Pipeline == "" {
-		setup.Pipeline = "tweets"
-	}
-	if setup.Window == 0 {
-		setup.Window = time.Minute
-	}
-	s := New()
-	if err := s.Open(context.Background(), setup); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		if err := s.Close(context.Background()); err != nil {
-			tb.Error(err)
-		}
-	})
-	return s
+	return sinktest.Open(tb, New(), setup)
 }
 
-var minute = time.Date(2016, 6, 1, 19, 36, 0, 0, time.UTC)
+var minute = sinktest.Minute
 
 // rangeCommit is a commit of one range with one row per given window count.
 func rangeCommit(partition int32, start, end int64, counts ...int64) sdk.Commit {

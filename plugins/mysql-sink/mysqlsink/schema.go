@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/kappa-stream/kappa/internal/sinktables"
 )
 
 // column is one column of a table the sink owns.
@@ -38,103 +40,19 @@ type tableSchema struct {
 	Charset string
 }
 
-const dimensionLength = 191 // utf8mb4 characters; keeps the key within InnoDB's 3072 bytes for up to 3 dimensions
-
-// streamIDLength bounds sdk.Commit.StreamID (a Kafka topic ID takes 22).
-const streamIDLength = 64
-
-// Fixed column names of the aggregate table, from the 2016 job.
+// Bounds and the aggregate table's fixed column names, from
+// internal/sinktables.
 const (
-	colStartOffset = "start_offset"
-	colEndOffset   = "end_offset"
-	colTimestamp   = "timestamp"
-	colPartition   = "partition_id"
-	colCount       = "count"
-	colSum         = "sum"
+	dimensionLength = sinktables.DimensionLength
+	streamIDLength  = sinktables.StreamIDLength
+	colStartOffset  = sinktables.ColStartOffset
+	colEndOffset    = sinktables.ColEndOffset
+	colTimestamp    = sinktables.ColTimestamp
+	colPartition    = sinktables.ColPartition
+	colCount        = sinktables.ColCount
+	colSum          = sinktables.ColSum
+	colBatches      = sinktables.ColBatches
 )
-
-// aggregateSchema is the 2016 job's table, with one column per dimension
-// after partition_id in the primary key.
-func aggregateSchema(table string, dimensions []string, sums bool) tableSchema {
-	s := tableSchema{
-		Name: table,
-		Columns: []column{
-			{Name: colStartOffset, Type: "bigint NOT NULL", DataType: "bigint"},
-			{Name: colEndOffset, Type: "bigint NOT NULL", DataType: "bigint"},
-			// DATETIME holding UTC, never TIMESTAMP: TIMESTAMP shifts with the
-			// session's time zone.
-			{Name: colTimestamp, Type: "datetime NOT NULL", DataType: "datetime"},
-			{Name: colPartition, Type: "int NOT NULL", DataType: "int"},
-			{Name: colCount, Type: "int NOT NULL", DataType: "int"},
-		},
-		PrimaryKey: []string{colStartOffset, colEndOffset, colTimestamp, colPartition},
-	}
-	if sums {
-		// Only when the pipeline declares `aggregates: [count, sum]`, so that
-		// a pipeline without it keeps the 2016 layout exactly.
-		s.Columns = append(s.Columns, column{Name: colSum, Type: "double NOT NULL", DataType: "double"})
-	}
-	for _, d := range dimensions {
-		s.Columns = append(s.Columns, column{
-			Name:     d,
-			Type:     fmt.Sprintf("varchar(%d) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL", dimensionLength),
-			DataType: "varchar",
-			Length:   dimensionLength,
-		})
-		s.PrimaryKey = append(s.PrimaryKey, d)
-	}
-	s.Indexes = []index{timeIndex(dimensions, sums)}
-	return s
-}
-
-func offsetsSchema(table string) tableSchema {
-	return tableSchema{
-		Name: table,
-		Columns: []column{
-			{Name: "pipeline", Type: "varchar(191) NOT NULL", DataType: "varchar", Length: 191},
-			// Kafka topic names may be 249 characters long.
-			{Name: "stream", Type: "varchar(255) NOT NULL", DataType: "varchar", Length: 255},
-			{Name: "partition_id", Type: "int NOT NULL", DataType: "int"},
-			{Name: "next_offset", Type: "bigint NOT NULL", DataType: "bigint"},
-			// the stream instance (a Kafka topic ID) the position belongs to;
-			// added to tables made before it existed, '' on their rows
-			{Name: "stream_id", Type: fmt.Sprintf("varchar(%d) NOT NULL DEFAULT ''", streamIDLength), DataType: "varchar", Length: streamIDLength,
-				AddWhenMissing: true},
-			{Name: "updated_at", Type: "datetime(6) NOT NULL", DataType: "datetime"},
-		},
-		PrimaryKey: []string{"pipeline", "stream", "partition_id"},
-		Charset:    "utf8mb4 COLLATE=utf8mb4_bin",
-	}
-}
-
-func batchesSchema(table string) tableSchema {
-	return tableSchema{
-		Name: table,
-		Columns: []column{
-			{Name: "pipeline", Type: "varchar(191) NOT NULL", DataType: "varchar", Length: 191},
-			{Name: "stream", Type: "varchar(255) NOT NULL", DataType: "varchar", Length: 255},
-			{Name: "partition_id", Type: "int NOT NULL", DataType: "int"},
-			{Name: "start_offset", Type: "bigint NOT NULL", DataType: "bigint"},
-			{Name: "end_offset", Type: "bigint NOT NULL", DataType: "bigint"},
-			{Name: "records", Type: "bigint NOT NULL", DataType: "bigint"},
-			{Name: "facts", Type: "bigint NOT NULL", DataType: "bigint"},
-			{Name: "skipped", Type: "bigint NOT NULL", DataType: "bigint"},
-			{Name: "rejected", Type: "bigint NOT NULL", DataType: "bigint"},
-			// offsets deleted before they were read, skipped by the source's
-			// on_out_of_range: skip; never counted
-			{Name: "lost", Type: "bigint NOT NULL", DataType: "bigint"},
-			{Name: "committed_at", Type: "datetime(6) NOT NULL", DataType: "datetime"},
-			// how many committed batches the row stands for: 1, or more
-			// once compaction merged a span (compact.go)
-			{Name: colBatches, Type: "bigint NOT NULL DEFAULT 1", DataType: "bigint", AddWhenMissing: true},
-			// 1 on the record of rows adopted from before Kappa, whose
-			// counters are unknown (adopt.go)
-			{Name: colAdopted, Type: "tinyint NOT NULL DEFAULT 0", DataType: "tinyint", AddWhenMissing: true},
-		},
-		PrimaryKey: []string{"pipeline", "stream", "partition_id", "start_offset"},
-		Charset:    "utf8mb4 COLLATE=utf8mb4_bin",
-	}
-}
 
 // quoteIdent quotes a MySQL identifier. Names are validated before they get
 // here; doubling backticks keeps even an unvalidated name inert.

@@ -18,20 +18,20 @@
 package mysqlsink
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/kappa-stream/kappa/internal/commitcheck"
+	"github.com/kappa-stream/kappa/internal/deadletter"
+	"github.com/kappa-stream/kappa/internal/sinkconfig"
 	"github.com/kappa-stream/kappa/sdk"
 )
 
@@ -174,32 +174,12 @@ func (s *Sink) Open(ctx context.Context, setup sdk.Setup) error {
 
 // checkSetup checks what the runtime passes besides the config block.
 func checkSetup(setup sdk.Setup) error {
-	if setup.Pipeline == "" {
-		return errors.New("pipeline name is empty")
-	}
-	if utf8.RuneCountInString(setup.Pipeline) > 191 {
-		return fmt.Errorf("pipeline name is longer than 191 characters")
-	}
-	// The timestamp column is a DATETIME of whole seconds, as in 2016.
-	if setup.Window < 0 || setup.Window%time.Second != 0 {
-		return fmt.Errorf("window %v is not a whole number of seconds, which the DATETIME column needs", setup.Window)
-	}
-	taken := map[string]bool{}
+	var columns []string
 	for _, c := range aggregateSchema("", nil, setup.Sums()).Columns {
-		taken[c.Name] = true
+		columns = append(columns, c.Name)
 	}
-	for _, d := range setup.Dimensions {
-		if err := checkIdentifier(d); err != nil {
-			return fmt.Errorf("dimension: %w", err)
-		}
-		// Column names are case-insensitive in MySQL.
-		folded := strings.ToLower(d)
-		if taken[folded] {
-			return fmt.Errorf("dimension %q clashes with another column of the aggregate table", d)
-		}
-		taken[folded] = true
-	}
-	return nil
+	// Column names are case-insensitive in MySQL.
+	return sinkconfig.CheckSetup(setup, columns, "DATETIME", checkIdentifier, strings.ToLower)
 }
 
 // connect opens a pool on dc's database, creating the database first if the
@@ -322,7 +302,7 @@ func (s *Sink) Commit(ctx context.Context, c sdk.Commit) error {
 	}
 	ranges, err := s.checkCommit(c)
 	if err == nil {
-		err = checkDeadLetters(ranges, c.DeadLetters)
+		err = deadletter.InRanges(ranges, c.DeadLetters)
 	}
 	if err != nil {
 		// The same commit would fail the same way at every try.
@@ -496,44 +476,15 @@ func (s *Sink) advance(ctx context.Context, tx *sql.Tx, stream, streamID string,
 }
 
 // checkCommit rejects a commit the tables cannot hold faithfully, before
-// anything is sent, and returns its ranges in partition order: writers
-// that lock partitions in the same order cannot deadlock each other.
+// anything is sent, and returns its ranges in partition order
+// (commitcheck.Check).
 func (s *Sink) checkCommit(c sdk.Commit) ([]sdk.RangeStats, error) {
-	if len(c.Ranges) == 0 {
-		if len(c.Rows) > 0 {
-			return nil, fmt.Errorf("%d rows but no ranges", len(c.Rows))
-		}
-		return nil, nil
-	}
-	if c.Stream == "" || utf8.RuneCountInString(c.Stream) > 255 {
-		return nil, fmt.Errorf("stream name %q is empty or longer than 255 characters", c.Stream)
-	}
-	if utf8.RuneCountInString(c.StreamID) > streamIDLength {
-		return nil, fmt.Errorf("stream ID %q is longer than %d characters", c.StreamID, streamIDLength)
-	}
-	ranges := slices.Clone(c.Ranges)
-	slices.SortFunc(ranges, func(a, b sdk.RangeStats) int { return cmp.Compare(a.Partition, b.Partition) })
-	for i, r := range ranges {
-		switch {
-		case r.Partition < 0:
-			return nil, fmt.Errorf("partition %d: negative partition", r.Partition)
-		case r.Start < 0 || r.End < r.Start:
-			return nil, fmt.Errorf("partition %d: range [%d, %d) is invalid", r.Partition, r.Start, r.End)
-		case r.End == r.Start && (r.Records != 0 || r.Lost != 0):
-			// An empty range is an anchor (sdk.Source.Poll): it places a
-			// partition's first position and holds nothing.
-			return nil, fmt.Errorf("partition %d: empty range [%d, %d) with %d records and %d lost", r.Partition, r.Start, r.End, r.Records, r.Lost)
-		case i > 0 && ranges[i-1].Partition == r.Partition:
-			return nil, fmt.Errorf("partition %d: more than one range", r.Partition)
-		}
-	}
-	for _, row := range c.Rows {
-		if err := s.checkRow(row, ranges); err != nil {
-			return nil, fmt.Errorf("refused the row of partition %d, range [%d, %d), first record at offset %d, window %s, dimension values %.40q: %w",
-				row.Partition, row.Start, row.End, row.FirstOffset, row.Window.UTC().Format(time.RFC3339), row.Dims, err)
-		}
-	}
-	return ranges, nil
+	return commitcheck.Check(c, commitcheck.Limits{
+		StreamIDLength: streamIDLength,
+		EarliestWindow: minDatetime, LatestWindow: maxDatetime, WindowRange: "DATETIME's range",
+		CountColumn: "int", Sums: s.sums,
+		Dimensions: s.dimensions, DimensionLength: dimensionLength, Dimension: checkPadSpace,
+	})
 }
 
 // Bounds of a DATETIME column.
@@ -542,40 +493,12 @@ var (
 	maxDatetime = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
 )
 
-func (s *Sink) checkRow(row sdk.Row, ranges []sdk.RangeStats) error {
-	i, found := slices.BinarySearchFunc(ranges, row.Partition, func(r sdk.RangeStats, p int32) int { return cmp.Compare(r.Partition, p) })
-	if !found || ranges[i].OffsetRange != row.OffsetRange {
-		return fmt.Errorf("range [%d, %d) is not one of the commit's ranges", row.Start, row.End)
-	}
-	w := row.Window.UTC()
-	if w.Before(minDatetime) || w.After(maxDatetime) || w.Nanosecond() != 0 {
-		return errors.New("window start is outside DATETIME's range or not a whole second")
-	}
-	if row.Count < 0 || row.Count > math.MaxInt32 {
-		return fmt.Errorf("count %d does not fit the int column", row.Count)
-	}
-	// Without `aggregates: [count, sum]` the table has no column for a sum;
-	// dropping it silently would lose data.
-	if row.Sum != 0 && !s.sums {
-		return fmt.Errorf("sum %v has no column in the aggregate table (declare aggregates: [count, sum])", row.Sum)
-	}
-	if math.IsNaN(row.Sum) || math.IsInf(row.Sum, 0) {
-		return fmt.Errorf("sum %v is not a finite number", row.Sum)
-	}
-	if len(row.Dims) != s.dimensions {
-		return fmt.Errorf("%d dimension values for %d dimensions", len(row.Dims), s.dimensions)
-	}
-	for _, d := range row.Dims {
-		// Checked here because a server outside strict mode would truncate
-		// the value and merge rows silently.
-		if !utf8.ValidString(d) || utf8.RuneCountInString(d) > dimensionLength {
-			return fmt.Errorf("dimension value %.40q is not UTF-8 of at most %d characters", d, dimensionLength)
-		}
-		// The column's PAD SPACE collation holds "en" and "en " as one key:
-		// two such rows of a commit would fail it as a duplicate.
-		if strings.HasSuffix(d, " ") {
-			return fmt.Errorf("dimension value %.40q ends in a space, which the table does not tell apart from the value without it", d)
-		}
+// checkPadSpace refuses a dimension value ending in a space: the column's
+// PAD SPACE collation holds "en" and "en " as one key, and two such rows
+// of a commit would fail it as a duplicate.
+func checkPadSpace(d string) error {
+	if strings.HasSuffix(d, " ") {
+		return fmt.Errorf("dimension value %.40q ends in a space, which the table does not tell apart from the value without it", d)
 	}
 	return nil
 }

@@ -3,10 +3,10 @@ package pgsink
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/kappa-stream/kappa/internal/auditreport"
 	"github.com/kappa-stream/kappa/sdk"
 )
 
@@ -29,21 +29,13 @@ func (s *Sink) Audit(ctx context.Context) ([]sdk.StreamAudit, error) {
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) // read only: nothing to keep
 
-	var streams []sdk.StreamAudit
-	at := func(stream string) *sdk.StreamAudit {
-		if i := slices.IndexFunc(streams, func(a sdk.StreamAudit) bool { return a.Stream == stream }); i >= 0 {
-			return &streams[i]
-		}
-		streams = append(streams, sdk.StreamAudit{Stream: stream})
-		return &streams[len(streams)-1]
-	}
+	var report auditreport.Report
 	var stream string
 	var p sdk.Position
 	_, err = forEach(ctx, tx, `SELECT "stream", "partition_id", "next_offset" FROM `+st.offsets()+
 		` WHERE "pipeline" = $1 ORDER BY "stream", "partition_id"`, []any{pipeline},
 		[]any{&stream, &p.Partition, &p.NextOffset}, func() error {
-			a := at(stream)
-			a.Positions = append(a.Positions, p)
+			report.Position(stream, p)
 			return nil
 		})
 	if err != nil {
@@ -53,36 +45,25 @@ func (s *Sink) Audit(ctx context.Context) ([]sdk.StreamAudit, error) {
 	_, err = forEach(ctx, tx, `SELECT "stream", "partition_id", "start_offset", "end_offset", "records", "facts", "skipped", "rejected", "lost" FROM `+
 		st.batches()+` WHERE "pipeline" = $1 ORDER BY "stream", "partition_id", "start_offset", "end_offset"`, []any{pipeline},
 		[]any{&stream, &r.Partition, &r.Start, &r.End, &r.Records, &r.Facts, &r.Skipped, &r.Rejected, &r.Lost}, func() error {
-			a := at(stream)
-			a.Batches = append(a.Batches, r)
+			report.Batch(stream, r, false)
 			return nil
 		})
 	if err != nil {
 		return nil, fmt.Errorf("postgres-sink: audit: read %s: %w", st.batchesTable, err)
 	}
-	var aggregates []sdk.AggregateRange
 	var g sdk.AggregateRange
 	_, err = forEach(ctx, tx, `SELECT "partition_id", "start_offset", "end_offset", count(*), COALESCE(sum("count"), 0) FROM `+
 		st.aggregate()+` GROUP BY "partition_id", "start_offset", "end_offset" ORDER BY "partition_id", "start_offset", "end_offset"`, nil,
 		[]any{&g.Partition, &g.Start, &g.End, &g.Rows, &g.Count}, func() error {
-			aggregates = append(aggregates, g)
+			report.Aggregate(g)
 			return nil
 		})
 	if err != nil {
 		return nil, fmt.Errorf("postgres-sink: audit: read %s: %w", st.aggregateTable, err)
 	}
-	if len(aggregates) > 0 {
-		if len(streams) > 1 {
-			return nil, fmt.Errorf("postgres-sink: audit: pipeline %s committed to %d streams into table %s, which has no stream column to tell their rows apart",
-				pipeline, len(streams), st.aggregateTable)
-		}
-		// With no stream at all the rows are orphans; an audit of stream
-		// "" reports them as such.
-		first := ""
-		if len(streams) > 0 {
-			first = streams[0].Stream
-		}
-		at(first).Aggregates = aggregates
+	streams, err := report.Streams(pipeline, st.aggregateTable)
+	if err != nil {
+		return nil, fmt.Errorf("postgres-sink: audit: %w", err)
 	}
 	return streams, nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kappa-stream/kappa/internal/compaction"
 	"github.com/kappa-stream/kappa/sdk"
 )
 
@@ -113,17 +114,17 @@ func TestCompactionKeepsSumsAuditAndDeadLetters(t *testing.T) {
 	}
 }
 
-// A periodic pass merges only levelFactor records of one level.
+// A periodic pass merges only compaction.LevelFactor records of one level.
 func TestCompactionByLevels(t *testing.T) {
 	db, conn := testDatabase(t)
 	s := openSink(t, sdk.Setup{Config: sinkConfig(db, ""), Dimensions: []string{"lang"}, Aggregates: []string{"count", "sum"}})
-	commitBatches(t, s, levelFactor+3)
+	commitBatches(t, s, compaction.LevelFactor+3)
 	res, err := s.Compact(context.Background(), sdk.CompactRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Spans != 2 || res.Batches != 2*levelFactor {
-		t.Errorf("level pass: %+v, want one span of %d per partition", res, levelFactor)
+	if res.Spans != 2 || res.Batches != 2*compaction.LevelFactor {
+		t.Errorf("level pass: %+v, want one span of %d per partition", res, compaction.LevelFactor)
 	}
 	if n := countRows(t, conn, "SELECT count(*) FROM aggregates.kappa_batches"); n != 2*(1+3) {
 		t.Errorf("%d batch records, want 8", n)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/kappa-stream/kappa/internal/sinkconfig"
 	"github.com/kappa-stream/kappa/sdk"
 )
 
@@ -23,33 +24,12 @@ type Config struct {
 	// Schema holds every table of the sink. Default "aggregates", so that
 	// the original query names aggregates.twitter.
 	Schema string `yaml:"schema" doc:"the schema holding every table of the sink, created when missing"`
-	// Table is the aggregate table, laid out like the original 2016 job's
-	// table plus one column per dimension. Required.
-	Table string `yaml:"table" required:"true" doc:"the aggregate table, created when missing: the 2016 layout plus one column per dimension"`
-	// OffsetsTable holds each partition's committed position: the single
-	// source of truth for progress. Default "kappa_offsets".
-	OffsetsTable string `yaml:"offsets_table" doc:"each partition's next_offset: the single source of truth for progress"`
-	// BatchesTable records one row per committed range, for audits.
-	// Default "kappa_batches".
-	BatchesTable string `yaml:"batches_table" doc:"one row per committed range with its record, fact, skipped and rejected counts, and how many batches it stands for (more than 1 after compaction)"`
-	// TablesTable records which pipeline owns each aggregate table.
-	// Default "kappa_tables".
-	TablesTable string `yaml:"tables_table" doc:"which pipeline owns each aggregate table; another pipeline's table is refused"`
-	// DeadLetters, when set, is the table that keeps every rejected
-	// record (deadletters.go); empty keeps none.
-	DeadLetters string `yaml:"dead_letters" doc:"when set, the table (created when missing) that keeps each rejected record — partition, offset, reason, Kafka timestamp and its bytes — in the transaction of the batch that rejected it; kappa-runtime rejected lists them; empty keeps none"`
-	// DeadLettersMaxBytes bounds the bytes of a record a dead letter keeps.
-	DeadLettersMaxBytes int `yaml:"dead_letters_max_bytes" doc:"the most bytes of a rejected record's value a dead letter keeps (at most 1048576); a longer one is cut, flagged truncated, with its full length"`
-	// DeadLettersRetention, when set, lets compaction passes delete dead
-	// letters committed longer ago than this.
-	DeadLettersRetention time.Duration `yaml:"dead_letters_retention" doc:"when set (e.g. 720h), each compaction pass deletes dead letters committed longer ago than this; 0s keeps them forever (compaction itself never drops one)"`
+	// The tables and the dead-letter keys, as in the other SQL sink.
+	sinkconfig.Tables `yaml:",inline"`
 }
 
 const (
-	defaultSchema       = "aggregates"
-	defaultOffsetsTable = "kappa_offsets"
-	defaultBatchesTable = "kappa_batches"
-	defaultTablesTable  = "kappa_tables"
+	defaultSchema = "aggregates"
 	// defaultConnectTimeout bounds how long a connection attempt waits, so
 	// that an unreachable server fails in seconds rather than minutes.
 	defaultConnectTimeout = 5 * time.Second
@@ -57,8 +37,7 @@ const (
 
 // DefaultConfig returns a Config holding every default, ready to decode into.
 func DefaultConfig() Config {
-	return Config{Schema: defaultSchema, OffsetsTable: defaultOffsetsTable, BatchesTable: defaultBatchesTable, TablesTable: defaultTablesTable,
-		DeadLettersMaxBytes: sdk.DefaultDeadLetterMaxBytes}
+	return Config{Schema: defaultSchema, Tables: sinkconfig.DefaultTables()}
 }
 
 // ParseConfig decodes a config block strictly, applying defaults first.
@@ -98,36 +77,7 @@ func (c *Config) Validate() error {
 	if err := checkIdentifier(c.Schema); err != nil {
 		errs = append(errs, sdk.ConfigError{Path: "schema", Message: err.Error()})
 	}
-	tables := []struct{ key, name string }{
-		{"table", c.Table},
-		{"offsets_table", c.OffsetsTable},
-		{"batches_table", c.BatchesTable},
-		{"tables_table", c.TablesTable},
-	}
-	if c.DeadLetters != "" {
-		tables = append(tables, struct{ key, name string }{"dead_letters", c.DeadLetters})
-	}
-	if c.DeadLettersMaxBytes < 1 || c.DeadLettersMaxBytes > maxDeadLetterBytes {
-		errs = append(errs, sdk.ConfigError{Path: "dead_letters_max_bytes", Message: fmt.Sprintf("%d is not between 1 and %d", c.DeadLettersMaxBytes, maxDeadLetterBytes)})
-	}
-	if c.DeadLettersRetention < 0 {
-		errs = append(errs, sdk.ConfigError{Path: "dead_letters_retention", Message: "must not be negative"})
-	}
-	if c.DeadLetters == "" && c.DeadLettersRetention > 0 {
-		errs = append(errs, sdk.ConfigError{Path: "dead_letters_retention", Message: "set without dead_letters: there are no dead letters to expire"})
-	}
-	seen := map[string]string{}
-	for _, t := range tables {
-		if err := checkIdentifier(t.name); err != nil {
-			errs = append(errs, sdk.ConfigError{Path: t.key, Message: err.Error()})
-			continue
-		}
-		if other, ok := seen[t.name]; ok {
-			errs = append(errs, sdk.ConfigError{Path: t.key, Message: fmt.Sprintf("%q is already used by %s", t.name, other)})
-			continue
-		}
-		seen[t.name] = t.key
-	}
+	errs = append(errs, c.Tables.Check(checkIdentifier, nil)...)
 	if len(errs) > 0 {
 		return errs
 	}

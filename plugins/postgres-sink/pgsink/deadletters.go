@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/kappa-stream/kappa/internal/deadletter"
 	"github.com/kappa-stream/kappa/sdk"
 )
 
@@ -23,47 +23,17 @@ import (
 var _ sdk.DeadLetterStore = (*Sink)(nil)
 
 const (
-	// maxDeadLetterBytes bounds dead_letters_max_bytes, as in mysql-sink,
-	// so that one config means the same in both sinks.
-	maxDeadLetterBytes = 1 << 20
-	// deadLetterReasonChars bounds the stored reason; a longer one is cut.
-	deadLetterReasonChars = 1024
 	// expireBatch bounds one retention DELETE, so that it never holds
 	// locks for long beside live commits.
 	expireBatch = 10000
 )
 
-func deadLettersSchema(table string) tableSchema {
-	return tableSchema{
-		Name: table,
-		Columns: []column{
-			{Name: "pipeline", Type: `varchar(191) COLLATE "C" NOT NULL`, DataType: "character varying", Length: 191},
-			{Name: "stream", Type: `varchar(255) COLLATE "C" NOT NULL`, DataType: "character varying", Length: 255},
-			{Name: "partition_id", Type: "integer NOT NULL", DataType: "integer"},
-			{Name: "record_offset", Type: "bigint NOT NULL", DataType: "bigint"},
-			// the record's Kafka timestamp, UTC; NULL when the source gave none
-			{Name: "record_time", Type: "timestamp(6) without time zone NULL", DataType: "timestamp without time zone", Nullable: true},
-			{Name: "reason", Type: fmt.Sprintf("varchar(%d) NOT NULL", deadLetterReasonChars), DataType: "character varying", Length: deadLetterReasonChars},
-			// the value's first dead_letters_max_bytes bytes
-			{Name: "value", Type: "bytea NOT NULL", DataType: "bytea"},
-			{Name: "value_length", Type: "bigint NOT NULL", DataType: "bigint"},
-			{Name: "truncated", Type: "boolean NOT NULL", DataType: "boolean"},
-			{Name: "committed_at", Type: "timestamp(6) without time zone NOT NULL", DataType: "timestamp without time zone"},
-		},
-		PrimaryKey: []string{"pipeline", "stream", "partition_id", "record_offset"},
-		// for dead_letters_retention's DELETE of the oldest
-		Covering: []string{"pipeline", "committed_at"},
-	}
-}
-
 // deadLetterTable is the sink's dead-letter table and what it keeps; its
 // zero value keeps none.
 type deadLetterTable struct {
-	name      string // "" when off
-	schema    string
-	maxBytes  int
-	retention time.Duration
-	insert    string
+	deadletter.Keeping
+	schema string
+	insert string
 }
 
 func newDeadLetterTable(cfg Config) deadLetterTable {
@@ -71,7 +41,7 @@ func newDeadLetterTable(cfg Config) deadLetterTable {
 		return deadLetterTable{}
 	}
 	return deadLetterTable{
-		name: cfg.DeadLetters, schema: cfg.Schema, maxBytes: cfg.DeadLettersMaxBytes, retention: cfg.DeadLettersRetention,
+		Keeping: deadletter.FromConfig(cfg.Tables), schema: cfg.Schema,
 		// A record read again after its positions were deleted by hand
 		// replaces its dead letter rather than failing every commit.
 		insert: "INSERT INTO " + qualified(cfg.Schema, cfg.DeadLetters) +
@@ -89,50 +59,15 @@ func (t deadLetterTable) args(pipeline, stream string, dead []sdk.DeadLetter, no
 	parts, offsets, times := make([]int32, n), make([]int64, n), make([]*time.Time, n)
 	reasons, values, lengths, truncated := make([]string, n), make([][]byte, n), make([]int64, n), make([]bool, n)
 	for i, d := range dead {
-		value := d.Value
-		if len(value) > t.maxBytes {
-			value = value[:t.maxBytes] // the runtime cut it already
-		}
-		if value == nil {
-			value = []byte{} // pgx sends a nil []byte as NULL
-		}
 		if !d.Time.IsZero() {
 			at := d.Time.UTC()
 			times[i] = &at
 		}
-		parts[i], offsets[i], reasons[i], values[i] = d.Partition, d.Offset, storableReason(d.Reason), value
-		lengths[i] = max(d.Length, int64(len(value)))
-		truncated[i] = int64(len(value)) < d.Length
+		// PostgreSQL text cannot hold NUL.
+		parts[i], offsets[i], reasons[i] = d.Partition, d.Offset, deadletter.Reason(strings.ReplaceAll(d.Reason, "\x00", "\uFFFD"))
+		values[i], lengths[i], truncated[i] = t.Stored(d)
 	}
 	return []any{pipeline, stream, now, parts, offsets, times, reasons, values, lengths, truncated}
-}
-
-// storableReason keeps a reason within its column and within what
-// PostgreSQL text can hold: valid UTF-8 without NUL.
-func storableReason(r string) string {
-	r = strings.ReplaceAll(strings.ToValidUTF8(r, "\uFFFD"), "\x00", "\uFFFD")
-	if utf8.RuneCountInString(r) <= deadLetterReasonChars {
-		return r
-	}
-	return string([]rune(r)[:deadLetterReasonChars-1]) + "…"
-}
-
-// checkDeadLetters makes sure every dead letter lies inside one of the
-// commit's ranges: one outside would be a record no batch row accounts for.
-func checkDeadLetters(ranges []sdk.RangeStats, dead []sdk.DeadLetter) error {
-	for _, d := range dead {
-		inside := false
-		for _, r := range ranges {
-			if r.Partition == d.Partition && d.Offset >= r.Start && d.Offset < r.End {
-				inside = true
-				break
-			}
-		}
-		if !inside {
-			return fmt.Errorf("dead letter of partition %d, offset %d lies outside the commit's ranges", d.Partition, d.Offset)
-		}
-	}
-	return nil
 }
 
 // DeadLetterPolicy says whether the sink keeps dead letters: whether its
@@ -141,7 +76,7 @@ func (s *Sink) DeadLetterPolicy(context.Context) (sdk.DeadLetterPolicy, error) {
 	if s.db == nil {
 		return sdk.DeadLetterPolicy{}, errNotOpen
 	}
-	return sdk.DeadLetterPolicy{Enabled: s.dead.name != "", MaxBytes: s.dead.maxBytes}, nil
+	return s.dead.Policy(), nil
 }
 
 // DeadLetters lists the pipeline's dead letters that q selects, in the
@@ -152,36 +87,23 @@ func (s *Sink) DeadLetters(ctx context.Context, q sdk.DeadLetterQuery) ([]sdk.St
 		return nil, errNotOpen
 	}
 	pipeline, _ := s.bound() // a swap rebinds it (generations.go)
-	if s.dead.name == "" {
-		return nil, sdk.Permanent(fmt.Errorf("postgres-sink: no dead letters kept: the sink's config sets no dead_letters table"))
+	if err := s.dead.Listable("postgres-sink"); err != nil {
+		return nil, err
 	}
-	args := []any{pipeline}
+	var args []any
 	arg := func(v any) string {
 		args = append(args, v)
 		return fmt.Sprintf("$%d", len(args))
 	}
-	where := []string{`"pipeline" = $1`}
-	if q.Stream != "" {
-		where = append(where, `"stream" = `+arg(q.Stream))
-	}
-	if q.Reason != "" {
-		where = append(where, `"reason" = `+arg(q.Reason))
-	}
-	if q.Partition != nil {
-		where = append(where, `"partition_id" = `+arg(*q.Partition))
-	}
-	if q.After != nil {
-		st, p, o := arg(q.After.Stream), arg(q.After.Partition), arg(q.After.Offset)
-		where = append(where, `("stream" > `+st+` OR "stream" = `+st+` AND ("partition_id" > `+p+` OR "partition_id" = `+p+` AND "record_offset" > `+o+`))`)
-	}
+	where := deadletter.Where(pipeline, q, quoteIdent, arg)
 	query := `SELECT "stream", "partition_id", "record_offset", "record_time", "reason", "value", "value_length", "committed_at" FROM ` +
-		qualified(s.dead.schema, s.dead.name) + " WHERE " + strings.Join(where, " AND ") + ` ORDER BY "stream", "partition_id", "record_offset"`
+		qualified(s.dead.schema, s.dead.Table) + " WHERE " + where + ` ORDER BY "stream", "partition_id", "record_offset"`
 	if q.Limit > 0 {
 		query += " LIMIT " + arg(q.Limit)
 	}
 	rows, err := s.db.Query(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("postgres-sink: read dead letters from %s: %w", s.dead.name, err)
+		return nil, fmt.Errorf("postgres-sink: read dead letters from %s: %w", s.dead.Table, err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (d sdk.StoredDeadLetter, err error) {
 		var at *time.Time
@@ -193,7 +115,7 @@ func (s *Sink) DeadLetters(ctx context.Context, q sdk.DeadLetterQuery) ([]sdk.St
 		return d, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("postgres-sink: read dead letters from %s: %w", s.dead.name, err)
+		return nil, fmt.Errorf("postgres-sink: read dead letters from %s: %w", s.dead.Table, err)
 	}
 	return out, nil
 }
@@ -201,26 +123,24 @@ func (s *Sink) DeadLetters(ctx context.Context, q sdk.DeadLetterQuery) ([]sdk.St
 // expireDeadLetters deletes the pipeline's dead letters committed longer
 // ago than dead_letters_retention, in bounded DELETEs, and logs how many.
 func (s *Sink) expireDeadLetters(ctx context.Context) error {
-	if s.dead.name == "" || s.dead.retention <= 0 {
+	cutoff, ok := s.dead.ExpireBefore(time.Now())
+	if !ok {
 		return nil
 	}
 	pipeline, _ := s.bound() // a swap rebinds it (generations.go)
-	cutoff := time.Now().UTC().Add(-s.dead.retention)
-	table := qualified(s.dead.schema, s.dead.name)
+	table := qualified(s.dead.schema, s.dead.Table)
 	var total int64
 	for {
 		tag, err := s.db.Exec(ctx, "DELETE FROM "+table+` WHERE ctid IN (SELECT ctid FROM `+table+
 			` WHERE "pipeline" = $1 AND "committed_at" < $2 LIMIT `+fmt.Sprint(expireBatch)+`)`, pipeline, cutoff)
 		if err != nil {
-			return fmt.Errorf("postgres-sink: expire dead letters in %s: %w", s.dead.name, err)
+			return fmt.Errorf("postgres-sink: expire dead letters in %s: %w", s.dead.Table, err)
 		}
 		total += tag.RowsAffected()
 		if tag.RowsAffected() < expireBatch || ctx.Err() != nil {
 			break
 		}
 	}
-	if total > 0 {
-		sdk.Logger().Info("dead letters expired", "table", s.dead.name, "deleted", total, "retention", s.dead.retention.String())
-	}
+	s.dead.LogExpired(total)
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/kappa-stream/kappa/internal/sinktest"
 	"github.com/kappa-stream/kappa/sdk"
 )
 
@@ -110,22 +111,13 @@ func TestNoDeadLetterTableWithoutTheKey(t *testing.T) {
 }
 
 func TestDeadLetterConfigIsChecked(t *testing.T) {
-	for _, tc := range []struct{ extra, path string }{
-		{"dead_letters: kappa_dead_letters\ndead_letters_max_bytes: 0\n", "dead_letters_max_bytes"},
-		{"dead_letters: kappa_dead_letters\ndead_letters_max_bytes: 2000000\n", "dead_letters_max_bytes"},
-		{"dead_letters: 'Bad name'\n", "dead_letters"},
-		{"dead_letters: kappa_batches\n", "dead_letters"},
-		{"dead_letters_retention: 1h\n", "dead_letters_retention"},
-	} {
-		cfg, err := ParseConfig([]byte("dsn: postgres://postgres@127.0.0.1:5432/postgres\ntable: twitter\n" + tc.extra))
+	sinktest.DeadLetterConfigIsChecked(t, func(extra string) error {
+		cfg, err := ParseConfig([]byte("dsn: postgres://postgres@127.0.0.1:5432/postgres\ntable: twitter\n" + extra))
 		if err == nil {
 			err = cfg.Validate()
 		}
-		var errs sdk.ConfigErrors
-		if !errors.As(err, &errs) || len(errs) != 1 || errs[0].Path != tc.path {
-			t.Errorf("%q: %v, want one problem at %s", tc.extra, err, tc.path)
-		}
-	}
+		return err
+	})
 }
 
 // Compaction never drops a dead letter; the retention key deletes old ones

@@ -31,7 +31,7 @@ var (
 // [minWindow, maxWindow] of whole seconds, and a sum that is a number.
 // varchar keeps trailing spaces, so "en" and "en " are distinct keys here;
 // text cannot hold a NUL character, so a value with one is refused.
-// The runtime rejects records with facts outside them; checkRow still
+// The runtime rejects records with facts outside them; checkCommit still
 // refuses a row outside them, as a permanent error.
 var FactLimits = sdk.FactLimits{
 	MaxDimensionChars: dimensionLength,

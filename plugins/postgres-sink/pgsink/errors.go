@@ -3,13 +3,13 @@ package pgsink
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/kappa-stream/kappa/internal/commitcheck"
 	"github.com/kappa-stream/kappa/sdk"
 )
 
@@ -26,22 +26,7 @@ const (
 
 // FencedError says that a partition's committed position was not the
 // range's Start: another writer moved first. It wraps sdk.ErrFenced.
-type FencedError struct {
-	Stream    string
-	Partition int32
-	// Expected is the range's Start; Found is the committed position seen,
-	// or -1 when it could not be read.
-	Expected int64
-	Found    int64
-}
-
-func (e *FencedError) Error() string {
-	return fmt.Sprintf("%v: stream %s partition %d: expected position %d, found %d",
-		sdk.ErrFenced, e.Stream, e.Partition, e.Expected, e.Found)
-}
-
-// Unwrap lets errors.Is(err, sdk.ErrFenced) hold.
-func (e *FencedError) Unwrap() error { return sdk.ErrFenced }
+type FencedError = commitcheck.FencedError
 
 // retryable is the one place that decides whether a commit's error is
 // transient, so that the same commit may succeed if tried again; Commit

@@ -17,15 +17,9 @@ import (
 	"github.com/kappa-stream/kappa/sdk"
 )
 
-// Generations (the Kappa recipe), with mysql-sink's semantics and catalog
-// (its generations.go explains them): the catalog kappa_generations, in
-// the sink's schema, lists per logical table every generation, the key
-// its positions and batch records are stored under (`<pipeline>~gN`, the
-// pipeline's name for generation 1), the physical table it writes
-// (`<table>__gN` until its cutover) and its state. Generation 1's row is
-// made at the first Open, so an existing database upgrades in place.
-//
-// What PostgreSQL changes:
+// Generations (the Kappa recipe; internal/gencatalog explains the catalog
+// and decides each step), with mysql-sink's semantics, in the sink's
+// schema. What PostgreSQL changes:
 //   - DDL is transactional: the swap renames both tables, renames their
 //     indexes to follow them and records the step in ONE transaction.
 //     Readers see the old table or the new one, and a kill leaves either
@@ -46,33 +40,6 @@ var _ sdk.Generations = (*Sink)(nil)
 
 // generationsTable is the catalog's name, in the sink's schema.
 const generationsTable = "kappa_generations"
-
-const (
-	keySuffix   = "~g"
-	tableSuffix = "__g"
-)
-
-func generationsSchema() tableSchema {
-	vc := func(name string, n int64) column {
-		return column{Name: name, Type: fmt.Sprintf(`varchar(%d) COLLATE "C" NOT NULL`, n), DataType: "character varying", Length: n}
-	}
-	return tableSchema{
-		Name: generationsTable,
-		Columns: []column{
-			vc("table_name", 63),
-			{Name: "generation", Type: "bigint NOT NULL", DataType: "bigint"},
-			vc("pipeline", 191),
-			vc("definition", 64),
-			vc("offsets_key", 191),
-			vc("physical_table", 63),
-			vc("state", 16),
-			vc("step", 16),
-			{Name: "previous", Type: "bigint NOT NULL", DataType: "bigint"},
-			{Name: "updated_at", Type: "timestamp(6) without time zone NOT NULL", DataType: "timestamp without time zone"},
-		},
-		PrimaryKey: []string{"table_name", "generation"},
-	}
-}
 
 // generation is one row of the catalog.
 type generation = gencatalog.Generation
@@ -128,8 +95,7 @@ func openGeneration(ctx context.Context, db execQuerier, cfg Config, setup sdk.S
 		return nil, err
 	}
 	if setup.Reprocessing {
-		g := gencatalog.Choose(gens, setup.Pipeline, setup.Definition)
-		if g != nil && (g.State == sdk.GenerationShadow || g.State == sdk.GenerationLive && g.Definition == setup.Definition && g.Number > 1) {
+		if g := gencatalog.Resume(gens, setup.Pipeline, setup.Definition); g != nil {
 			return g, nil
 		}
 		return nil, nil
@@ -147,28 +113,15 @@ func openGeneration(ctx context.Context, db execQuerier, cfg Config, setup sdk.S
 			return nil, err
 		}
 	}
-	g := gencatalog.Choose(gens, setup.Pipeline, setup.Definition)
-	if g == nil {
-		// Another pipeline's table: claimTable's refusal says whose.
-		return nil, nil
+	g, redefine, err := gencatalog.Open(gens, cfg.Schema, cfg.Table, setup.Pipeline, setup.Definition)
+	if err != nil || g == nil || !redefine {
+		return g, err
 	}
-	switch g.State {
-	case sdk.GenerationLive:
-		if g.Definition != setup.Definition && setup.Definition != "" {
-			// The live generation's file was edited: it continues, and is
-			// known by its new definition from now on.
-			if _, err := db.Exec(ctx, "UPDATE "+catalog+` SET "definition" = $1 WHERE "table_name" = $2 AND "generation" = $3`,
-				setup.Definition, cfg.Table, g.Number); err != nil {
-				return nil, fmt.Errorf("record the definition of generation %d of table %s: %w", g.Number, cfg.Table, err)
-			}
-		}
-		return g, nil
-	case sdk.GenerationShadow:
-		return nil, sdk.Permanent(&gencatalog.EndedError{Namespace: cfg.Schema, Table: cfg.Table, Pipeline: setup.Pipeline, Generation: g.Number, State: g.State, Shadow: true})
+	if _, err := db.Exec(ctx, "UPDATE "+catalog+` SET "definition" = $1 WHERE "table_name" = $2 AND "generation" = $3`,
+		setup.Definition, cfg.Table, g.Number); err != nil {
+		return nil, fmt.Errorf("record the definition of generation %d of table %s: %w", g.Number, cfg.Table, err)
 	}
-	e := &gencatalog.EndedError{Namespace: cfg.Schema, Table: cfg.Table, Pipeline: setup.Pipeline, Generation: g.Number, State: g.State}
-	e.Describe(gens)
-	return nil, sdk.Permanent(e)
+	return g, nil
 }
 
 // execQuerier is a pool or a transaction.
@@ -271,31 +224,11 @@ func (s *Sink) Generations(ctx context.Context, req sdk.GenerationsRequest) (sdk
 		return sdk.GenerationsResult{}, errNotOpen
 	}
 	res := sdk.GenerationsResult{Table: s.schema + "." + s.gen.logical}
-	var err error
-	switch req.Op {
-	case sdk.GenerationList:
-	case sdk.GenerationBegin:
-		err = s.beginGeneration(ctx, req, &res)
-	case sdk.GenerationFreeze:
-		err = s.freeze(ctx, &res)
-	case sdk.GenerationCatchUp:
-		err = s.catchUp(ctx, &res)
-	case sdk.GenerationSwap:
-		err = s.swap(ctx, &res)
-	case sdk.GenerationGoLive:
-		err = s.goLive(ctx, &res)
-	case sdk.GenerationRollback:
-		err = s.rollback(ctx, &res)
-	case sdk.GenerationRetire:
-		err = s.retire(ctx, &res)
-	default:
-		return res, sdk.Permanent(fmt.Errorf("postgres-sink: generations: unknown step %q", req.Op))
-	}
+	err := gencatalog.Steps{
+		Begin: s.beginGeneration, Freeze: s.freeze, CatchUp: s.catchUp, Swap: s.swap,
+		GoLive: s.goLive, Rollback: s.rollback, Retire: s.retire,
+	}.Run(ctx, req, &res, "postgres-sink", retryable)
 	if err != nil {
-		err = fmt.Errorf("postgres-sink: generations %s: %w", req.Op, err)
-		if retryable(err) {
-			return res, sdk.Retryable(err)
-		}
 		return res, err
 	}
 	return res, s.describeGenerations(ctx, &res)
@@ -332,6 +265,16 @@ func (s *Sink) setStep(ctx context.Context, tx pgx.Tx, number int64, state, step
 		state, step, time.Now().UTC(), s.gen.logical, number)
 	if err != nil {
 		return fmt.Errorf("record generation %d as %s (%s): %w", number, state, step, err)
+	}
+	return nil
+}
+
+// setSteps records steps in tx (gencatalog's decisions).
+func (s *Sink) setSteps(ctx context.Context, tx pgx.Tx, steps ...gencatalog.Step) error {
+	for _, st := range steps {
+		if err := s.setStep(ctx, tx, st.Number, st.State, st.Step); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -376,10 +319,6 @@ func (s *Sink) inTx(ctx context.Context, before func(tx pgx.Tx) error, f func(tx
 	return nil
 }
 
-func physicalName(logical string, number int64) string {
-	return fmt.Sprintf("%s%s%d", logical, tableSuffix, number)
-}
-
 // beginGeneration creates the next generation or binds to the shadow one
 // an interrupted reprocess of this pipeline made.
 func (s *Sink) beginGeneration(ctx context.Context, req sdk.GenerationsRequest, res *sdk.GenerationsResult) error {
@@ -387,40 +326,19 @@ func (s *Sink) beginGeneration(ctx context.Context, req sdk.GenerationsRequest, 
 	var bound *generation
 	refuse := func(format string, args ...any) { res.Refusals = append(res.Refusals, fmt.Sprintf(format, args...)) }
 	err := s.inTx(ctx, nil, func(tx pgx.Tx, gens []generation) error {
-		if len(gens) == 0 {
-			refuse("table %s has no generations yet: run the pipeline that writes it once with this version of postgres-sink, then reprocess", res.Table)
+		b, g, refusal := gencatalog.Begin(gens, res.Table, "postgres-sink", s.gen.logical, setup.Pipeline, setup.Definition)
+		if refusal != "" {
+			refuse("%s", refusal)
 			return nil
 		}
-		for i := range gens {
-			g := &gens[i]
-			if g.State != sdk.GenerationShadow {
-				continue
-			}
-			if g.Pipeline != setup.Pipeline {
-				refuse("generation %d of table %s, pipeline %q, is being reprocessed: let it finish (kappa-runtime reprocess on its file) first", g.Number, res.Table, g.Pipeline)
-				return nil
-			}
-			bound = g
+		if b != nil {
+			bound = b
 			return nil
 		}
-		live := gencatalog.Live(gens)
-		if live != nil && live.Number > 1 && live.Pipeline == setup.Pipeline && live.Definition == setup.Definition {
-			// This file's reprocess went live already (a restart after the
-			// cutover): it continues as the live generation.
-			bound = live
-			return nil
-		}
-		if live == nil {
-			refuse("table %s has no live generation (a rollback or cutover is unfinished: run kappa-runtime rollback or reprocess again)", res.Table)
-			return nil
-		}
-		next := gens[len(gens)-1].Number + 1
-		g := generation{Number: next, Pipeline: setup.Pipeline, Definition: setup.Definition,
-			Key: fmt.Sprintf("%s%s%d", setup.Pipeline, keySuffix, next), Physical: physicalName(s.gen.logical, next),
-			State: sdk.GenerationShadow, Previous: live.Number}
+		live := gencatalog.Find(gens, g.Previous)
 		// The longest name an index of it takes (indexName, pkeyName).
 		switch {
-		case len(g.Physical)+len(pkeySuffix) > 63 || len(indexName(g.Physical)) > 63 || len(physicalName(s.gen.logical, live.Number))+len(pkeySuffix) > 63:
+		case len(g.Physical)+len(pkeySuffix) > 63 || len(indexName(g.Physical)) > 63 || len(gencatalog.PhysicalName(s.gen.logical, live.Number))+len(pkeySuffix) > 63:
 			refuse("table name %s is too long for generation tables (%s and its indexes): PostgreSQL names have at most 63 bytes", s.gen.logical, g.Physical)
 			return nil
 		case len(g.Key) > 191:
@@ -431,19 +349,8 @@ func (s *Sink) beginGeneration(ctx context.Context, req sdk.GenerationsRequest, 
 		if err != nil {
 			return err
 		}
-		starts := map[int32]int64{}
-		for _, w := range req.LogStarts {
-			starts[w.Partition] = w.Start
-		}
-		var missed []string
-		for _, f := range firsts {
-			if st, ok := starts[f.Partition]; ok && st > f.NextOffset {
-				missed = append(missed, fmt.Sprintf("partition %d: offsets %d to %d", f.Partition, f.NextOffset, st-1))
-			}
-		}
-		if len(missed) > 0 {
-			refuse("the log of stream %s no longer holds offsets generation %d read (retention deleted them): %s; reprocessing would be silently partial; keep the topic's whole history (retention.ms=-1) to reprocess",
-				req.Stream, live.Number, strings.Join(missed, "; "))
+		if refusal := gencatalog.Missed(req.Stream, live.Number, firsts, req.LogStarts); refusal != "" {
+			refuse("%s", refusal)
 			return nil
 		}
 		now := time.Now().UTC()
@@ -456,7 +363,7 @@ func (s *Sink) beginGeneration(ctx context.Context, req sdk.GenerationsRequest, 
 				return fmt.Errorf("record generation %d's first position of partition %d: %w", g.Number, f.Partition, err)
 			}
 		}
-		bound = &g
+		bound = g
 		return nil
 	})
 	if err != nil || bound == nil {
@@ -507,15 +414,7 @@ func (s *Sink) firstOffsets(ctx context.Context, tx pgx.Tx, key, stream string) 
 
 // boundPair returns the bound generation and the one it replaces, from gens.
 func (s *Sink) boundPair(gens []generation) (cur, prev *generation, err error) {
-	cur = gencatalog.Find(gens, s.gen.number)
-	if cur == nil {
-		return nil, nil, sdk.Permanent(errors.New("the sink is bound to no generation (begin first)"))
-	}
-	prev = gencatalog.Find(gens, cur.Previous)
-	if prev == nil {
-		return nil, nil, sdk.Permanent(fmt.Errorf("generation %d replaces generation %d, which is not recorded", cur.Number, cur.Previous))
-	}
-	return cur, prev, nil
+	return gencatalog.Pair(gens, s.gen.number)
 }
 
 // freeze makes the replaced generation frozen: its row's exclusive lock
@@ -526,17 +425,7 @@ func (s *Sink) freeze(ctx context.Context, res *sdk.GenerationsResult) error {
 		if err != nil {
 			return err
 		}
-		if cur.State != sdk.GenerationShadow || cur.Step != "" {
-			return nil // frozen already
-		}
-		if prev.State != sdk.GenerationLive {
-			res.Refusals = append(res.Refusals, fmt.Sprintf("generation %d, which generation %d replaces, is %s, not live", prev.Number, cur.Number, prev.State))
-			return nil
-		}
-		if err := s.setStep(ctx, tx, prev.Number, sdk.GenerationFrozen, prev.Step); err != nil {
-			return err
-		}
-		return s.setStep(ctx, tx, cur.Number, cur.State, "frozen")
+		return s.setSteps(ctx, tx, gencatalog.Freeze(cur, prev, res)...)
 	})
 }
 
@@ -548,13 +437,7 @@ func (s *Sink) catchUp(ctx context.Context, res *sdk.GenerationsResult) error {
 		if err != nil {
 			return err
 		}
-		switch cur.Step {
-		case "":
-			res.Refusals = append(res.Refusals, "the replaced generation is not frozen yet")
-			return nil
-		case "frozen":
-		default:
-			res.Done = true
+		if !gencatalog.CatchUp(cur, res) {
 			return nil
 		}
 		var behind int
@@ -569,7 +452,7 @@ func (s *Sink) catchUp(ctx context.Context, res *sdk.GenerationsResult) error {
 			return nil
 		}
 		res.Done = true
-		return s.setStep(ctx, tx, cur.Number, cur.State, "caught_up")
+		return s.setSteps(ctx, tx, gencatalog.CaughtUp(cur))
 	})
 }
 
@@ -602,7 +485,7 @@ func (s *Sink) renameSQL(from, to string) []string {
 // the logical name and out's to `<table>__g<out>`, unless f says skip.
 // The rename and what f records commit together.
 func (s *Sink) exchange(ctx context.Context, in, out int64, f func(tx pgx.Tx, gens []generation) (skip bool, err error)) error {
-	inName, outName := physicalName(s.gen.logical, in), physicalName(s.gen.logical, out)
+	inName, outName := gencatalog.PhysicalName(s.gen.logical, in), gencatalog.PhysicalName(s.gen.logical, out)
 	lock := func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL lock_timeout = %d", renameWait.Milliseconds())); err != nil {
 			return fmt.Errorf("set lock_timeout: %w", err)
@@ -680,7 +563,7 @@ func (s *Sink) swap(ctx context.Context, res *sdk.GenerationsResult) error {
 			renamed = cur
 			return true, nil
 		default:
-			res.Refusals = append(res.Refusals, fmt.Sprintf("generation %d has not caught up with the frozen generation yet (step %q)", cur.Number, cur.Step))
+			res.Refusals = append(res.Refusals, gencatalog.NotCaughtUp(cur))
 			return true, nil
 		}
 		if err := s.setStep(ctx, tx, cur.Number, cur.State, "swapped"); err != nil {
@@ -709,18 +592,11 @@ func (s *Sink) goLive(ctx context.Context, res *sdk.GenerationsResult) error {
 		if err != nil {
 			return err
 		}
-		switch cur.Step {
-		case sdk.GenerationLive:
-			return nil
-		case "swapped":
-		default:
-			res.Refusals = append(res.Refusals, fmt.Sprintf("generation %d's table is not swapped in yet (step %q)", cur.Number, cur.Step))
+		steps := gencatalog.GoLive(cur, prev, res)
+		if len(steps) == 0 {
 			return nil
 		}
-		if err := s.setStep(ctx, tx, prev.Number, sdk.GenerationRetired, prev.Step); err != nil {
-			return err
-		}
-		if err := s.setStep(ctx, tx, cur.Number, sdk.GenerationLive, sdk.GenerationLive); err != nil {
+		if err := s.setSteps(ctx, tx, steps...); err != nil {
 			return err
 		}
 		return s.handOver(ctx, tx, cur, prev)
@@ -731,13 +607,13 @@ func (s *Sink) goLive(ctx context.Context, res *sdk.GenerationsResult) error {
 func (s *Sink) handOver(ctx context.Context, tx pgx.Tx, in, out *generation) error {
 	now := time.Now().UTC()
 	t := qualified(s.schema, s.gen.cfg.TablesTable)
-	for _, o := range []struct{ table, pipeline string }{{s.gen.logical, in.Pipeline}, {physicalName(s.gen.logical, out.Number), out.Pipeline}} {
+	for _, o := range []struct{ table, pipeline string }{{s.gen.logical, in.Pipeline}, {gencatalog.PhysicalName(s.gen.logical, out.Number), out.Pipeline}} {
 		if _, err := tx.Exec(ctx, "INSERT INTO "+t+` ("table_name", "pipeline", "claimed_at") VALUES ($1, $2, $3) ON CONFLICT ("table_name") DO UPDATE SET "pipeline" = EXCLUDED."pipeline"`,
 			o.table, o.pipeline, now); err != nil {
 			return fmt.Errorf("record the owner of table %s: %w", o.table, err)
 		}
 	}
-	inName := physicalName(s.gen.logical, in.Number)
+	inName := gencatalog.PhysicalName(s.gen.logical, in.Number)
 	if _, err := tx.Exec(ctx, "DELETE FROM "+t+` WHERE "table_name" = $1`, inName); err != nil {
 		return fmt.Errorf("forget the owner of table %s: %w", inName, err)
 	}
@@ -751,43 +627,12 @@ func (s *Sink) handOver(ctx context.Context, tx pgx.Tx, in, out *generation) err
 func (s *Sink) rollback(ctx context.Context, res *sdk.GenerationsResult) error {
 	var in, out *generation
 	err := s.inTx(ctx, nil, func(tx pgx.Tx, gens []generation) error {
-		for i := range gens {
-			if gens[i].Step == "rollback" {
-				in = &gens[i]
-			}
+		var steps []gencatalog.Step
+		var err error
+		if in, out, steps, err = gencatalog.Rollback(gens, res); err != nil {
+			return err
 		}
-		if in == nil {
-			out = gencatalog.Live(gens)
-			if out == nil {
-				res.Refusals = append(res.Refusals, "no generation is live")
-				return nil
-			}
-			if in = gencatalog.Find(gens, out.Previous); in == nil || in.State != sdk.GenerationRetired {
-				res.Refusals = append(res.Refusals, fmt.Sprintf("generation %d replaced no generation whose table is kept (retired)", out.Number))
-				return nil
-			}
-			for _, g := range gens {
-				if g.State == sdk.GenerationShadow {
-					res.Refusals = append(res.Refusals, fmt.Sprintf("generation %d is being reprocessed: let it finish first", g.Number))
-					return nil
-				}
-			}
-			// Frozen first, in its own transaction: the live generation's
-			// commits in flight end before the rename waits for them.
-			if err := s.setStep(ctx, tx, out.Number, sdk.GenerationFrozen, out.Step); err != nil {
-				return err
-			}
-			return s.setStep(ctx, tx, in.Number, in.State, "rollback")
-		}
-		for i := range gens {
-			if gens[i].State == sdk.GenerationFrozen {
-				out = &gens[i]
-			}
-		}
-		if out == nil {
-			return sdk.Permanent(fmt.Errorf("generation %d is being rolled back to, but no generation is frozen", in.Number))
-		}
-		return nil
+		return s.setSteps(ctx, tx, steps...)
 	})
 	if err != nil || len(res.Refusals) > 0 {
 		return err
@@ -798,10 +643,7 @@ func (s *Sink) rollback(ctx context.Context, res *sdk.GenerationsResult) error {
 		if g := gencatalog.Find(gens, in.Number); g == nil || g.Step != "rollback" {
 			return true, nil // done before
 		}
-		if err := s.setStep(ctx, tx, out.Number, sdk.GenerationRetired, out.Step); err != nil {
-			return true, err
-		}
-		if err := s.setStep(ctx, tx, in.Number, sdk.GenerationLive, sdk.GenerationLive); err != nil {
+		if err := s.setSteps(ctx, tx, gencatalog.RolledBack(in, out)...); err != nil {
 			return true, err
 		}
 		// The previous generation goes back to being replaced by none;

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/kappa-stream/kappa/internal/gencatalog"
+	"github.com/kappa-stream/kappa/internal/sinktest"
 	"github.com/kappa-stream/kappa/sdk"
 )
 
@@ -36,12 +37,7 @@ func genCommit(start, end, count int64, lang bool) sdk.Commit {
 
 func step(t *testing.T, s *Sink, op sdk.GenerationOp, req sdk.GenerationsRequest) sdk.GenerationsResult {
 	t.Helper()
-	req.Op = op
-	res, err := s.Generations(context.Background(), req)
-	if err != nil {
-		t.Fatalf("%s: %v", op, err)
-	}
-	return res
+	return sinktest.Step(t, s, op, req)
 }
 
 // The cutover on the sink alone, as mysqlsink's TestGenerationsCutover: a

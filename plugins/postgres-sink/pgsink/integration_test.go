@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/kappa-stream/kappa/internal/sinktest"
 	"github.com/kappa-stream/kappa/internal/testenv"
 	"github.com/kappa-stream/kappa/sdk"
 )
@@ -54,25 +55,10 @@ func sinkConfig(database, extra string) []byte {
 
 func openSink(tb testing.TB, setup sdk.Setup) *Sink {
 	tb.Helper()
-	if setup.Pipeline == "" {
-		setup.Pipeline = "tweets"
-	}
-	if setup.Window == 0 {
-		setup.Window = time.Minute
-	}
-	s := New()
-	if err := s.Open(context.Background(), setup); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		if err := s.Close(context.Background()); err != nil {
-			tb.Error(err)
-		}
-	})
-	return s
+	return sinktest.Open(tb, New(), setup)
 }
 
-var minute = time.Date(2016, 6, 1, 19, 36, 0, 0, time.UTC)
+var minute = sinktest.Minute
 
 func rangeOf(p int32, start, end, records int64) sdk.RangeStats {
 	return sdk.RangeStats{OffsetRange: sdk.OffsetRange{Partition: p, Start: start, End: end}, Records: records, Facts: records}

@@ -7,6 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/kappa-stream/kappa/internal/sinktables"
 )
 
 // column is one column of a table the sink owns.
@@ -34,115 +36,18 @@ type tableSchema struct {
 	Covering, Include []string
 }
 
-// dimensionLength is the most characters of a dimension value, as in
-// mysql-sink, so that a pipeline rejects the same records into either.
-const dimensionLength = 191
-
-// streamIDLength bounds sdk.Commit.StreamID (a Kafka topic ID takes 22).
-const streamIDLength = 64
-
-// Fixed column names of the aggregate table, from the 2016 job.
+// Bounds and the aggregate table's fixed column names, from
+// internal/sinktables.
 const (
-	colStartOffset = "start_offset"
-	colEndOffset   = "end_offset"
-	colTimestamp   = "timestamp"
-	colPartition   = "partition_id"
-	colCount       = "count"
-	colSum         = "sum"
-	colBatches     = "batches"
+	dimensionLength = sinktables.DimensionLength
+	streamIDLength  = sinktables.StreamIDLength
+	colStartOffset  = sinktables.ColStartOffset
+	colEndOffset    = sinktables.ColEndOffset
+	colTimestamp    = sinktables.ColTimestamp
+	colPartition    = sinktables.ColPartition
+	colCount        = sinktables.ColCount
+	colSum          = sinktables.ColSum
 )
-
-// aggregateSchema is the 2016 job's table, with one column per dimension
-// after partition_id in the primary key.
-func aggregateSchema(table string, dimensions []string, sums bool) tableSchema {
-	s := tableSchema{
-		Name: table,
-		Columns: []column{
-			{Name: colStartOffset, Type: "bigint NOT NULL", DataType: "bigint"},
-			{Name: colEndOffset, Type: "bigint NOT NULL", DataType: "bigint"},
-			// timestamp without time zone holding UTC, never timestamptz,
-			// whose text form shifts with the session's time zone.
-			{Name: colTimestamp, Type: "timestamp(0) without time zone NOT NULL", DataType: "timestamp without time zone"},
-			{Name: colPartition, Type: "integer NOT NULL", DataType: "integer"},
-			{Name: colCount, Type: "integer NOT NULL", DataType: "integer"},
-		},
-		PrimaryKey: []string{colStartOffset, colEndOffset, colTimestamp, colPartition},
-		Covering:   []string{colTimestamp, colPartition},
-		Include:    []string{colCount},
-	}
-	if sums {
-		// Only when the pipeline declares `aggregates: [count, sum]`, so that
-		// a pipeline without it keeps the 2016 layout exactly.
-		s.Columns = append(s.Columns, column{Name: colSum, Type: "double precision NOT NULL", DataType: "double precision"})
-		s.Include = append(s.Include, colSum)
-	}
-	for _, d := range dimensions {
-		// COLLATE "C" compares bytes: values that differ in any way are
-		// different keys, as they are to the runtime.
-		s.Columns = append(s.Columns, column{
-			Name:     d,
-			Type:     fmt.Sprintf(`varchar(%d) COLLATE "C" NOT NULL`, dimensionLength),
-			DataType: "character varying",
-			Length:   dimensionLength,
-		})
-		s.PrimaryKey = append(s.PrimaryKey, d)
-		s.Covering = append(s.Covering, d)
-	}
-	return s
-}
-
-func offsetsSchema(table string) tableSchema {
-	return tableSchema{
-		Name: table,
-		Columns: []column{
-			{Name: "pipeline", Type: `varchar(191) COLLATE "C" NOT NULL`, DataType: "character varying", Length: 191},
-			// Kafka topic names may be 249 characters long.
-			{Name: "stream", Type: `varchar(255) COLLATE "C" NOT NULL`, DataType: "character varying", Length: 255},
-			{Name: "partition_id", Type: "integer NOT NULL", DataType: "integer"},
-			{Name: "next_offset", Type: "bigint NOT NULL", DataType: "bigint"},
-			// the stream instance (a Kafka topic ID) the position belongs to
-			{Name: "stream_id", Type: fmt.Sprintf(`varchar(%d) COLLATE "C" NOT NULL DEFAULT ''`, streamIDLength), DataType: "character varying", Length: streamIDLength},
-			{Name: "updated_at", Type: "timestamp(6) without time zone NOT NULL", DataType: "timestamp without time zone"},
-		},
-		PrimaryKey: []string{"pipeline", "stream", "partition_id"},
-	}
-}
-
-func batchesSchema(table string) tableSchema {
-	return tableSchema{
-		Name: table,
-		Columns: []column{
-			{Name: "pipeline", Type: `varchar(191) COLLATE "C" NOT NULL`, DataType: "character varying", Length: 191},
-			{Name: "stream", Type: `varchar(255) COLLATE "C" NOT NULL`, DataType: "character varying", Length: 255},
-			{Name: "partition_id", Type: "integer NOT NULL", DataType: "integer"},
-			{Name: "start_offset", Type: "bigint NOT NULL", DataType: "bigint"},
-			{Name: "end_offset", Type: "bigint NOT NULL", DataType: "bigint"},
-			{Name: "records", Type: "bigint NOT NULL", DataType: "bigint"},
-			{Name: "facts", Type: "bigint NOT NULL", DataType: "bigint"},
-			{Name: "skipped", Type: "bigint NOT NULL", DataType: "bigint"},
-			{Name: "rejected", Type: "bigint NOT NULL", DataType: "bigint"},
-			// offsets deleted before they were read; never counted
-			{Name: "lost", Type: "bigint NOT NULL", DataType: "bigint"},
-			{Name: "committed_at", Type: "timestamp(6) without time zone NOT NULL", DataType: "timestamp without time zone"},
-			// how many committed batches the row stands for: 1, or more
-			// once compaction merged a span
-			{Name: colBatches, Type: "bigint NOT NULL DEFAULT 1", DataType: "bigint"},
-		},
-		PrimaryKey: []string{"pipeline", "stream", "partition_id", "start_offset"},
-	}
-}
-
-func tablesSchema(table string) tableSchema {
-	return tableSchema{
-		Name: table,
-		Columns: []column{
-			{Name: "table_name", Type: `varchar(63) COLLATE "C" NOT NULL`, DataType: "character varying", Length: 63},
-			{Name: "pipeline", Type: `varchar(191) COLLATE "C" NOT NULL`, DataType: "character varying", Length: 191},
-			{Name: "claimed_at", Type: "timestamp(6) without time zone NOT NULL", DataType: "timestamp without time zone"},
-		},
-		PrimaryKey: []string{"table_name"},
-	}
-}
 
 // quoteIdent quotes a PostgreSQL identifier. Names are validated before
 // they get here; doubling quotes keeps even an unvalidated name inert.

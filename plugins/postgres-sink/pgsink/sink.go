@@ -18,18 +18,19 @@
 package pgsink
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
+	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/kappa-stream/kappa/internal/commitcheck"
+	"github.com/kappa-stream/kappa/internal/deadletter"
+	"github.com/kappa-stream/kappa/internal/sinkconfig"
 	"github.com/kappa-stream/kappa/sdk"
 )
 
@@ -168,30 +169,11 @@ func (s *Sink) Open(ctx context.Context, setup sdk.Setup) error {
 
 // checkSetup checks what the runtime passes besides the config block.
 func checkSetup(setup sdk.Setup) error {
-	if setup.Pipeline == "" {
-		return errors.New("pipeline name is empty")
-	}
-	if utf8.RuneCountInString(setup.Pipeline) > 191 {
-		return fmt.Errorf("pipeline name is longer than 191 characters")
-	}
-	// The timestamp column holds whole seconds, as the 2016 DATETIME did.
-	if setup.Window < 0 || setup.Window%time.Second != 0 {
-		return fmt.Errorf("window %v is not a whole number of seconds, which the timestamp column needs", setup.Window)
-	}
-	taken := map[string]bool{}
+	var columns []string
 	for _, c := range aggregateSchema("", nil, setup.Sums()).Columns {
-		taken[c.Name] = true
+		columns = append(columns, c.Name)
 	}
-	for _, d := range setup.Dimensions {
-		if err := checkIdentifier(d); err != nil {
-			return fmt.Errorf("dimension: %w", err)
-		}
-		if taken[d] {
-			return fmt.Errorf("dimension %q clashes with another column of the aggregate table", d)
-		}
-		taken[d] = true
-	}
-	return nil
+	return sinkconfig.CheckSetup(setup, columns, "timestamp", checkIdentifier, nil)
 }
 
 // Positions returns the committed positions of this pipeline in stream.
@@ -227,7 +209,7 @@ func (s *Sink) Commit(ctx context.Context, c sdk.Commit) error {
 	}
 	ranges, err := s.checkCommit(c)
 	if err == nil {
-		err = checkDeadLetters(ranges, c.DeadLetters)
+		err = deadletter.InRanges(ranges, c.DeadLetters)
 	}
 	if err != nil {
 		// The same commit would fail the same way at every try.
@@ -309,7 +291,7 @@ func (s *Sink) commitTx(ctx context.Context, stream, streamID string, ranges []s
 		b.Queue(s.stmts.insertBatches, batchArgs(s.pipeline, stream, read, now)...)
 	}
 	deadLetters := 0
-	if s.dead.name != "" && len(dead) > 0 {
+	if s.dead.Table != "" && len(dead) > 0 {
 		b.Queue(s.dead.insert, s.dead.args(s.pipeline, stream, dead, now)...)
 		deadLetters = len(dead)
 	}
@@ -358,7 +340,7 @@ func (s *Sink) sendCommitBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch, n i
 	}
 	if deadLetters > 0 {
 		if _, err := br.Exec(); err != nil {
-			return fmt.Errorf("insert %d dead letters into %s: %w", deadLetters, s.dead.name, err)
+			return fmt.Errorf("insert %d dead letters into %s: %w", deadLetters, s.dead.Table, err)
 		}
 	}
 	return s.checkGeneration(ctx, tx, br)
@@ -380,7 +362,7 @@ func (s *Sink) rowArgs(rows []sdk.Row) []any {
 		starts[i], ends[i], parts[i] = r.Start, r.End, r.Partition
 		// pgx writes a timestamp's wall clock: it must be UTC's.
 		windows[i] = r.Window.UTC()
-		counts[i] = int32(r.Count) // checkRow bounds it
+		counts[i] = int32(r.Count) // checkCommit bounds it
 		if s.sums {
 			sums[i] = r.Sum
 		}
@@ -446,86 +428,24 @@ func (s *Sink) advance(ctx context.Context, tx pgx.Tx, stream, streamID string, 
 }
 
 // checkCommit rejects a commit the tables cannot hold faithfully, before
-// anything is sent, and returns its ranges in partition order.
+// anything is sent, and returns its ranges in partition order
+// (commitcheck.Check).
 func (s *Sink) checkCommit(c sdk.Commit) ([]sdk.RangeStats, error) {
-	if len(c.Ranges) == 0 {
-		if len(c.Rows) > 0 {
-			return nil, fmt.Errorf("%d rows but no ranges", len(c.Rows))
-		}
-		return nil, nil
-	}
-	if c.Stream == "" || utf8.RuneCountInString(c.Stream) > 255 || !utf8.ValidString(c.Stream) {
-		return nil, fmt.Errorf("stream name %q is empty, not UTF-8 or longer than 255 characters", c.Stream)
-	}
-	if utf8.RuneCountInString(c.StreamID) > streamIDLength || !utf8.ValidString(c.StreamID) {
-		return nil, fmt.Errorf("stream ID %q is not UTF-8 or longer than %d characters", c.StreamID, streamIDLength)
-	}
-	ranges := slices.Clone(c.Ranges)
-	slices.SortFunc(ranges, func(a, b sdk.RangeStats) int { return cmp.Compare(a.Partition, b.Partition) })
-	for i, r := range ranges {
-		switch {
-		case r.Partition < 0:
-			return nil, fmt.Errorf("partition %d: negative partition", r.Partition)
-		case r.Start < 0 || r.End < r.Start:
-			return nil, fmt.Errorf("partition %d: range [%d, %d) is invalid", r.Partition, r.Start, r.End)
-		case r.End == r.Start && (r.Records != 0 || r.Lost != 0):
-			// An empty range is an anchor (sdk.Source.Poll): it places a
-			// partition's first position and holds nothing.
-			return nil, fmt.Errorf("partition %d: empty range [%d, %d) with %d records and %d lost", r.Partition, r.Start, r.End, r.Records, r.Lost)
-		case i > 0 && ranges[i-1].Partition == r.Partition:
-			return nil, fmt.Errorf("partition %d: more than one range", r.Partition)
-		}
-	}
-	for _, row := range c.Rows {
-		if err := s.checkRow(row, ranges); err != nil {
-			return nil, fmt.Errorf("refused the row of partition %d, range [%d, %d), first record at offset %d, window %s, dimension values %.40q: %w",
-				row.Partition, row.Start, row.End, row.FirstOffset, row.Window.UTC().Format(time.RFC3339), row.Dims, err)
-		}
-	}
-	return ranges, nil
+	return commitcheck.Check(c, commitcheck.Limits{
+		StreamIDLength: streamIDLength, UTF8: true,
+		EarliestWindow: minWindow, LatestWindow: maxWindow, WindowRange: "the stored range",
+		CountColumn: "integer", Sums: s.sums,
+		Dimensions: s.dimensions, DimensionLength: dimensionLength, Dimension: checkNUL,
+	})
 }
 
-func (s *Sink) checkRow(row sdk.Row, ranges []sdk.RangeStats) error {
-	i, found := slices.BinarySearchFunc(ranges, row.Partition, func(r sdk.RangeStats, p int32) int { return cmp.Compare(r.Partition, p) })
-	if !found || ranges[i].OffsetRange != row.OffsetRange {
-		return fmt.Errorf("range [%d, %d) is not one of the commit's ranges", row.Start, row.End)
-	}
-	w := row.Window.UTC()
-	if w.Before(minWindow) || w.After(maxWindow) || w.Nanosecond() != 0 {
-		return errors.New("window start is outside the stored range or not a whole second")
-	}
-	if row.Count < 0 || row.Count > math.MaxInt32 {
-		return fmt.Errorf("count %d does not fit the integer column", row.Count)
-	}
-	// Without `aggregates: [count, sum]` the table has no column for a sum;
-	// dropping it silently would lose data.
-	if row.Sum != 0 && !s.sums {
-		return fmt.Errorf("sum %v has no column in the aggregate table (declare aggregates: [count, sum])", row.Sum)
-	}
-	if math.IsNaN(row.Sum) || math.IsInf(row.Sum, 0) {
-		return fmt.Errorf("sum %v is not a finite number", row.Sum)
-	}
-	if len(row.Dims) != s.dimensions {
-		return fmt.Errorf("%d dimension values for %d dimensions", len(row.Dims), s.dimensions)
-	}
-	for _, d := range row.Dims {
-		if !utf8.ValidString(d) || utf8.RuneCountInString(d) > dimensionLength {
-			return fmt.Errorf("dimension value %.40q is not UTF-8 of at most %d characters", d, dimensionLength)
-		}
-		if containsNUL(d) {
-			return fmt.Errorf("dimension value %.40q holds a NUL character, which PostgreSQL text cannot", d)
-		}
+// checkNUL refuses a dimension value holding NUL, which PostgreSQL text
+// cannot.
+func checkNUL(d string) error {
+	if strings.IndexByte(d, 0) >= 0 {
+		return fmt.Errorf("dimension value %.40q holds a NUL character, which PostgreSQL text cannot", d)
 	}
 	return nil
-}
-
-func containsNUL(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == 0 {
-			return true
-		}
-	}
-	return false
 }
 
 // Close releases the connections.
