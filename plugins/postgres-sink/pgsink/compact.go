@@ -27,7 +27,9 @@ import (
 // The span's transaction locks its batch records (FOR UPDATE) and checks
 // that they are exactly the ones planned and tile [a, b); a rival
 // compactor that merged any of them first makes it give up (raced). It
-// reads the position without a lock: positions only move forward.
+// reads the position without a lock: positions only move forward. At
+// PostgreSQL's READ COMMITTED no gap or predicate locks are taken, so a
+// commit above b never waits for a span.
 
 var _ sdk.Compactor = (*Sink)(nil)
 
@@ -93,6 +95,10 @@ func (e *OverflowError) Error() string {
 	return fmt.Sprintf("partition %d span [%d, %d): window %s would count %d, more than the integer count column holds (%d); the span stays as committed, its rows exact, and compaction leaves it alone",
 		e.Partition, e.Start, e.End, e.Window.UTC().Format(time.DateTime), e.Count, math.MaxInt32)
 }
+
+// compactBeforeCommit, when set by a test, runs inside a span's
+// transaction right before COMMIT.
+var compactBeforeCommit func(sp span)
 
 // Compact merges settled spans; see sdk.Compactor and the comment above.
 // A span that fails (say, a count that would overflow) is left alone for
@@ -391,6 +397,9 @@ func (s *Sink) compactSpan(ctx context.Context, sp span, res *sdk.CompactResult)
 	// generation lands after the freeze.
 	if err := s.checkGeneration(ctx, tx, nil); err != nil {
 		return err
+	}
+	if compactBeforeCommit != nil {
+		compactBeforeCommit(sp)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("commit: %w", err)

@@ -221,3 +221,53 @@ func TestTimeIndexMadeWithTheTableOrSuggested(t *testing.T) {
 		t.Errorf("Open suggested the index the table now has: %s", log)
 	}
 }
+
+// A commit above a span, on the span's own partition, goes through while
+// the span's transaction is open: the span locks only its own batch
+// records (PostgreSQL takes no gap locks at READ COMMITTED) and reads the
+// position without a lock.
+func TestCommitAboveASpanIsNotBlocked(t *testing.T) {
+	db, conn := testDatabase(t)
+	s := openSink(t, sdk.Setup{Config: sinkConfig(db, "")})
+	ctx := context.Background()
+	commit := func(p int32, start int64) error {
+		r := rangeOf(p, start, start+10, 10)
+		return s.Commit(ctx, sdk.Commit{Stream: "twitter", Ranges: []sdk.RangeStats{r}, Rows: []sdk.Row{{OffsetRange: r.OffsetRange, Window: minute, Count: 10}}})
+	}
+	for i := range int64(10) {
+		for p := range int32(2) {
+			if err := commit(p, i*10); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	spans, err := s.planSpans(ctx, time.Now().UTC(), true)
+	if err != nil || len(spans) != 2 || spans[0].partition != 0 {
+		t.Fatalf("planned %v, %v; want one span per partition", spans, err)
+	}
+	committed := make(chan error, 1)
+	compactBeforeCommit = func(sp span) {
+		go func() { committed <- commit(sp.partition, sp.end()) }()
+		select {
+		case err := <-committed:
+			committed <- err
+		case <-time.After(30 * time.Second):
+			committed <- fmt.Errorf("the commit above %s waited 30s for the span's transaction", sp)
+		}
+	}
+	t.Cleanup(func() { compactBeforeCommit = nil })
+	var res sdk.CompactResult
+	if err := s.compactSpan(ctx, spans[0], &res); err != nil {
+		t.Fatal(err)
+	}
+	compactBeforeCommit = nil
+	if err := <-committed; err != nil {
+		t.Fatal(err)
+	}
+	if n := countRows(t, conn, "SELECT count(*) FROM aggregates.kappa_batches WHERE partition_id = 0"); n != 2 {
+		t.Errorf("partition 0 has %d batch records, want the span's and the commit's above it", n)
+	}
+	if got := originalQuery(t, conn)[minute]; got != 210 {
+		t.Errorf("the original query counts %d, want 210", got)
+	}
+}
