@@ -230,13 +230,13 @@ func TestCommitAboveASpanIsNotBlocked(t *testing.T) {
 	db, conn := testDatabase(t)
 	s := openSink(t, sdk.Setup{Config: sinkConfig(db, "")})
 	ctx := context.Background()
-	commit := func(p int32, start int64) error {
+	commit := func(ctx context.Context, p int32, start int64) error {
 		r := rangeOf(p, start, start+10, 10)
 		return s.Commit(ctx, sdk.Commit{Stream: "twitter", Ranges: []sdk.RangeStats{r}, Rows: []sdk.Row{{OffsetRange: r.OffsetRange, Window: minute, Count: 10}}})
 	}
 	for i := range int64(10) {
 		for p := range int32(2) {
-			if err := commit(p, i*10); err != nil {
+			if err := commit(ctx, p, i*10); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -245,14 +245,14 @@ func TestCommitAboveASpanIsNotBlocked(t *testing.T) {
 	if err != nil || len(spans) != 2 || spans[0].partition != 0 {
 		t.Fatalf("planned %v, %v; want one span per partition", spans, err)
 	}
-	committed := make(chan error, 1)
+	// The commit runs inside the span's open transaction, given 30 s: one
+	// that waited for the span's locks would never end before its deadline.
+	var committed error
 	compactBeforeCommit = func(sp span) {
-		go func() { committed <- commit(sp.partition, sp.end()) }()
-		select {
-		case err := <-committed:
-			committed <- err
-		case <-time.After(30 * time.Second):
-			committed <- fmt.Errorf("the commit above %s waited 30s for the span's transaction", sp)
+		waitCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if committed = commit(waitCtx, sp.partition, sp.end()); committed != nil {
+			committed = fmt.Errorf("the commit above %s, inside the span's transaction: %w", sp, committed)
 		}
 	}
 	t.Cleanup(func() { compactBeforeCommit = nil })
@@ -261,8 +261,8 @@ func TestCommitAboveASpanIsNotBlocked(t *testing.T) {
 		t.Fatal(err)
 	}
 	compactBeforeCommit = nil
-	if err := <-committed; err != nil {
-		t.Fatal(err)
+	if committed != nil {
+		t.Fatal(committed)
 	}
 	if n := countRows(t, conn, "SELECT count(*) FROM aggregates.kappa_batches WHERE partition_id = 0"); n != 2 {
 		t.Errorf("partition 0 has %d batch records, want the span's and the commit's above it", n)
