@@ -9,7 +9,8 @@ import (
 // Compaction is when the runtime asks the sink to roll settled history up
 // (sdk.Compactor): every Every, the ranges committed more than After ago.
 type Compaction struct {
-	// Enabled is false after `compaction: off`.
+	// Enabled is false after `compaction: off`, which leaves After and
+	// Every at their defaults.
 	Enabled bool
 	// After is how long a committed range stays as it was committed
 	// before compaction may merge it; default 10m, 0s allowed.
@@ -33,7 +34,9 @@ func (l *loader) compaction(e entry) Compaction {
 	if e.val.Kind == yaml.ScalarNode {
 		// `off` is a string to yaml.v3 (YAML 1.2); `false` is a boolean.
 		if (e.val.ShortTag() == "!!str" && e.val.Value == "off") || (e.val.ShortTag() == "!!bool" && e.val.Value == "false") {
-			return Compaction{}
+			// After keeps its default: kappa-runtime compact's --older-than.
+			c.Enabled = false
+			return c
 		}
 		l.errorf(e.key, e.path, "must be off or a mapping with after: and every:, not %s", kindOf(e.val))
 		return c

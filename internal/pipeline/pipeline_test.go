@@ -269,8 +269,9 @@ func TestCompactionKeys(t *testing.T) {
 		err   string
 	}{
 		{"window: 1m\n", Compaction{Enabled: true, After: 10 * time.Minute, Every: time.Minute}, ""},
-		{"compaction: off\n", Compaction{}, ""},
-		{"compaction: false\n", Compaction{}, ""},
+		// Off keeps after's default: kappa-runtime compact's --older-than.
+		{"compaction: off\n", Compaction{After: 10 * time.Minute, Every: time.Minute}, ""},
+		{"compaction: false\n", Compaction{After: 10 * time.Minute, Every: time.Minute}, ""},
 		{"compaction:\n  after: 0s\n  every: 2s\n", Compaction{Enabled: true, After: 0, Every: 2 * time.Second}, ""},
 		{"compaction: {after: 1h}\n", Compaction{Enabled: true, After: time.Hour, Every: time.Minute}, ""},
 		{"compaction: on\n", Compaction{}, "x.yaml:12:1: compaction: must be off or a mapping with after: and every:, not a string"},

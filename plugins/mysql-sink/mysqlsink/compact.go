@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -63,7 +64,7 @@ func timeIndex(dimensions []string, sums bool) index {
 // suggestTimeIndex logs the statement that adds the time index to an
 // aggregate table that has none, such as the 2016 job's: the table is used
 // as it is, but a read of the last hour scans it whole.
-func suggestTimeIndex(ctx context.Context, db *sql.DB, database string, s tableSchema) {
+func suggestTimeIndex(ctx context.Context, log *slog.Logger, db *sql.DB, database string, s tableSchema) {
 	rows, err := db.QueryContext(ctx, `SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS
 		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND INDEX_NAME <> 'PRIMARY' ORDER BY INDEX_NAME, SEQ_IN_INDEX`, s.Name)
 	if err != nil {
@@ -92,7 +93,7 @@ func suggestTimeIndex(ctx context.Context, db *sql.DB, database string, s tableS
 			want = ix
 		}
 	}
-	sdk.Logger().Info("the aggregate table has no index on (timestamp, partition_id): reads of a time range scan the whole table; to add one",
+	log.Info("the aggregate table has no index on (timestamp, partition_id): reads of a time range scan the whole table; to add one",
 		"table", database+"."+s.Name,
 		"statement", fmt.Sprintf("ALTER TABLE %s.%s ADD INDEX %s (%s)", quoteIdent(database), quoteIdent(s.Name), quoteIdent(want.Name), quoteIdents(want.Columns)))
 }

@@ -1,11 +1,14 @@
 package mysqlsink
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -417,12 +420,35 @@ func TestOpenAddsTheBatchesColumnAndKeepsA2016Table(t *testing.T) {
 			t.Fatalf("%s: %v", stmt, err)
 		}
 	}
-	openSink(t, sdk.Setup{Config: sinkConfig(db, "")})
+	open := func() string {
+		var logged bytes.Buffer
+		s := New()
+		s.log = slog.New(slog.NewTextHandler(&logged, nil))
+		if err := s.Open(context.Background(), sdk.Setup{Config: sinkConfig(db, ""), Pipeline: "tweets", Window: time.Minute}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return logged.String()
+	}
+	log := open()
 	if n := countRows(t, admin, "SELECT batches FROM "+quoteIdent(db)+".kappa_batches"); n != 1 {
 		t.Errorf("an old batch record stands for %d batches, want 1", n)
 	}
 	if n := countRows(t, admin, "SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'twitter' AND INDEX_NAME <> 'PRIMARY'", db); n != 0 {
 		t.Errorf("the 2016 table gained %d index columns; it must be used as it is", n)
+	}
+	// Open suggests the time index; once it is there, it says nothing.
+	want := "ALTER TABLE `" + db + "`.`twitter` ADD INDEX `kappa_time` (`timestamp`, `partition_id`, `count`)"
+	if !strings.Contains(log, "no index on (timestamp, partition_id)") || !strings.Contains(log, strconv.Quote(want)) {
+		t.Fatalf("Open over the 2016 table logged %q, want the suggestion %s", log, want)
+	}
+	if _, err := admin.Exec(want); err != nil {
+		t.Fatal(err)
+	}
+	if log := open(); strings.Contains(log, "ADD INDEX") {
+		t.Errorf("Open suggested the index the table now has: %s", log)
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -64,10 +65,12 @@ type Sink struct {
 	dead deadLetterTable
 	// gen is the generation the sink commits as (generations.go).
 	gen binding
+	// log takes Open's advice (sdk.Logger(); a test's own).
+	log *slog.Logger
 }
 
 // New returns a sink that is ready to be opened.
-func New() *Sink { return &Sink{} }
+func New() *Sink { return &Sink{log: sdk.Logger()} }
 
 var errNotOpen = errors.New("mysql-sink: not open")
 
@@ -129,7 +132,7 @@ func (s *Sink) Open(ctx context.Context, setup sdk.Setup) error {
 			db.Close()
 			return fmt.Errorf("mysql-sink: %s: %w", server, err)
 		}
-		suggestTimeIndex(ctx, db, dc.DBName, aggregate)
+		suggestTimeIndex(ctx, s.log, db, dc.DBName, aggregate)
 	}
 	stmts := newStatements(offsets, aggregate, batches)
 	// A sink opened to adopt the table claims it in Adopt's transaction,

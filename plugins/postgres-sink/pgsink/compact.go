@@ -25,7 +25,9 @@ import (
 // The span's transaction locks its batch records (FOR UPDATE) and checks
 // that they are exactly the ones planned and tile [a, b); a rival
 // compactor that merged any of them first makes it give up (raced). It
-// reads the position without a lock: positions only move forward.
+// reads the position without a lock: positions only move forward. At
+// PostgreSQL's READ COMMITTED no gap or predicate locks are taken, so a
+// commit above b never waits for a span.
 
 var _ sdk.Compactor = (*Sink)(nil)
 
@@ -35,6 +37,10 @@ var maxSpanRows int64 = compaction.MaxSpanRows
 // OverflowError says that a span's merged count for one window would not
 // fit the aggregate table's integer column; the span is left unmerged.
 type OverflowError = compaction.OverflowError
+
+// compactBeforeCommit, when set by a test, runs inside a span's
+// transaction right before COMMIT.
+var compactBeforeCommit func(sp compaction.Span)
 
 // Compact merges settled spans; see sdk.Compactor, compaction.Pass and the
 // comment above.
@@ -190,6 +196,9 @@ func (s *Sink) compactSpan(ctx context.Context, sp compaction.Span, res *sdk.Com
 	// generation lands after the freeze.
 	if err := s.checkGeneration(ctx, tx, nil); err != nil {
 		return err
+	}
+	if compactBeforeCommit != nil {
+		compactBeforeCommit(sp)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("commit: %w", err)

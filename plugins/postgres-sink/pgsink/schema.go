@@ -3,6 +3,7 @@ package pgsink
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -97,6 +98,24 @@ func createIndexSQL(schema string, s tableSchema) string {
 		q += " INCLUDE (" + quoteIdents(s.Include) + ")"
 	}
 	return q
+}
+
+// suggestTimeIndex logs the statement that adds the time index to an
+// aggregate table that has no index leading with (timestamp, partition_id),
+// such as one made in the 2016 job's layout by hand: the table is used as
+// it is, but a read of the last hour scans it whole.
+func suggestTimeIndex(ctx context.Context, log *slog.Logger, db *pgxpool.Pool, schema string, s tableSchema) {
+	var has bool
+	err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_index i
+		JOIN pg_attribute t ON t.attrelid = i.indrelid AND t.attnum = i.indkey[0]
+		JOIN pg_attribute p ON p.attrelid = i.indrelid AND p.attnum = i.indkey[1]
+		WHERE i.indrelid = to_regclass($1)::oid AND i.indnkeyatts >= 2 AND t.attname = $2 AND p.attname = $3)`,
+		qualified(schema, s.Name), colTimestamp, colPartition).Scan(&has)
+	if err != nil || has {
+		return // only advice
+	}
+	log.Info("the aggregate table has no index on (timestamp, partition_id): reads of a time range scan the whole table; to add one",
+		"table", schema+"."+s.Name, "statement", createIndexSQL(schema, s))
 }
 
 // existingColumn is a column as information_schema describes it.

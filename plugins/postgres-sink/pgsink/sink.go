@@ -21,6 +21,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -58,10 +59,12 @@ type Sink struct {
 	dead deadLetterTable
 	// gen is the generation the sink commits as (generations.go).
 	gen binding
+	// log takes Open's advice (sdk.Logger(); a test's own).
+	log *slog.Logger
 }
 
 // New returns a sink that is ready to be opened.
-func New() *Sink { return &Sink{} }
+func New() *Sink { return &Sink{log: sdk.Logger()} }
 
 var errNotOpen = errors.New("postgres-sink: not open")
 
@@ -128,6 +131,9 @@ func (s *Sink) Open(ctx context.Context, setup sdk.Setup) error {
 	// the configured name may have another layout.
 	if err == nil && (!setup.Reprocessing || gen != nil) {
 		err = ensureTable(ctx, db, cfg.Schema, aggregate)
+		if err == nil {
+			suggestTimeIndex(ctx, s.log, db, cfg.Schema, aggregate)
+		}
 	}
 	stmts := newStatements(cfg.Schema, offsets, aggregate, batches, cfg.TablesTable, len(setup.Dimensions), setup.Sums())
 	// One opened to reprocess claims its generation's table when it makes
