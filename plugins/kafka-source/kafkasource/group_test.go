@@ -91,6 +91,22 @@ type member struct {
 	pause   chan chan struct{}
 }
 
+// memberStarter returns a function that opens a group member with cfg and
+// runs it on a goroutine of its own, counting into l. Every member stops
+// when the test ends, before any source closes.
+func memberStarter(t *testing.T, brokers, cfg string, l *ledger) func() *member {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	return func() *member {
+		m := &member{src: openSource(t, brokers, cfg), pause: make(chan chan struct{}, 1)}
+		// Registered after the source's own cleanup, so it runs first.
+		t.Cleanup(func() { cancel(); wg.Wait() })
+		wg.Add(1)
+		go func() { defer wg.Done(); m.run(ctx, t, l) }()
+		return m
+	}
+}
+
 func (m *member) run(ctx context.Context, tb testing.TB, l *ledger) {
 	seek := func() bool {
 		if err := m.src.Seek(ctx, l.positions()); err != nil {
@@ -180,15 +196,7 @@ func TestGroupMembersShareTopicExactly(t *testing.T) {
 				l.counted[fmt.Sprintf("p1-%d", i)] = 1
 			}
 			cfg := fmt.Sprintf("group: g1\ngroup_protocol: %s\nsession_timeout: 1500ms\nheartbeat_interval: 200ms\nrebalance_timeout: 5s\nstall_timeout: 1500ms\n", protocol)
-			ctx, cancel := context.WithCancel(context.Background())
-			var wg sync.WaitGroup
-			start := func() *member {
-				m := &member{src: openSource(t, brokers, cfg), pause: make(chan chan struct{}, 1)}
-				wg.Add(1)
-				go func() { defer wg.Done(); m.run(ctx, t, l) }()
-				return m
-			}
-			defer func() { cancel(); wg.Wait() }()
+			start := memberStarter(t, brokers, cfg, l)
 
 			a := start()
 			waitUntil(t, "one member owns every partition", func() bool { o, _ := a.state(); return len(o) == partitions })

@@ -1,10 +1,8 @@
 package kafkasource
 
 import (
-	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -20,15 +18,7 @@ func TestWatermarksNameTheGroupOwners(t *testing.T) {
 			produce(t, newProducer(t, brokers), numbered(partitions, 0, 5)...)
 			l := newLedger(partitions)
 			cfg := fmt.Sprintf("group: g1\ngroup_protocol: %s\nsession_timeout: 1500ms\nheartbeat_interval: 200ms\nrebalance_timeout: 5s\n", protocol)
-			ctx, cancel := context.WithCancel(context.Background())
-			var wg sync.WaitGroup
-			start := func() *member {
-				m := &member{src: openSource(t, brokers, cfg), pause: make(chan chan struct{}, 1)}
-				wg.Add(1)
-				go func() { defer wg.Done(); m.run(ctx, t, l) }()
-				return m
-			}
-			defer func() { cancel(); wg.Wait() }()
+			start := memberStarter(t, brokers, cfg, l)
 			a, b := start(), start()
 			waitUntil(t, "two members split the partitions", func() bool {
 				oa, _ := a.state()
@@ -47,7 +37,7 @@ func TestWatermarksNameTheGroupOwners(t *testing.T) {
 				}
 			}()
 			waitUntil(t, "the onlooker names each partition's owner", func() bool {
-				marks, err := onlooker.Watermarks(ctx)
+				marks, err := onlooker.Watermarks(t.Context())
 				if err != nil {
 					t.Fatalf("watermarks: %v", err)
 				}
