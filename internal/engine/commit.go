@@ -35,8 +35,6 @@ type inflight struct {
 	// first and last are the batch's oldest and newest record times.
 	first, last time.Time
 	lag         int64
-	// newest is each partition's newest record time, for the Observer.
-	newest map[int32]time.Time
 }
 
 // startCommit hands c to the sink in the background; finishCommit learns
@@ -47,7 +45,6 @@ func (e *Engine) startCommit(ctx context.Context, c sdk.Commit, stats batchStats
 	}
 	f := &inflight{done: make(chan error, 1), commit: c, stats: stats, started: started, lag: lag(b, e.next)}
 	f.first, f.last = recordTimes(b)
-	f.newest = e.newestTimes(b)
 	e.inflight = f
 	go func() {
 		// A commit is not cut short by SIGINT: it either lands whole or

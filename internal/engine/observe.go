@@ -72,8 +72,6 @@ type BatchReport struct {
 	Rows    int
 	// Ranges are the partitions the batch advanced.
 	Ranges []sdk.RangeStats
-	// Newest is each partition's newest record time, when known.
-	Newest map[int32]time.Time
 	// Oldest is the batch's oldest record time; zero when unknown.
 	Oldest time.Time
 	// Started is when the batch's step began; Ended when its commit
@@ -247,24 +245,9 @@ func report(f *inflight) BatchReport {
 	s := f.stats
 	return BatchReport{
 		Records: s.Records, Facts: s.Facts, Skipped: s.Skipped, Rejected: s.Rejected, Reasons: s.reasons,
-		Rows: len(f.commit.Rows), Ranges: f.commit.Ranges, Newest: f.newest, Oldest: f.first,
+		Rows: len(f.commit.Rows), Ranges: f.commit.Ranges, Oldest: f.first,
 		Started: f.started, Ended: f.ended, Commit: f.took,
 	}
-}
-
-// newestTimes is each partition's last record time (records are in offset
-// order), when the observer needs it; one look per partition.
-func (e *Engine) newestTimes(b sdk.Batch) map[int32]time.Time {
-	if _, ok := e.cfg.Observer.(nopObserver); ok {
-		return nil
-	}
-	m := make(map[int32]time.Time, len(b.Partitions))
-	for _, p := range b.Partitions {
-		if n := len(p.Records); n > 0 && !p.Records[n-1].Time.IsZero() {
-			m[p.Partition] = p.Records[n-1].Time
-		}
-	}
-	return m
 }
 
 // activeState is the state of an engine whose batches commit.
