@@ -226,8 +226,8 @@ func (m *monitor) StateChanged(s engine.State) {
 func (m *monitor) Positions(committed map[int32]int64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.progress, m.turned = time.Now(), time.Now()
 	now := time.Now()
+	m.progress, m.turned = now, now
 	for p, off := range committed {
 		v := m.partition(p)
 		v.committed = off
@@ -243,10 +243,10 @@ func (m *monitor) Polled(first map[int32]engine.RecordAt) {
 	defer m.mu.Unlock()
 	for p, r := range first {
 		v := m.partition(p)
-		if r.Offset < v.committed || slices.ContainsFunc(v.pending, func(q engine.RecordAt) bool { return q.Offset == r.Offset }) {
+		i, polledBefore := slices.BinarySearchFunc(v.pending, r, func(a, b engine.RecordAt) int { return cmp.Compare(a.Offset, b.Offset) })
+		if r.Offset < v.committed || polledBefore {
 			continue
 		}
-		i, _ := slices.BinarySearchFunc(v.pending, r, func(a, b engine.RecordAt) int { return cmp.Compare(a.Offset, b.Offset) })
 		v.pending = slices.Insert(v.pending, i, r)
 		if len(v.pending) > maxPending {
 			v.pending = v.pending[:maxPending]
@@ -282,8 +282,8 @@ func (m *monitor) Idle() {
 func (m *monitor) HighWatermarks(ends map[int32]int64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.turned = time.Now()
 	now := time.Now()
+	m.turned = now
 	for p, end := range ends {
 		v := m.partition(p)
 		v.highWatermark = end
