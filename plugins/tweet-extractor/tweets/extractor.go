@@ -308,34 +308,39 @@ func (w *worker) decoded(value []byte, f field) []byte {
 // no language code nor client name, only a broken or hostile payload.
 func (w *worker) dimValues(values []string, dims []dimension, value []byte, tweet *tweetFields) (reject string) {
 	for j, d := range dims {
-		var ok bool
-		switch d {
-		case dimLang:
-			if tweet.lang.kind != kindString {
-				values[j] = "und"
-				continue
-			}
-			lang := w.decoded(value, tweet.lang)
-			if len(lang) == 0 {
-				values[j] = "und"
-				continue
-			}
-			if values[j], ok = w.intern(lang); !ok {
-				return reasonControlInLang
-			}
-		case dimSource:
-			if tweet.source.kind != kindString {
-				values[j] = ""
-				continue
-			}
-			if values[j], ok = w.intern(w.sourceName(w.decoded(value, tweet.source))); !ok {
-				return reasonControlInSource
-			}
-		default:
-			panic(fmt.Sprintf("tweets: dimension %d has no reader", d))
+		v, ok := w.dimValue(d, value, tweet)
+		if !ok {
+			return controlReasons[d]
 		}
+		values[j] = v
 	}
 	return ""
+}
+
+// controlReasons is each dimension's reason for a value with a control
+// character.
+var controlReasons = map[dimension]string{dimLang: reasonControlInLang, dimSource: reasonControlInSource}
+
+// dimValue returns the tweet's value of d; ok is false when it holds a
+// control character.
+func (w *worker) dimValue(d dimension, value []byte, tweet *tweetFields) (v string, ok bool) {
+	switch d {
+	case dimLang:
+		if tweet.lang.kind != kindString {
+			return "und", true
+		}
+		lang := w.decoded(value, tweet.lang)
+		if len(lang) == 0 {
+			return "und", true
+		}
+		return w.intern(lang)
+	case dimSource:
+		if tweet.source.kind != kindString {
+			return "", true
+		}
+		return w.intern(w.sourceName(w.decoded(value, tweet.source)))
+	}
+	panic(fmt.Sprintf("tweets: dimension %d has no reader", d))
 }
 
 // intern returns b as a string shared by every fact with the same value, so
