@@ -305,14 +305,21 @@ func TestStatusPageShowsOwnedPartitions(t *testing.T) {
 	})
 	t.Logf("/status owned_partitions %v; the page marks %v", now.OwnedPartitions, view.Owned)
 
-	cmd := exec.Command(filepath.Join(bins(t), "kappa-runtime"), "status", pipelineFile)
-	cmd.Env = append(os.Environ(), env...)
+	// The group's description can lag the members' own view of their
+	// assignment for a moment: ask until no partition's owner is "none".
+	var out []byte
 	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("kappa-runtime status: %v\n%s%s", err, out, stderr.String())
-	}
+	waitFor(t, 30*time.Second, "kappa-runtime status to name every partition's owner", func() bool {
+		cmd := exec.Command(filepath.Join(bins(t), "kappa-runtime"), "status", pipelineFile)
+		cmd.Env = append(os.Environ(), env...)
+		stderr.Reset()
+		cmd.Stderr = &stderr
+		var err error
+		if out, err = cmd.Output(); err != nil {
+			t.Fatalf("kappa-runtime status: %v\n%s%s", err, out, stderr.String())
+		}
+		return !regexp.MustCompile(`(?m)\snone\s*$`).Match(out)
+	})
 	t.Logf("kappa-runtime status:\n%s", out)
 	if !strings.HasPrefix(string(out), "pipeline ") || !strings.Contains(strings.SplitN(string(out), "\n", 2)[0], "consumer group kappa-twitter") {
 		t.Errorf("the heading does not name the consumer group:\n%s", out)
